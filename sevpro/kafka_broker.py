@@ -1,0 +1,314 @@
+"""A real Apache Kafka broker for development, tests and the demo.
+
+Order of preference (`resolve_bootstrap`):
+1. `KAFKA_BOOTSTRAP_SERVERS` when set: somebody else runs Kafka.
+2. testcontainers' Kafka when a Docker engine answers.
+3. A single-node KRaft broker (combined broker + controller) that we assemble from the Apache Kafka jars on
+   Maven Central with `mvn dependency:copy-dependencies`, cached under `.sevpro/kafka/`.
+
+Kafka 4.4.0 is the newest release; aiokafka 0.14.0 and faust-streaming 0.15.3 work against it
+(`tests/integration/test_kafka_broker.py` proves it on every run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+KAFKA_VERSION = "4.4.0"
+_POM = "pom.xml"
+_LOG_CONFIG = "log4j2.properties"
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be prepared, started or stopped; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    bootstrap: str
+    pid: int | None
+    log_file: Path
+    data_dir: Path
+
+
+def project_home() -> Path:
+    """Where jars, broker data and logs live (git-ignored). `SEVPRO_HOME` overrides."""
+    return Path(os.environ.get("SEVPRO_HOME", Path.cwd() / ".sevpro")).resolve()
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+        return True
+    return False
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); /proc tells the truth.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+class LocalKafkaBroker:
+    """A KRaft broker run from Maven Central jars, as a child process with a pid file.
+
+    `start` is idempotent: a broker already running from the same home is reused.
+    """
+
+    def __init__(self, home: Path | None = None, port: int = 9092, controller_port: int | None = None,
+                 version: str = KAFKA_VERSION, name: str = "dev") -> None:
+        self.home = (home or project_home()) / "kafka"
+        self.version = version
+        self.port = port
+        self.controller_port = controller_port or port + 1
+        self.libs = self.home / "jars" / version
+        self.run_dir = self.home / name  # "dev" for `sevpro kafka up`, "test" for pytest
+        self.data_dir = self.run_dir / "data"
+        self.log_dir = self.run_dir / "logs"
+        self.pid_file = self.run_dir / "broker.pid"
+        self.port_file = self.run_dir / "broker.port"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "broker.log"
+
+    # -- jars -------------------------------------------------------------------------------------------
+    def ensure_jars(self) -> Path:
+        """Resolve the broker's jars with Maven once; later calls reuse the cache."""
+        marker = self.libs / ".complete"
+        if marker.exists():
+            return self.libs
+        if shutil.which("mvn") is None:
+            raise BrokerError("Maven (mvn) is not installed: it is needed once to fetch the Kafka jars.")
+        self.libs.mkdir(parents=True, exist_ok=True)
+        pom = self.home / "pom.xml"
+        pom.write_text(resources.files("sevpro.kafka").joinpath(_POM).read_text())
+        cmd = ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-Dkafka.version={self.version}",
+               "-DincludeScope=runtime", f"-DoutputDirectory={self.libs}"]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:
+            raise BrokerError(f"mvn could not resolve Kafka {self.version}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        marker.write_text(self.version)
+        return self.libs
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def _running_pid(self) -> int | None:
+        if not self.pid_file.exists():
+            return None
+        pid = int(self.pid_file.read_text().strip() or 0)
+        return pid if pid and _pid_alive(pid) else None
+
+    def status(self) -> BrokerStatus:
+        pid = self._running_pid()
+        if pid and self.port_file.exists():
+            self.port = int(self.port_file.read_text())
+            self.controller_port = self.port + 1
+        running = pid is not None and port_open("127.0.0.1", self.port)
+        return BrokerStatus(running, self.bootstrap, pid, self.log_file, self.data_dir)
+
+    def _properties(self) -> str:
+        # Comments must stand on their own lines: after a value, '#' is part of the value.
+        return "\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={self.data_dir}",
+            "num.partitions=4",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=4",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "transaction.state.log.num.partitions=4",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            # Compaction runs soon enough that tests can see it.
+            "log.cleaner.backoff.ms=1000",
+            "",
+        ])
+
+    def start(self, timeout: float = 90.0) -> BrokerStatus:
+        current = self.status()
+        if current.running:
+            return current
+        if current.pid:  # a process without an answering port: a broker still starting or stuck
+            self.stop()
+        for port in (self.port, self.controller_port):
+            if not _port_free(port):
+                raise BrokerError(
+                    f"port {port} on 127.0.0.1 is already in use by another program; stop it, or choose "
+                    f"another port with `sevpro kafka up --port N` (the controller uses N+1)."
+                )
+        java = shutil.which("java")
+        if java is None:
+            raise BrokerError("Java 17+ is needed to run the Kafka broker; install a JDK (java not on PATH).")
+        libs = self.ensure_jars()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        props = self.run_dir / "server.properties"
+        props.write_text(self._properties())
+        log_config = self.run_dir / _LOG_CONFIG
+        log_config.write_text(resources.files("sevpro.kafka").joinpath(_LOG_CONFIG).read_text())
+        classpath = f"{libs}/*"
+        jvm_logging = [f"-Dlog4j2.configurationFile={log_config}", f"-Dkafka.logs.dir={self.log_dir}"]
+        if not (self.data_dir / "meta.properties").exists():
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            cluster_id = _kafka_uuid()
+            fmt = subprocess.run(
+                [java, *jvm_logging, "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
+                 "-t", cluster_id, "-c", str(props)],
+                capture_output=True, text=True, timeout=120,
+            )
+            if fmt.returncode != 0:
+                raise BrokerError(f"formatting the broker storage failed:\n{fmt.stdout}{fmt.stderr}")
+        console = open(self.log_dir / "console.log", "ab")  # noqa: SIM115 - handed to the child process
+        # -Xms/-Xmx equal (KAFKA-19890); 512 MB is plenty for tests on a 2-core machine.
+        proc = subprocess.Popen(
+            [java, "-Xms512m", "-Xmx512m", "-XX:+UseG1GC", *jvm_logging, "-cp", classpath, "kafka.Kafka",
+             str(props)],
+            stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        console.close()
+        self.pid_file.write_text(str(proc.pid))
+        self.port_file.write_text(str(self.port))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise BrokerError(f"the broker exited with code {proc.returncode}; see {self.log_file}")
+            if port_open("127.0.0.1", self.port):
+                _wait_for_metadata(self.bootstrap, deadline)
+                return self.status()
+            time.sleep(0.2)
+        self.stop()
+        raise BrokerError(f"the broker did not answer on {self.bootstrap} within {timeout:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the broker (SIGTERM, then SIGKILL); True if one was running."""
+        pid = self._running_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def reset(self) -> None:
+        """Stop and delete the broker's data (the jar cache stays)."""
+        self.stop()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def _kafka_uuid() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what StorageTool random-uuid prints)."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _wait_for_metadata(bootstrap: str, deadline: float) -> None:
+    """The port opens before the broker has a controller; wait until a client gets cluster metadata."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def probe() -> None:
+        while True:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+            try:
+                await admin.start()
+                await admin.list_topics()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.3)
+            finally:
+                await admin.close()
+
+    asyncio.run(probe())
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (not merely when the client is installed)."""
+    if shutil.which("docker") is None and not Path("/var/run/docker.sock").exists():
+        return False
+    try:
+        import docker  # testcontainers depends on it
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+@dataclass
+class ResolvedBroker:
+    bootstrap: str
+    source: str  # "env", "testcontainers" or "local-jars"
+    _stop: object = None
+
+    def stop(self) -> None:
+        if callable(self._stop):
+            self._stop()
+
+
+def resolve_bootstrap(*, port: int | None = None, keep_running: bool = True) -> ResolvedBroker:
+    """Find or start a broker in the project's order of preference."""
+    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if env:
+        return ResolvedBroker(env, "env")
+    if docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        container = KafkaContainer(f"apache/kafka:{KAFKA_VERSION}").with_kraft()
+        container.start()
+        return ResolvedBroker(container.get_bootstrap_server(), "testcontainers", container.stop)
+    broker = LocalKafkaBroker(port=port or 9092)
+    status = broker.start()
+    return ResolvedBroker(status.bootstrap, "local-jars", None if keep_running else broker.stop)

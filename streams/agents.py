@@ -1,0 +1,1 @@
+"""Registers every production agent on the app (imported by `sevpro worker`)."""

@@ -1,0 +1,49 @@
+"""Every topic name, in one place. Keys are always `tenant/<entity id>` so one entity stays on one partition."""
+
+from __future__ import annotations
+
+SEVERA_ENTITIES = (
+    "invoice", "customer", "product", "work_type", "travel_expense_type", "project", "cost_center",
+    "business_unit", "user", "travel_reimbursement",
+)
+PROCOUNTOR_ENTITIES = ("purchase_invoice", "business_partner", "product", "dimension")
+TRANSFER_KINDS = ("sales-invoice", "travel-reimbursement", "purchase-invoice")
+
+
+def observed(system: str, entity: str) -> str:
+    """severa.invoice.observed, procountor.purchase_invoice.observed, ..."""
+    return f"{system}.{entity}.observed"
+
+
+def observation_errors(system: str) -> str:
+    return f"{system}.observation-errors"
+
+
+def transfer_requested(kind: str) -> str:
+    return f"transfer.{kind}.requested"
+
+
+def transfer_outcome(kind: str) -> str:
+    return f"transfer.{kind}.outcome"
+
+
+POLLER_WATERMARKS = "poller.watermarks"  # compacted
+REGISTRY_LINKS = "registry.links"
+DEAD_LETTER = "deadletter"
+SMOKE_IN = "sevpro.smoke.in"
+SMOKE_OUT = "sevpro.smoke.out"
+
+
+def all_topics() -> list[str]:
+    names = [observed("severa", e) for e in SEVERA_ENTITIES] + [observed("procountor", e) for e in PROCOUNTOR_ENTITIES]
+    names += [observation_errors("severa"), observation_errors("procountor")]
+    for kind in TRANSFER_KINDS:
+        names += [transfer_requested(kind), transfer_outcome(kind)]
+    return names + [POLLER_WATERMARKS, REGISTRY_LINKS, DEAD_LETTER]
+
+
+COMPACTED = {POLLER_WATERMARKS}
+
+
+def key(tenant: str, *parts: str) -> bytes:
+    return "/".join((tenant, *parts)).encode()
