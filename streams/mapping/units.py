@@ -20,23 +20,60 @@ PROCOUNTOR_UNITS: frozenset[str] = frozenset(
 
 # Aliases in English, Finnish and Swedish (the integration's countries), lower-case, without a final dot.
 _ALIASES: dict[str, str] = {
-    **dict.fromkeys(["h", "hr", "hrs", "hour", "hours", "t", "tunti", "tuntia", "tunnit", "tim", "timme",
-                     "timmar", "htr"], "HOUR"),
-    **dict.fromkeys(["pcs", "pc", "piece", "pieces", "ea", "each", "kpl", "st", "stk", "styck", "item",
-                     "items", "unit", "units"], "PIECE"),
-    **dict.fromkeys(["km", "kilometer", "kilometers", "kilometre", "kilometres", "kilometri", "kilometriä"],
-                    "KILOMETER"),
+    **dict.fromkeys(
+        [
+            "h",
+            "hr",
+            "hrs",
+            "hour",
+            "hours",
+            "t",
+            "tunti",
+            "tuntia",
+            "tunnit",
+            "tim",
+            "timme",
+            "timmar",
+            "htr",
+        ],
+        "HOUR",
+    ),
+    **dict.fromkeys(
+        [
+            "pcs",
+            "pc",
+            "piece",
+            "pieces",
+            "ea",
+            "each",
+            "kpl",
+            "st",
+            "stk",
+            "styck",
+            "item",
+            "items",
+            "unit",
+            "units",
+        ],
+        "PIECE",
+    ),
+    **dict.fromkeys(
+        ["km", "kilometer", "kilometers", "kilometre", "kilometres", "kilometri", "kilometriä"], "KILOMETER"
+    ),
     **dict.fromkeys(["d", "day", "days", "pv", "päivä", "päivää", "vrk", "dag", "dagar", "dygn"], "DAY"),
     **dict.fromkeys(["full day", "full_day", "kokopäivä"], "FULL_DAY"),
-    **dict.fromkeys(["mo", "month", "months", "kk", "kuukausi", "kuukautta", "mån", "månad", "månader"],
-                    "MONTH"),
+    **dict.fromkeys(
+        ["mo", "month", "months", "kk", "kuukausi", "kuukautta", "mån", "månad", "månader"], "MONTH"
+    ),
     **dict.fromkeys(["wk", "week", "weeks", "vk", "viikko", "viikkoa", "vecka", "veckor"], "WEEK"),
     **dict.fromkeys(["y", "yr", "year", "years", "vuosi", "vuotta", "år"], "YEAR"),
-    **dict.fromkeys(["min", "mins", "minute", "minutes", "minuutti", "minuuttia", "minut", "minuter"],
-                    "MINUTE"),
+    **dict.fromkeys(
+        ["min", "mins", "minute", "minutes", "minuutti", "minuuttia", "minut", "minuter"], "MINUTE"
+    ),
     **dict.fromkeys(["lot", "batch", "erä", "lump sum", "parti"], "LOT"),
-    **dict.fromkeys(["person", "persons", "people", "hlö", "henkilö", "henkilöä", "pers", "person(er)"],
-                    "PERSON"),
+    **dict.fromkeys(
+        ["person", "persons", "people", "hlö", "henkilö", "henkilöä", "pers", "person(er)"], "PERSON"
+    ),
     **dict.fromkeys(["kg", "kilogram", "kilograms", "kilo", "kiloa"], "KILOGRAM"),
     **dict.fromkeys(["g", "gram", "grams", "gramma", "grammaa"], "GRAM"),
     **dict.fromkeys(["l", "ltr", "liter", "liters", "litre", "litres", "litra", "litraa"], "LITER"),
