@@ -28,9 +28,10 @@ _ALIASES: dict[str, str] = {
     "island": "IS", "espanja": "ES", "spanien": "ES",
 }  # fmt: skip
 
-# Procountor enum names that differ from the ISO short name (reference §5.2 example).
+# Procountor enum names that differ from the ISO short name (reference §5.2 example; the sandbox agrees).
 _PROCOUNTOR_OVERRIDES: dict[str, str] = {
     "GB": "UNITED_KINGDOM_OF_GREAT_BRITAIN_AND_NORTHERN_IRELAND",
+    "US": "UNITED_STATES_OF_AMERICA",
 }
 
 

@@ -126,6 +126,16 @@ SOLUTIONS: dict[str, str] = {
         "integration settings match Procountor's dimensions exactly and that the item is not closed, and try "
         "the invoice transfer again."
     ),
+    "ERROR_VATSTATUS_VATPERC": (
+        "The VAT rate of an invoice row is not in use in Procountor for this kind of sale. Check the VAT "
+        "rate of the row (and the customer's VAT settings) in Severa against Procountor's VAT settings, and "
+        "try the invoice transfer again."
+    ),
+    "ERROR_LEDGERACCOUNT_VATPERCENTAGE_COMBINATION": (
+        "A sales account is not in Procountor's chart of accounts or does not allow the row's VAT rate. "
+        "Check that the sales account numbers in Severa match Procountor's, and try the invoice "
+        "transfer again."
+    ),
     "TRANSIENT": (
         "Procountor could not be reached or did not answer in time. The transfer is retried automatically; "
         "no action is needed unless the error persists."
@@ -228,6 +238,20 @@ def registry_mismatch(customer_name: str, customer_number: str | int, *, record:
     )
 
 
+# Codes Procountor (or our sandbox of it) returns whose fix is one already in the catalogue.
+_SAME_FIX = {
+    "PRODUCT_NOT_FOUND": "MISSING_PRODUCT_CODE",
+    "NO_FISCAL_YEAR": "CLOSED_FISCAL_PERIOD",
+    "INVALID_FILE_TYPE": "BAD_ATTACHMENT",
+    "INVALID_FILE_NAME": "BAD_ATTACHMENT",
+    "FILE_SIZE_TOO_BIG": "BAD_ATTACHMENT",
+    "FILE SIZE TOO BIG": "BAD_ATTACHMENT",
+    "MUST_BE_A_WELL_FORMED_EMAIL_ADDRESS": "INVALID_EMAIL",
+    "OVT_NOT_ALLOWED": "INVALID_EINVOICE_ADDRESS",
+    "INVALID_OVT": "INVALID_EINVOICE_ADDRESS",
+}
+_BLANK = {"MUST_NOT_BE_BLANK", "MUST_NOT_BE_NULL", "MUST_NOT_BE_EMPTY"}
+
 _TRANSIENT_CODES = {
     "UNABLE_TO_GET_CONNECTION", "API_TIMEOUT", "TIMEOUT", "INTERNAL_SERVER_ERROR", "TRANSIENT",
 }  # fmt: skip
@@ -266,8 +290,18 @@ def classify_procountor_error(
         return "data", SOLUTIONS["REGISTRY_MISMATCH"]
     if upper in _DIMENSION_CODES:
         return "data", SOLUTIONS["DIMENSION_MISMATCH"]
-    if "cannot be blank" in text and field and "address" in field.lower():
+    if upper in _SAME_FIX:
+        return "data", SOLUTIONS[_SAME_FIX[upper]]
+    blank = upper in _BLANK or "cannot be blank" in text
+    where = (field or "").lower()
+    if blank and "address" in where and "einvoice" not in where:
         return "data", SOLUTIONS["MISSING_ADDRESS"]
-    if upper in ("OVT_NOT_ALLOWED", "INVALID_OVT"):
-        return "data", SOLUTIONS["INVALID_EINVOICE_ADDRESS"]
+    if blank and "einvoiceaddress.operator" in where:
+        return "data", SOLUTIONS["MISSING_EINVOICE_OPERATOR"]
+    if blank and where.endswith("email"):
+        return "data", SOLUTIONS["INVALID_EMAIL"]
+    if upper == "INVALID_BANK_ACCOUNT" or (upper == "INVALID_VALUE" and "bankaccount" in where):
+        return "data", SOLUTIONS["INVALID_BANK_ACCOUNT"]
+    if upper == "INVALID_VALUE" and where == "paymentinfo.duedate":
+        return "data", SOLUTIONS["PAYMENT_TERM_OUT_OF_RANGE"]
     return "data", solution_for(upper)
