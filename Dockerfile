@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY sevpro sevpro
+COPY schemas schemas
+COPY streams streams
+COPY connectors connectors
+COPY projections projections
+COPY sandbox sandbox
+RUN pip install --no-cache-dir -c constraints.txt .
+ENTRYPOINT ["sevpro"]

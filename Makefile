@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The whole suite: unit tests, then integration tests on a real Kafka broker and the two sandboxes.
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+# Broker, both sandboxes with the demo data, pollers, worker; prints the transfer log; Ctrl-C stops.
+demo: $(STAMP)
+	$(VENV)/bin/sevpro demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy sevpro schemas streams projections connectors sandbox
+
+bench: $(STAMP)
+	$(PY) benchmarks/sales_invoice_drain.py
+
+clean:
+	rm -rf $(VENV) .sevpro
