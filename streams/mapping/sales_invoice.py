@@ -170,7 +170,7 @@ def normalise_business_id(value: str, country: str) -> str | None:
         if orgnr.is_valid(text):
             return orgnr.format(text)
         if se_vat.is_valid(text):
-            return orgnr.format(se_vat.compact(text)[2:12])
+            return orgnr.format(se_vat.compact(text).removeprefix("SE")[:10])
         return None
     return text
 
