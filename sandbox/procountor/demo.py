@@ -429,3 +429,58 @@ def seed_purchase_invoices(store: ProcountorStore, fi: Company) -> None:
         )
         if status != "UNFINISHED":
             store.set_invoice_status("FI", invoice["id"], status)
+
+
+def example_sales_invoice(**overrides: Any) -> dict[str, Any]:
+    """A valid FI sales invoice for demo customer 1001 (tests and examples); `overrides` replace keys."""
+    body: dict[str, Any] = {
+        "type": "SALES_INVOICE",
+        "status": "UNFINISHED",
+        "date": "2026-11-20",
+        "invoiceChannel": "MAIL",
+        "language": "FINNISH",
+        "vatStatus": 1,
+        "discountPercent": 0,
+        "originalInvoiceNumber": "10001",
+        "counterParty": {
+            "identifier": "2901001-8",
+            "customerNumber": "1001",
+            "counterPartyAddress": {
+                "name": "Aalto Analytics Oy",
+                "street": "Demokatu 1",
+                "zip": "11001",
+                "city": "Helsinki",
+                "country": "FINLAND",
+            },
+        },
+        "paymentInfo": {
+            "paymentMethod": "BANK_TRANSFER",
+            "currency": "EUR",
+            "currencyRate": 1,
+            "dueDate": "2026-12-04",
+            "bankReferenceCode": "",
+        },
+        "extraInfo": {"accountingByRow": True, "unitPricesIncludeVat": False},
+        "invoiceRows": [
+            {
+                "product": "Development",
+                "productCode": "DEV",
+                "quantity": 10,
+                "unit": "HOUR",
+                "unitPrice": 110,
+                "discountPercent": 0,
+                "vatPercent": 25.5,
+            },
+            {
+                "product": "Annual licence",
+                "productCode": "LIC-ANNUAL",
+                "quantity": 1,
+                "unit": "YEAR",
+                "unitPrice": 1200,
+                "discountPercent": 0,
+                "vatPercent": 25.5,
+            },
+        ],
+    }
+    body.update(overrides)
+    return body
