@@ -117,7 +117,8 @@ class LocalKafkaBroker:
                "-DincludeScope=runtime", f"-DoutputDirectory={self.libs}"]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
-            raise BrokerError(f"mvn could not resolve Kafka {self.version}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+            output = result.stdout[-2000:] + result.stderr[-2000:]
+            raise BrokerError(f"mvn could not resolve Kafka {self.version}:\n{output}")
         marker.write_text(self.version)
         return self.libs
 

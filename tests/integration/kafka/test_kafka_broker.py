@@ -30,7 +30,7 @@ async def _create(bootstrap: str, name: str, partitions: int = 1, **config: str)
 
 
 async def _read_all(bootstrap: str, name: str, isolation: str = "read_committed", expect: int | None = None,
-                    timeout: float = 10.0) -> list[tuple[bytes | None, bytes | None]]:
+                    wait_s: float = 10.0) -> list[tuple[bytes | None, bytes | None]]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
@@ -40,7 +40,7 @@ async def _read_all(bootstrap: str, name: str, isolation: str = "read_committed"
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         out: list[tuple[bytes | None, bytes | None]] = []
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=300)
             for records in batch.values():

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.codec import SCHEMA_DIR, Codec, CodecError, CorruptPayloadError, UnknownSchemaError, decode, encode
+from schemas.codec import (
+    SCHEMA_DIR,
+    Codec,
+    CodecError,
+    CorruptPayloadError,
+    UnknownSchemaError,
+    decode,
+    encode,
+)
 
 WHEN = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -1,0 +1,295 @@
+"""The change poller both systems share: read what changed, publish one event per new entity version.
+
+Exactly one event per version, across crashes and restarts:
+- The events of one entity type and the new watermark are written in ONE Kafka transaction. A crash before
+  the commit leaves nothing visible (consumers read_committed); the next run reads the same changes again.
+- The next read starts `overlap` before the watermark (clocks and commits on the source side are not
+  instantaneous), and versions already published within that window are skipped: the watermark record keeps
+  them.
+- The transactional id is per system and tenant, so a second poller for the same tenant fences the first:
+  at most one poller per tenant can publish, whatever the deployment does.
+
+Entity types without a change filter are read in full and compared with the versions published before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.codec import CodecError, decode, encode, now
+from sevpro.logs import get_logger
+from streams import topics
+
+log = get_logger(__name__)
+
+FetchChanged = Callable[[datetime | None], AsyncIterator[dict[str, Any]]]
+
+
+class EntityDataError(Exception):
+    """An entity in the source's answer lacks a field we need, or has a value we do not understand."""
+
+
+@dataclass
+class EntitySource:
+    """How to read one entity type from one system."""
+
+    entity: str
+    fetch: FetchChanged  # `since` is None for a full read, or for a source without a change filter
+    id_field: str
+    version_field: str | None  # None: the version is a hash of the snapshot (full read and compare)
+    incremental: bool = True
+    company_of: Callable[[dict[str, Any]], str | None] = lambda _: None
+
+    def identity(self, item: dict[str, Any]) -> tuple[str, str]:
+        """(id, version) of one entity, or EntityDataError naming the missing field."""
+        if not isinstance(item, dict):
+            raise EntityDataError(f"{self.entity}: expected an object, got {type(item).__name__}")
+        entity_id = item.get(self.id_field)
+        if entity_id in (None, ""):
+            raise EntityDataError(f"{self.entity}: field '{self.id_field}' is missing")
+        if self.version_field is None:
+            digest = hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            return str(entity_id), f"sha256:{digest}"
+        version = item.get(self.version_field)
+        if not version:
+            raise EntityDataError(f"{self.entity} {entity_id}: field '{self.version_field}' is missing")
+        try:
+            parse_version(str(version))
+        except ValueError:
+            raise EntityDataError(
+                f"{self.entity} {entity_id}: field '{self.version_field}' is not a date-time: {version!r}"
+            ) from None
+        return str(entity_id), str(version)
+
+
+async def behind(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
+    """True while the consumer has not reached `end` on some partition."""
+    for tp, offset in end.items():
+        if await consumer.position(tp) < offset:
+            return True
+    return False
+
+
+def parse_version(version: str) -> datetime:
+    """Source versions are date-times (Severa lastUpdatedDateTime, Procountor version); naive means UTC."""
+    parsed = datetime.fromisoformat(version.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass
+class Watermark:
+    watermark: str | None = None
+    published: set[str] = field(default_factory=set)  # "id@version"
+
+
+@dataclass
+class PollStats:
+    published: int = 0
+    skipped: int = 0
+    errors: int = 0
+
+
+class Poller:
+    """Polls the given sources of one tenant of one system and publishes `<system>.<entity>.observed`."""
+
+    def __init__(self, bootstrap: str, system: str, tenant: str, sources: list[EntitySource], *,
+                 overlap: timedelta = timedelta(seconds=30)) -> None:
+        self.bootstrap = bootstrap
+        self.system = system
+        self.tenant = tenant
+        self.sources = sources
+        self.overlap = overlap
+        self.watermarks: dict[str, Watermark] = {}
+        self._producer: AIOKafkaProducer | None = None
+
+    def _watermark_key(self, entity: str) -> bytes:
+        return f"{self.system}/{self.tenant}/{entity}".encode()
+
+    async def start(self) -> None:
+        self.watermarks = await self._load_watermarks()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            transactional_id=f"sevpro-poller-{self.system}-{self.tenant}",
+            enable_idempotence=True,
+            acks="all",
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def __aenter__(self) -> Poller:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _load_watermarks(self) -> dict[str, Watermark]:
+        """Read the compacted watermark topic to its end; the last record per key wins."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, isolation_level="read_committed",
+                                    enable_auto_commit=False)
+        await consumer.start()
+        found: dict[str, Watermark] = {}
+        try:
+            partitions = consumer.partitions_for_topic(topics.POLLER_WATERMARKS)
+            if not partitions:
+                await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh metadata for a new topic
+                partitions = consumer.partitions_for_topic(topics.POLLER_WATERMARKS)
+            if not partitions:
+                return found
+            tps = [TopicPartition(topics.POLLER_WATERMARKS, p) for p in partitions]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            wanted = {self._watermark_key(s.entity): s.entity for s in self.sources}
+            while await behind(consumer, end):
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        if record.key not in wanted or record.value is None:
+                            continue
+                        try:
+                            _, value = decode(record.value)
+                        except CodecError as exc:
+                            log.warning("watermark undecodable", key=record.key, error=str(exc))
+                            continue
+                        found[wanted[record.key]] = Watermark(value["watermark"], set(value["published"]))
+        finally:
+            await consumer.stop()
+        return found
+
+    async def poll_once(self) -> dict[str, PollStats]:
+        """One pass over every source; returns per-entity counts."""
+        return {source.entity: await self._poll_source(source) for source in self.sources}
+
+    async def _poll_source(self, source: EntitySource) -> PollStats:
+        assert self._producer is not None, "start() the poller first"
+        state = self.watermarks.get(source.entity, Watermark())
+        since = None
+        if source.incremental and state.watermark:
+            since = parse_version(state.watermark) - self.overlap
+        stats = PollStats()
+        fresh: list[tuple[str, str, dict[str, Any]]] = []
+        fresh_markers: set[str] = set()
+        seen_now: set[str] = set()
+        errors: list[tuple[str | None, str, dict[str, Any] | None]] = []
+        async for item in source.fetch(since):
+            try:
+                entity_id, version = source.identity(item)
+            except EntityDataError as exc:
+                errors.append((item.get(source.id_field) if isinstance(item, dict) else None, str(exc), item))
+                continue
+            marker = f"{entity_id}@{version}"
+            seen_now.add(marker)
+            if marker in state.published or marker in fresh_markers:
+                stats.skipped += 1
+                continue
+            fresh_markers.add(marker)
+            fresh.append((entity_id, version, item))
+
+        new_state = self._next_watermark(source, state, fresh, seen_now)
+        topic = topics.observed(self.system, source.entity)
+        await self._producer.begin_transaction()
+        try:
+            for entity_id, version, item in fresh:
+                event = self._observed(source, entity_id, version, item)
+                await self._producer.send(topic, key=topics.key(self.tenant, entity_id),
+                                          value=encode("EntityObserved", event))
+            for entity_id, message, raw in errors:
+                failure = self._failed(source, entity_id, message, raw)
+                await self._producer.send(topics.observation_errors(self.system),
+                                          key=topics.key(self.tenant, source.entity),
+                                          value=encode("ObservationFailed", failure))
+            await self._producer.send(topics.POLLER_WATERMARKS, key=self._watermark_key(source.entity),
+                                      value=encode("PollerWatermark", {
+                                          "tenant": self.tenant, "source_system": self.system,
+                                          "entity": source.entity, "watermark": new_state.watermark,
+                                          "published": sorted(new_state.published), "updated_at": now()}))
+            await self._producer.commit_transaction()
+        except BaseException:
+            await self._producer.abort_transaction()
+            raise
+        self.watermarks[source.entity] = new_state
+        stats.published = len(fresh)
+        stats.errors = len(errors)
+        for entity_id, message, _ in errors:
+            log.warning("entity not understood", system=self.system, tenant=self.tenant, entity=source.entity,
+                        entity_id=entity_id, error=message)
+        if fresh or errors:
+            log.info("published", system=self.system, tenant=self.tenant, entity=source.entity,
+                     published=stats.published, skipped=stats.skipped, errors=stats.errors)
+        return stats
+
+    def _next_watermark(self, source: EntitySource, state: Watermark,
+                        fresh: list[tuple[str, str, dict[str, Any]]], seen_now: set[str]) -> Watermark:
+        if not source.incremental or source.version_field is None:
+            # Full read: everything seen now is the new baseline (a version reappearing later is not new).
+            return Watermark(None, seen_now | {f"{i}@{v}" for i, v, _ in fresh})
+        versions = [v for _, v, _ in fresh] + ([state.watermark] if state.watermark else [])
+        if not versions:
+            return state
+        newest = max(versions, key=parse_version)
+        horizon = parse_version(newest) - self.overlap
+        # Keep only what a re-read from `horizon` can return again.
+        keep = {m for m in state.published | {f"{i}@{v}" for i, v, _ in fresh}
+                if parse_version(m.rsplit("@", 1)[1]) >= horizon}
+        return Watermark(newest, keep)
+
+    def _observed(self, source: EntitySource, entity_id: str, version: str, item: dict[str, Any]) -> dict[str, Any]:
+        event_id = f"{self.system}:{source.entity}:{entity_id}:{version}"
+        return {
+            "event_id": event_id,
+            "correlation_id": f"{self.system}:{source.entity}:{entity_id}",
+            "causation_id": None,
+            "tenant": self.tenant,
+            "source_system": self.system,
+            "entity": source.entity,
+            "entity_id": entity_id,
+            "source_version": version,
+            "observed_at": now(),
+            "snapshot": json.dumps(item, ensure_ascii=False, sort_keys=True),
+            "company": source.company_of(item),
+        }
+
+    def _failed(self, source: EntitySource, entity_id: str | None, message: str,
+                raw: dict[str, Any] | None) -> dict[str, Any]:
+        digest = hashlib.sha256(message.encode()).hexdigest()[:12]
+        return {
+            "event_id": f"{self.system}:{source.entity}:error:{entity_id}:{digest}",
+            "tenant": self.tenant,
+            "source_system": self.system,
+            "entity": source.entity,
+            "entity_id": None if entity_id is None else str(entity_id),
+            "error": message,
+            "raw": None if raw is None else json.dumps(raw, default=str)[:4000],
+            "occurred_at": now(),
+        }
+
+    async def run(self, interval: float, stop: asyncio.Event | None = None, max_backoff: float = 300.0) -> None:
+        """Poll every `interval` seconds until `stop`; a failing run backs off exponentially and says so."""
+        stop = stop or asyncio.Event()
+        failures = 0
+        while not stop.is_set():
+            delay = interval
+            try:
+                await self.poll_once()
+                failures = 0
+            except Exception as exc:  # transient errors were retried inside the client already
+                failures += 1
+                delay = min(max_backoff, interval * 2**failures)
+                log.error("poll failed, backing off", system=self.system, tenant=self.tenant, failures=failures,
+                          retry_in_s=round(delay, 1), error=f"{type(exc).__name__}: {exc}")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                pass

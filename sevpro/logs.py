@@ -1,0 +1,37 @@
+"""structlog set-up: key=value lines, with anything that looks like a secret redacted before it is written."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import structlog
+
+_SECRET_KEYS = re.compile(r"(secret|token|api_?key|password|authorization)", re.IGNORECASE)
+
+
+def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Logs never carry secrets: values under secret-like keys are replaced."""
+    for key in list(event_dict):
+        if _SECRET_KEYS.search(key):
+            event_dict[key] = "***"
+    return event_dict
+
+
+def configure(level: str = "info") -> None:
+    logging.basicConfig(level=level.upper(), format="%(message)s")
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)
