@@ -58,9 +58,9 @@ def choose_attachment(
     ``invoice["invoiceSettings"]``.
     """
     sales = settings.sales_invoices if isinstance(settings, CompanySettings) else settings
-    if sales.attachments is AttachmentMode.PDF:
+    if sales.attachments == AttachmentMode.PDF:
         return "All"
-    if sales.attachments is AttachmentMode.BREAKDOWN:
+    if sales.attachments == AttachmentMode.BREAKDOWN:
         return "AttachmentAndBreakdown"
     attached = _has_attachments(invoice) if has_attachments is None else has_attachments
     if attached and _row_grouping(invoice, invoice_settings):
@@ -75,9 +75,7 @@ def clean_filename(filename: str) -> str:
     return re.sub(r"_+", "_", cleaned)
 
 
-def validate_attachment(
-    filename: str, content_type: str | None, size: int, *, record: str = "attachment"
-) -> str:
+def validate_attachment(filename: str, content_type: str | None, size: int, *, record: str = "attachment") -> str:
     """The file name to upload, cleaned; raises BAD_ATTACHMENT for a wrong type, an empty or a too big file.
 
     The type is the content type when given, else the extension; the returned name carries an extension
@@ -86,11 +84,11 @@ def validate_attachment(
     base_type = (content_type or "").split(";")[0].strip().lower()
     if base_type == "image/jpg":  # a common misspelling of the JPEG type
         base_type = "image/jpeg"
-    cleaned = clean_filename(filename or "")
-    stem, dot, extension = cleaned.rpartition(".")
-    extension = f".{extension.lower()}" if dot else ""
+    name = (filename or "").strip()
+    stem, dot, extension = name.rpartition(".")
     if not dot:
-        stem = cleaned
+        stem, extension = name, ""
+    extension = f".{clean_filename(extension).lower()}" if extension else ""
     if not base_type or base_type == "application/octet-stream":
         base_type = _EXTENSION_TYPE.get(extension, base_type)
     if base_type not in _TYPES:
@@ -106,7 +104,6 @@ def validate_attachment(
         )  # fmt: skip
     if extension not in _TYPES[base_type]:
         # Keep what the user called it, and add the extension the content really has.
-        stem = cleaned
+        stem = f"{stem}{extension}" if extension else stem
         extension = _TYPES[base_type][0]
-    stem = stem.strip("._") or "attachment"
-    return f"{stem}{extension}"
+    return f"{clean_filename(stem) or 'attachment'}{extension}"

@@ -118,9 +118,7 @@ SOLUTIONS: dict[str, str] = {
         "The attachment cannot be transferred. Sales and travel invoice attachments must be in GIF, JPEG or "
         "PDF format and at most 10 MB. Replace the attachment in Severa and try the invoice transfer again."
     ),
-    "INVALID_FIELD": (
-        _TO_DRAFT + "correct the field named in the error, and try the invoice transfer again."
-    ),
+    "INVALID_FIELD": (_TO_DRAFT + "correct the field named in the error, and try the invoice transfer again."),
     "DIMENSION_MISMATCH": (
         "The dimension or dimension item was not found in Procountor. Check that the dimension names in the "
         "integration settings match Procountor's dimensions exactly and that the item is not closed, and try "

@@ -92,9 +92,7 @@ class _Errors:
         self.items: list[TransferDataError] = []
 
     def add(self, code: str, field: str | None, value: Any = None, message: str | None = None) -> None:
-        self.items.append(
-            TransferDataError(code, record=self.record, field=field, value=value, message=message)
-        )
+        self.items.append(TransferDataError(code, record=self.record, field=field, value=value, message=message))
 
     def text(self, field: str, value: str | None, limit: int | None = None) -> str | None:
         """Check a text for Procountor's character set and length; returns it stripped (None if empty)."""
@@ -140,11 +138,7 @@ def to_procountor_language(language: Mapping[str, Any] | str | None) -> str | No
     """Procountor's language enum for Severa's invoice language (code like ``fi-FI`` or a name)."""
     if language is None:
         return None
-    values = (
-        [language]
-        if isinstance(language, str)
-        else [language.get(k) for k in ("code", "englishName", "name")]
-    )
+    values = [language] if isinstance(language, str) else [language.get(k) for k in ("code", "englishName", "name")]
     for value in values:
         if not isinstance(value, str) or not value.strip():
             continue
@@ -392,9 +386,7 @@ def _build(
         errors.add("MISSING_INVOICE_NUMBER", "originalInvoiceNumber", None)
         original_number = None
     else:
-        original_number = errors.text(
-            "originalInvoiceNumber", str(invoice.number), ORIGINAL_INVOICE_NUMBER_MAX
-        )
+        original_number = errors.text("originalInvoiceNumber", str(invoice.number), ORIGINAL_INVOICE_NUMBER_MAX)
     if fiscal_years is not None:
         _check_fiscal_period(invoice.date, fiscal_years, errors)
     term = (invoice.dueDate - invoice.date).days
@@ -410,9 +402,7 @@ def _build(
 
     language = to_procountor_language(invoice.language.model_dump() if invoice.language else None)
     if language is None:
-        if invoice.language and any(
-            (invoice.language.code, invoice.language.name, invoice.language.englishName)
-        ):
+        if invoice.language and any((invoice.language.code, invoice.language.name, invoice.language.englishName)):
             shown = invoice.language.englishName or invoice.language.name or invoice.language.code
             errors.add("UNSUPPORTED_LANGUAGE", "language", shown)
         language = _COMPANY_LANGUAGE[settings.country]
@@ -421,9 +411,7 @@ def _build(
     # --- counterparty
     country_code, country_enum = _resolve_country(invoice, customer, settings, errors)
     counter_party = _counter_party(invoice, customer, country_code, country_enum, errors)
-    channel = _invoice_channel(
-        invoice, customer, counter_party, settings, country_enum, contact_email, errors
-    )
+    channel = _invoice_channel(invoice, customer, counter_party, settings, country_enum, contact_email, errors)
 
     # --- payment
     currency = invoice.currency.code if invoice.currency and invoice.currency.code else None
@@ -529,9 +517,7 @@ def _counter_party(
     invoice: Invoice, customer: Customer, country_code: str, country_enum: str, errors: _Errors
 ) -> dict[str, Any]:
     party: dict[str, Any] = {}
-    contacts = [
-        c.strip() for c in (invoice.senderContactName, invoice.receiverContactName) if c and c.strip()
-    ]
+    contacts = [c.strip() for c in (invoice.senderContactName, invoice.receiverContactName) if c and c.strip()]
     if contacts:
         joined = " / ".join(contacts)
         joined = errors.text("counterParty.contactPersonName", joined)
@@ -605,9 +591,7 @@ def _invoice_channel(
                 )
 
     # The selected contact's email first, then the invoice's receiver contact, then the customer card.
-    emails = [
-        e.strip() for e in (contact_email, invoice.receiverContactEmail, customer.email) if e and e.strip()
-    ]
+    emails = [e.strip() for e in (contact_email, invoice.receiverContactEmail, customer.email) if e and e.strip()]
     email = emails[0] if emails else None
 
     if customer.eInvoiceAddress and customer.eInvoiceAddress.strip():
@@ -649,9 +633,7 @@ def _invoice_rows(
     errors: _Errors,
 ) -> list[dict[str, Any]]:
     if not rows:
-        errors.add(
-            "INVALID_FIELD", "invoiceRows", None, "INVALID_FIELD (invoiceRows): the invoice has no rows"
-        )
+        errors.add("INVALID_FIELD", "invoiceRows", None, "INVALID_FIELD (invoiceRows): the invoice has no rows")
         return []
     # A credit note is a negative invoice in Procountor. Severa's credit rows are negative already; should
     # they arrive positive, the sign goes on every quantity, so that the document still credits.
@@ -738,9 +720,7 @@ def row_dimensions(
     result: list[dict[str, Any]] = []
     for index, row in enumerate(ordered):
         project = (
-            by_guid.get(row.project.guid, row.project)
-            if row.project and row.project.guid
-            else (row.project or single)
+            by_guid.get(row.project.guid, row.project) if row.project and row.project.guid else (row.project or single)
         )
         items: list[dict[str, Any]] = []
         if sales.transfer_project_dimension and settings.project_dimension and project is not None:
@@ -756,9 +736,7 @@ def row_dimensions(
             unit = row.businessUnit or _sub_ref(project, "businessUnit") or parsed_invoice.businessUnit
             unit_name = (unit.name if unit else None) or settings.severa_business_unit_name
             if unit_name:
-                items.append(
-                    _item("business_unit", settings.business_unit_dimension, unit_name.strip(), None)
-                )
+                items.append(_item("business_unit", settings.business_unit_dimension, unit_name.strip(), None))
         result.append({"row": index, "items": items})
     return result
 

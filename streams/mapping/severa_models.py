@@ -161,9 +161,7 @@ def parse(model: type[_M], data: object, *, record: str, prefix: str) -> _M:
         return model.model_validate(data)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        location = prefix + "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
-        )
+        location = prefix + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
         raise TransferDataError(
             "INVALID_FIELD",
             record=record,

@@ -62,18 +62,12 @@ _ALIASES: dict[str, str] = {
     ),
     **dict.fromkeys(["d", "day", "days", "pv", "päivä", "päivää", "vrk", "dag", "dagar", "dygn"], "DAY"),
     **dict.fromkeys(["full day", "full_day", "kokopäivä"], "FULL_DAY"),
-    **dict.fromkeys(
-        ["mo", "month", "months", "kk", "kuukausi", "kuukautta", "mån", "månad", "månader"], "MONTH"
-    ),
+    **dict.fromkeys(["mo", "month", "months", "kk", "kuukausi", "kuukautta", "mån", "månad", "månader"], "MONTH"),
     **dict.fromkeys(["wk", "week", "weeks", "vk", "viikko", "viikkoa", "vecka", "veckor"], "WEEK"),
     **dict.fromkeys(["y", "yr", "year", "years", "vuosi", "vuotta", "år"], "YEAR"),
-    **dict.fromkeys(
-        ["min", "mins", "minute", "minutes", "minuutti", "minuuttia", "minut", "minuter"], "MINUTE"
-    ),
+    **dict.fromkeys(["min", "mins", "minute", "minutes", "minuutti", "minuuttia", "minut", "minuter"], "MINUTE"),
     **dict.fromkeys(["lot", "batch", "erä", "lump sum", "parti"], "LOT"),
-    **dict.fromkeys(
-        ["person", "persons", "people", "hlö", "henkilö", "henkilöä", "pers", "person(er)"], "PERSON"
-    ),
+    **dict.fromkeys(["person", "persons", "people", "hlö", "henkilö", "henkilöä", "pers", "person(er)"], "PERSON"),
     **dict.fromkeys(["kg", "kilogram", "kilograms", "kilo", "kiloa"], "KILOGRAM"),
     **dict.fromkeys(["g", "gram", "grams", "gramma", "grammaa"], "GRAM"),
     **dict.fromkeys(["l", "ltr", "liter", "liters", "litre", "litres", "litra", "litraa"], "LITER"),

@@ -17,8 +17,10 @@ def settings(company: str = "FI", **changes: Any) -> CompanySettings:
     """The demo company's settings, with top-level or ``sales_invoices`` changes."""
     base = load_companies(demo_companies_path())[company]
     sales_changes = changes.pop("sales_invoices", {})
-    sales = base.sales_invoices.model_copy(update=sales_changes)
-    return base.model_copy(update={**changes, "sales_invoices": sales})
+    data = base.model_dump()
+    data.update(changes)
+    data["sales_invoices"] = {**data["sales_invoices"], **sales_changes}
+    return CompanySettings.model_validate(data)  # validated, as a settings file would be
 
 
 def customer(number: int = 1001, **changes: Any) -> dict[str, Any]:

@@ -58,9 +58,7 @@ def test_identifier_is_the_business_id_from_the_invoice_normalised():
     assert body(invoice(receiverVatNumber="FI26174164"))["counterParty"]["identifier"] == "2617416-4"
     # The invoice's business ID wins over the customer card's.
     assert (
-        body(invoice(receiverVatNumber="2617416-4"), cust=customer(vatNumber="0000000-0"))["counterParty"][
-            "identifier"
-        ]
+        body(invoice(receiverVatNumber="2617416-4"), cust=customer(vatNumber="0000000-0"))["counterParty"]["identifier"]
         == "2617416-4"
     )
 
@@ -115,9 +113,7 @@ def test_address_without_country_uses_the_company_country():
 
 
 def test_unknown_country_is_a_data_error():
-    inv = invoice(
-        receiverAddress={"addressline": "K 1", "postalCode": "1", "city": "X", "country": "Atlantis"}
-    )
+    inv = invoice(receiverAddress={"addressline": "K 1", "postalCode": "1", "city": "X", "country": "Atlantis"})
     err = only(errors(inv), "UNKNOWN_COUNTRY")[0]
     assert err.field == "counterParty.counterPartyAddress.country" and err.value == "Atlantis"
 
@@ -232,9 +228,7 @@ def test_currency_and_rate():
 
 
 def test_bank_account_validated_as_iban():
-    assert body(bank_account="FI21 1234 5600 0007 85")["paymentInfo"]["bankAccount"] == {
-        "accountNumber": IBAN_FI
-    }
+    assert body(bank_account="FI21 1234 5600 0007 85")["paymentInfo"]["bankAccount"] == {"accountNumber": IBAN_FI}
     err = only(errors(bank_account="FI2112345600000786"), "INVALID_BANK_ACCOUNT")[0]
     assert err.field == "paymentInfo.bankAccount.accountNumber"
     assert "bankAccount" not in body()["paymentInfo"]
@@ -265,9 +259,7 @@ def test_language_mapping(language, expected):
 
 
 def test_unsupported_language_is_a_data_error_and_missing_uses_company_language():
-    err = only(errors(invoice(language={"code": "de-DE", "englishName": "German"})), "UNSUPPORTED_LANGUAGE")[
-        0
-    ]
+    err = only(errors(invoice(language={"code": "de-DE", "englishName": "German"})), "UNSUPPORTED_LANGUAGE")[0]
     assert err.field == "language" and err.value == "German"
     assert body(invoice(language=None))["language"] == "FINNISH"
     se = invoice(language=None, receiverVatNumber=None)
@@ -383,9 +375,7 @@ def test_codeless_rows_use_the_default_of_their_kind(kind, default):
 
 
 def test_default_code_missing_from_procountor_is_an_error():
-    err = only(errors(rws=[row("Hours", 1, code=None)], known_product_codes={"DEV"}), "MISSING_DEFAULT_CODE")[
-        0
-    ]
+    err = only(errors(rws=[row("Hours", 1, code=None)], known_product_codes={"DEV"}), "MISSING_DEFAULT_CODE")[0]
     assert err.field == "invoiceRows[0].productCode" and err.value == "DEFAULT-WORK"
 
 
@@ -436,14 +426,8 @@ def test_unknown_unit_is_an_error_and_empty_unit_is_no_unit():
 
 
 def test_row_without_vat_rate_or_description_is_an_error():
-    assert (
-        only(errors(rws=[row("Hours", 1, vatRate=None)]), "INVALID_FIELD")[0].field
-        == "invoiceRows[0].vatPercent"
-    )
-    assert (
-        only(errors(rws=[row("Hours", 1, description=" ")]), "INVALID_FIELD")[0].field
-        == "invoiceRows[0].product"
-    )
+    assert only(errors(rws=[row("Hours", 1, vatRate=None)]), "INVALID_FIELD")[0].field == "invoiceRows[0].vatPercent"
+    assert only(errors(rws=[row("Hours", 1, description=" ")]), "INVALID_FIELD")[0].field == "invoiceRows[0].product"
 
 
 def test_invoice_without_rows_is_an_error():
