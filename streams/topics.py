@@ -4,7 +4,7 @@ from __future__ import annotations
 
 SEVERA_ENTITIES = (
     "invoice", "customer", "product", "work_type", "travel_expense_type", "project", "cost_center",
-    "business_unit", "user", "travel_reimbursement",
+    "business_unit", "user", "travel_reimbursement", "invoice_status", "travel_reimbursement_status",
 )
 PROCOUNTOR_ENTITIES = ("purchase_invoice", "business_partner", "product", "dimension")
 TRANSFER_KINDS = ("sales-invoice", "travel-reimbursement", "purchase-invoice")

@@ -1,0 +1,60 @@
+"""Procountor change poller: `procountor.<entity>.observed` events, one per new version, per company.
+
+Purchase invoices are read with `versionStartDate` (the search answers basic info, so the full invoices and
+their ledger receipts, where the project dimensions live, are fetched in batches of up to 200 ids) and the
+snapshot embeds the ledger receipt. Dimensions and their items have no change filter: read in full and
+compared. The tenant of a Procountor poller is `<tenant>/<company>`, one Procountor environment each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.polling import EntitySource, Poller
+from connectors.procountor.client import ProcountorClient
+
+Json = dict[str, Any]
+BATCH = 200
+
+
+def purchase_invoices(client: ProcountorClient) -> EntitySource:
+    async def fetch(since: datetime | None) -> AsyncIterator[Json]:
+        ids: list[int] = []
+        async for basic in client.iter_invoices_changed_since(since, types="PURCHASE_INVOICE"):
+            ids.append(int(basic["id"]))
+            if len(ids) == BATCH:
+                async for full in _with_ledger_receipts(client, ids):
+                    yield full
+                ids = []
+        if ids:
+            async for full in _with_ledger_receipts(client, ids):
+                yield full
+
+    return EntitySource("purchase_invoice", fetch, "id", "version")
+
+
+async def _with_ledger_receipts(client: ProcountorClient, ids: list[int]) -> AsyncIterator[Json]:
+    invoices = await client.get_invoices(ids)
+    receipt_ids = [int(i["ledgerReceiptId"]) for i in invoices if i.get("ledgerReceiptId")]
+    receipts = {int(r["id"]): r for r in await client.get_ledger_receipts(receipt_ids)} if receipt_ids else {}
+    for invoice in invoices:
+        receipt_id = invoice.get("ledgerReceiptId")
+        yield {**invoice, "ledgerReceipt": receipts.get(int(receipt_id)) if receipt_id else None}
+
+
+def dimensions(client: ProcountorClient) -> EntitySource:
+    async def fetch(_: datetime | None) -> AsyncIterator[Json]:
+        for dimension in await client.get_dimensions():
+            yield dimension
+
+    return EntitySource("dimension", fetch, "id", None, incremental=False)
+
+
+def procountor_poller(bootstrap: str, tenant: str, company: str, client: ProcountorClient, *,
+                      overlap: timedelta = timedelta(seconds=30)) -> Poller:
+    sources = [purchase_invoices(client), dimensions(client)]
+    for source in sources:
+        source.company_of = lambda _item, company=company: company  # type: ignore[misc]
+    return Poller(bootstrap, "procountor", f"{tenant}/{company}", sources, overlap=overlap)
