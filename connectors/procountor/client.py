@@ -139,9 +139,7 @@ class ProcountorClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never reached the server: always safe to repeat.
                 raise _RetryableFailure(
-                    ProcountorTransientError(
-                        f"{method} {template}: {type(exc).__name__}", method=method, path=template
-                    )
+                    ProcountorTransientError(f"{method} {template}: {type(exc).__name__}", method=method, path=template)
                 ) from exc
             except httpx.TransportError as exc:
                 error = ProcountorTransientError(
@@ -171,7 +169,7 @@ class ProcountorClient:
             retry=retry_if_exception(lambda e: isinstance(e, _RetryableFailure)),
             stop=stop_after_attempt(self.max_retries + 1),
             wait=wait_exponential_jitter(
-                initial=self.backoff_initial, max=self.backoff_max, jitter=self.backoff_initial
+                multiplier=self.backoff_initial, max=self.backoff_max, jitter=self.backoff_initial
             ),
             reraise=True,
         )
@@ -262,9 +260,7 @@ class ProcountorClient:
             found.extend(result if isinstance(result, list) else [result])
         return found
 
-    async def _iterate(
-        self, template: str, params: Mapping[str, Any], size: int
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def _iterate(self, template: str, params: Mapping[str, Any], size: int) -> AsyncIterator[dict[str, Any]]:
         """Keyset paging by ascending id (`previousId`), stable while records change between pages."""
         previous_id: int | None = None
         while True:
@@ -307,9 +303,7 @@ class ProcountorClient:
 
     async def update_invoice(self, invoice_id: int, invoice: Mapping[str, Any]) -> dict[str, Any]:
         """PUT needs the current `version`; a stale one raises `ProcountorConflict`."""
-        return await self._request(
-            "PUT", "/invoices/{id}", path_params={"id": invoice_id}, json_body=dict(invoice)
-        )
+        return await self._request("PUT", "/invoices/{id}", path_params={"id": invoice_id}, json_body=dict(invoice))
 
     async def search_invoices(
         self,
@@ -382,9 +376,7 @@ class ProcountorClient:
         )
 
     async def _invoice_action(self, invoice_id: int, action: str, body: Any = None) -> dict[str, Any]:
-        return await self._request(
-            "PUT", f"/invoices/{{id}}/{action}", path_params={"id": invoice_id}, json_body=body
-        )
+        return await self._request("PUT", f"/invoices/{{id}}/{action}", path_params={"id": invoice_id}, json_body=body)
 
     async def approve_invoice(self, invoice_id: int, comment: str | None = None) -> dict[str, Any]:
         """Sales: UNFINISHED → NOT_SENT (APPROVED if NO_SENDING); purchase: RECEIVED/VERIFIED → APPROVED."""
@@ -462,15 +454,11 @@ class ProcountorClient:
             },
         )
 
-    async def find_business_partner(
-        self, customer_number: str, type: str = "CUSTOMER"
-    ) -> dict[str, Any] | None:
+    async def find_business_partner(self, customer_number: str, type: str = "CUSTOMER") -> dict[str, Any] | None:
         """The partner with exactly this customer number (BusinessPartnerBasicInfo), or None."""
         page = await self.search_business_partners(customer_number=customer_number, type=type)
         matches = [
-            p
-            for p in page["results"]
-            if (p.get("invoicingInfo") or {}).get("customerNumber") == customer_number
+            p for p in page["results"] if (p.get("invoicingInfo") or {}).get("customerNumber") == customer_number
         ]
         return matches[0] if matches else None
 
@@ -512,9 +500,7 @@ class ProcountorClient:
             },
         )
 
-    async def find_product(
-        self, code: str, type: str = "SALES", *, on: date | None = None
-    ) -> dict[str, Any] | None:
+    async def find_product(self, code: str, type: str = "SALES", *, on: date | None = None) -> dict[str, Any] | None:
         """The active product with exactly this code (TRAVEL: valid on `on`), or None."""
         params: dict[str, Any] = {"code": code, "type": type, "active": "true"}
         if on is not None:

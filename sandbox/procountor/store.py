@@ -172,6 +172,7 @@ class ProcountorStore:
         """A strictly increasing version stamp: equal stamps would defeat optimistic locking."""
         with self._lock:
             now = self.clock().replace(tzinfo=None)
+            now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the stamp shows milliseconds
             if self._last_version is not None and now <= self._last_version:
                 now = self._last_version + timedelta(milliseconds=1)
             self._last_version = now

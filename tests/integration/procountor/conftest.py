@@ -32,9 +32,7 @@ def make_client(procountor_server: SandboxServer) -> Iterator[Callable[..., Proc
         kwargs.setdefault("requests_per_second", 200.0)
         kwargs.setdefault("backoff_initial", 0.02)
         kwargs.setdefault("backoff_max", 0.2)
-        client = ProcountorClient(
-            f"{procountor_server.url}/api", DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, api_key, **kwargs
-        )
+        client = ProcountorClient(f"{procountor_server.url}/api", DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, api_key, **kwargs)
         made.append(client)
         return client
 

@@ -12,10 +12,14 @@ import pytest
 from stdnum.fi import ytunnus
 from stdnum.se import orgnr
 
-from sandbox.procountor.demo import DEMO_SE_API_KEY, se_business_id
+from sandbox.procountor.demo import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_FI_API_KEY,
+    DEMO_SE_API_KEY,
+    se_business_id,
+)
 from sandbox.procountor.rules import vat_percentages
-
-from sandbox.procountor.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_FI_API_KEY
 
 
 async def login(http: httpx.AsyncClient, api_key: str = DEMO_FI_API_KEY) -> None:
