@@ -236,6 +236,7 @@ def _resolve_country(
         raw = postal.country if postal else None
         if hasattr(raw, "model_dump"):
             raw = raw.model_dump()
+    code: str
     if not raw:
         code = settings.country
     else:
@@ -519,10 +520,9 @@ def _counter_party(
     party: dict[str, Any] = {}
     contacts = [c.strip() for c in (invoice.senderContactName, invoice.receiverContactName) if c and c.strip()]
     if contacts:
-        joined = " / ".join(contacts)
-        joined = errors.text("counterParty.contactPersonName", joined)
+        joined = errors.text("counterParty.contactPersonName", " / ".join(contacts)) or ""
         # Truncated by decision (module docstring): informational, and people's names.
-        party["contactPersonName"] = (joined or "")[:CONTACT_PERSON_MAX].rstrip()
+        party["contactPersonName"] = joined[:CONTACT_PERSON_MAX].rstrip()
 
     raw_id = invoice.receiverVatNumber or customer.vatNumber
     if raw_id and raw_id.strip():
@@ -729,8 +729,8 @@ def row_dimensions(
                 items.append(_item("project", settings.project_dimension, code, project.name))
         if sales.transfer_cost_center_dimension and settings.cost_center_dimension:
             cost_center = row.costCenter or _sub_ref(project, "costCenter")
-            code = _code_name(cost_center) if cost_center else None
-            if code:
+            code = _code_name(cost_center)
+            if code and cost_center is not None:
                 items.append(_item("cost_center", settings.cost_center_dimension, code, cost_center.name))
         if sales.transfer_business_unit_dimension and settings.business_unit_dimension:
             unit = row.businessUnit or _sub_ref(project, "businessUnit") or parsed_invoice.businessUnit
