@@ -100,20 +100,19 @@ def token_list(
     extra: Callable[[Ctx], list[Predicate]] | None = None,
     *,
     changed_since: bool = True,
-    scope_to: tuple[str, str] | None = None,
+    scope_to: tuple[str, str, str] | None = None,
 ) -> Handler:
-    """A token-paged list; ``scope_to=(path_param, sub_model)`` restricts it to one parent."""
+    """A token-paged list; ``scope_to=(path_param, parent_kind, sub_model)`` restricts it to one parent
+    (404 when the parent does not exist)."""
 
     async def handler(ctx: Ctx) -> Response:
         preds = common_filters(ctx, changed_since=changed_since) + (extra(ctx) if extra else [])
         if scope_to is not None:
-            param, sub = scope_to
-            parent = ctx.params[param]
+            param, parent_kind, sub = scope_to
+            parent = _get_or_404(ctx.store, parent_kind, ctx.params[param])["guid"]
             preds.append(
                 lambda r: (
-                    (r.get(sub) or {}).get("guid") == parent
-                    if sub != "invoiceGuid"
-                    else r.get("invoiceGuid") == parent
+                    (r.get(sub) or {}).get("guid") == parent if sub != "invoiceGuid" else r.get("invoiceGuid") == parent
                 )
             )
         return token_page(ctx, ctx.store.all(kind), preds)
@@ -266,9 +265,7 @@ async def create_address(ctx: Ctx) -> Response:
 
 async def list_customer_addresses(ctx: Ctx) -> Response:
     customer = _get_or_404(ctx.store, "customers", ctx.params["customerGuid"])
-    rows = [
-        a for a in ctx.store.all("addresses") if (a.get("customer") or {}).get("guid") == customer["guid"]
-    ]
+    rows = [a for a in ctx.store.all("addresses") if (a.get("customer") or {}).get("guid") == customer["guid"]]
     return offset_page(ctx, rows, [])
 
 
@@ -328,9 +325,7 @@ async def invoice_pdf(ctx: Ctx) -> Response:
             location="UriParameter",
         )
     heading = (
-        "PAYMENT REMINDER"
-        if invoice_type == "Reminder"
-        else ("CREDIT NOTE" if invoice["isCreditNote"] else "INVOICE")
+        "PAYMENT REMINDER" if invoice_type == "Reminder" else ("CREDIT NOTE" if invoice["isCreditNote"] else "INVOICE")
     )
     total = (invoice.get("totalIncludingTax") or {}).get("amount") or 0.0
     currency = (invoice.get("currency") or {}).get("code") or ""
@@ -344,9 +339,7 @@ async def invoice_pdf(ctx: Ctx) -> Response:
         f"pdfGetOptions={options}",
     ]
     breakdown = [f"INVOICE BREAKDOWN {invoice['number']}", *_invoice_lines(ctx.store, invoice)]
-    attachments = [
-        f"ATTACHMENT {f['name']}" for f in ctx.store.find("invoicefiles", invoiceGuid=invoice["guid"])
-    ]
+    attachments = [f"ATTACHMENT {f['name']}" for f in ctx.store.find("invoicefiles", invoiceGuid=invoice["guid"])]
     pages = {
         "All": [front, breakdown] + ([attachments] if attachments else []),
         "InvoiceOnly": [front],
@@ -371,8 +364,7 @@ async def reimbursement_pdf(ctx: Ctx) -> Response:
         f"TRAVEL REIMBURSEMENT {reimbursement['number']}",
         f"{reimbursement['user']['name']}",
         f"Status {reimbursement['travelReimbursementStatus']['name']}",
-        f"Total {reimbursement['totalExpenses']['amount']:.2f} "
-        f"{reimbursement['totalExpenses']['currencyCode']}",
+        f"Total {reimbursement['totalExpenses']['amount']:.2f} {reimbursement['totalExpenses']['currencyCode']}",
     ]
     lines += [
         f"{e['eventDate']} {e['travelExpense'].get('code')} {e['quantity']:g} x {e['unitCost']['amount']:.2f}"
@@ -387,9 +379,7 @@ async def reimbursement_pdf(ctx: Ctx) -> Response:
 
 async def invoice_files(ctx: Ctx) -> Response:
     invoice = _get_or_404(ctx.store, "invoices", ctx.params["invoiceGuid"])
-    return offset_page(
-        ctx, ctx.store.find("invoicefiles", invoiceGuid=invoice["guid"]), [], default_count=None
-    )
+    return offset_page(ctx, ctx.store.find("invoicefiles", invoiceGuid=invoice["guid"]), [], default_count=None)
 
 
 async def expense_files(ctx: Ctx) -> Response:
@@ -534,9 +524,7 @@ PROJECT_RULES = PatchRules(
     read_only={"customer", "rootPhase"},
 )
 FEE_RULES = PatchRules(read_only={"project", "customer", "invoice", "invoiceRowGuid"})
-EXPENSE_RULES = PatchRules(
-    read_only={"project", "customer", "invoice", "invoiceRowGuid", "travelReimbursement"}
-)
+EXPENSE_RULES = PatchRules(read_only={"project", "customer", "invoice", "invoiceRowGuid", "travelReimbursement"})
 
 
 OPERATIONS: list[Operation] = [
@@ -553,7 +541,7 @@ OPERATIONS: list[Operation] = [
         "/v1/invoices/{invoiceGuid}/invoicerows",
         ("invoices:read",),
         token_list(
-            "invoicerows", _row_type_filter, changed_since=False, scope_to=("invoiceGuid", "invoiceGuid")
+            "invoicerows", _row_type_filter, changed_since=False, scope_to=("invoiceGuid", "invoices", "invoiceGuid")
         ),
     ),
     Operation(
@@ -595,12 +583,8 @@ OPERATIONS: list[Operation] = [
         ("invoices:read",),
         _items_of("projecttravelexpenses", "row", "invoiceRowGuid"),
     ),
-    Operation(
-        "GET", "/v1/invoicestatuses", ("settings:read",), offset_list("invoicestatuses", changed_since=False)
-    ),
-    Operation(
-        "POST", "/v1/invoicestatuses", ("settings:write",), create("invoicestatuses", builders.invoice_status)
-    ),
+    Operation("GET", "/v1/invoicestatuses", ("settings:read",), offset_list("invoicestatuses", changed_since=False)),
+    Operation("POST", "/v1/invoicestatuses", ("settings:write",), create("invoicestatuses", builders.invoice_status)),
     Operation("GET", "/v1/invoicestatuses/{guid}", ("settings:read",), get_one("invoicestatuses")),
     # customers
     Operation("GET", "/v1/customers", ("customers:read",), token_list("customers", _customer_filters)),
@@ -614,9 +598,7 @@ OPERATIONS: list[Operation] = [
     ),
     Operation("GET", "/v1/customers/{customerGuid}/addresses", ("customers:read",), list_customer_addresses),
     Operation("POST", "/v1/customers/{customerGuid}/addresses", ("customers:write",), create_address),
-    Operation(
-        "GET", "/v1/customers/{customerGuid}/contactpersons", ("customers:read",), list_customer_contacts
-    ),
+    Operation("GET", "/v1/customers/{customerGuid}/contactpersons", ("customers:read",), list_customer_contacts),
     Operation("GET", "/v1/addresses", ("customers:read",), offset_list("addresses")),
     Operation("GET", "/v1/addresses/{guid}", ("customers:read",), get_one("addresses")),
     Operation(
@@ -626,9 +608,7 @@ OPERATIONS: list[Operation] = [
         patch("addresses", PatchRules(read_only={"customer", "country"})),
     ),
     Operation("GET", "/v1/contactpersons", ("customers:read",), offset_list("contactpersons")),
-    Operation(
-        "POST", "/v1/contactpersons", ("customers:write",), create("contactpersons", builders.contact_person)
-    ),
+    Operation("POST", "/v1/contactpersons", ("customers:write",), create("contactpersons", builders.contact_person)),
     Operation("GET", "/v1/contactpersons/{guid}", ("customers:read",), get_one("contactpersons")),
     # products, work types, travel expense types
     Operation("GET", "/v1/products", ("settings:read",), token_list("products", _product_filters)),
@@ -661,7 +641,7 @@ OPERATIONS: list[Operation] = [
         "/v1/projects/{projectGuid}/projectfees",
         ("fees:read",),
         token_list(
-            "projectfees", _product_type_filter, changed_since=False, scope_to=("projectGuid", "project")
+            "projectfees", _product_type_filter, changed_since=False, scope_to=("projectGuid", "projects", "project")
         ),
     ),
     Operation("GET", "/v1/phases", ("projects:read",), token_list("phases", _phase_filters)),
@@ -670,9 +650,7 @@ OPERATIONS: list[Operation] = [
     Operation("POST", "/v1/workhours", ("hours:write",), create("workhours", builders.work_hour)),
     Operation("GET", "/v1/workhours/{guid}", ("hours:read",), get_one("workhours")),
     Operation("GET", "/v1/projectfees", ("fees:read",), token_list("projectfees")),
-    Operation(
-        "POST", "/v1/projectfees", ("fees:write",), create("projectfees", builders.project_fee, as_array=True)
-    ),
+    Operation("POST", "/v1/projectfees", ("fees:write",), create("projectfees", builders.project_fee, as_array=True)),
     Operation("GET", "/v1/projectfees/{guid}", ("fees:read",), get_one("projectfees")),
     Operation("PATCH", "/v1/projectfees/{guid}", ("fees:write",), patch("projectfees", FEE_RULES)),
     Operation("DELETE", "/v1/projectfees/{guid}", ("fees:delete",), delete("projectfees")),
@@ -683,21 +661,13 @@ OPERATIONS: list[Operation] = [
     Operation("GET", "/v1/costcenters/{guid}", ("settings:read",), get_one("costcenters")),
     Operation("PATCH", "/v1/costcenters/{guid}", ("settings:write",), patch("costcenters")),
     Operation("GET", "/v1/businessunits", ("settings:read",), offset_list("businessunits", _company_filters)),
-    Operation(
-        "POST", "/v1/businessunits", ("settings:write",), create("businessunits", builders.business_unit)
-    ),
+    Operation("POST", "/v1/businessunits", ("settings:write",), create("businessunits", builders.business_unit)),
     Operation("GET", "/v1/businessunits/{guid}", ("settings:read",), get_one("businessunits")),
     Operation("PATCH", "/v1/businessunits/{guid}", ("settings:write",), patch("businessunits")),
-    Operation(
-        "GET", "/v1/salesaccounts", ("settings:read",), offset_list("salesaccounts", changed_since=False)
-    ),
-    Operation(
-        "POST", "/v1/salesaccounts", ("settings:write",), create("salesaccounts", builders.sales_account)
-    ),
+    Operation("GET", "/v1/salesaccounts", ("settings:read",), offset_list("salesaccounts", changed_since=False)),
+    Operation("POST", "/v1/salesaccounts", ("settings:write",), create("salesaccounts", builders.sales_account)),
     Operation("GET", "/v1/salesaccounts/{guid}", ("settings:read",), get_one("salesaccounts")),
-    Operation(
-        "GET", "/v1/costaccounts", ("settings:read",), offset_list("costaccounts", changed_since=False)
-    ),
+    Operation("GET", "/v1/costaccounts", ("settings:read",), offset_list("costaccounts", changed_since=False)),
     Operation("POST", "/v1/costaccounts", ("settings:write",), create("costaccounts", builders.cost_account)),
     Operation(
         "GET",
@@ -715,9 +685,7 @@ OPERATIONS: list[Operation] = [
     Operation("GET", "/v1/users", ("users:read",), token_list("users", _user_filters)),
     Operation("POST", "/v1/users", ("users:write",), create("users", builders.user)),
     Operation("GET", "/v1/users/{guid}", ("users:read",), get_one("users")),
-    Operation(
-        "PATCH", "/v1/users/{guid}", ("users:write",), patch("users", PatchRules(read_only={"businessUnit"}))
-    ),
+    Operation("PATCH", "/v1/users/{guid}", ("users:write",), patch("users", PatchRules(read_only={"businessUnit"}))),
     # travel
     Operation(
         "GET",
@@ -772,9 +740,7 @@ OPERATIONS: list[Operation] = [
         ("travels:write",),
         patch("projecttravelexpenses", EXPENSE_RULES),
     ),
-    Operation(
-        "GET", "/v1/projecttravelexpenses/{projectTravelExpenseGuid}/files", ("files:read",), expense_files
-    ),
+    Operation("GET", "/v1/projecttravelexpenses/{projectTravelExpenseGuid}/files", ("files:read",), expense_files),
     # files
     Operation("GET", "/v1/files/{guid}", ("files:read",), get_file),
     Operation("GET", "/v1/files/{guid}/filedata", ("files:read",), file_data),

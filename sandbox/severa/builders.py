@@ -25,9 +25,7 @@ def _required_str(body: Record, field: str, *, max_len: int | None = None) -> st
     if not isinstance(value, str) or not value.strip():
         raise ValidationProblem(f"The {field} field is required.", name=field)
     if max_len is not None and len(value) > max_len:
-        raise ValidationProblem(
-            f"The field {field} must be a string with a maximum length of {max_len}.", name=field
-        )
+        raise ValidationProblem(f"The field {field} must be a string with a maximum length of {max_len}.", name=field)
     return value
 
 
@@ -44,9 +42,7 @@ def _ref_guid(body: Record, field: str, *, required: bool = False) -> str | None
     return str(value["guid"])
 
 
-def _number(
-    body: Record, field: str, *, required: bool = False, default: float | None = None
-) -> float | None:
+def _number(body: Record, field: str, *, required: bool = False, default: float | None = None) -> float | None:
     value = body.get(field, default)
     if value is None:
         if required:
@@ -217,18 +213,14 @@ def cost_center(store: SeveraStore, body: Record) -> Record:
 def business_unit(store: SeveraStore, body: Record) -> Record:
     parent_guid = body.get("parentGuid")
     parent = store.require("businessunits", parent_guid, field="parentGuid") if parent_guid else None
-    company = (
-        store.get("companies", body["companyGuid"]) if body.get("companyGuid") else company_of(store, parent)
-    )
+    company = store.get("companies", body["companyGuid"]) if body.get("companyGuid") else company_of(store, parent)
     cost_center_guid = _ref_guid(body, "costCenter")
     cc = store.require("costcenters", cost_center_guid, field="costCenter") if cost_center_guid else None
     return {
         "name": _required_str(body, "name"),
         "parentGuid": parent_guid,
         "isActive": body.get("isActive", True),
-        "costCenter": {"guid": cc["guid"], "name": cc["name"], "identifier": cc["identifier"]}
-        if cc
-        else None,
+        "costCenter": {"guid": cc["guid"], "name": cc["name"], "identifier": cc["identifier"]} if cc else None,
         "vatNumber": body.get("vatNumber"),
         "kvkNumber": body.get("kvkNumber"),
         "companyGuid": company["guid"] if company else None,
@@ -491,9 +483,7 @@ def project(store: SeveraStore, body: Record) -> tuple[Record, Record]:
         "leadSource": None,
         "rootPhase": None,
         "pricelist": None,
-        "costCenter": {"name": cc["name"], "guid": cc["guid"], "identifier": cc["identifier"]}
-        if cc
-        else None,
+        "costCenter": {"name": cc["name"], "guid": cc["guid"], "identifier": cc["identifier"]} if cc else None,
         "paymentTerm": body.get("paymentTerm"),
         "ourReference": body.get("ourReference"),
         "yourReference": body.get("yourReference"),
@@ -585,9 +575,7 @@ def project_fee(store: SeveraStore, body: Record) -> Record:
         "measurementUnit": body.get("measurementUnit") or (prod or {}).get("measurementUnit"),
         "hasVolumePricing": bool(body.get("hasVolumePricing")),
         "productType": _enum(body, "productType", PRODUCT_TYPES, (prod or {}).get("type") or "Materials"),
-        "vatRate": _number(body, "vatRate")
-        if body.get("vatRate") is not None
-        else (prod or {}).get("vatRate"),
+        "vatRate": _number(body, "vatRate") if body.get("vatRate") is not None else (prod or {}).get("vatRate"),
         "displayPeriodStartDate": None,
         "user": _user_ref(store, body, required=False),
         "costCenter": _cost_center_sub(store, body, proj),
@@ -652,14 +640,10 @@ def work_hour(store: SeveraStore, body: Record) -> Record:
 def project_travel_expense(store: SeveraStore, body: Record) -> Record:
     proj, phase, company = _project_context(store, body)
     currency = _currency_code(company)
-    texp = store.require(
-        "travelexpensetypes", _ref_guid(body, "travelExpense", required=True), field="travelExpense"
-    )
+    texp = store.require("travelexpensetypes", _ref_guid(body, "travelExpense", required=True), field="travelExpense")
     usr = _user_ref(store, body, required=True)
     quantity = _number(body, "quantity", required=True)
-    unit_cost = _money_in(body, "unitCost", currency) or money(
-        (texp.get("unitCost") or {}).get("amount"), currency
-    )
+    unit_cost = _money_in(body, "unitCost", currency) or money((texp.get("unitCost") or {}).get("amount"), currency)
     purchase_vat = _number(body, "purchaseVatRate")
     if purchase_vat is None:
         purchase_vat = texp.get("purchaseVatRate") or 0.0
@@ -714,9 +698,7 @@ def project_travel_expense(store: SeveraStore, body: Record) -> Record:
         ),
         "costCenter": _named(store.get("costcenters", _ref_guid(body, "costCenter") or ""))
         or (
-            {"guid": proj["costCenter"]["guid"], "name": proj["costCenter"]["name"]}
-            if proj.get("costCenter")
-            else None
+            {"guid": proj["costCenter"]["guid"], "name": proj["costCenter"]["name"]} if proj.get("costCenter") else None
         ),
         "salesAccount": _named(store.get("salesaccounts", _ref_guid(body, "salesAccount") or "")),
         "attachmentCount": 0,
@@ -753,9 +735,7 @@ def create_travel_reimbursement(
     else:
         status = next((s for s in store.all("travelreimbursementstatuses") if s.get("isDefault")), None)
         if status is None:
-            raise ValidationProblem(
-                "No default travel reimbursement status.", name="travelReimbursementStatus"
-            )
+            raise ValidationProblem("No default travel reimbursement status.", name="travelReimbursementStatus")
     candidates = [
         e
         for e in store.all("projecttravelexpenses")
@@ -837,9 +817,7 @@ def _row_for(
         row_type, category, unit = "TravelExpenses", "Travels", item.get("measurementUnit") or "pcs"
         sales_account = item.get("salesAccount")
         vat_rate = item["vatRate"] if item.get("vatRate") is not None else default_vat
-    quantity = (
-        item.get("invoiceQuantity") if item.get("invoiceQuantity") is not None else item.get("quantity")
-    )
+    quantity = item.get("invoiceQuantity") if item.get("invoiceQuantity") is not None else item.get("quantity")
     account = store.get("salesaccounts", (sales_account or {}).get("guid") or "") if sales_account else None
     cost_center = None
     proj = store.get("projects", (item.get("project") or {}).get("guid") or "")
@@ -868,9 +846,7 @@ def _row_for(
 
 
 def _receiver_address(store: SeveraStore, cust: Record) -> Record:
-    addresses = store.find(
-        "addresses", customer={"name": cust["name"], "guid": cust["guid"], "number": cust["number"]}
-    )
+    addresses = store.find("addresses", customer={"name": cust["name"], "guid": cust["guid"], "number": cust["number"]})
     postal = next((a for a in addresses if a.get("isBillingAddress")), None) or next(
         (a for a in addresses if a.get("isPostalAddress")), None
     )
@@ -987,14 +963,10 @@ def _create_one_invoice(
             "paymentDate": None,
             "entryDate": date,
             "paymentTerm": payment_term,
-            "overdueInterest": cust.get("overdueInterest")
-            if cust.get("overdueInterest") is not None
-            else 8.0,
+            "overdueInterest": cust.get("overdueInterest") if cust.get("overdueInterest") is not None else 8.0,
             "ourReference": first.get("ourReference"),
             "yourReference": first.get("yourReference"),
-            "currency": {k: currency.get(k) for k in ("guid", "name", "code", "symbol")}
-            if currency
-            else None,
+            "currency": {k: currency.get(k) for k in ("guid", "name", "code", "symbol")} if currency else None,
             "currencyRate": 1.0,
             "workHoursQuantity": 0.0,
             "receiverCustomerName": receiver["name"],

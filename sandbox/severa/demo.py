@@ -395,9 +395,7 @@ def _seed_settings(store: SeveraStore) -> None:
         )
     store.insert(
         "costaccounts",
-        builders.cost_account(
-            store, {"name": "Travel expenses", "number": "7700", "isTravelTypeDefault": True}
-        ),
+        builders.cost_account(store, {"name": "Travel expenses", "number": "7700", "isTravelTypeDefault": True}),
         guid=demo_guid("costaccount", "7700"),
     )
     for i, name in enumerate(INVOICE_STATUS_NAMES):
@@ -453,9 +451,7 @@ def _seed_settings(store: SeveraStore) -> None:
     for code, (name, _price) in DEMO_WORK_TYPES.items():
         store.insert(
             "worktypes",
-            builders.work_type(
-                store, {"name": name, "code": code, "salesAccount": _ref("salesaccount", "3000")}
-            ),
+            builders.work_type(store, {"name": name, "code": code, "salesAccount": _ref("salesaccount", "3000")}),
             guid=demo_guid("worktype", code),
         )
     for code, (name, expense_class, cost, unit, purchase_vat) in DEMO_TRAVEL_TYPES.items():
@@ -660,9 +656,7 @@ def _seed_invoices(store: SeveraStore) -> None:
                 }
                 if number == 10008:
                     body["name"] = LONG_PRODUCT_NAME
-                store.insert(
-                    "projectfees", builders.project_fee(store, body), guid=demo_guid("projectfee", key)
-                )
+                store.insert("projectfees", builders.project_fee(store, body), guid=demo_guid("projectfee", key))
             else:
                 body = {
                     "project": {"guid": project_guid},
@@ -708,9 +702,7 @@ def _seed_invoices(store: SeveraStore) -> None:
         pdf = render_pdf(
             [[f"Timesheet for invoice {number}", "Work hours by person and day"]], title=f"Timesheet {number}"
         )
-        store.attach_invoice_file(
-            demo_guid("invoice", number), f"timesheet_{number}.pdf", "application/pdf", pdf
-        )
+        store.attach_invoice_file(demo_guid("invoice", number), f"timesheet_{number}.pdf", "application/pdf", pdf)
 
 
 # reimbursement number -> (user code, status, [(travel code, qty, project number, unit cost or None)])

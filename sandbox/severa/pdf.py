@@ -37,9 +37,7 @@ def render_pdf(pages: list[list[str]], *, title: str) -> bytes:
         stream = "\n".join(text).encode("latin-1")
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     info_id = len(objects) + 1
-    objects.append(
-        f"<< /Title ({_escape(title)}) /Producer (sevpro Severa sandbox) >>".encode("latin-1", "replace")
-    )
+    objects.append(f"<< /Title ({_escape(title)}) /Producer (sevpro Severa sandbox) >>".encode("latin-1", "replace"))
 
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []

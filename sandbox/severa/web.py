@@ -111,9 +111,7 @@ class Ctx:
         return None
 
     def q_list(self, name: str) -> list[str]:
-        return [
-            v for k, v in self.request.query_params.multi_items() if k.lower() == name.lower() and v != ""
-        ]
+        return [v for k, v in self.request.query_params.multi_items() if k.lower() == name.lower() and v != ""]
 
     def q_bool(self, name: str) -> bool | None:
         value = self.q(name)
@@ -164,9 +162,7 @@ class Ctx:
     async def json_object(self) -> Record:
         body = await self.json()
         if not isinstance(body, dict):
-            raise ApiError(
-                400, "InvalidRequest", "The request body must be a JSON object.", location="RequestBody"
-            )
+            raise ApiError(400, "InvalidRequest", "The request body must be a JSON object.", location="RequestBody")
         return body
 
 
@@ -215,9 +211,7 @@ def token_page(ctx: Ctx, records: Iterable[Record], preds: list[Predicate]) -> R
     page = rows[offset : offset + size]
     headers = {}
     if offset + size < len(rows):
-        headers["NextPageToken"] = base64.urlsafe_b64encode(
-            json.dumps({"o": offset + size}).encode()
-        ).decode()
+        headers["NextPageToken"] = base64.urlsafe_b64encode(json.dumps({"o": offset + size}).encode()).decode()
     return JSONResponse(page, headers=headers)
 
 
@@ -232,10 +226,7 @@ def offset_page(
         rows = [
             r
             for r in rows
-            if any(
-                text in str(r.get(k) or "").lower()
-                for k in ("name", "code", "identifier", "number", "bankName")
-            )
+            if any(text in str(r.get(k) or "").lower() for k in ("name", "code", "identifier", "number", "bankName"))
         ]
     if active is not None:
         rows = [r for r in rows if bool(r.get("isActive", True)) == active]
@@ -310,14 +301,8 @@ def apply_patch(store: SeveraStore, kind: str, guid: str, ops: Any, rules: Patch
         )
     changes: Record = {}
     for op in ops:
-        if (
-            not isinstance(op, dict)
-            or not isinstance(op.get("op"), str)
-            or not isinstance(op.get("path"), str)
-        ):
-            raise ApiError(
-                400, "InvalidRequest", "Each patch operation needs 'op' and 'path'.", location="RequestBody"
-            )
+        if not isinstance(op, dict) or not isinstance(op.get("op"), str) or not isinstance(op.get("path"), str):
+            raise ApiError(400, "InvalidRequest", "Each patch operation needs 'op' and 'path'.", location="RequestBody")
         if op["op"].lower() != "replace":
             raise ApiError(
                 400,
