@@ -90,7 +90,7 @@ def error_from_response(
     except ValueError:
         parsed = None
     if isinstance(parsed, dict):
-        error = parsed.get("error") if isinstance(parsed.get("error"), dict) else parsed
+        error: dict[str, Any] = parsed["error"] if isinstance(parsed.get("error"), dict) else parsed
         type_ = error.get("type") if isinstance(error.get("type"), str) else None
         raw_details = error.get("details")
         if isinstance(raw_details, list):

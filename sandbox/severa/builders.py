@@ -730,6 +730,7 @@ def create_travel_reimbursement(
     """Insert a reimbursement and attach the user's expenses (all unreimbursed ones, or the listed ones)."""
     usr = store.require("users", _ref_guid(body, "user", required=True), field="user")
     status_guid = _ref_guid(body, "travelReimbursementStatus")
+    status: Record | None
     if status_guid:
         status = store.require("travelreimbursementstatuses", status_guid, field="travelReimbursementStatus")
     else:
@@ -887,6 +888,7 @@ def create_invoices(
         raise ValidationProblem("The projects field is required.", name="projects")
     projects = [store.require("projects", (p or {}).get("guid"), field="projects") for p in projects_in]
     status_guid = body.get("invoiceStatusGuid")
+    status: Record | None
     if status_guid:
         status = store.require("invoicestatuses", status_guid, field="invoiceStatusGuid")
     else:

@@ -229,6 +229,21 @@ def _ref(kind: str, key: object) -> Record:
     return {"guid": demo_guid(kind, key)}
 
 
+def _company_model(store: SeveraStore, key: str) -> Record:
+    company = store.require("companies", demo_guid("company", key))
+    fields = (
+        "name",
+        "guid",
+        "rootBusinessUnitGuid",
+        "country",
+        "currencyGuid",
+        "currencyRate",
+        "currencyCode",
+        "currencySymbol",
+    )
+    return {k: company.get(k) for k in fields}
+
+
 def _seed_settings(store: SeveraStore) -> None:
     for code2, code3, name, eu in (("FI", "FIN", "Finland", True), ("SE", "SWE", "Sweden", True)):
         store.insert(
@@ -348,25 +363,7 @@ def _seed_settings(store: SeveraStore) -> None:
         "language": None,
         "formatting": None,
         "timezone": None,
-        "activeCompanies": [
-            store.get("companies", demo_guid("company", k))
-            and {
-                k2: v
-                for k2, v in store.get("companies", demo_guid("company", k)).items()
-                if k2
-                in (
-                    "name",
-                    "guid",
-                    "rootBusinessUnitGuid",
-                    "country",
-                    "currencyGuid",
-                    "currencyRate",
-                    "currencyCode",
-                    "currencySymbol",
-                )
-            }
-            for k in DEMO_COMPANIES
-        ],
+        "activeCompanies": [_company_model(store, key) for key in DEMO_COMPANIES],
         "activeAddons": ["RestApi", "Procountor"],
     }
     for company in DEMO_COMPANIES.values():
@@ -706,7 +703,7 @@ def _seed_invoices(store: SeveraStore) -> None:
 
 
 # reimbursement number -> (user code, status, [(travel code, qty, project number, unit cost or None)])
-_REIMBURSEMENTS = {
+_REIMBURSEMENTS: dict[int, tuple[str, str, list[tuple[str, float, int, float | None]]]] = {
     1: ("E001", WAITING, [("KM-ALLOWANCE", 240.0, 2026001, None), ("DAILY-FULL", 2.0, 2026001, None)]),
     2: ("E002", WAITING, [("DAILY-PART", 1.0, 2026002, None), ("TRAVEL-TICKET", 1.0, 2026002, 89.9)]),
     3: ("E006", WAITING, [("KM-ALLOWANCE", 120.0, 2026003, None)]),

@@ -172,7 +172,8 @@ def common_filters(ctx: Ctx, *, changed_since: bool = True) -> list[Predicate]:
         since = ctx.q_datetime("changedSince")
         if since is not None:
             # "added or changed after this date time (greater or equal)"
-            preds.append(lambda r, s=since: record_time(r) >= s)
+            threshold: dt.datetime = since
+            preds.append(lambda r: record_time(r) >= threshold)
     return preds
 
 
