@@ -1,8 +1,7 @@
 """The shared demo organisation on the Procountor side (see the demo spec): two companies, FI and SE.
 
-Business IDs are derived, so that the Severa sandbox can compute the same values:
-FI customer n -> Y-tunnus with base 2900000 + n (e.g. 1001 -> 2901001-8);
-SE customer n -> orgnr with base 559000000 + n and a Luhn check digit (e.g. 2001 -> 559002-0011).
+FI and SE customers carry the Severa demo's business IDs and names (sandbox.severa.demo.DEMO_CUSTOMERS), so
+that both sandboxes serve one organisation; numbers outside it get IDs derived from the number.
 Procountor's partner 1005 deliberately carries another firm's Y-tunnus (`MISMATCH_1005_BUSINESS_ID`).
 """
 
@@ -59,8 +58,30 @@ SE_CUSTOMER_NAMES = {
 FI_CUSTOMER_CITIES = ["Helsinki", "Espoo", "Tampere", "Turku", "Oulu", "Vantaa", "Lahti", "Jyväskylä"]
 
 
+def _severa_business_id(customer_number: int) -> str | None:
+    """The business ID the Severa demo gives this customer, when it is a valid one (1012's is not)."""
+    from stdnum.fi import ytunnus
+    from stdnum.se import orgnr
+
+    from sandbox.severa.demo import DEMO_CUSTOMERS  # one demo organisation: both sandboxes agree on it
+
+    customer = DEMO_CUSTOMERS.get(customer_number)
+    if customer is None:
+        return None
+    business_id = str(customer["business_id"])
+    return business_id if ytunnus.is_valid(business_id) or orgnr.is_valid(business_id) else None
+
+
+def _severa_name(customer_number: int, fallback: str) -> str:
+    from sandbox.severa.demo import DEMO_CUSTOMERS
+
+    return str(DEMO_CUSTOMERS.get(customer_number, {}).get("name") or fallback)
+
+
 def fi_business_id(customer_number: int, base: int = 2900000) -> str:
-    """A valid Y-tunnus derived from a customer number (skipping bases whose check digit would be 1)."""
+    """The Severa demo's Y-tunnus for this customer; otherwise one derived from the number."""
+    if base == 2900000 and (severa := _severa_business_id(customer_number)):
+        return severa
     weights = (7, 9, 10, 5, 8, 4, 2)
     value = base + customer_number
     while True:
@@ -72,6 +93,9 @@ def fi_business_id(customer_number: int, base: int = 2900000) -> str:
 
 
 def se_business_id(customer_number: int, base: int = 559000000) -> str:
+    """The Severa demo's organisation number for this customer; otherwise one derived from the number."""
+    if base == 559000000 and (severa := _severa_business_id(customer_number)):
+        return severa
     digits = f"{base + customer_number:09d}"
     total = 0
     for i, d in enumerate(reversed(digits)):
@@ -335,13 +359,13 @@ def seed_demo(store: ProcountorStore) -> None:
             store,
             fi,
             number,
-            FI_CUSTOMER_NAMES[number],
+            _severa_name(number, FI_CUSTOMER_NAMES[number]),
             business_id,
             FI_CUSTOMER_CITIES[number - 1001],
             "FINLAND",
         )
     for number in range(2001, 2004):
-        partner(store, se, number, SE_CUSTOMER_NAMES[number], se_business_id(number), "Stockholm", "SWEDEN")
+        partner(store, se, number, _severa_name(number, SE_CUSTOMER_NAMES[number]), se_business_id(number), "Stockholm", "SWEDEN")
     for company in (fi, se):
         for code, name, unit, price, account in (
             ("LIC-ANNUAL", "Annual licence", "YEAR", 1200.0, "3000"),
@@ -443,7 +467,7 @@ def example_sales_invoice(**overrides: Any) -> dict[str, Any]:
         "discountPercent": 0,
         "originalInvoiceNumber": "10001",
         "counterParty": {
-            "identifier": "2901001-8",
+            "identifier": fi_business_id(1001),
             "customerNumber": "1001",
             "counterPartyAddress": {
                 "name": "Aalto Analytics Oy",

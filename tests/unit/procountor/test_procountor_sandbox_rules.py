@@ -17,6 +17,7 @@ from sandbox.procountor.demo import (
     DEMO_CLIENT_SECRET,
     DEMO_FI_API_KEY,
     DEMO_SE_API_KEY,
+    fi_business_id,
     se_business_id,
 )
 from sandbox.procountor.rules import vat_percentages
@@ -202,7 +203,7 @@ async def test_partner_with_same_number_and_other_business_id(api: httpx.AsyncCl
         "name": "Eräkettu Oy",
         "paymentInfo": {"paymentMethod": "BANK_TRANSFER"},
         "address": {"name": "Eräkettu Oy", "country": "FINLAND"},
-        "invoicingInfo": {"customerNumber": "1005", "identifier": "2901005-0"},
+        "invoicingInfo": {"customerNumber": "1005", "identifier": fi_business_id(1005)},
     }
     refused = await api.post("/api/businesspartners", json=partner)
     assert refused.status_code == 400
