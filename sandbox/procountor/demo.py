@@ -365,7 +365,8 @@ def seed_demo(store: ProcountorStore) -> None:
             "FINLAND",
         )
     for number in range(2001, 2004):
-        partner(store, se, number, _severa_name(number, SE_CUSTOMER_NAMES[number]), se_business_id(number), "Stockholm", "SWEDEN")
+        name = _severa_name(number, SE_CUSTOMER_NAMES[number])
+        partner(store, se, number, name, se_business_id(number), "Stockholm", "SWEDEN")
     for company in (fi, se):
         for code, name, unit, price, account in (
             ("LIC-ANNUAL", "Annual licence", "YEAR", 1200.0, "3000"),

@@ -67,7 +67,7 @@ async def test_each_company_sees_its_own_data(make_client: Any) -> None:
     async with make_client(api_key="demo-se-api-key") as se:
         assert (await se.get_company())["name"] == "Kumpula Consulting AB"
         assert await se.find_business_partner("1001") is None
-        assert (await se.find_business_partner("2001"))["name"] == "Alvik Analys AB"
+        assert (await se.find_business_partner("2001"))["name"] == "Andersson Bygg AB"
 
 
 @pytest.mark.parametrize(

@@ -209,7 +209,7 @@ async def test_partner_with_same_number_and_other_business_id(api: httpx.AsyncCl
     assert refused.status_code == 400
     [(field, message)] = errors(refused)
     assert field == "invoicingInfo.customerNumber"
-    assert message.startswith("Could not add Eräkettu Oy to Procountor, because another partner Eräkettu Oy")
+    assert message.startswith("Could not add Eräkettu Oy to Procountor, because another partner Eskola Energia Oy")
     assert "same number and different VAT number already exists" in message
     partner["invoicingInfo"] = {"customerNumber": "1009", "identifier": "2901009-3"}
     assert (await api.post("/api/businesspartners", json=partner)).status_code == 200
