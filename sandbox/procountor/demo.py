@@ -340,12 +340,12 @@ PERSON_IBANS = [
 
 # (supplier name, project item, status, net amount)
 PURCHASES = [
-    ("Toimistotarvike Oy", "P-2026-001", "UNFINISHED", 120.0),
-    ("Pilvipalvelu Oy", "P-2026-001", "APPROVED", 480.0),
-    ("Konesali Oy", "P-2026-002", "PAYMENT_QUEUED", 950.0),
-    ("Matkatoimisto Oy", "P-2026-002", "PAID", 310.5),
-    ("Koulutus Oy", "P-2026-003", "MARKED_PAID", 1500.0),
-    ("Laitekauppa Oy", "P-2026-003", "APPROVED", 2200.0),
+    ("Toimistotarvike Oy", "2026001", "UNFINISHED", 120.0),
+    ("Pilvipalvelu Oy", "2026001", "APPROVED", 480.0),
+    ("Konesali Oy", "2026002", "PAYMENT_QUEUED", 950.0),
+    ("Matkatoimisto Oy", "2026002", "PAID", 310.5),
+    ("Koulutus Oy", "2026003", "MARKED_PAID", 1500.0),
+    ("Laitekauppa Oy", "2026003", "APPROVED", 2200.0),
 ]
 
 
@@ -387,10 +387,10 @@ def seed_demo(store: ProcountorStore) -> None:
             ("DEFAULT-TRAVEL", "Travel expense", "PIECE", 0.0),
         ):
             product(store, company, code, "TRAVEL", name, unit, price, "7000")
-    dimension(fi, "Projects", ["P-2026-001", "P-2026-002", "P-2026-003", "P-2026-004"])
+    dimension(fi, "Projects", ["2026001", "2026002", "2026003", "2026004"])
     dimension(fi, "Cost centers", ["CC-HEL", "CC-TRE"])
     dimension(fi, "Business units", [FI_COMPANY["name"]])
-    dimension(se, "Projects", ["P-2026-001", "P-2026-002", "P-2026-003", "P-2026-004"])
+    dimension(se, "Projects", ["2026001", "2026002", "2026003", "2026004"])
     dimension(se, "Cost centers", ["CC-STO"])
     dimension(se, "Business units", [SE_COMPANY["name"]])
     for (number, first, last), iban in zip(PERSONS, PERSON_IBANS, strict=True):

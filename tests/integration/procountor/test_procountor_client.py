@@ -234,7 +234,7 @@ async def test_ledger_receipt_dimensions(fi_client: Any, invoice_body: Any) -> N
     invoice = await fi_client.create_invoice(invoice_body())
     dimensions = {d["name"]: d for d in await fi_client.get_dimensions()}
     projects = dimensions["Projects"]
-    item = next(i for i in projects["items"] if i["codeName"] == "P-2026-002")
+    item = next(i for i in projects["items"] if i["codeName"] == "2026002")
     receipt = await fi_client.get_ledger_receipt(invoice["ledgerReceiptId"])
     entries = [t for t in receipt["transactions"] if t["transactionType"] == "ENTRY"]
     assert len(entries) == 2
@@ -248,7 +248,7 @@ async def test_ledger_receipt_dimensions(fi_client: Any, invoice_body: Any) -> N
     with pytest.raises(ProcountorValidationError) as caught:
         await fi_client.set_transaction_dimensions(receipt["id"], values)
     assert caught.value.has_code("DIMENSION_OR_DIMENSION_ITEM_IDENTIFIERS_DOES_NOT_MATCH_THOSE_STORED_IN_DATABASE")
-    created = await fi_client.create_dimension_item(projects["id"], {"codeName": "P-2026-005"})
+    created = await fi_client.create_dimension_item(projects["id"], {"codeName": "2026005"})
     assert created["id"] and "status" not in created
 
 

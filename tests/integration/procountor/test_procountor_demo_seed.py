@@ -53,10 +53,10 @@ def test_demo_companies_and_registers() -> None:
             ("2025-01-01", False),
         ]
     assert [i["codeName"] for i in fi.find_dimension("Projects")["items"]] == [
-        "P-2026-001",
-        "P-2026-002",
-        "P-2026-003",
-        "P-2026-004",
+        "2026001",
+        "2026002",
+        "2026003",
+        "2026004",
     ]
     assert [i["codeName"] for i in fi.find_dimension("Cost centers")["items"]] == ["CC-HEL", "CC-TRE"]
     assert [i["codeName"] for i in fi.find_dimension("Business units")["items"]] == ["Kumpula Consulting Oy"]
@@ -78,7 +78,7 @@ def test_demo_purchase_invoices_are_dimensioned_to_projects() -> None:
         [value] = entry["dimensionItemValues"]
         assert value["dimensionId"] == projects["id"] and value["value"] == entry["accountingValue"]
         seen.add(names[value["itemId"]])
-    assert seen == {"P-2026-001", "P-2026-002", "P-2026-003"}
+    assert seen == {"2026001", "2026002", "2026003"}
 
 
 def test_empty_seed_and_state_file(tmp_path: Any) -> None:

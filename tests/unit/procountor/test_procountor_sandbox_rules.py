@@ -259,7 +259,7 @@ async def test_dimension_values_reference_active_items(
     app: Any, api: httpx.AsyncClient, invoice_body: Any
 ) -> None:
     def split(company: Any, amount: float) -> list[dict[str, Any]]:
-        (d, a), (_, b) = project(company, "P-2026-001"), project(company, "P-2026-002")
+        (d, a), (_, b) = project(company, "2026001"), project(company, "2026002")
         return [
             {"dimensionId": d, "itemId": a, "value": amount * 0.25},
             {"dimensionId": d, "itemId": b, "value": amount * 0.75},
@@ -271,7 +271,7 @@ async def test_dimension_values_reference_active_items(
         app,
         api,
         invoice_body,
-        lambda c, v: [{"dimensionId": project(c, "P-2026-001")[0], "itemId": 999999, "value": v}],
+        lambda c, v: [{"dimensionId": project(c, "2026001")[0], "itemId": 999999, "value": v}],
     )
     assert errors(unknown) == [
         (
@@ -279,12 +279,12 @@ async def test_dimension_values_reference_active_items(
             "DIMENSION_OR_DIMENSION_ITEM_IDENTIFIERS_DOES_NOT_MATCH_THOSE_STORED_IN_DATABASE",
         )
     ]
-    app.state.store.company("FI").find_dimension_item("Projects", "P-2026-004")["status"] = "P"
+    app.state.store.company("FI").find_dimension_item("Projects", "2026004")["status"] = "P"
     closed = await receipt_with_dimensions(
         app,
         api,
         invoice_body,
-        lambda c, v: [dict(zip(("dimensionId", "itemId"), project(c, "P-2026-004"), strict=True), value=v)],
+        lambda c, v: [dict(zip(("dimensionId", "itemId"), project(c, "2026004"), strict=True), value=v)],
     )
     assert (
         errors(closed)[0][1]
@@ -300,7 +300,7 @@ async def test_dimension_values_sum_to_transaction(
         api,
         invoice_body,
         lambda c, v: [
-            dict(zip(("dimensionId", "itemId"), project(c, "P-2026-001"), strict=True), value=v + 1)
+            dict(zip(("dimensionId", "itemId"), project(c, "2026001"), strict=True), value=v + 1)
         ],
     )
     assert errors(short) == [
