@@ -1,0 +1,231 @@
+"""How each event changes the read models. Every function runs inside the caller's SQLite transaction.
+
+The results depend only on the set of events applied, not on the order in which different topics were read:
+a request and its outcomes live on different topics, so a live projector and a replay can interleave them
+differently, and the two must still agree entry by entry. Hence the transfer row is recomputed from the
+stored requests and outcomes each time, and the ID map keeps the link with the newest (occurred_at, event_id).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+TERMINAL = {"succeeded": "succeeded", "skipped": "succeeded", "failed_transient": "failed-transient",
+            "failed_data": "failed-data"}
+STATES = ("pending", "succeeded", "failed-transient", "failed-data")
+
+# (system, entity) of the source and the target of each transfer kind, so that ids of different entity types
+# never match each other in the history (Procountor ids are small integers shared by many registers).
+KIND_REALMS: dict[str, tuple[str, str]] = {
+    "sales-invoice": ("severa:invoice", "procountor:invoice"),
+    "travel-reimbursement": ("severa:travel_reimbursement", "procountor:invoice"),
+    "purchase-invoice": ("procountor:purchase_invoice", "severa:purchase_invoice"),
+}
+LINK_REALMS: dict[str, tuple[str, str]] = {
+    "customer": ("severa:customer", "procountor:business_partner"),
+    "product": ("severa:product", "procountor:product"),
+    "project_fee": ("severa:project_fee", "procountor:product"),
+    "dimension_item": ("severa:dimension_item", "procountor:dimension"),
+    "invoice": ("severa:invoice", "procountor:invoice"),
+    "person": ("severa:user", "procountor:person"),
+}
+# Number fields of observed snapshots that users quote when they ask about a record.
+SNAPSHOT_NUMBERS: dict[str, dict[str, str]] = {
+    "severa:invoice": {"number": "severa:invoice#"},
+    "severa:travel_reimbursement": {"number": "severa:travel_reimbursement#"},
+    "procountor:invoice": {"invoiceNumber": "procountor:invoice#", "originalInvoiceNumber": "severa:invoice#"},
+    "procountor:purchase_invoice": {"invoiceNumber": "procountor:purchase_invoice#"},
+}
+
+
+def millis(value: Any) -> int | None:
+    """Avro timestamp-millis arrive as aware datetimes; the store keeps integer milliseconds (UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+def to_json(record: dict[str, Any]) -> str:
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(value).decode()
+        raise TypeError(type(value).__name__)
+
+    return json.dumps(record, default=default, sort_keys=True, ensure_ascii=False)
+
+
+def _realms(kind: str) -> tuple[str, str]:
+    return KIND_REALMS.get(kind, (f"source:{kind}", f"target:{kind}"))
+
+
+def occurred_at(name: str, event: dict[str, Any]) -> int | None:
+    field = {"TransferRequested": "requested_at", "EntityObserved": "observed_at", "PollerWatermark": "updated_at"}
+    return millis(event.get(field.get(name, "occurred_at")))
+
+
+def refs_of(name: str, event: dict[str, Any]) -> list[tuple[str, str]]:
+    """(realm, value) pairs by which a user or auditor can find this event."""
+    refs: list[tuple[str, str | None]] = []
+    if name in ("TransferRequested", "TransferOutcome"):
+        source, target = _realms(event["kind"])
+        refs += [(source, event["source_id"]), (source + "#", event.get("source_number"))]
+        refs.append(("request", event["event_id"] if name == "TransferRequested" else event["request_id"]))
+        if name == "TransferOutcome":
+            refs += [(target, event.get("target_id")), (target + "#", event.get("target_number"))]
+    elif name == "IdLinked":
+        severa, procountor = LINK_REALMS.get(event["kind"], (f"severa:{event['kind']}", f"procountor:{event['kind']}"))
+        refs += [(severa, event.get("severa_id")), (severa + "#", event["severa_key"]),
+                 (procountor, event["procountor_id"])]
+    elif name in ("EntityObserved", "ObservationFailed"):
+        realm = f"{event['source_system']}:{event['entity']}"
+        refs.append((realm, event.get("entity_id")))
+        numbers = SNAPSHOT_NUMBERS.get(realm)
+        if numbers and name == "EntityObserved":
+            try:
+                snapshot = json.loads(event["snapshot"])
+            except ValueError:
+                snapshot = None
+            if isinstance(snapshot, dict):
+                refs += [(ref_realm, snapshot.get(field)) for field, ref_realm in numbers.items()]
+    return [(realm, str(value)) for realm, value in refs if value not in (None, "")]
+
+
+def summary_of(name: str, event: dict[str, Any]) -> str:
+    """One line for the history view."""
+    if name == "TransferRequested":
+        return f"transfer requested ({event.get('reason')}) of version {event['source_version']}"
+    if name == "TransferOutcome":
+        text = f"attempt {event['attempt']}: {event['state']}"
+        if event.get("step"):
+            text += f" {event['step']}"
+        if event.get("target_id"):
+            text += f" -> Procountor {event['target_id']}" + (" (adopted)" if event.get("adopted") else "")
+        error = event.get("error")
+        if error:
+            text += f" [{error['code']}] {error['message']}"
+        return text
+    if name == "IdLinked":
+        how = "created" if event["created"] else "matched"
+        return f"{event['kind']} {event['severa_key']} linked to Procountor {event['procountor_id']} ({how})"
+    if name == "EntityObserved":
+        return f"{event['source_system']} {event['entity']} observed, version {event['source_version']}"
+    if name == "ObservationFailed":
+        return f"{event['source_system']} {event['entity']} could not be read: {event['error']}"
+    if name == "DeadLetter":
+        return f"dead letter from {event['source_topic']}: {event['reason']}"
+    return name
+
+
+def apply_event(db: sqlite3.Connection, name: str, event: dict[str, Any], topic: str, partition: int,
+                offset: int) -> bool:
+    """Apply one decoded event; False when its event_id was applied before (at-least-once delivery)."""
+    event_id = event.get("event_id")
+    if not event_id:
+        return False
+    # Deduplicated per tenant: conventional observed ids (system:entity:id:version) do not name the tenant,
+    # and two Procountor environments can both have an invoice 123 at version 1.
+    tenant = event.get("tenant") or ""
+    inserted = db.execute(
+        "INSERT OR IGNORE INTO events(record_name, event_id, topic, partition, offset, tenant, company, kind,"
+        " occurred_at, correlation_id, causation_id, summary, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (name, event_id, topic, partition, offset, tenant, event.get("company"),
+         event.get("kind") or event.get("entity"), occurred_at(name, event), event.get("correlation_id"),
+         event.get("causation_id"), summary_of(name, event), to_json(event)),
+    ).rowcount
+    if not inserted:
+        return False
+    db.executemany("INSERT OR IGNORE INTO event_refs(record_name, event_id, tenant, realm, ref) VALUES (?,?,?,?,?)",
+                   [(name, event_id, tenant, realm, ref) for realm, ref in refs_of(name, event)])
+    handler = _HANDLERS.get(name)
+    if handler:
+        handler(db, event)
+    return True
+
+
+def _requested(db: sqlite3.Connection, event: dict[str, Any]) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO requests(request_id, tenant, company, kind, source_id, source_number, source_version,"
+        " reason, requested_at, correlation_id, causation_id, snapshot) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (event["event_id"], event["tenant"], event["company"], event["kind"], event["source_id"],
+         event.get("source_number"), event["source_version"], event.get("reason") or "status",
+         millis(event["requested_at"]), event["correlation_id"], event.get("causation_id"), event["snapshot"]),
+    )
+    recompute_transfer(db, event["tenant"], event["kind"], event["source_id"])
+
+
+def _outcome(db: sqlite3.Connection, event: dict[str, Any]) -> None:
+    error = event.get("error")
+    db.execute(
+        "INSERT OR IGNORE INTO outcomes(event_id, request_id, tenant, company, kind, source_id, source_number,"
+        " source_version, attempt, state, step, target_id, target_number, adopted, error, occurred_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (event["event_id"], event["request_id"], event["tenant"], event["company"], event["kind"],
+         event["source_id"], event.get("source_number"), event["source_version"], event["attempt"],
+         event["state"], event.get("step"), event.get("target_id"), event.get("target_number"),
+         int(bool(event.get("adopted"))), to_json(error) if error else None, millis(event["occurred_at"])),
+    )
+    recompute_transfer(db, event["tenant"], event["kind"], event["source_id"])
+
+
+def _linked(db: sqlite3.Connection, event: dict[str, Any]) -> None:
+    at = millis(event["occurred_at"])
+    # Upsert only when newer, so that the winner does not depend on the order the links were read in.
+    db.execute(
+        "INSERT INTO id_links(tenant, company, kind, severa_key, severa_id, procountor_id, created, event_id,"
+        " occurred_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(tenant, company, kind, severa_key) DO UPDATE SET"
+        " severa_id=excluded.severa_id, procountor_id=excluded.procountor_id, created=excluded.created,"
+        " event_id=excluded.event_id, occurred_at=excluded.occurred_at"
+        " WHERE (excluded.occurred_at, excluded.event_id) > (id_links.occurred_at, id_links.event_id)",
+        (event["tenant"], event["company"], event["kind"], event["severa_key"], event.get("severa_id"),
+         event["procountor_id"], int(bool(event["created"])), event["event_id"], at),
+    )
+
+
+_HANDLERS = {"TransferRequested": _requested, "TransferOutcome": _outcome, "IdLinked": _linked}
+
+
+def recompute_transfer(db: sqlite3.Connection, tenant: str, kind: str, source_id: str) -> None:
+    """The transfer-log row of one record, from every request and outcome stored for it."""
+    requests = [dict(r) for r in db.execute(
+        "SELECT * FROM requests WHERE tenant=? AND kind=? AND source_id=?", (tenant, kind, source_id))]
+    outcomes = [dict(r) for r in db.execute(
+        "SELECT * FROM outcomes WHERE tenant=? AND kind=? AND source_id=? ORDER BY attempt, occurred_at, event_id",
+        (tenant, kind, source_id))]
+    # A request is known from its own event, or (when the outcome topic was read first) from its outcomes.
+    request_time: dict[str, int] = {r["request_id"]: r["requested_at"] for r in requests}
+    for outcome in outcomes:
+        request_time.setdefault(outcome["request_id"], outcome["occurred_at"])
+        request_time[outcome["request_id"]] = min(request_time[outcome["request_id"]], outcome["occurred_at"])
+    latest_id = max(request_time, key=lambda rid: (request_time[rid], rid))
+    latest = next((r for r in requests if r["request_id"] == latest_id), None)
+    decisive = [o for o in outcomes if o["request_id"] == latest_id and o["state"] in TERMINAL]
+    state = TERMINAL[decisive[-1]["state"]] if decisive else "pending"
+    by_time = sorted(outcomes, key=lambda o: (o["occurred_at"], o["event_id"]))
+    targets = [o for o in by_time if o["target_id"]]
+    numbers = [o["target_number"] for o in by_time if o["target_number"]]
+    errors = [json.loads(o["error"]) for o in by_time if o["error"]]
+    last_error = errors[-1] if errors else {}
+    basis = latest or next(o for o in reversed(by_time) if o["request_id"] == latest_id)
+    times = [r["requested_at"] for r in requests] + [o["occurred_at"] for o in outcomes]
+    db.execute(
+        "INSERT OR REPLACE INTO transfers(tenant, kind, source_id, company, source_number, source_version,"
+        " request_id, reason, state, target_id, target_number, adopted, attempts, error_code, error_kind,"
+        " error_record, error_field, error_value, error_message, error_solution, first_requested_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (tenant, kind, source_id, basis["company"], basis["source_number"], basis["source_version"], latest_id,
+         latest["reason"] if latest else None, state,
+         targets[-1]["target_id"] if targets else None, numbers[-1] if numbers else None,
+         int(any(o["adopted"] for o in targets)),
+         len({(o["request_id"], o["attempt"]) for o in outcomes}),
+         last_error.get("code"), last_error.get("kind"), last_error.get("record"), last_error.get("field"),
+         last_error.get("value"), last_error.get("message"), last_error.get("solution"),
+         min((r["requested_at"] for r in requests), default=None), max(times)),
+    )

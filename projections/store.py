@@ -1,0 +1,419 @@
+"""The read models in SQLite: transfer log, ID map, per-record history, and the offsets they were built from.
+
+Why SQLite by default: the projector is one process (it reads every partition itself), the read side is a CLI
+and the agents on the same host, and the state and the offsets it was built from must be written in ONE
+transaction. SQLite gives that atomicity with no server to run, WAL mode lets readers read while the projector
+writes, and a version is one file, so a replay can build a new one beside the live one and switch a pointer.
+PostgreSQL would be the choice for several hosts reading over the network; the SQL here is plain enough to
+port (see docs/projections.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from projections import versions
+from projections.apply import apply_event, millis
+from schemas.codec import CodecError, decode
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS applied_offsets(
+  topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY(topic, partition));
+CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected(
+  topic TEXT, partition INTEGER, offset INTEGER, reason TEXT, PRIMARY KEY(topic, partition, offset));
+CREATE TABLE IF NOT EXISTS events(
+  record_name TEXT NOT NULL, event_id TEXT NOT NULL, topic TEXT, partition INTEGER, offset INTEGER,
+  tenant TEXT, company TEXT, kind TEXT, occurred_at INTEGER, correlation_id TEXT, causation_id TEXT,
+  summary TEXT, payload TEXT, PRIMARY KEY(record_name, tenant, event_id));
+CREATE INDEX IF NOT EXISTS events_correlation ON events(correlation_id);
+CREATE INDEX IF NOT EXISTS events_tenant ON events(tenant, occurred_at);
+CREATE TABLE IF NOT EXISTS event_refs(
+  record_name TEXT NOT NULL, event_id TEXT NOT NULL, tenant TEXT, realm TEXT NOT NULL, ref TEXT NOT NULL,
+  PRIMARY KEY(record_name, tenant, event_id, realm, ref));
+CREATE INDEX IF NOT EXISTS event_refs_ref ON event_refs(ref, realm);
+CREATE TABLE IF NOT EXISTS requests(
+  request_id TEXT PRIMARY KEY, tenant TEXT, company TEXT, kind TEXT, source_id TEXT, source_number TEXT,
+  source_version TEXT, reason TEXT, requested_at INTEGER, correlation_id TEXT, causation_id TEXT, snapshot TEXT);
+CREATE INDEX IF NOT EXISTS requests_record ON requests(tenant, kind, source_id);
+CREATE TABLE IF NOT EXISTS outcomes(
+  event_id TEXT PRIMARY KEY, request_id TEXT, tenant TEXT, company TEXT, kind TEXT, source_id TEXT,
+  source_number TEXT, source_version TEXT, attempt INTEGER, state TEXT, step TEXT, target_id TEXT,
+  target_number TEXT, adopted INTEGER, error TEXT, occurred_at INTEGER);
+CREATE INDEX IF NOT EXISTS outcomes_request ON outcomes(request_id);
+CREATE INDEX IF NOT EXISTS outcomes_record ON outcomes(tenant, kind, source_id);
+CREATE TABLE IF NOT EXISTS transfers(
+  tenant TEXT NOT NULL, kind TEXT NOT NULL, source_id TEXT NOT NULL, company TEXT, source_number TEXT,
+  source_version TEXT, request_id TEXT, reason TEXT, state TEXT, target_id TEXT, target_number TEXT,
+  adopted INTEGER, attempts INTEGER, error_code TEXT, error_kind TEXT, error_record TEXT, error_field TEXT,
+  error_value TEXT, error_message TEXT, error_solution TEXT, first_requested_at INTEGER, updated_at INTEGER,
+  PRIMARY KEY(tenant, kind, source_id));
+CREATE INDEX IF NOT EXISTS transfers_state ON transfers(state, updated_at);
+CREATE TABLE IF NOT EXISTS id_links(
+  tenant TEXT NOT NULL, company TEXT NOT NULL, kind TEXT NOT NULL, severa_key TEXT NOT NULL, severa_id TEXT,
+  procountor_id TEXT NOT NULL, created INTEGER, event_id TEXT, occurred_at INTEGER,
+  PRIMARY KEY(tenant, company, kind, severa_key));
+CREATE INDEX IF NOT EXISTS id_links_severa_id ON id_links(severa_id);
+"""
+SCHEMA_VERSION = "1"
+# The tables that make up the read models (not the bookkeeping), compared entry by entry after a replay.
+MODEL_TABLES = {
+    "transfers": "tenant, kind, source_id",
+    "outcomes": "event_id",
+    "requests": "request_id",
+    "id_links": "tenant, company, kind, severa_key",
+    "events": "record_name, tenant, event_id",
+}
+
+
+class RawRecord(Protocol):
+    """What the store needs of a Kafka record (aiokafka's ConsumerRecord has it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+@dataclass
+class BatchResult:
+    records: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    undecodable: int = 0
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+def default_db_path() -> Path:
+    """`<project home>/projections`, the folder of versions; `SEVPRO_HOME` moves the project home."""
+    from sevpro.kafka_broker import project_home
+
+    return project_home() / "projections"
+
+
+def iso(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def _since_ms(value: datetime | int | None) -> int | None:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return millis(value)
+
+
+class ProjectionStore:
+    """One version of the read models. With `follow` (readers), every query first follows the `current` pointer,
+    so a replay's switch is seen at once; the projector opens a fixed version and switches explicitly."""
+
+    def __init__(self, root: Path | str | None = None, *, version: int | None = None, follow: bool | None = None):
+        self.root = Path(root) if root is not None else default_db_path()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.follow = version is None if follow is None else follow
+        if version is None:
+            version = versions.current_version(self.root)
+            if version is None:  # first start: version 1 becomes current
+                version = versions.reserve_next(self.root)
+                self._open(version)
+                versions.switch_to(self.root, version)
+                return
+        self._open(version)
+
+    # -- connection and versions ---------------------------------------------------------------------------
+    def _open(self, version: int) -> None:
+        self.version = version
+        self.path = versions.version_path(self.root, version)
+        # Autocommit mode: transactions are begun and committed explicitly, so one batch is one transaction.
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process (only power loss may drop the last commits, and then
+        # state and offsets go back together).
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> ProjectionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def is_current(self) -> bool:
+        return versions.current_version(self.root) == self.version
+
+    def reopen_current(self) -> bool:
+        """Switch to the version `current` names; True when that changed anything."""
+        current = versions.current_version(self.root)
+        if current is None or current == self.version:
+            return False
+        self.db.close()
+        self._open(current)
+        return True
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One consistent snapshot for a query that reads several tables."""
+        if self.follow:
+            self.reopen_current()
+        self.db.execute("BEGIN")
+        try:
+            yield self.db
+        finally:
+            self.db.execute("COMMIT")
+
+    # -- writing -------------------------------------------------------------------------------------------
+    def apply_records(self, records: Iterable[RawRecord]) -> BatchResult:
+        """Apply a batch and record its offsets in ONE transaction: a crash keeps both or neither."""
+        result = BatchResult()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for record in records:
+                result.records += 1
+                key = (record.topic, record.partition)
+                result.offsets[key] = max(result.offsets.get(key, -1), record.offset)
+                try:
+                    name, event = decode(record.value)  # type: ignore[arg-type]
+                except CodecError as exc:
+                    result.undecodable += 1
+                    self.db.execute("INSERT OR IGNORE INTO rejected VALUES (?,?,?,?)",
+                                    (record.topic, record.partition, record.offset, str(exc)[:500]))
+                    continue
+                if apply_event(self.db, name, event, record.topic, record.partition, record.offset):
+                    result.applied += 1
+                else:
+                    result.duplicates += 1
+            self.db.executemany(
+                "INSERT INTO applied_offsets VALUES (?,?,?) ON CONFLICT(topic, partition) DO UPDATE"
+                " SET offset=max(offset, excluded.offset)",
+                [(topic, partition, offset) for (topic, partition), offset in result.offsets.items()])
+            for name in ("records", "applied", "duplicates", "undecodable"):
+                self.db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
+                                " SET value=value+excluded.value", (name, getattr(result, name)))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        return result
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- bookkeeping ---------------------------------------------------------------------------------------
+    def offsets(self) -> dict[tuple[str, int], int]:
+        """The last applied offset of every partition read so far."""
+        with self._read() as db:
+            return {(r["topic"], r["partition"]): r["offset"] for r in db.execute("SELECT * FROM applied_offsets")}
+
+    def counters(self) -> dict[str, int]:
+        with self._read() as db:
+            return {r["name"]: r["value"] for r in db.execute("SELECT * FROM counters")}
+
+    def meta(self) -> dict[str, str]:
+        with self._read() as db:
+            return {r["key"]: r["value"] for r in db.execute("SELECT * FROM meta")}
+
+    # -- transfer log --------------------------------------------------------------------------------------
+    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None:
+        """One record's transfer-log entry with its attempts, or None."""
+        with self._read() as db:
+            row = db.execute("SELECT * FROM transfers WHERE tenant=? AND kind=? AND source_id=?",
+                             (tenant, kind, source_id)).fetchone()
+            return _transfer(db, row) if row else None
+
+    def transfers(self, company: str | None = None, kind: str | None = None, state: str | None = None,
+                  since: datetime | None = None, until: datetime | None = None,
+                  tenant: str | None = None) -> list[dict[str, Any]]:
+        """The transfer log, newest first. The period [since, until) applies to the record's last event."""
+        where, args = _filters(company=company, kind=kind, state=state, tenant=tenant)
+        if since is not None:
+            where.append("updated_at >= ?")
+            args.append(_since_ms(since))
+        if until is not None:
+            where.append("updated_at < ?")
+            args.append(_since_ms(until))
+        sql = "SELECT * FROM transfers" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._read() as db:
+            rows = db.execute(sql + " ORDER BY updated_at DESC, tenant, kind, source_id", args).fetchall()
+            return [_transfer(db, row) for row in rows]
+
+    def find_transfers(self, ref: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Records whose Severa id or number, Procountor id or number, or request id is `ref`."""
+        sql = ("SELECT * FROM transfers WHERE (source_id=?1 OR source_number=?1 OR target_id=?1 OR target_number=?1"
+               " OR request_id=?1 OR EXISTS (SELECT 1 FROM requests q WHERE q.request_id=?1 AND q.tenant="
+               "transfers.tenant AND q.kind=transfers.kind AND q.source_id=transfers.source_id))")
+        args: list[Any] = [ref]
+        if tenant:
+            sql += " AND tenant=?2"
+            args.append(tenant)
+        with self._read() as db:
+            return [_transfer(db, row) for row in db.execute(sql + " ORDER BY tenant, kind, source_id", args)]
+
+    def request(self, request_id: str) -> dict[str, Any] | None:
+        """A TransferRequested as applied (with its snapshot), or None."""
+        with self._read() as db:
+            row = db.execute("SELECT * FROM requests WHERE request_id=?", (request_id,)).fetchone()
+            return dict(row) if row else None
+
+    def requests_of(self, tenant: str, kind: str, source_id: str) -> list[dict[str, Any]]:
+        with self._read() as db:
+            return [dict(r) for r in db.execute(
+                "SELECT * FROM requests WHERE tenant=? AND kind=? AND source_id=? ORDER BY requested_at, request_id",
+                (tenant, kind, source_id))]
+
+    def succeeded_request(self, request_id: str) -> bool:
+        """True when this request already succeeded (or was skipped as done): the agent makes no API call."""
+        with self._read() as db:
+            return db.execute("SELECT 1 FROM outcomes WHERE request_id=? AND state IN ('succeeded', 'skipped')"
+                              " LIMIT 1", (request_id,)).fetchone() is not None
+
+    # -- ID map --------------------------------------------------------------------------------------------
+    def id_map(self, kind: str | None = None, tenant: str | None = None,
+               company: str | None = None) -> list[dict[str, Any]]:
+        where, args = _filters(kind=kind, tenant=tenant, company=company)
+        sql = "SELECT * FROM id_links" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._read() as db:
+            return [_link(r) for r in db.execute(sql + " ORDER BY tenant, company, kind, severa_key", args)]
+
+    def lookup_id(self, tenant: str, company: str, kind: str, severa_key: str) -> str | None:
+        """The Procountor id linked to a Severa key (customer number, product code, ...), or None."""
+        with self._read() as db:
+            row = db.execute("SELECT procountor_id FROM id_links WHERE tenant=? AND company=? AND kind=?"
+                             " AND severa_key=?", (tenant, company, kind, severa_key)).fetchone()
+            return row["procountor_id"] if row else None
+
+    def lookup_severa_id(self, tenant: str, kind: str, severa_id: str, company: str | None = None) -> str | None:
+        """The Procountor id linked to a Severa guid, or None."""
+        where, args = _filters(tenant=tenant, kind=kind, severa_id=severa_id, company=company)
+        with self._read() as db:
+            row = db.execute("SELECT procountor_id FROM id_links WHERE " + " AND ".join(where)
+                             + " ORDER BY occurred_at DESC LIMIT 1", args).fetchone()
+            return row["procountor_id"] if row else None
+
+    # -- history -------------------------------------------------------------------------------------------
+    def history(self, record: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Every event that concerns a record (Severa guid, Procountor id, or number), oldest first.
+
+        The events naming `record` are the anchors; the transfer and link events among them bridge to the
+        other system's ids and to their correlation ids, whose events are included too: asking for a Severa
+        invoice shows the Procountor invoice it became, and everything done in that business transaction."""
+        with self._read() as db:
+            tenant_sql = " AND tenant=?" if tenant else ""
+            anchors = db.execute("SELECT DISTINCT record_name, tenant, event_id FROM event_refs WHERE ref=?"
+                                 + tenant_sql, [record] + ([tenant] if tenant else [])).fetchall()
+            if not anchors:
+                return []
+            tenants = {a["tenant"] for a in anchors}
+            refs: set[tuple[str, str]] = set()
+            correlations: set[str] = set()
+            for anchor in anchors:
+                if anchor["record_name"] not in ("TransferRequested", "TransferOutcome", "IdLinked"):
+                    refs |= {(r["realm"], r["ref"]) for r in db.execute(
+                        "SELECT realm, ref FROM event_refs WHERE record_name=? AND tenant=? AND event_id=? AND ref=?",
+                        (*anchor, record))}
+                    continue
+                refs |= {(r["realm"], r["ref"]) for r in db.execute(
+                    "SELECT realm, ref FROM event_refs WHERE record_name=? AND tenant=? AND event_id=?", tuple(anchor))}
+                if anchor["record_name"] != "IdLinked":
+                    correlations |= {r[0] for r in db.execute(
+                        "SELECT correlation_id FROM events WHERE record_name=? AND tenant=? AND event_id=?",
+                        tuple(anchor)) if r[0]}
+            keys: set[tuple[str, str, str]] = {tuple(a) for a in anchors}  # type: ignore[misc]
+            for realm, ref in refs:
+                keys |= {tuple(r) for r in db.execute(  # type: ignore[misc]
+                    "SELECT record_name, tenant, event_id FROM event_refs WHERE ref=? AND realm=?", (ref, realm))
+                    if r[1] in tenants}
+            for correlation in correlations:
+                keys |= {tuple(r) for r in db.execute(  # type: ignore[misc]
+                    "SELECT record_name, tenant, event_id FROM events WHERE correlation_id=?", (correlation,))
+                    if r[1] in tenants}
+            rows = [db.execute("SELECT * FROM events WHERE record_name=? AND tenant=? AND event_id=?", key).fetchone()
+                    for key in keys]
+        rows.sort(key=lambda r: (r["occurred_at"] or 0, r["topic"], r["partition"], r["offset"]))
+        return [_event(r) for r in rows]
+
+    def events(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Every applied event (for export), in time order."""
+        where, args = _filters(tenant=tenant)
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._read() as db:
+            return [_event(r) for r in db.execute(sql + " ORDER BY occurred_at, topic, partition, offset", args)]
+
+    def dump(self, tenant: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
+        """Every read-model row, sorted: two stores built from the same events must dump equal."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with self._read() as db:
+            for table, order in MODEL_TABLES.items():
+                sql = f"SELECT * FROM {table}" + (" WHERE tenant=?" if tenant else "") + f" ORDER BY {order}"
+                out[table] = [tuple(r) for r in db.execute(sql, [tenant] if tenant else [])]
+        return out
+
+
+def _filters(**values: Any) -> tuple[list[str], list[Any]]:
+    where = [f"{name}=?" for name, value in values.items() if value is not None]
+    return where, [value for value in values.values() if value is not None]
+
+
+def _attempts(db: sqlite3.Connection, tenant: str, kind: str, source_id: str) -> list[dict[str, Any]]:
+    """Distinct (request, attempt) with first and last time and result, in order."""
+    rows = db.execute("SELECT * FROM outcomes WHERE tenant=? AND kind=? AND source_id=?"
+                      " ORDER BY occurred_at, attempt, event_id", (tenant, kind, source_id)).fetchall()
+    attempts: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in rows:
+        entry = attempts.setdefault((row["request_id"], row["attempt"]), {
+            "request_id": row["request_id"], "attempt": row["attempt"], "first_at": row["occurred_at"],
+            "last_at": row["occurred_at"], "result": row["state"], "steps": [], "error": None, "terminal": False})
+        entry["last_at"] = max(entry["last_at"], row["occurred_at"])
+        if row["step"]:
+            entry["steps"].append(row["step"])
+        if not entry["terminal"]:  # the first terminal outcome of an attempt decides its result
+            entry["result"] = row["state"]
+            entry["terminal"] = row["state"] in ("succeeded", "skipped", "failed_transient", "failed_data")
+        if row["error"]:
+            entry["error"] = json.loads(row["error"])
+    out = sorted(attempts.values(), key=lambda a: (a["first_at"], a["request_id"], a["attempt"]))
+    for entry in out:
+        entry["first_at"], entry["last_at"] = iso(entry["first_at"]), iso(entry["last_at"])
+        del entry["terminal"]
+    return out
+
+
+def _transfer(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    error = None
+    if row["error_code"]:
+        error = {k: row[f"error_{k}"] for k in ("code", "kind", "record", "field", "value", "message", "solution")}
+    return {
+        "tenant": row["tenant"], "company": row["company"], "kind": row["kind"],
+        "severa_id": row["source_id"], "severa_number": row["source_number"],
+        "source_version": row["source_version"], "procountor_id": row["target_id"],
+        "procountor_number": row["target_number"], "adopted": bool(row["adopted"]), "state": row["state"],
+        "request_id": row["request_id"], "reason": row["reason"], "attempt_count": row["attempts"],
+        "attempts": _attempts(db, row["tenant"], row["kind"], row["source_id"]),
+        "last_error": error, "first_requested_at": iso(row["first_requested_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def _link(row: sqlite3.Row) -> dict[str, Any]:
+    return {"tenant": row["tenant"], "company": row["company"], "kind": row["kind"],
+            "severa_key": row["severa_key"], "severa_id": row["severa_id"], "procountor_id": row["procountor_id"],
+            "created": bool(row["created"]), "event_id": row["event_id"], "linked_at": iso(row["occurred_at"])}
+
+
+def _event(row: sqlite3.Row) -> dict[str, Any]:
+    return {"type": row["record_name"], "event_id": row["event_id"], "at": iso(row["occurred_at"]),
+            "tenant": row["tenant"] or None, "company": row["company"], "kind": row["kind"],
+            "correlation_id": row["correlation_id"], "causation_id": row["causation_id"],
+            "summary": row["summary"], "topic": row["topic"], "partition": row["partition"], "offset": row["offset"],
+            "payload": json.loads(row["payload"])}
+

@@ -1,0 +1,79 @@
+"""Versions of the read models on disk, and the pointer that names the current one.
+
+    <root>/current        "v3.sqlite": the version readers use
+    <root>/v3.sqlite      one complete SQLite database per version (plus its -wal and -shm files)
+
+A replay builds `v<N+1>.sqlite` next to the live one and then replaces `current` with `os.replace`, which is
+atomic on POSIX: a reader sees either the old complete version or the new complete version, never half a
+rebuild. The previous version is kept (an operator can switch back by editing `current`); older ones go.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+
+POINTER = "current"
+_VERSION_FILE = re.compile(r"^v(\d+)\.sqlite$")
+
+
+def version_path(root: Path, version: int) -> Path:
+    return root / f"v{version}.sqlite"
+
+
+def versions(root: Path) -> list[int]:
+    """Every version present under `root`, ascending."""
+    if not root.exists():
+        return []
+    found = (_VERSION_FILE.match(p.name) for p in root.iterdir())
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def current_version(root: Path) -> int | None:
+    """The version `current` names, or None before the first one exists."""
+    try:
+        text = (root / POINTER).read_text().strip()
+    except FileNotFoundError:
+        return None
+    match = _VERSION_FILE.match(text)
+    return int(match.group(1)) if match else None
+
+
+def switch_to(root: Path, version: int) -> None:
+    """Make `version` current in one atomic rename."""
+    tmp = root / f".{POINTER}.{os.getpid()}.tmp"
+    tmp.write_text(version_path(root, version).name + "\n")
+    os.replace(tmp, root / POINTER)
+
+
+def reserve_next(root: Path) -> int:
+    """A new version number whose file nobody else has claimed (two replays at once get different ones)."""
+    root.mkdir(parents=True, exist_ok=True)
+    candidate = max(versions(root) + [current_version(root) or 0]) + 1
+    while True:
+        try:
+            fd = os.open(version_path(root, candidate), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            candidate += 1
+            continue
+        os.close(fd)
+        return candidate
+
+
+def prune(root: Path, keep: int = 2) -> list[int]:
+    """Delete versions older than the current one, keeping the `keep - 1` newest of them; returns those deleted.
+
+    Versions newer than the current one are a replay still building: they are left alone."""
+    current = current_version(root)
+    if current is None:
+        return []
+    others = [v for v in versions(root) if v < current]
+    doomed = others[: max(0, len(others) - (keep - 1))]
+    for version in doomed:
+        base = version_path(root, version)
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{base}{suffix}").unlink()
+    return doomed
