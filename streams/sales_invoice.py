@@ -1,0 +1,542 @@
+"""Sales invoice transfer, Severa → Procountor, exactly once.
+
+`SalesInvoiceTrigger` turns an observed Severa invoice in a company's transfer status into a
+`TransferRequested`. `SalesInvoiceTransfer` carries one request out, step by step, each step resumable:
+
+  customer → products → dimension items → invoice → row dimensions → attachment → Procountor status
+  → Severa status
+
+Exactly once, from at-least-once parts:
+- The request's `event_id` (tenant, kind, Severa guid, the version that entered the transfer status) is its
+  idempotency key. A request the transfer log already shows as succeeded is skipped without any API call.
+- `attempting` is published (acks=all) before the first write, so the log shows every attempt, even one
+  that died half way.
+- Before creating, Procountor is searched by `originalInvoiceNumber` (Severa's number) and an invoice found
+  there is adopted; every later step first reads the state it would change and writes only what is missing.
+  A crash between any two writes, a redelivery or a replay therefore never doubles anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import httpx
+
+from connectors.procountor.client import ProcountorClient
+from connectors.procountor.errors import (
+    ProcountorError,
+    ProcountorNotFound,
+    ProcountorTransientError,
+)
+from connectors.severa.client import SeveraClient
+from connectors.severa.errors import SeveraError, SeveraTransientError
+from schemas.codec import now
+from sevpro.company import CompanySettings
+from sevpro.logs import get_logger
+from streams.mapping.attachments import choose_attachment, validate_attachment
+from streams.mapping.errors import TransferDataError, classify_procountor_error, registry_mismatch
+from streams.mapping.sales_invoice import (
+    customer_to_business_partner,
+    map_sales_invoice,
+    missing_products,
+    normalise_business_id,
+    record_name,
+    row_code,
+    row_dimensions,
+)
+from streams.mapping.severa_models import InvoiceRow
+
+log = get_logger(__name__)
+KIND = "sales-invoice"
+Json = dict[str, Any]
+Emit = Callable[[str, Json], Awaitable[None]]  # (record name, record) → published
+
+
+class TransferLog(Protocol):
+    """What the agent asks the transfer-log projection (projections/store.py implements it)."""
+
+    def succeeded_request(self, request_id: str) -> bool: ...
+
+
+class NoLog:
+    """No projection available: every request takes the full idempotent path (still exactly once)."""
+
+    def succeeded_request(self, request_id: str) -> bool:
+        return False
+
+
+class TransientFailure(Exception):
+    """A failure that a later retry may cure (network, 5xx, 429, timeouts)."""
+
+
+# ----------------------------------------------------------------------------------------------- trigger
+
+
+@dataclass
+class CompanyDirectory:
+    """Which company an invoice belongs to, and the guids of the statuses the settings name."""
+
+    companies: dict[str, CompanySettings]
+    business_unit_guids: dict[str, str] = field(default_factory=dict)  # company name → BU guid
+    invoice_statuses: dict[str, str] = field(default_factory=dict)  # status name (casefolded) → guid
+
+    @classmethod
+    async def load(cls, companies: dict[str, CompanySettings], severa: SeveraClient) -> CompanyDirectory:
+        units = await severa.list_business_units()
+        statuses = await severa.list_invoice_statuses()
+        by_name = {str(u.get("name", "")).casefold(): u["guid"] for u in units}
+        guids = {}
+        for name, company in companies.items():
+            guid = company.severa_business_unit_guid or by_name.get(
+                (company.severa_business_unit_name or "").casefold()
+            )
+            if guid:
+                guids[name] = guid
+            else:
+                log.error("company has no Severa business unit", company=name,
+                          business_unit=company.severa_business_unit_name)
+        return cls(companies, guids, {str(s["name"]).casefold(): s["guid"] for s in statuses})
+
+    def company_for(self, invoice: Json) -> CompanySettings | None:
+        unit = invoice.get("invoiceNumberBusinessUnitGuid") or (invoice.get("businessUnit") or {}).get("guid")
+        for name, guid in self.business_unit_guids.items():
+            if guid == unit:
+                return self.companies[name]
+        return None
+
+    def status_guid(self, name_or_guid: str) -> str | None:
+        if name_or_guid in self.invoice_statuses.values():
+            return name_or_guid
+        return self.invoice_statuses.get(name_or_guid.casefold())
+
+    def in_transfer_status(self, invoice: Json, company: CompanySettings) -> bool:
+        status = invoice.get("status") or {}
+        wanted = company.sales_invoices.transfer_status
+        return status.get("guid") == self.status_guid(wanted) or str(status.get("name", "")).casefold() == (
+            wanted.casefold()
+        )
+
+
+def transfer_request(observed: Json, directory: CompanyDirectory) -> Json | None:
+    """The TransferRequested for an observed invoice version in its company's transfer status, else None."""
+    invoice = json.loads(observed["snapshot"])
+    company = directory.company_for(invoice)
+    if company is None or not company.enabled or not directory.in_transfer_status(invoice, company):
+        return None
+    source_id = observed["entity_id"]
+    return {
+        "event_id": f"{observed['tenant']}:{KIND}:{source_id}:{observed['source_version']}",
+        "correlation_id": f"{observed['tenant']}:{KIND}:{source_id}",
+        "causation_id": observed["event_id"],
+        "tenant": observed["tenant"],
+        "company": company.name,
+        "kind": KIND,
+        "source_id": source_id,
+        "source_number": None if invoice.get("number") is None else str(invoice["number"]),
+        "source_version": observed["source_version"],
+        "reason": "status",
+        "snapshot": observed["snapshot"],
+        "requested_at": now(),
+    }
+
+
+# ------------------------------------------------------------------------------------------ Procountor side
+
+
+@dataclass
+class CompanyContext:
+    """What one Procountor environment answers once and rarely changes, cached per worker."""
+
+    settings: CompanySettings
+    client: ProcountorClient
+    fiscal_years: list[Json] | None = None
+    bank_account: str | None = None
+    dimensions: dict[str, Json] = field(default_factory=dict)  # dimension name → dimension with items
+    product_codes: set[str] = field(default_factory=set)  # codes known to exist
+    partners: dict[str, Json] = field(default_factory=dict)  # customer number → partner
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def ensure_loaded(self) -> None:
+        async with self.lock:
+            if self.fiscal_years is None:
+                years = await self.client.get_fiscal_years()
+                self.fiscal_years = list(years.get("fiscalYears", years.get("results", [])))
+                accounts = await self.client.get_bank_accounts()
+                listed = accounts.get("bankAccounts", accounts.get("results", []))
+                self.bank_account = next((a.get("accountNumber") for a in listed if a.get("accountNumber")), None)
+                await self.reload_dimensions()
+
+    async def reload_dimensions(self) -> None:
+        self.dimensions = {d["name"]: d for d in await self.client.get_dimensions()}
+
+
+@dataclass
+class TransferResult:
+    state: str  # succeeded, failed_data, failed_transient, skipped
+    target_id: str | None = None
+    error: TransferDataError | None = None
+    calls: int = 0
+
+
+class SalesInvoiceTransfer:
+    """Carries out sales-invoice TransferRequested events against the two APIs."""
+
+    def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
+                 companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
+                 directory: CompanyDirectory | None = None) -> None:
+        self.severa = severa
+        self.companies = companies
+        self.contexts = {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
+        self.emit = emit
+        self.log = transfer_log or NoLog()
+        self.directory = directory
+        self._customers: dict[str, Json] = {}
+
+    async def _directory(self) -> CompanyDirectory:
+        if self.directory is None:
+            self.directory = await CompanyDirectory.load(self.companies, self.severa)
+        return self.directory
+
+    # ---------------------------------------------------------------------------------------- events
+    async def _outcome(self, request: Json, attempt: Attempt, state: str, *, step: str | None = None,
+                       target_id: str | None = None, target_number: str | None = None, adopted: bool = False,
+                       error: Json | None = None) -> None:
+        suffix = f":{step}" if step else ""
+        await self.emit("TransferOutcome", {
+            "event_id": f"{request['event_id']}:{attempt.token}:{state}{suffix}",
+            "correlation_id": request["correlation_id"],
+            "causation_id": request["event_id"],
+            "tenant": request["tenant"],
+            "company": request["company"],
+            "kind": KIND,
+            "request_id": request["event_id"],
+            "source_id": request["source_id"],
+            "source_number": request.get("source_number"),
+            "source_version": request["source_version"],
+            "attempt": attempt.number,
+            "state": state,
+            "step": step,
+            "target_id": target_id,
+            "target_number": target_number,
+            "adopted": adopted,
+            "error": error,
+            "occurred_at": now(),
+        })
+
+    async def _link(self, request: Json, kind: str, severa_id: str | None, severa_key: str, procountor_id: Any,
+                    created: bool) -> None:
+        await self.emit("IdLinked", {
+            "event_id": f"{request['tenant']}:{request['company']}:{kind}:{severa_key}:{procountor_id}",
+            "correlation_id": request["correlation_id"],
+            "causation_id": request["event_id"],
+            "tenant": request["tenant"],
+            "company": request["company"],
+            "kind": kind,
+            "severa_id": severa_id,
+            "severa_key": severa_key,
+            "procountor_id": str(procountor_id),
+            "created": created,
+            "occurred_at": now(),
+        })
+
+    # -------------------------------------------------------------------------------------- the transfer
+    async def handle(self, request: Json, attempt_number: int = 1) -> TransferResult:
+        """Carry out one request; every outcome is published, nothing is raised but cancellation."""
+        if self.log.succeeded_request(request["event_id"]):
+            return TransferResult("skipped")
+        attempt = Attempt(attempt_number)
+        await self._outcome(request, attempt, "attempting")
+        try:
+            target_id = await self._transfer(request, attempt)
+        except TransferDataError as error:
+            await self._outcome(request, attempt, "failed_data", error=error.to_dict())
+            log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)
+            return TransferResult("failed_data", error=error)
+        except TransientFailure as failure:
+            await self._outcome(request, attempt, "failed_transient", error={
+                "code": "TRANSIENT", "kind": "transient", "record": _record(request), "field": None, "value": None,
+                "message": str(failure)[:1000],
+                "solution": "A temporary problem reaching Severa or Procountor; the transfer is retried "
+                            "automatically on the next cycle.",
+            })
+            log.warning("transfer failed: transient", record=_record(request), error=str(failure)[:300])
+            return TransferResult("failed_transient")
+        await self._outcome(request, attempt, "succeeded", target_id=target_id)
+        return TransferResult("succeeded", target_id=target_id)
+
+    async def _transfer(self, request: Json, attempt: Attempt) -> str:
+        company = self.companies.get(request["company"])
+        context = self.contexts.get(request["company"])
+        if company is None or context is None:
+            raise TransferDataError("UNKNOWN_COMPANY", record=_record(request), field="company",
+                                    value=request["company"],
+                                    message=f"no settings or Procountor credentials for company {request['company']}")
+        invoice = json.loads(request["snapshot"])
+        record = record_name(invoice)
+        try:
+            await context.ensure_loaded()
+            rows = await self.severa.get_invoice_rows(request["source_id"])
+            existing = await self._existing_invoice(context, invoice)
+            if existing is None:
+                # Reads and every check first, so that a data error is reported before anything is written.
+                customer = await self._customer(invoice, record)
+                partner = await self._find_partner(context, customer, record)
+                await self._learn_product_codes(context, rows)
+                to_create = missing_products(rows, company, context.product_codes, record=record)
+                body = map_sales_invoice(
+                    invoice, rows, customer, company,
+                    contact_email=invoice.get("receiverContactEmail"),
+                    known_product_codes=context.product_codes | {p["code"] for p in to_create},
+                    bank_account=context.bank_account,
+                    fiscal_years=context.fiscal_years,
+                    original_procountor_invoice_number=await self._credited(context, invoice),
+                )
+                if partner is None:
+                    partner = await self._create_partner(request, context, customer, record)
+                await self._create_products(request, context, to_create)
+                items = await self._dimension_items(request, context, rows, invoice)
+                body["partnerId"] = partner["id"]
+                target = await _procountor(context.client.create_invoice(body), record)
+                adopted = False
+            else:
+                items = await self._dimension_items(request, context, rows, invoice)
+                target, adopted = existing, True
+            target_id = str(target["id"])
+            await self._outcome(request, attempt, "step", step="invoice", target_id=target_id,
+                                target_number=_str(target.get("invoiceNumber")), adopted=adopted)
+            await self._link(request, "invoice", request["source_id"], str(invoice.get("number")), target_id,
+                             created=not adopted)
+            await self._row_dimensions(context, target, items, record)
+            await self._outcome(request, attempt, "step", step="dimensions", target_id=target_id)
+            if await self._attachment(context, invoice, target, record):
+                await self._outcome(request, attempt, "step", step="attachment", target_id=target_id)
+            await self._target_status(context, target, record)
+            await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
+            await self._source_status(company, request)
+            await self._outcome(request, attempt, "step", step="source_status", target_id=target_id)
+            return target_id
+        except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        except SeveraError as exc:
+            status = getattr(exc, "status", None)
+            if status is not None and int(status) >= 500:
+                raise TransientFailure(f"Severa {status}: {exc}") from exc
+            raise TransferDataError("SEVERA_ERROR", record=record, field=None, value=None,
+                                    message=f"Severa refused a request: {exc}") from exc
+
+    # ---------------------------------------------------------------------------------------- steps
+    async def _customer(self, invoice: Json, record: str) -> Json:
+        ref = invoice.get("billingCustomer") or invoice.get("customer") or {}
+        guid = ref.get("guid")
+        if not guid:
+            raise TransferDataError("INVALID_FIELD", record=record, field="invoice.customer.guid", value=None,
+                                    message="the invoice has no customer")
+        customer = await self.severa.get_customer(guid)
+        customer["addresses"] = await self.severa.get_customer_addresses(guid)
+        return customer
+
+    async def _existing_invoice(self, context: CompanyContext, invoice: Json) -> Json | None:
+        """The invoice an earlier attempt created, found by Severa's number in originalInvoiceNumber."""
+        number = invoice.get("number")
+        if number is None:
+            return None
+        found = await context.client.find_invoices_by_original_number(str(number), "SALES_INVOICE")
+        live = [f for f in found if f.get("status") not in ("INVALIDATED", "DELETED")]
+        if not live:
+            return None
+        return await context.client.get_invoice(int(live[0]["id"]))
+
+    async def _credited(self, context: CompanyContext, invoice: Json) -> int | None:
+        original = invoice.get("reimburseInvoice") or {}
+        if not invoice.get("isCreditNote") or original.get("number") is None:
+            return None
+        found = await context.client.find_invoices_by_original_number(str(original["number"]), "SALES_INVOICE")
+        return int(found[0]["invoiceNumber"]) if found and found[0].get("invoiceNumber") is not None else None
+
+    async def _find_partner(self, context: CompanyContext, customer: Json, record: str) -> Json | None:
+        """The business partner with the customer's number (matched by number only, as the seed says)."""
+        number = customer.get("number")
+        if number is None:
+            raise TransferDataError("MISSING_CUSTOMER_NUMBER", record=record, field="customer.number", value=None)
+        key = str(number)
+        partner = context.partners.get(key) or await context.client.find_business_partner(key)
+        if partner is None:
+            if not context.settings.create_customers:
+                raise TransferDataError("MISSING_CUSTOMER", record=record, field="counterParty.customerNumber",
+                                        value=key)
+            return None
+        country = context.settings.country
+        ours = normalise_business_id(str(customer.get("vatNumber") or ""), country)
+        theirs = (partner.get("invoicingInfo") or {}).get("identifier") or partner.get("identifier") or ""
+        if ours and theirs and normalise_business_id(theirs, country) != ours:
+            raise registry_mismatch(str(customer.get("name")), key, record=record)
+        context.partners[key] = partner
+        return partner
+
+    async def _create_partner(self, request: Json, context: CompanyContext, customer: Json, record: str) -> Json:
+        key = str(customer["number"])
+        body = customer_to_business_partner(customer, context.settings.country)
+        created = await _procountor(context.client.create_business_partner(body), record)
+        context.partners[key] = created
+        await self._link(request, "customer", customer.get("guid"), key, created["id"], created=True)
+        return created
+
+    async def _learn_product_codes(self, context: CompanyContext, rows: list[Json]) -> None:
+        """Which of the rows' codes (and the default codes) exist in Procountor's product registers."""
+        settings = context.settings
+        wanted = {settings.default_product_code, settings.default_work_type_code,
+                  settings.default_travel_expense_code}
+        for row in rows:
+            code = row_code(InvoiceRow.model_validate(row))
+            if code:
+                wanted.add(code)
+        for code in sorted(wanted - context.product_codes):
+            page = await context.client.search_products(code=code, type=("SALES", "TRAVEL"))
+            if any(p.get("code") == code and p.get("active", True) for p in page.get("results", [])):
+                context.product_codes.add(code)
+
+    async def _create_products(self, request: Json, context: CompanyContext, bodies: list[Json]) -> None:
+        for body in bodies:
+            created = await _procountor(context.client.create_product(body), f"product {body['code']}")
+            context.product_codes.add(body["code"])
+            await self._link(request, "product", None, body["code"], created["id"], created=True)
+
+    async def _dimension_items(self, request: Json, context: CompanyContext, rows: list[Json],
+                               invoice: Json) -> list[Json]:
+        """Per row, the (dimensionId, itemId) pairs; items missing in Procountor are created (first use)."""
+        plan = row_dimensions(rows, invoice, context.settings)
+        resolved: list[Json] = []
+        for row in plan:
+            pairs = []
+            for item in row["items"]:
+                dimension = context.dimensions.get(item["dimension"])
+                if dimension is None:
+                    await context.reload_dimensions()
+                    dimension = context.dimensions.get(item["dimension"])
+                if dimension is None:
+                    raise TransferDataError("DIMENSION_MISMATCH", record=_record(request), field="dimension",
+                                            value=item["dimension"],
+                                            message=f"Procountor has no dimension named {item['dimension']!r}")
+                found = next((i for i in dimension.get("items", []) if i.get("codeName") == item["item"]), None)
+                if found is None:
+                    body = {"codeName": item["item"], "description": item.get("description") or item["item"]}
+                    found = await _procountor(context.client.create_dimension_item(dimension["id"], body),
+                                              f"{item['kind']} {item['item']}")
+                    dimension.setdefault("items", []).append(found)
+                    await self._link(request, "dimension_item", None, f"{item['dimension']}:{item['item']}",
+                                     found["id"], created=True)
+                pairs.append((dimension["id"], found["id"]))
+            resolved.append({"row": row["row"], "pairs": pairs})
+        return resolved
+
+    async def _row_dimensions(self, context: CompanyContext, target: Json, items: list[Json], record: str) -> None:
+        """Set each row's dimension items on the invoice's ledger receipt; nothing if already so."""
+        if not any(r["pairs"] for r in items) or not target.get("ledgerReceiptId"):
+            return
+        receipt = await context.client.get_ledger_receipt(int(target["ledgerReceiptId"]))
+        entries = sorted((t for t in receipt.get("transactions", []) if t.get("transactionType") == "ENTRY"),
+                         key=lambda t: t["id"])
+        wanted: dict[int, list[Json]] = {}
+        for row in items:
+            if row["row"] >= len(entries) or not row["pairs"]:
+                continue
+            entry = entries[row["row"]]
+            values = [{"dimensionId": d, "itemId": i, "value": entry["accountingValue"]} for d, i in row["pairs"]]
+            current = {(v["dimensionId"], v["itemId"]) for v in entry.get("dimensionItemValues") or []}
+            if current != {(d, i) for d, i in row["pairs"]}:
+                wanted[entry["id"]] = values
+        if not wanted:
+            return
+        for transaction in receipt["transactions"]:
+            if transaction["id"] in wanted:
+                transaction["dimensionItemValues"] = wanted[transaction["id"]]
+        await _procountor(context.client.update_ledger_receipt(receipt), record)
+
+    async def _attachment(self, context: CompanyContext, invoice: Json, target: Json, record: str) -> bool:
+        option = choose_attachment(context.settings, invoice)
+        if option is None:
+            return False
+        existing = await context.client.list_invoice_attachments(int(target["id"]))
+        if existing:
+            return False  # uploaded by an earlier attempt
+        content = await self.severa.get_invoice_pdf(invoice["guid"], pdf_get_options=option)
+        name = validate_attachment(f"invoice-{invoice.get('number')}.pdf", "application/pdf", len(content),
+                                   record=record)
+        meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
+                "mimeType": "application/pdf"}
+        await _procountor(context.client.upload_attachment(meta, content, "application/pdf"), record)
+        return True
+
+    async def _target_status(self, context: CompanyContext, target: Json, record: str) -> None:
+        """Move the Procountor invoice to the configured status, from wherever it is now."""
+        wanted = str(context.settings.sales_invoices.procountor_status)
+        status = target.get("status", "UNFINISHED")
+        invoice_id = int(target["id"])
+        if wanted == "UNFINISHED" or status in ("SENT", "PAID", "PAYMENT_QUEUED", "PARTLY_PAID", "MARKED_PAID"):
+            return
+        if status == "UNFINISHED":
+            await _procountor(context.client.approve_invoice(invoice_id), record)
+            status = "NOT_SENT"
+        if wanted == "SENT" and status in ("NOT_SENT", "APPROVED"):
+            await _procountor(context.client.send_invoice(invoice_id), record)
+
+    async def _source_status(self, company: CompanySettings, request: Json) -> None:
+        """PATCH the Severa invoice to the after-transfer status unless it is there (or moved on) already."""
+        directory = await self._directory()
+        after = directory.status_guid(company.sales_invoices.after_transfer_status)
+        transfer = directory.status_guid(company.sales_invoices.transfer_status)
+        if after is None:
+            raise TransferDataError("UNKNOWN_STATUS", record=_record(request),
+                                    field="sales_invoices.after_transfer_status",
+                                    value=company.sales_invoices.after_transfer_status,
+                                    message="Severa has no invoice status with this name")
+        current = await self.severa.get_invoice(request["source_id"])
+        if (current.get("status") or {}).get("guid") != transfer:
+            return  # already moved (by an earlier attempt or by a user): never move it back
+        await self.severa.set_invoice_status(request["source_id"], after)
+
+
+@dataclass
+class Attempt:
+    number: int
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+async def _procountor(call: Awaitable[Json], record: str) -> Json:
+    """Await a Procountor write; a refusal becomes a classified data error naming the field."""
+    try:
+        return await call
+    except ProcountorTransientError:
+        raise
+    except ProcountorNotFound as exc:
+        raise TransferDataError("NOT_FOUND", record=record, field=None, value=None, message=str(exc)) from exc
+    except ProcountorError as exc:
+        first = exc.errors[0] if getattr(exc, "errors", None) else None
+        code = first.message if first else "PROCOUNTOR_ERROR"
+        kind, solution = classify_procountor_error(code, first.field if first else None, str(exc),
+                                                   status=getattr(exc, "status", None))
+        if kind == "transient":
+            raise TransientFailure(str(exc)) from exc
+        raise TransferDataError(code.split(" ")[0], record=record, field=first.field if first else None,
+                                value=None, message=str(exc), solution=solution) from exc
+
+
+def _record(request: Json) -> str:
+    return f"sales invoice {request.get('source_number') or request['source_id']}"
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def invoice_date(invoice: Json) -> date | None:
+    try:
+        return date.fromisoformat(str(invoice.get("date")))
+    except ValueError:
+        return None
