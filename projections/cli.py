@@ -1,0 +1,244 @@
+"""`sevpro log | show | ids | replay | reprocess | export | project`: the read models on the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from projections.store import ProjectionStore, default_db_path
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Transfer log, ID map and history, built from the Kafka topics.")
+console = Console()
+
+STATE_STYLE = {"succeeded": "green", "pending": "yellow", "failed-transient": "magenta", "failed-data": "red"}
+DB_HELP = "Folder of the projection versions (default: $SEVPRO_HOME/projections or ./.sevpro/projections)."
+
+
+def _db(db: Path | None) -> Path:
+    return db if db is not None else default_db_path()
+
+
+def _bootstrap(bootstrap: str | None) -> str:
+    if bootstrap:
+        return bootstrap
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    from sevpro.kafka_broker import resolve_bootstrap
+
+    return resolve_bootstrap().bootstrap
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    """ISO date or date-time; without a zone it is UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-01)",
+                                 param_hint=option) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _reason(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """For failures: what was wrong and what to do (None otherwise)."""
+    error = entry["last_error"]
+    if not error or not entry["state"].startswith("failed"):
+        return None
+    return {k: error[k] for k in ("code", "field", "value", "message", "solution")}
+
+
+def _state(state: str) -> str:
+    return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"
+
+
+# Options shared by several commands.
+DbOption = typer.Option(None, "--db", help=DB_HELP)
+BootstrapOption = typer.Option(None, "--bootstrap", help="Kafka bootstrap (default: $KAFKA_BOOTSTRAP_SERVERS).")
+
+
+@app.command("log")
+def log_command(company: str | None = typer.Option(None, help="Only this company."),
+                kind: str | None = typer.Option(None, help="sales-invoice, travel-reimbursement, ..."),
+                state: str | None = typer.Option(None, help="pending, succeeded, failed-transient, failed-data"),
+                since: str | None = typer.Option(None, help="Last event at or after (ISO date/time, UTC)."),
+                until: str | None = typer.Option(None, help="Last event before (ISO date/time, UTC)."),
+                tenant: str | None = typer.Option(None, help="Only this tenant."),
+                as_json: bool = typer.Option(False, "--json", help="Every record as JSON, for scripts."),
+                db: Path | None = DbOption) -> None:
+    """The transfer log: one entry per source record, its state, attempts and, for failures, why and what to do."""
+    with ProjectionStore(_db(db)) as store:
+        entries = store.transfers(company=company, kind=kind, state=state, since=_time(since, "--since"),
+                                  until=_time(until, "--until"), tenant=tenant)
+    if as_json:
+        _print_json([e | {"reason_for_failure": _reason(e)} for e in entries])
+        return
+    table = Table(title=f"Transfer log ({len(entries)})", show_lines=False)
+    for column in ("company", "kind", "Severa no.", "Procountor", "state", "att.", "updated (UTC)", "reason"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        reason = _reason(e)
+        reason_text = ""
+        if reason:
+            where = f" {reason['field']}={reason['value']!r}" if reason["field"] else ""
+            reason_text = f"[bold]{reason['code']}[/]{where}: {reason['message']}"
+            if reason["solution"]:
+                reason_text += f"\n[cyan]→ {reason['solution']}[/]"
+        procountor = e["procountor_id"] or "-"
+        if e["procountor_number"]:
+            procountor += f" (no. {e['procountor_number']})"
+        table.add_row(e["company"], e["kind"], e["severa_number"] or e["severa_id"], procountor, _state(e["state"]),
+                      str(e["attempt_count"]), (e["updated_at"] or "")[:19], reason_text)
+    console.print(table)
+
+
+@app.command("show")
+def show_command(record: str = typer.Argument(..., help="Severa guid, Procountor id, or invoice number."),
+                 tenant: str | None = typer.Option(None, help="Only this tenant."),
+                 as_json: bool = typer.Option(False, "--json"), db: Path | None = DbOption) -> None:
+    """One record: its transfer-log entry, attempts, and every event that concerns it, in order."""
+    with ProjectionStore(_db(db)) as store:
+        entries = store.find_transfers(record, tenant=tenant)
+        history = store.history(record, tenant=tenant)
+    if not entries and not history:
+        console.print(f"[yellow]nothing is known about {record!r}[/yellow]")
+        raise typer.Exit(1)
+    if as_json:
+        _print_json({"transfers": entries, "history": history})
+        return
+    for e in entries:
+        console.print(f"[bold]{e['kind']}[/] {e['severa_number'] or ''} (Severa {e['severa_id']}) of "
+                      f"{e['tenant']}/{e['company']} → Procountor {e['procountor_id'] or '-'}: {_state(e['state'])}")
+        if reason := _reason(e):
+            console.print(f"  {reason['code']} {reason['field'] or ''}={reason['value']!r}: {reason['message']}")
+            console.print(f"  [cyan]→ {reason['solution']}[/]")
+        attempts = Table("request", "attempt", "first (UTC)", "last (UTC)", "result", "steps")
+        for a in e["attempts"]:
+            attempts.add_row(a["request_id"], str(a["attempt"]), a["first_at"][:23], a["last_at"][:23], a["result"],
+                             ", ".join(a["steps"]))
+        console.print(attempts)
+    table = Table(title="History", show_lines=False)
+    for column in ("at (UTC)", "event", "summary", "event id", "correlation", "causation"):
+        table.add_column(column, overflow="fold")
+    for h in history:
+        table.add_row((h["at"] or "")[:23], h["type"], h["summary"], h["event_id"], h["correlation_id"] or "",
+                      h["causation_id"] or "")
+    console.print(table)
+
+
+@app.command("ids")
+def ids_command(kind: str | None = typer.Option(None, help="customer, product, dimension_item, invoice, person..."),
+                tenant: str | None = typer.Option(None), company: str | None = typer.Option(None),
+                as_json: bool = typer.Option(False, "--json"), db: Path | None = DbOption) -> None:
+    """The ID map: Severa key and guid ↔ Procountor id, per tenant, company and kind."""
+    with ProjectionStore(_db(db)) as store:
+        links = store.id_map(kind=kind, tenant=tenant, company=company)
+    if as_json:
+        _print_json(links)
+        return
+    table = Table(title=f"ID map ({len(links)})")
+    for column in ("tenant", "company", "kind", "Severa key", "Severa id", "Procountor id", "how", "linked (UTC)"):
+        table.add_column(column, overflow="fold")
+    for m in links:
+        table.add_row(m["tenant"], m["company"], m["kind"], m["severa_key"], m["severa_id"] or "-",
+                      m["procountor_id"], "created" if m["created"] else "matched", (m["linked_at"] or "")[:19])
+    console.print(table)
+
+
+@app.command("replay")
+def replay_command(since: str | None = typer.Option(None, help="Start at this time instead of the beginning."),
+                   db: Path | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
+    """Rebuild every read model from the topics into a new version and switch to it when caught up."""
+    from projections.replay import replay
+
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("replay", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = asyncio.run(replay(_bootstrap(bootstrap), _db(db), since=_time(since, "--since"), progress=update))
+    console.print(f"version {result.version} is current (was {result.previous}): {result.applied} events applied "
+                  f"from {result.records} records, {result.undecodable} undecodable skipped")
+
+
+@app.command("reprocess")
+def reprocess_command(state: str = typer.Option("failed-transient", help="Transfer-log state to select."),
+                      kind: str | None = typer.Option(None), company: str | None = typer.Option(None),
+                      tenant: str | None = typer.Option(None),
+                      since: str | None = typer.Option(None, help="Last event at or after (ISO, UTC)."),
+                      until: str | None = typer.Option(None, help="Last event before (ISO, UTC)."),
+                      dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be requested."),
+                      as_json: bool = typer.Option(False, "--json"),
+                      db: Path | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
+    """Request the selected transfers again (reason "reprocess"); the transfer agent skips what is done."""
+    from projections.reprocess import reprocess
+
+    with ProjectionStore(_db(db)) as store:
+        requests = asyncio.run(reprocess(
+            "" if dry_run else _bootstrap(bootstrap), store, dry_run=dry_run, state=state, kind=kind,
+            company=company, tenant=tenant, since=_time(since, "--since"), until=_time(until, "--until")))
+    if as_json:
+        _print_json([{k: v for k, v in r.items() if k != "snapshot"} | {"requested_at": r["requested_at"].isoformat()}
+                     for r in requests])
+        return
+    verb = "would request" if dry_run else "requested"
+    for r in requests:
+        console.print(f"{verb} {r['event_id']}")
+    console.print(f"{len(requests)} transfer(s) {verb} again")
+
+
+@app.command("export")
+def export_command(out: Path = typer.Option(Path("sevpro-export"), help="Folder for the .parquet files."),
+                   tenant: str | None = typer.Option(None), db: Path | None = DbOption) -> None:
+    """Write the events, the transfer log, the attempts and the ID map to Parquet files."""
+    from projections.export import export
+
+    with ProjectionStore(_db(db)) as store:
+        written = export(store, out, tenant=tenant)
+    for name, path in written.items():
+        console.print(f"{name}: {path}")
+
+
+@app.command("project")
+def project_command(db: Path | None = DbOption, bootstrap: str | None = BootstrapOption,
+                    batch_size: int = typer.Option(500, help="Records per SQLite transaction.")) -> None:
+    """Run the projector in the foreground until Ctrl-C or SIGTERM."""
+    from projections.projector import Projector
+    from sevpro.logs import configure
+
+    configure()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        projector = Projector(_bootstrap(bootstrap), _db(db), batch_size=batch_size)
+        await projector.start()
+        try:
+            await projector.run(stop)
+        finally:
+            await projector.stop()
+
+    asyncio.run(main())
+
+
+if __name__ == "__main__":
+    app()

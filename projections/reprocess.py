@@ -1,0 +1,86 @@
+"""Re-request transfers through the normal, idempotent path: new TransferRequested events.
+
+A reprocess request is the record's latest request again, with reason "reprocess", the same snapshot and
+source version, and event_id `<original request id>:reprocess:<n>`. Running the same reprocess twice before
+the projector has seen the first publishes the same ids again: the transfer agent treats them as one request.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from projections.store import ProjectionStore
+from schemas.codec import encode
+from streams import topics
+
+_REPROCESS = re.compile(r"^(?P<original>.+):reprocess:(?P<n>\d+)$")
+
+
+def original_request_id(request_id: str) -> str:
+    match = _REPROCESS.match(request_id)
+    return match.group("original") if match else request_id
+
+
+def next_reprocess_id(original: str, known_request_ids: list[str]) -> str:
+    """`<original>:reprocess:<n>` with n one more than the highest reprocess of `original` known."""
+    numbers = [int(m.group("n")) for rid in known_request_ids
+               if (m := _REPROCESS.match(rid)) and m.group("original") == original]
+    return f"{original}:reprocess:{max(numbers, default=0) + 1}"
+
+
+def reprocess_request(request: dict[str, Any], known_request_ids: list[str],
+                      requested_at: datetime | None = None) -> dict[str, Any]:
+    """The TransferRequested that re-requests `request` (a row of the requests table)."""
+    original = original_request_id(request["request_id"])
+    return {
+        "event_id": next_reprocess_id(original, known_request_ids),
+        "correlation_id": request["correlation_id"],  # the same business transaction
+        "causation_id": request["request_id"],
+        "tenant": request["tenant"], "company": request["company"], "kind": request["kind"],
+        "source_id": request["source_id"], "source_number": request["source_number"],
+        "source_version": request["source_version"], "reason": "reprocess", "snapshot": request["snapshot"],
+        "requested_at": requested_at or datetime.now(UTC),
+    }
+
+
+def select(store: ProjectionStore, *, state: str | None = "failed-transient", kind: str | None = None,
+           company: str | None = None, tenant: str | None = None, since: datetime | None = None,
+           until: datetime | None = None) -> list[dict[str, Any]]:
+    """The reprocess requests for the selected transfer-log entries (nothing is published)."""
+    out = []
+    for entry in store.transfers(company=company, kind=kind, state=state, since=since, until=until, tenant=tenant):
+        requests = store.requests_of(entry["tenant"], entry["kind"], entry["severa_id"])
+        latest = next((r for r in requests if r["request_id"] == entry["request_id"]), None)
+        if latest is None:  # only its outcomes were seen: there is no snapshot to send again
+            continue
+        # The new request must order after everything known of the record even if this host's clock is
+        # behind the agents' clocks: the log's state follows the latest request.
+        after = datetime.fromisoformat(entry["updated_at"]) + timedelta(milliseconds=1)
+        out.append(reprocess_request(latest, [r["request_id"] for r in requests], max(datetime.now(UTC), after)))
+    return out
+
+
+async def publish(bootstrap: str, requests: list[dict[str, Any]]) -> None:
+    """Publish reprocess requests, keyed tenant/source_id like every request, with an idempotent producer."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for request in requests:
+            await producer.send_and_wait(topics.transfer_requested(request["kind"]),
+                                         encode("TransferRequested", request),
+                                         key=topics.key(request["tenant"], request["source_id"]))
+    finally:
+        await producer.stop()
+
+
+async def reprocess(bootstrap: str, store: ProjectionStore, *, dry_run: bool = False,
+                    **selection: Any) -> list[dict[str, Any]]:
+    """Select (see `select`) and publish; returns the requests published (or that would be, with dry_run)."""
+    requests = select(store, **selection)
+    if requests and not dry_run:
+        await publish(bootstrap, requests)
+    return requests
