@@ -12,8 +12,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -29,6 +30,7 @@ from streams import topics
 from tests.integration.connectors.kafka_read import read_events
 
 pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
 LINK_KINDS = ("customer", "product", "dimension_item", "invoice", "person", "project_fee")
 
 
@@ -43,6 +45,17 @@ async def publish(bootstrap: str, events: list[tuple], raw: list[tuple[str, byte
         return [(await f).offset for f in raw_futures]
     finally:
         await producer.stop()
+
+
+async def eventually(probe: Callable[[], Any], within: float = 15, interval: float = 0.05) -> Any:
+    """The first truthy value of `probe()`, polled for `within` seconds (then the last falsy value)."""
+    value = probe()
+    for _ in range(int(within / interval)):
+        if value:
+            break
+        await asyncio.sleep(interval)
+        value = probe()
+    return value
 
 
 def fail_then_succeed(tenant: str, source_id: str, number: str, target: str) -> list[tuple]:
@@ -92,21 +105,19 @@ async def test_killed_projector_resumes_with_identical_results(kafka, unique, tm
     await publish(kafka.bootstrap, events)
     root = tmp_path / "killed"
     root.mkdir()
-    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[3])}
-    child = subprocess.Popen([sys.executable, "-m", "projections.cli", "project", "--db", str(root), "--bootstrap",
-                              kafka.bootstrap, "--batch-size", "5"], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "projections.cli", "project", "--db", str(root), "--bootstrap", kafka.bootstrap,
+        "--batch-size", "5", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        seen = 0
-        deadline = time.monotonic() + 30
-        while seen == 0 and time.monotonic() < deadline:  # kill it as soon as it has applied something
-            await asyncio.sleep(0.02)
-            seen = _count(root, tenant)
+        # Kill it as soon as it has applied something of this test's events.
+        seen = await eventually(lambda: _count(root, tenant), within=30, interval=0.02)
         child.send_signal(signal.SIGKILL)
-        child.wait(10)
+        await asyncio.wait_for(child.wait(), 10)
     finally:
-        if child.poll() is None:
+        if child.returncode is None:
             child.kill()
+            await child.wait()
     assert 0 < seen < len(events), f"not killed mid-stream: {seen} of {len(events)} applied"
     async with Projector(kafka.bootstrap, root) as resumed:
         await resumed.catch_up()
@@ -160,9 +171,7 @@ async def test_replay_equals_live_and_live_follows_the_switch(kafka, unique, tmp
         _, _, _, later = later_req = ev.requested(tenant, "inv-late", number="78", seconds=60)
         await publish(kafka.bootstrap, [later_req])
         with ProjectionStore(root) as reader:
-            deadline = time.monotonic() + 15
-            while reader.transfer(tenant, "sales-invoice", "inv-late") is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await eventually(lambda: reader.transfer(tenant, "sales-invoice", "inv-late"))
             assert reader.version == 2
             assert reader.transfer(tenant, "sales-invoice", "inv-late")["state"] == "pending"
             assert {t["severa_id"]: t["state"] for t in reader.transfers(tenant=tenant)} == {
@@ -215,9 +224,7 @@ async def test_topics_created_later_are_picked_up(kafka, unique, tmp_path) -> No
     running = asyncio.create_task(projector.run(stop))
     try:
         await publish(kafka.bootstrap, [ev.requested(tenant, "x", kind=kind)])
-        deadline = time.monotonic() + 15
-        while projector.store.transfer(tenant, kind, "x") is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await eventually(lambda: projector.store.transfer(tenant, kind, "x"))
         assert projector.store.transfer(tenant, kind, "x")["state"] == "pending"
     finally:
         stop.set()
