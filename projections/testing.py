@@ -7,10 +7,13 @@ event: exactly what at-least-once delivery looks like.
 
 from __future__ import annotations
 
+import itertools
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas.codec import encode
 from streams import topics
 
 BASE_TIME = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -87,3 +90,27 @@ def observed(tenant: str, system: str, entity: str, entity_id: str, snapshot: di
         "company": company,
     } | override
     return topics.observed(system, entity), topics.key(tenant, entity_id), "EntityObserved", record
+
+
+@dataclass
+class Record:
+    """A Kafka record as the store sees it (for feeding a ProjectionStore without a broker)."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+class Feed:
+    """Turns built events into records numbered per topic, like a one-partition topic would."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[str, itertools.count[int]] = {}
+
+    def __call__(self, *events: tuple[str, bytes, str, dict[str, Any]]) -> list[Record]:
+        out = []
+        for topic, _key, name, record in events:
+            counter = self.offsets.setdefault(topic, itertools.count())
+            out.append(Record(topic, 0, next(counter), encode(name, record)))
+        return out

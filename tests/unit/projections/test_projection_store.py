@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,31 +10,9 @@ import pytest
 from projections import testing as ev
 from projections import versions
 from projections.store import ProjectionStore
-from schemas.codec import encode
+from projections.testing import Feed, Record
 
 TENANT = "t-unit"
-
-
-@dataclass
-class Record:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-
-
-class Feed:
-    """Numbers records per topic like a one-partition topic would."""
-
-    def __init__(self) -> None:
-        self.offsets: dict[str, itertools.count[int]] = {}
-
-    def __call__(self, *events: tuple[str, bytes, str, dict]) -> list[Record]:
-        out = []
-        for topic, _key, name, record in events:
-            counter = self.offsets.setdefault(topic, itertools.count())
-            out.append(Record(topic, 0, next(counter), encode(name, record)))
-        return out
 
 
 @pytest.fixture

@@ -1,0 +1,92 @@
+"""The CLI views and the Parquet export over a store fed directly (no Kafka needed to read the models)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from projections import testing as ev
+from projections.cli import app
+from projections.reprocess import next_reprocess_id, original_request_id
+from projections.store import ProjectionStore
+from projections.testing import Feed
+
+TENANT = "t-cli"
+runner = CliRunner()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    feed = Feed()
+    _, _, _, ok = ok_req = ev.requested(TENANT, "g-ok", number="2001")
+    _, _, _, bad = bad_req = ev.requested(TENANT, "g-bad", number="2002", company="acme-se", seconds=5)
+    with ProjectionStore(tmp_path / "proj") as store:
+        store.apply_records(feed(
+            ok_req, ev.outcome(ok, "failed_transient", seconds=1, error=ev.transient_error()),
+            ev.outcome(ok, "succeeded", attempt=2, seconds=9, target_id="8001", target_number="31"),
+            bad_req, ev.outcome(bad, "failed_data", seconds=6, error=ev.data_error(value="FI123")),
+            ev.linked(TENANT, "customer", "C-7", "700", severa_id="g-c7"),
+        ))
+    return tmp_path / "proj"
+
+
+def test_log_json_lists_every_record_with_reason_and_solution(root: Path) -> None:
+    result = runner.invoke(app, ["log", "--json", "--db", str(root)])
+    assert result.exit_code == 0, result.output
+    entries = {e["severa_id"]: e for e in json.loads(result.output)}
+    assert set(entries) == {"g-ok", "g-bad"}
+    assert entries["g-ok"]["state"] == "succeeded" and entries["g-ok"]["reason_for_failure"] is None
+    assert len(entries["g-ok"]["attempts"]) == 2
+    reason = entries["g-bad"]["reason_for_failure"]
+    assert entries["g-bad"]["state"] == "failed-data"
+    assert reason == {"code": "V001", "field": "customer.businessId", "value": "FI123",
+                      "message": "Business ID is not valid", "solution": "Correct the customer's business ID in Severa"}
+    filtered = json.loads(runner.invoke(app, ["log", "--json", "--db", str(root), "--state", "failed-data",
+                                              "--company", "acme-se"]).output)
+    assert [e["severa_id"] for e in filtered] == ["g-bad"]
+    assert json.loads(runner.invoke(app, ["log", "--json", "--db", str(root), "--since", "2030-01-01"]).output) == []
+
+
+def test_log_table_show_and_ids(root: Path) -> None:
+    table = runner.invoke(app, ["log", "--db", str(root)], env={"COLUMNS": "250"})
+    assert table.exit_code == 0 and "failed-data" in table.output and "Correct the customer" in table.output
+    shown = runner.invoke(app, ["show", "2001", "--db", str(root), "--json"])
+    data = json.loads(shown.output)
+    assert [t["procountor_id"] for t in data["transfers"]] == ["8001"]
+    assert [h["type"] for h in data["history"]] == ["TransferRequested", "TransferOutcome", "TransferOutcome"]
+    assert runner.invoke(app, ["show", "8001", "--db", str(root)], env={"COLUMNS": "250"}).exit_code == 0
+    assert runner.invoke(app, ["show", "no-such-thing", "--db", str(root)]).exit_code == 1
+    ids = json.loads(runner.invoke(app, ["ids", "--json", "--db", str(root), "--kind", "customer"]).output)
+    assert [(m["severa_key"], m["severa_id"], m["procountor_id"]) for m in ids] == [("C-7", "g-c7", "700")]
+    assert "C-7" in runner.invoke(app, ["ids", "--db", str(root)]).output
+
+
+def test_reprocess_dry_run_selects_by_state(root: Path) -> None:
+    result = runner.invoke(app, ["reprocess", "--db", str(root), "--state", "failed-data", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    [request] = json.loads(result.output)
+    assert request["event_id"] == f"{TENANT}:sales-invoice:g-bad:v1:reprocess:1"
+    assert request["reason"] == "reprocess" and request["causation_id"] == f"{TENANT}:sales-invoice:g-bad:v1"
+
+
+def test_reprocess_ids() -> None:
+    assert original_request_id("a:b:reprocess:3") == "a:b" and original_request_id("a:b") == "a:b"
+    assert next_reprocess_id("a:b", ["a:b", "a:b:reprocess:1", "a:b:reprocess:4", "x:reprocess:9"]) == \
+        "a:b:reprocess:5"
+
+
+def test_export_writes_parquet(root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["export", "--db", str(root), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    events = pq.read_table(out / "events.parquet").to_pylist()
+    transfers = {t["severa_id"]: t for t in pq.read_table(out / "transfers.parquet").to_pylist()}
+    assert len(events) == 6 and {e["type"] for e in events} >= {"TransferRequested", "IdLinked"}
+    assert json.loads(events[0]["payload"])["event_id"] == events[0]["event_id"]
+    assert transfers["g-bad"]["error_value"] == "FI123" and transfers["g-ok"]["state"] == "succeeded"
+    assert pq.read_table(out / "attempts.parquet").num_rows == 3
+    assert pq.read_table(out / "id_map.parquet").to_pylist()[0]["procountor_id"] == "700"
