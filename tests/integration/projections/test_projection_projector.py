@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,19 @@ async def test_topics_created_later_are_picked_up(kafka, unique, tmp_path) -> No
         stop.set()
         await running
         await projector.stop()
+
+
+async def test_replay_from_a_time_leaves_older_records_out(kafka, unique, tmp_path) -> None:
+    tenant = f"t{unique}"
+    await publish(kafka.bootstrap, [ev.requested(tenant, "before")])
+    await asyncio.sleep(0.05)  # Kafka timestamps are milliseconds: make "since" fall strictly between
+    since = datetime.now(UTC)
+    await asyncio.sleep(0.05)
+    await publish(kafka.bootstrap, [ev.requested(tenant, "after")])
+    root = tmp_path / "proj"
+    ProjectionStore(root).close()  # version 1 exists and stays current
+    result = await replay(kafka.bootstrap, root, since=since, switch=False)
+    assert result.version == 2 and versions.current_version(root) == 1
+    with ProjectionStore(root, version=2) as rebuilt:
+        assert [t["severa_id"] for t in rebuilt.transfers(tenant=tenant)] == ["after"]
+        assert rebuilt.meta()["built_since"] == since.isoformat()
