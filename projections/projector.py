@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from projections.apply import millis
 from projections.store import BatchResult, ProjectionStore, default_db_path
@@ -174,9 +175,13 @@ class Projector:
         if self.consumer is None:
             await self.start()
         while not stop_event.is_set():
-            if time.monotonic() - self._last_metadata > self.metadata_interval:
-                await self.refresh_assignment()
-            if not self.assigned:
-                await asyncio.sleep(min(0.5, self.metadata_interval))
-                continue
-            await self.poll_once(timeout_ms=300)
+            try:
+                if time.monotonic() - self._last_metadata > self.metadata_interval:
+                    await self.refresh_assignment()
+                if not self.assigned:
+                    await asyncio.sleep(min(0.5, self.metadata_interval))
+                    continue
+                await self.poll_once(timeout_ms=300)
+            except KafkaError as exc:  # broker away for a while: the stored offsets make retrying safe
+                log.warning("projector.kafka_error", error=str(exc))
+                await asyncio.sleep(1.0)
