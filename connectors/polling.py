@@ -47,6 +47,7 @@ class EntitySource:
     version_field: str | None  # None: the version is a hash of the snapshot (full read and compare)
     incremental: bool = True
     company_of: Callable[[dict[str, Any]], str | None] = lambda _: None
+    interval: float = 60.0  # seconds between reads, for `Poller.poll_due`
 
     def identity(self, item: dict[str, Any]) -> tuple[str, str]:
         """(id, version) of one entity, or EntityDataError naming the missing field."""
@@ -109,6 +110,7 @@ class Poller:
         self.overlap = overlap
         self.watermarks: dict[str, Watermark] = {}
         self._producer: AIOKafkaProducer | None = None
+        self._last_read: dict[str, float] = {}
 
     def _watermark_key(self, entity: str) -> bytes:
         return f"{self.system}/{self.tenant}/{entity}".encode()
@@ -171,6 +173,16 @@ class Poller:
     async def poll_once(self) -> dict[str, PollStats]:
         """One pass over every source; returns per-entity counts."""
         return {source.entity: await self._poll_source(source) for source in self.sources}
+
+    async def poll_due(self) -> dict[str, PollStats]:
+        """Read the sources whose interval has passed since their last read (each source its own pace)."""
+        clock = asyncio.get_running_loop().time()
+        stats = {}
+        for source in self.sources:
+            if clock - self._last_read.get(source.entity, float("-inf")) >= source.interval:
+                stats[source.entity] = await self._poll_source(source)
+                self._last_read[source.entity] = clock
+        return stats
 
     async def _poll_source(self, source: EntitySource) -> PollStats:
         assert self._producer is not None, "start() the poller first"

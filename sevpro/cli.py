@@ -8,6 +8,8 @@ import sys
 import typer
 from rich.console import Console
 
+from projections.cli import app as projections_app
+from projections.cli import log_command
 from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Severa ⇄ Procountor integration on Kafka.")
@@ -15,6 +17,8 @@ kafka_app = typer.Typer(no_args_is_help=True, help="The development Kafka broker
 sandbox_app = typer.Typer(no_args_is_help=True, help="The Severa and Procountor API sandboxes.")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(sandbox_app, name="sandbox")
+# log, show, ids, replay, reprocess, export, project: the read models' commands, at the top level.
+app.registered_commands.extend(projections_app.registered_commands)
 console = Console()
 
 
@@ -68,18 +72,95 @@ def kafka_reset() -> None:
 @app.command()
 def worker(loglevel: str = typer.Option("info")) -> None:
     """Run the faust worker (agents, pollers, projections) against the resolved broker."""
+    import asyncio
+
     from sevpro.kafka_broker import resolve_bootstrap
+    from streams.topics import ensure_topics
 
     broker = resolve_bootstrap()
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
+    asyncio.run(ensure_topics(broker.bootstrap))
     from faust import Worker
 
+    from sevpro.logs import configure as configure_logs
     from streams.app import app as faust_app
     from streams.app import load_agents
 
     load_agents()
     sys.argv = [sys.argv[0]]
+    configure_logs(loglevel)
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+
+
+@sandbox_app.command("severa")
+def sandbox_severa(port: int = typer.Option(8081), host: str = typer.Option("127.0.0.1"),
+                   seed: str | None = typer.Option(None, help="'demo' loads the demo organisation."),
+                   latency_ms: float = typer.Option(0.0, help="Added latency per request."),
+                   error_rate: float = typer.Option(0.0, help="Fraction of requests answered 500."),
+                   rate_limit: float = typer.Option(10.0, help="Requests per second before 429."),
+                   state_file: str | None = typer.Option(None, help="Load from and save to this JSON file.")) -> None:
+    """Serve the Severa REST API sandbox (base URL http://HOST:PORT/rest-api)."""
+    import uvicorn
+
+    from sandbox.severa.app import create_app
+
+    console.print(f"Severa sandbox on http://{host}:{port}/rest-api "
+                  "(client sevpro-demo-client / sevpro-demo-secret)")
+    uvicorn.run(create_app(seed=seed, latency_ms=latency_ms, error_rate=error_rate, rate_limit_per_second=rate_limit,
+                           state_file=state_file), host=host, port=port, log_level="warning")
+
+
+@sandbox_app.command("procountor")
+def sandbox_procountor(port: int = typer.Option(8082), host: str = typer.Option("127.0.0.1"),
+                       seed: str | None = typer.Option(None, help="'demo' loads the demo companies."),
+                       latency_ms: float = typer.Option(0.0, help="Added latency per request."),
+                       error_rate: float = typer.Option(0.0, help="Fraction of requests answered 500."),
+                       rate_limit: float = typer.Option(20.0, help="Requests per second before 429."),
+                       state_file: str | None = typer.Option(None, help="Load from and save to this JSON file."),
+                       ) -> None:
+    """Serve the Procountor REST API sandbox (base URL http://HOST:PORT/api)."""
+    import uvicorn
+
+    from sandbox.procountor.app import create_app
+
+    console.print(f"Procountor sandbox on http://{host}:{port}/api (client sevpro-demo-client / "
+                  "sevpro-demo-secret, api keys demo-fi-api-key / demo-se-api-key)")
+    uvicorn.run(create_app(seed=seed, latency_ms=latency_ms, error_rate=error_rate, rate_limit_per_second=rate_limit,
+                           state_file=state_file), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(severa_port: int = typer.Option(8081, help="Port of the Severa sandbox."),
+         procountor_port: int = typer.Option(8082, help="Port of the Procountor sandbox."),
+         kafka_port: int = typer.Option(9192, help="Port of the demo's own Kafka broker (reset at every start)."),
+         timeout: float = typer.Option(240.0, help="Seconds to wait for the demo invoices."),
+         exit_when_done: bool = typer.Option(False, help="Stop after printing the transfer log.")) -> None:
+    """Broker, both sandboxes with demo data, pollers and worker: transfer the demo invoices, print the log."""
+    from sevpro import demo as demo_module
+    from sevpro.kafka_broker import BrokerError
+
+    try:
+        stack = demo_module.start(severa_port, procountor_port, kafka_port)
+    except (BrokerError, RuntimeError, OSError) as exc:
+        _fail(str(exc))
+        return
+    try:
+        demo_module.print_where(stack)
+        numbers = demo_module.demo_invoice_numbers(stack)
+        demo_module.wait_for_transfers(stack, numbers, timeout)
+        log_command(company=None, kind=None, state=None, since=None, until=None, tenant=None, as_json=False, db=None)
+        if exit_when_done:
+            return
+        console.print("Running. Change invoices in the Severa sandbox and watch them flow "
+                      "(`sevpro log` in another shell). Ctrl-C stops.")
+        while stack.worker.poll() is None:
+            stack.worker.wait(timeout=3600)
+    except KeyboardInterrupt:
+        console.print("stopping...")
+    except RuntimeError as exc:
+        _fail(str(exc))
+    finally:
+        stack.stop()
 
 
 def main() -> None:

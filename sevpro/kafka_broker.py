@@ -21,12 +21,12 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 KAFKA_VERSION = "4.4.0"
 _POM = "pom.xml"
 _LOG_CONFIG = "log4j2.properties"
+_RESOURCES = Path(__file__).parent / "kafka"  # the POM and the broker's log configuration
 
 
 class BrokerError(RuntimeError):
@@ -112,7 +112,7 @@ class LocalKafkaBroker:
             raise BrokerError("Maven (mvn) is not installed: it is needed once to fetch the Kafka jars.")
         self.libs.mkdir(parents=True, exist_ok=True)
         pom = self.home / "pom.xml"
-        pom.write_text(resources.files("sevpro.kafka").joinpath(_POM).read_text())
+        pom.write_text((_RESOURCES / _POM).read_text())
         cmd = ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-Dkafka.version={self.version}",
                "-DincludeScope=runtime", f"-DoutputDirectory={self.libs}"]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -183,7 +183,7 @@ class LocalKafkaBroker:
         props = self.run_dir / "server.properties"
         props.write_text(self._properties())
         log_config = self.run_dir / _LOG_CONFIG
-        log_config.write_text(resources.files("sevpro.kafka").joinpath(_LOG_CONFIG).read_text())
+        log_config.write_text((_RESOURCES / _LOG_CONFIG).read_text())
         classpath = f"{libs}/*"
         jvm_logging = [f"-Dlog4j2.configurationFile={log_config}", f"-Dkafka.logs.dir={self.log_dir}"]
         if not (self.data_dir / "meta.properties").exists():

@@ -1,10 +1,14 @@
-"""Process-wide settings: one pydantic-settings model from environment variables (prefix SEVPRO_)."""
+"""Process-wide settings: one pydantic-settings model from environment variables (prefix SEVPRO_).
+
+Secrets (client secrets, API keys) are read from the environment only, held as SecretStr so that they never
+appear in a repr or a log line, and per-company Procountor API keys are named by the company settings.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,10 +17,25 @@ class Settings(BaseSettings):
 
     # Read without the prefix too: KAFKA_BOOTSTRAP_SERVERS is the name every Kafka tool uses.
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    topic_partitions: int = 4
-    home: Path = Path(".sevpro")
-    companies_file: Path | None = None
     tenant: str = "demo"
+    companies_file: Path | None = None
+
+    severa_url: str = "http://127.0.0.1:8081/rest-api"
+    severa_client_id: str = "sevpro-demo-client"
+    severa_client_secret: SecretStr = SecretStr("sevpro-demo-secret")
+    severa_requests_per_second: float = 8.0
+
+    procountor_url: str = "http://127.0.0.1:8082/api"
+    procountor_client_id: str = "sevpro-demo-client"
+    procountor_client_secret: SecretStr = SecretStr("sevpro-demo-secret")
+    procountor_requests_per_second: float = 15.0
+
+    # Invoices are polled often (seconds from status change to Procountor); registries rarely.
+    invoice_poll_seconds: float = 1.0
+    registry_poll_seconds: float = 60.0
+    purchase_invoice_poll_seconds: float = 10.0
+    transient_retry_seconds: float = 60.0
+    transfer_concurrency: int = 8
 
 
 def get_settings() -> Settings:

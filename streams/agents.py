@@ -1,1 +1,126 @@
-"""Registers every production agent on the app (imported by `sevpro worker`)."""
+"""The production agents and timers, registered on the faust app (imported by `sevpro worker`).
+
+severa.invoice.observed ──trigger──▶ transfer.sales-invoice.requested ──transfer──▶ transfer.sales-invoice.outcome
+                                                                                   registry.links
+Pollers run as leader-only timers (one per cluster); the projector runs as a task in every worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from projections.projector import Projector
+from schemas.codec import CodecError, decode, encode
+from sevpro.logs import get_logger
+from sevpro.settings import get_settings
+from streams import topics
+from streams.app import app, send_dead_letter, topic
+from streams.runtime import get_runtime
+from streams.sales_invoice import KIND, transfer_request
+
+log = get_logger(__name__)
+settings = get_settings()
+invoice_observed = topic(topics.observed("severa", "invoice"))
+sales_requested = topic(topics.transfer_requested(KIND))
+
+
+def _bootstrap() -> str:
+    return ",".join(str(url).removeprefix("kafka://") for url in app.conf.broker)
+
+
+@app.agent(invoice_observed)
+async def sales_invoice_trigger(stream: Any) -> None:
+    """An invoice version in its company's transfer status becomes a transfer request."""
+    runtime = await get_runtime(_bootstrap())
+    async for event in stream.events():
+        try:
+            name, observed = decode(event.value)
+            if name != "EntityObserved":
+                raise CodecError(f"expected EntityObserved, got {name}")
+            assert runtime.directory is not None
+            request = transfer_request(observed, runtime.directory)
+        except (CodecError, ValueError, KeyError) as exc:
+            await send_dead_letter(event, f"sales_invoice_trigger: {type(exc).__name__}: {exc}")
+            continue
+        if request is not None:
+            await runtime.emit("TransferRequested", request)
+
+
+@app.agent(sales_requested)
+async def sales_invoice_transfer(stream: Any) -> None:
+    """Carry out transfer requests; different invoices concurrently, one invoice's requests in order."""
+    runtime = await get_runtime(_bootstrap())
+    assert runtime.transfer is not None
+    limit = asyncio.Semaphore(settings.transfer_concurrency)
+    async for events in stream.take_events(settings.transfer_concurrency * 4, within=0.05):
+        by_invoice: dict[bytes, list[Any]] = defaultdict(list)
+        for event in events:
+            by_invoice[event.key].append(event)
+        await asyncio.gather(*(_transfer_in_order(runtime, queue, limit) for queue in by_invoice.values()))
+
+
+async def _transfer_in_order(runtime: Any, queue: list[Any], limit: asyncio.Semaphore) -> None:
+    async with limit:
+        for event in queue:
+            try:
+                name, request = decode(event.value)
+                if name != "TransferRequested":
+                    raise CodecError(f"expected TransferRequested, got {name}")
+            except CodecError as exc:
+                await send_dead_letter(event, f"sales_invoice_transfer: {exc}")
+                continue
+            await runtime.transfer.handle(request, runtime.attempt_number(request))
+
+
+@app.timer(interval=0.5, on_leader=True)
+async def poll_sources() -> None:
+    """Leader-only: read Severa and Procountor changes that are due (each source at its own pace)."""
+    runtime = await get_runtime(_bootstrap())
+    if not runtime.pollers:
+        await runtime.start_pollers()
+    for poller in runtime.pollers:
+        try:
+            await poller.poll_due()
+        except Exception as exc:  # the client retried already; the next tick tries again
+            log.error("poll failed", system=poller.system, tenant=poller.tenant, error=f"{type(exc).__name__}: {exc}")
+
+
+@app.timer(interval=settings.transient_retry_seconds, on_leader=True)
+async def retry_transient_failures() -> None:
+    """Failed-transient transfers are requested again on the next cycle, through the normal path."""
+    runtime = await get_runtime(_bootstrap())
+    assert runtime.store is not None
+    for entry in runtime.store.transfers(state="failed_transient"):
+        request = runtime.store.request(entry["request_id"])
+        if request is None or request.get("snapshot") is None:
+            continue
+        retry = {
+            "event_id": entry["request_id"], "correlation_id": request.get("correlation_id") or entry["request_id"],
+            "causation_id": entry["request_id"], "tenant": entry["tenant"], "company": entry["company"],
+            "kind": entry["kind"], "source_id": entry["severa_id"], "source_number": entry["severa_number"],
+            "source_version": entry["source_version"], "reason": "retry", "snapshot": request["snapshot"],
+            "requested_at": request.get("requested_at"),
+        }
+        await sales_requested.send(key=topics.key(entry["tenant"], entry["severa_id"]),
+                                   value=encode("TransferRequested", _with_time(retry)))
+
+
+def _with_time(record: dict[str, Any]) -> dict[str, Any]:
+    from schemas.codec import now
+
+    record["requested_at"] = now()
+    return record
+
+
+@app.task
+async def run_projector() -> None:
+    """Keep the transfer log, ID map and history current in this worker's SQLite projection."""
+    stop = asyncio.Event()
+    async with Projector(_bootstrap()) as projector:
+        await projector.run(stop)
+
+
+__all__ = ["poll_sources", "retry_transient_failures", "run_projector", "sales_invoice_transfer",
+           "sales_invoice_trigger"]

@@ -47,3 +47,30 @@ COMPACTED = {POLLER_WATERMARKS}
 
 def key(tenant: str, *parts: str) -> bytes:
     return "/".join((tenant, *parts)).encode()
+
+
+async def ensure_topics(bootstrap: str, partitions: int = 4) -> list[str]:
+    """Create every topic that does not exist yet (compacted where it must be); returns those created.
+
+    Done before the worker starts: faust ignores a missing source topic, and a topic auto-created by a
+    producer would not be compacted.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in [*all_topics(), SMOKE_IN, SMOKE_OUT] if name not in existing]
+        if missing:
+            new = [NewTopic(name, 1 if name in COMPACTED else partitions, 1,
+                            topic_configs={"cleanup.policy": "compact"} if name in COMPACTED else {})
+                   for name in missing]
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another worker created them at the same moment
+        return missing
+    finally:
+        await admin.close()

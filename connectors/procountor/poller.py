@@ -53,8 +53,9 @@ def dimensions(client: ProcountorClient) -> EntitySource:
 
 
 def procountor_poller(bootstrap: str, tenant: str, company: str, client: ProcountorClient, *,
-                      overlap: timedelta = timedelta(seconds=30)) -> Poller:
+                      overlap: timedelta = timedelta(seconds=30), interval: float = 10.0) -> Poller:
     sources = [purchase_invoices(client), dimensions(client)]
     for source in sources:
         source.company_of = lambda _item, company=company: company  # type: ignore[misc]
+        source.interval = interval
     return Poller(bootstrap, "procountor", f"{tenant}/{company}", sources, overlap=overlap)

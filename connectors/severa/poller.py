@@ -62,10 +62,20 @@ def severa_sources(client: SeveraClient) -> list[EntitySource]:
     ]
 
 
+FAST_ENTITIES = ("invoice", "travel_reimbursement")
+
+
 def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities: list[str] | None = None,
-                  overlap: timedelta = timedelta(seconds=30)) -> Poller:
-    """A poller over all (or the named) Severa entity types of one tenant."""
+                  overlap: timedelta = timedelta(seconds=30), fast_interval: float = 1.0,
+                  slow_interval: float = 60.0) -> Poller:
+    """A poller over all (or the named) Severa entity types of one tenant.
+
+    Invoices and travel reimbursements are read every `fast_interval` seconds (the transfer latency), the
+    registries every `slow_interval` (they change rarely, and the API allows 10 requests a second in all).
+    """
     sources = severa_sources(client)
     if entities is not None:
         sources = [s for s in sources if s.entity in entities]
+    for source in sources:
+        source.interval = fast_interval if source.entity in FAST_ENTITIES else slow_interval
     return Poller(bootstrap, "severa", tenant, sources, overlap=overlap)

@@ -1,0 +1,119 @@
+"""`sevpro demo`: the whole loop on one machine, from a fresh world each time.
+
+Broker (its own data, reset at start), both sandboxes with the demo organisation at their real rate limits,
+and a worker process (pollers, agents, projector). Prints where everything is, waits until the demo invoices
+have been transferred (or have failed for the seed's reasons), prints the transfer log, and keeps running so
+that a user can change data in the Severa sandbox and watch it flow.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from projections.store import ProjectionStore, default_db_path
+from sandbox.procountor.app import create_app as procountor_app
+from sandbox.procountor.demo import DEMO_FI_API_KEY, DEMO_SE_API_KEY
+from sandbox.runner import SandboxServer
+from sandbox.severa.app import create_app as severa_app
+from sevpro.kafka_broker import LocalKafkaBroker, project_home
+
+console = Console()
+WAITING = "Waiting for transfer to Procountor"
+
+
+@dataclass
+class DemoStack:
+    bootstrap: str
+    severa: SandboxServer
+    procountor: SandboxServer
+    worker: subprocess.Popen[bytes]
+    broker: LocalKafkaBroker | None
+    worker_log: Path
+
+    def stop(self) -> None:
+        if self.worker.poll() is None:
+            os.killpg(self.worker.pid, signal.SIGTERM)
+            try:
+                self.worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker.pid, signal.SIGKILL)
+                self.worker.wait()
+        self.severa.stop()
+        self.procountor.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def worker_environment(bootstrap: str, severa_url: str, procountor_url: str, app_id: str) -> dict[str, str]:
+    """The worker's configuration, as an operator would set it (sandbox credentials only)."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SEVPRO_APP_ID": app_id,
+        "SEVPRO_SEVERA_URL": f"{severa_url}/rest-api",
+        "SEVPRO_PROCOUNTOR_URL": f"{procountor_url}/api",
+        "SEVPRO_PROCOUNTOR_API_KEY_FI": DEMO_FI_API_KEY,
+        "SEVPRO_PROCOUNTOR_API_KEY_SE": DEMO_SE_API_KEY,
+    }
+
+
+def start(severa_port: int | None, procountor_port: int | None, kafka_port: int) -> DemoStack:
+    broker = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        broker = LocalKafkaBroker(port=kafka_port, name="demo")
+        broker.reset()  # a fresh world: no topics, offsets or watermarks from an earlier demo
+        with console.status(f"starting Kafka on 127.0.0.1:{kafka_port}..."):
+            bootstrap = broker.start().bootstrap
+    shutil.rmtree(default_db_path(), ignore_errors=True)
+    severa = SandboxServer(severa_app(seed="demo"), port=severa_port).start()
+    procountor = SandboxServer(procountor_app(seed="demo"), port=procountor_port).start()
+    log_file = project_home() / "demo-worker.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    env = worker_environment(bootstrap, severa.url, procountor.url, f"sevpro-demo-{int(time.time())}")
+    worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
+                              stdout=log_file.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    return DemoStack(bootstrap, severa, procountor, worker, broker, log_file)
+
+
+def print_where(stack: DemoStack) -> None:
+    console.print(f"Kafka:               [bold]{stack.bootstrap}[/bold]")
+    console.print(f"Severa sandbox:      [bold]{stack.severa.url}/rest-api[/bold]  "
+                  "client_id sevpro-demo-client, client_secret sevpro-demo-secret (sandbox only)")
+    console.print(f"Procountor sandbox:  [bold]{stack.procountor.url}/api[/bold]  "
+                  f"client_id sevpro-demo-client, client_secret sevpro-demo-secret, api_key {DEMO_FI_API_KEY} "
+                  f"(FI) / {DEMO_SE_API_KEY} (SE)")
+    console.print(f"Worker log:          {stack.worker_log}")
+
+
+def demo_invoice_numbers(stack: DemoStack) -> set[str]:
+    store = stack.severa.app.state.store
+    return {str(i["number"]) for i in store.all("invoices") if i["status"]["name"] == WAITING}
+
+
+def wait_for_transfers(stack: DemoStack, numbers: set[str], timeout: float) -> list[dict]:
+    """Poll the transfer log until every demo invoice has a final state (or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    entries: list[dict] = []
+    with console.status("transferring the demo invoices...") as status:
+        while time.monotonic() < deadline:
+            if stack.worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with {stack.worker.returncode}; see {stack.worker_log}")
+            if default_db_path().exists():
+                with ProjectionStore() as store:
+                    entries = store.transfers(kind="sales-invoice")
+                done = {e["severa_number"] for e in entries if e["state"] in ("succeeded", "failed-data")}
+                status.update(f"transferring the demo invoices... {len(done & numbers)}/{len(numbers)}")
+                if numbers <= done:
+                    break
+            time.sleep(0.5)
+    return entries

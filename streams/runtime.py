@@ -1,0 +1,123 @@
+"""Everything a worker holds while it runs: API clients, company settings, pollers, the transfer service.
+
+Built once, lazily, inside the worker's event loop (httpx and aiokafka clients belong to a loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from connectors.polling import Poller
+from connectors.procountor.client import ProcountorClient
+from connectors.procountor.poller import procountor_poller
+from connectors.severa.client import SeveraClient
+from connectors.severa.poller import severa_poller
+from projections.store import ProjectionStore
+from schemas.codec import encode
+from sevpro.company import CompanySettings, demo_companies_path, load_companies
+from sevpro.logs import get_logger
+from sevpro.settings import Settings, get_settings
+from streams import topics
+from streams.sales_invoice import KIND, CompanyDirectory, SalesInvoiceTransfer
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    companies: dict[str, CompanySettings]
+    bootstrap: str
+    severa: SeveraClient | None = None
+    procountor: dict[str, ProcountorClient] = field(default_factory=dict)
+    producer: AIOKafkaProducer | None = None
+    directory: CompanyDirectory | None = None
+    transfer: SalesInvoiceTransfer | None = None
+    pollers: list[Poller] = field(default_factory=list)
+    store: ProjectionStore | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.severa = SeveraClient(settings.severa_url, settings.severa_client_id,
+                                   settings.severa_client_secret.get_secret_value(),
+                                   requests_per_second=settings.severa_requests_per_second)
+        for name, company in self.companies.items():
+            if not company.enabled:
+                continue
+            self.procountor[name] = ProcountorClient(
+                settings.procountor_url, settings.procountor_client_id,
+                settings.procountor_client_secret.get_secret_value(), company.procountor_api_key(os.environ),
+                requests_per_second=settings.procountor_requests_per_second)
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
+        await self.producer.start()
+        self.directory = await CompanyDirectory.load(self.companies, self.severa)
+        self.store = ProjectionStore()
+        self.transfer = SalesInvoiceTransfer(self.severa, self.procountor, self.companies, self.emit,
+                                             transfer_log=self.store, directory=self.directory)
+
+    async def start_pollers(self) -> None:
+        assert self.severa is not None
+        poller = severa_poller(self.bootstrap, self.settings.tenant, self.severa,
+                               fast_interval=self.settings.invoice_poll_seconds,
+                               slow_interval=self.settings.registry_poll_seconds)
+        await poller.start()
+        self.pollers.append(poller)
+        for name, client in self.procountor.items():
+            if self.companies[name].purchase_invoices.enabled:
+                company_poller = procountor_poller(self.bootstrap, self.settings.tenant, name, client,
+                                                   interval=self.settings.purchase_invoice_poll_seconds)
+                await company_poller.start()
+                self.pollers.append(company_poller)
+
+    async def emit(self, name: str, record: dict[str, Any]) -> None:
+        """Publish one event and wait for the broker's ack: the record exists before the next side effect."""
+        assert self.producer is not None
+        if name == "TransferOutcome":
+            topic, key = topics.transfer_outcome(record["kind"]), topics.key(record["tenant"], record["source_id"])
+        elif name == "IdLinked":
+            topic = topics.REGISTRY_LINKS
+            key = topics.key(record["tenant"], record["company"], record["kind"], record["severa_key"])
+        elif name == "TransferRequested":
+            topic, key = topics.transfer_requested(record["kind"]), topics.key(record["tenant"], record["source_id"])
+        else:
+            raise ValueError(f"no topic for {name}")
+        await self.producer.send_and_wait(topic, key=key, value=encode(name, record))
+
+    def attempt_number(self, request: dict[str, Any]) -> int:
+        """1 + the attempts of this request the transfer log has seen (the log may lag: a hint, not a key)."""
+        if self.store is None:
+            return 1
+        entry = self.store.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
+        return 1 + sum(1 for a in entry.get("attempts", []) if a["request_id"] == request["event_id"])
+
+    async def stop(self) -> None:
+        for poller in self.pollers:
+            await poller.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        for client in [self.severa, *self.procountor.values()]:
+            if client is not None:
+                await client.aclose()
+
+
+_runtime: Runtime | None = None
+_lock = asyncio.Lock()
+
+
+async def get_runtime(bootstrap: str) -> Runtime:
+    global _runtime
+    async with _lock:
+        if _runtime is None:
+            settings = get_settings()
+            companies = load_companies(settings.companies_file or demo_companies_path())
+            runtime = Runtime(settings, companies, bootstrap)
+            await runtime.start()
+            _runtime = runtime
+            log.info("runtime started", tenant=settings.tenant, companies=sorted(runtime.procountor),
+                     kind=KIND)
+    return _runtime
