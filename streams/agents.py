@@ -12,7 +12,8 @@ from collections import defaultdict
 from typing import Any
 
 from projections.projector import Projector
-from schemas.codec import CodecError, decode, encode
+from projections.reprocess import reprocess
+from schemas.codec import CodecError, decode
 from sevpro.logs import get_logger
 from sevpro.settings import get_settings
 from streams import topics
@@ -89,29 +90,12 @@ async def poll_sources() -> None:
 
 @app.timer(interval=settings.transient_retry_seconds, on_leader=True)
 async def retry_transient_failures() -> None:
-    """Failed-transient transfers are requested again on the next cycle, through the normal path."""
+    """Failed-transient transfers are requested again on the next cycle, through the normal idempotent path."""
     runtime = await get_runtime(_bootstrap())
     assert runtime.store is not None
-    for entry in runtime.store.transfers(state="failed_transient"):
-        request = runtime.store.request(entry["request_id"])
-        if request is None or request.get("snapshot") is None:
-            continue
-        retry = {
-            "event_id": entry["request_id"], "correlation_id": request.get("correlation_id") or entry["request_id"],
-            "causation_id": entry["request_id"], "tenant": entry["tenant"], "company": entry["company"],
-            "kind": entry["kind"], "source_id": entry["severa_id"], "source_number": entry["severa_number"],
-            "source_version": entry["source_version"], "reason": "retry", "snapshot": request["snapshot"],
-            "requested_at": request.get("requested_at"),
-        }
-        await sales_requested.send(key=topics.key(entry["tenant"], entry["severa_id"]),
-                                   value=encode("TransferRequested", _with_time(retry)))
-
-
-def _with_time(record: dict[str, Any]) -> dict[str, Any]:
-    from schemas.codec import now
-
-    record["requested_at"] = now()
-    return record
+    retried = await reprocess(_bootstrap(), runtime.store, state="failed-transient")
+    if retried:
+        log.info("transient failures requested again", count=len(retried))
 
 
 @app.task

@@ -63,12 +63,25 @@ class TransferLog(Protocol):
 
     def succeeded_request(self, request_id: str) -> bool: ...
 
+    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None: ...
+
 
 class NoLog:
     """No projection available: every request takes the full idempotent path (still exactly once)."""
 
     def succeeded_request(self, request_id: str) -> bool:
         return False
+
+    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None:
+        return None
+
+
+def already_done(log: TransferLog, request: Json) -> bool:
+    """The log shows this request, or this very version of the record (a replay, a reprocess), succeeded."""
+    if log.succeeded_request(request["event_id"]):
+        return True
+    entry = log.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
+    return entry.get("state") == "succeeded" and entry.get("source_version") == request["source_version"]
 
 
 class TransientFailure(Exception):
@@ -248,7 +261,7 @@ class SalesInvoiceTransfer:
     # -------------------------------------------------------------------------------------- the transfer
     async def handle(self, request: Json, attempt_number: int = 1) -> TransferResult:
         """Carry out one request; every outcome is published, nothing is raised but cancellation."""
-        if self.log.succeeded_request(request["event_id"]):
+        if already_done(self.log, request):
             return TransferResult("skipped")
         attempt = Attempt(attempt_number)
         await self._outcome(request, attempt, "attempting")

@@ -158,11 +158,17 @@ async def test_registries_on_first_use_and_credit_note(stack) -> None:
 
 
 async def test_skips_a_request_the_log_shows_succeeded(stack) -> None:
+    request = stack.request(10002)
+
     class Log:
         def succeeded_request(self, request_id: str) -> bool:
-            return True
+            return False  # a reprocess request has a new id...
+
+        def transfer(self, tenant: str, kind: str, source_id: str) -> dict | None:
+            # ...but the log shows this version of the invoice succeeded
+            return {"state": "succeeded", "source_version": request["source_version"]}
 
     before = dict(stack.procountor["FI"].calls), dict(stack.severa.calls)
-    result = await stack.transfer(transfer_log=Log()).handle(stack.request(10002))
+    result = await stack.transfer(transfer_log=Log()).handle(request)
     assert result.state == "skipped"
     assert (dict(stack.procountor["FI"].calls), dict(stack.severa.calls)) == before

@@ -1,0 +1,129 @@
+"""The whole stack: real broker, both sandboxes over sockets, the worker process with pollers and agents."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from projections.store import ProjectionStore
+from sandbox.procountor.app import create_app as procountor_app
+from sandbox.runner import SandboxServer
+from sandbox.severa.app import create_app as severa_app
+from sevpro.demo import worker_environment
+
+pytestmark = pytest.mark.integration
+WAITING = "Waiting for transfer to Procountor"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _writes(server: SandboxServer) -> Counter[str]:
+    calls = server.app.state.sandbox.stats.calls
+    return Counter({route: n for route, n in calls.items() if route.split(" ")[0] in WRITES and "token" not in route})
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
+def _wait_for_log(home: Path, numbers: set[str], worker: subprocess.Popen[bytes], log: Path,
+                  timeout: float = 120) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    entries: list[dict] = []
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+        if (home / "projections").exists():
+            with ProjectionStore(home / "projections") as store:
+                entries = store.transfers(kind="sales-invoice")
+            if numbers <= {e["severa_number"] for e in entries if e["state"] in ("succeeded", "failed-data")}:
+                return entries
+        time.sleep(0.5)
+    raise AssertionError(f"not all transferred: {[(e['severa_number'], e['state']) for e in entries]}\n"
+                         + log.read_text(errors="replace")[-3000:])
+
+
+def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, unique, tmp_path: Path) -> None:
+    with SandboxServer(severa_app(seed="demo")) as severa, SandboxServer(procountor_app(seed="demo")) as procountor:
+        numbers = {str(i["number"]) for i in severa.app.state.store.all("invoices") if i["status"]["name"] == WAITING}
+        env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"e2e-{unique}")
+        env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"e2e{unique}")
+        log = tmp_path / "worker.log"
+        worker = _start_worker(env, log)
+        try:
+            entries = _wait_for_log(tmp_path / "home", numbers, worker, log)
+        finally:
+            _stop(worker)
+        states = Counter(e["state"] for e in entries)
+        assert states == {"succeeded": 8, "failed-data": 4}
+        failed = {e["severa_number"]: e["last_error"]["code"] for e in entries if e["state"] == "failed-data"}
+        assert failed == {"10005": "REGISTRY_MISMATCH", "10006": "ERROR_BRN_CODE", "10007": "CLOSED_FISCAL_PERIOD",
+                          "10008": "SIZE_MUST_BE_BETWEEN_0_AND_100"}
+        for number in numbers - set(failed):
+            company = "SE" if number in ("10011", "10012") else "FI"
+            matches = [i for i in procountor.app.state.store.company(company).invoices.values()
+                       if i.get("originalInvoiceNumber") == number]
+            assert len(matches) == 1, number
+        transferred = [i for i in severa.app.state.store.all("invoices")
+                       if i["status"]["name"] == "Transferred to Procountor"]
+        assert len(transferred) == 8
+
+        # Replay: a new consumer group reads every topic from offset zero, with the read models wiped too,
+        # so only the search-before-write guards stand between a replay and a duplicate.
+        writes_before = _writes(severa), _writes(procountor)
+        (tmp_path / "home" / "projections").rename(tmp_path / "old-projections")
+        env["SEVPRO_APP_ID"] = f"e2e-replay-{unique}"
+        replay = _start_worker(env, log)
+        try:
+            replayed = _wait_for_log(tmp_path / "home", numbers, replay, log)
+            time.sleep(3)  # let any late write show
+        finally:
+            _stop(replay)
+        assert (_writes(severa), _writes(procountor)) == writes_before
+        assert Counter(e["state"] for e in replayed) == {"succeeded": 8, "failed-data": 4}
+
+
+def test_demo_command_then_log_json(kafka, tmp_path: Path) -> None:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "SEVPRO_HOME": str(tmp_path / "home"),
+           "COLUMNS": "200"}
+    ports = [str(_free()) for _ in range(2)]
+    demo = subprocess.run([sys.executable, "-m", "sevpro.cli", "demo", "--exit-when-done", "--severa-port", ports[0],
+                           "--procountor-port", ports[1], "--timeout", "150"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert f"http://127.0.0.1:{ports[0]}/rest-api" in demo.stdout and "sevpro-demo-secret" in demo.stdout
+    logged = subprocess.run([sys.executable, "-m", "sevpro.cli", "log", "--json"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert logged.returncode == 0, logged.stderr
+    entries = json.loads(logged.stdout)
+    assert sorted(e["severa_number"] for e in entries) == [str(n) for n in range(10002, 10014)]
+    for entry in entries:
+        if entry["state"] == "failed-data":
+            reason = entry["reason_for_failure"]
+            assert reason["code"] and reason["field"] and reason["message"] and reason["solution"]
+        else:
+            assert entry["state"] == "succeeded" and entry["procountor_id"]
+    assert sum(e["state"] == "failed-data" for e in entries) == 4
+
+
+def _free() -> int:
+    from sandbox.runner import free_port
+
+    return free_port()
