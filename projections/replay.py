@@ -57,6 +57,9 @@ async def replay(bootstrap: str, root: Path | str | None = None, *, since: datet
             progress(0, total)
         await builder.catch_up()
         await builder.catch_up()
+        if progress:
+            # Offsets also count transaction markers, which are not records: at the end, done is the total.
+            progress(done, done)
         if switch:
             versions.switch_to(root, version)
             versions.prune(root)
