@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     purchase_invoice_poll_seconds: float = 10.0
     transient_retry_seconds: float = 60.0
     transfer_concurrency: int = 8
+    # One projector per host writes the SQLite read models; further workers on the host turn theirs off.
+    run_projector: bool = True
 
 
 def get_settings() -> Settings:

@@ -101,6 +101,8 @@ async def retry_transient_failures() -> None:
 @app.task
 async def run_projector() -> None:
     """Keep the transfer log, ID map and history current in this worker's SQLite projection."""
+    if not settings.run_projector:
+        return
     stop = asyncio.Event()
     async with Projector(_bootstrap()) as projector:
         await projector.run(stop)
