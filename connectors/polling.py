@@ -217,8 +217,8 @@ class Poller:
                 event = self._observed(source, entity_id, version, item)
                 await self._producer.send(topic, key=topics.key(self.tenant, entity_id),
                                           value=encode("EntityObserved", event))
-            for entity_id, message, raw in errors:
-                failure = self._failed(source, entity_id, message, raw)
+            for failed_id, message, raw in errors:
+                failure = self._failed(source, failed_id, message, raw)
                 await self._producer.send(topics.observation_errors(self.system),
                                           key=topics.key(self.tenant, source.entity),
                                           value=encode("ObservationFailed", failure))
@@ -234,9 +234,9 @@ class Poller:
         self.watermarks[source.entity] = new_state
         stats.published = len(fresh)
         stats.errors = len(errors)
-        for entity_id, message, _ in errors:
+        for failed_id, message, _ in errors:
             log.warning("entity not understood", system=self.system, tenant=self.tenant, entity=source.entity,
-                        entity_id=entity_id, error=message)
+                        entity_id=failed_id, error=message)
         if fresh or errors:
             log.info("published", system=self.system, tenant=self.tenant, entity=source.entity,
                      published=stats.published, skipped=stats.skipped, errors=stats.errors)

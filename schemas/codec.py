@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
@@ -82,7 +82,7 @@ class Codec:
             self.by_fingerprint[version.fingerprint] = version
         for schema in history:
             old_named = {k: v for k, v in named.items() if k != f"{schema.get('namespace')}.{schema['name']}"}
-            parsed = parse_schema(schema, named_schemas=old_named)
+            parsed = cast(dict[str, Any], parse_schema(schema, named_schemas=old_named))
             version = SchemaVersion(parsed["name"], parsed, _fingerprint(parsed))
             self.by_fingerprint.setdefault(version.fingerprint, version)
 

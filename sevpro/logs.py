@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -11,7 +12,7 @@ import structlog
 _SECRET_KEYS = re.compile(r"(secret|token|api_?key|password|authorization)", re.IGNORECASE)
 
 
-def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Logs never carry secrets: values under secret-like keys are replaced."""
     for key in list(event_dict):
         if _SECRET_KEYS.search(key):

@@ -142,15 +142,15 @@ class ProcountorClient:
                     ProcountorTransientError(f"{method} {template}: {type(exc).__name__}", method=method, path=template)
                 ) from exc
             except httpx.TransportError as exc:
-                error = ProcountorTransientError(
+                lost = ProcountorTransientError(
                     f"{method} {template}: {type(exc).__name__}",
                     method=method,
                     path=template,
                     maybe_applied=not safe_to_repeat,
                 )
                 if safe_to_repeat:
-                    raise _RetryableFailure(error) from exc
-                raise error from exc
+                    raise _RetryableFailure(lost) from exc
+                raise lost from exc
         log.debug("procountor %s %s -> %s", method, template, response.status_code)
         if response.status_code == 429 or response.status_code >= 500:
             error = error_from_response(response.status_code, _json_or_none(response), method, template)

@@ -393,8 +393,8 @@ def seed_demo(store: ProcountorStore) -> None:
     dimension(se, "Projects", ["2026001", "2026002", "2026003", "2026004"])
     dimension(se, "Cost centers", ["CC-STO"])
     dimension(se, "Business units", [SE_COMPANY["name"]])
-    for (number, first, last), iban in zip(PERSONS, PERSON_IBANS, strict=True):
-        person(store, fi, number, first, last, iban)
+    for (person_number, first, last), iban in zip(PERSONS, PERSON_IBANS, strict=True):
+        person(store, fi, person_number, first, last, iban)
     seed_purchase_invoices(store, fi)
 
 
