@@ -81,11 +81,22 @@ async def poll_sources() -> None:
     runtime = await get_runtime(_bootstrap())
     if not runtime.pollers:
         await runtime.start_pollers()
+    now = asyncio.get_running_loop().time()
     for poller in runtime.pollers:
+        failures, not_before = _poll_failures.get(id(poller), (0, 0.0))
+        if now < not_before:
+            continue
         try:
             await poller.poll_due()
-        except Exception as exc:  # the client retried already; the next tick tries again
-            log.error("poll failed", system=poller.system, tenant=poller.tenant, error=f"{type(exc).__name__}: {exc}")
+            _poll_failures.pop(id(poller), None)
+        except Exception as exc:  # the client retried already; back off, exponentially, and say so
+            delay = min(300.0, 2.0 ** (failures + 1))
+            _poll_failures[id(poller)] = (failures + 1, now + delay)
+            log.error("poll failed, backing off", system=poller.system, tenant=poller.tenant,
+                      failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")
+
+
+_poll_failures: dict[int, tuple[int, float]] = {}
 
 
 @app.timer(interval=settings.transient_retry_seconds, on_leader=True)
