@@ -286,22 +286,3 @@ class Poller:
             "raw": None if raw is None else json.dumps(raw, default=str)[:4000],
             "occurred_at": now(),
         }
-
-    async def run(self, interval: float, stop: asyncio.Event | None = None, max_backoff: float = 300.0) -> None:
-        """Poll every `interval` seconds until `stop`; a failing run backs off exponentially and says so."""
-        stop = stop or asyncio.Event()
-        failures = 0
-        while not stop.is_set():
-            delay = interval
-            try:
-                await self.poll_once()
-                failures = 0
-            except Exception as exc:  # transient errors were retried inside the client already
-                failures += 1
-                delay = min(max_backoff, interval * 2**failures)
-                log.error("poll failed, backing off", system=self.system, tenant=self.tenant, failures=failures,
-                          retry_in_s=round(delay, 1), error=f"{type(exc).__name__}: {exc}")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
