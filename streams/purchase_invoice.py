@@ -1,0 +1,442 @@
+"""Purchase invoice import, Procountor → Severa project fees, exactly once.
+
+`PurchaseInvoiceTrigger` turns an observed Procountor purchase invoice (`procountor.purchase_invoice.observed`,
+tenant `<tenant>/<company>`) into a `TransferRequested` when its company imports purchase invoices, its status
+is one of the import statuses and its accounting is dimensioned to the company's project dimension.
+`PurchaseInvoiceTransfer` carries a request out: one Severa project fee per project the invoice is split to.
+
+Exactly once without an external-id field on Severa's fees (kafka-and-faust.md §1.4):
+- The request's `event_id` (tenant, kind, Procountor id, version) is its idempotency key; a request the
+  transfer log shows succeeded is skipped without any API call.
+- A later version whose fees would be the same (APPROVED → PAID changes only the status) is recognised from
+  the last imported version's snapshot and closed as `skipped`, again without any API call.
+- Each fee is linked in the ID map (`IdLinked` kind `project_fee`, severa_key `<invoice id>:<project>`), and
+  its description carries the marker `Procountor #<id>`. Before creating, the linked fee is read, or else the
+  project's fees are searched for the marker, so a crash between the POST and its record never doubles a fee;
+  a fee found whose amount, date or texts differ is PATCHed, never created again.
+- Every project is looked up before the first write, so a missing project is a data error with nothing written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from connectors.procountor.client import ProcountorClient
+from connectors.procountor.errors import ProcountorError, ProcountorTransientError
+from connectors.severa.client import SeveraClient
+from connectors.severa.errors import SeveraError, SeveraNotFound, SeveraTransientError
+from schemas.codec import now
+from sevpro.company import CompanySettings
+from sevpro.logs import get_logger
+from streams.mapping.errors import TransferDataError
+from streams.mapping.purchase_invoice import (
+    PlannedFee,
+    dimension_ids,
+    fee_body,
+    fee_changes,
+    fee_key,
+    fingerprint,
+    is_dimensioned,
+    is_importable,
+    marked_invoice_id,
+    missing_project,
+    plan_fees,
+    project_amounts,
+    record_name,
+)
+from streams.sales_invoice import Attempt, TransferResult, TransientFailure, already_done
+
+log = get_logger(__name__)
+KIND = "purchase-invoice"
+FEE_LINK = "project_fee"
+Json = dict[str, Any]
+Emit = Callable[[str, Json], Awaitable[None]]
+
+
+class PurchaseLog(Protocol):
+    """What the import asks the projections (projections/store.py's ProjectionStore implements it)."""
+
+    def succeeded_request(self, request_id: str) -> bool: ...
+
+    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None: ...
+
+
+class NoLog:
+    """No projection: every request takes the full idempotent path (reads, then only the writes missing)."""
+
+    def succeeded_request(self, request_id: str) -> bool:
+        return False
+
+    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None:
+        return None
+
+
+# ------------------------------------------------------------------------------------ project dimensions
+
+
+class ProjectDimensions:
+    """Each company's Procountor dimensions, read once and re-read when an invoice names one not yet seen.
+
+    The trigger re-reads at most once per `min_reload_seconds` per company (an invoice dimensioned only to
+    other dimensions must not cost a call each); the transfer re-reads at once for an unknown item.
+    """
+
+    def __init__(self, procountor: Mapping[str, ProcountorClient], companies: Mapping[str, CompanySettings], *,
+                 min_reload_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.procountor = procountor
+        self.companies = companies
+        self.min_reload_seconds = min_reload_seconds
+        self.clock = clock
+        self._dimensions: dict[str, list[Json]] = {}
+        self._loaded_at: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def load(self, company: str, *, refresh: bool = False, throttled: bool = True) -> list[Json]:
+        client = self.procountor.get(company)
+        if client is None:
+            return []
+        async with self._locks.setdefault(company, asyncio.Lock()):
+            due = self.clock() - self._loaded_at.get(company, float("-inf")) >= self.min_reload_seconds
+            if company not in self._dimensions or (refresh and (due or not throttled)):
+                self._dimensions[company] = list(await client.get_dimensions())
+                self._loaded_at[company] = self.clock()
+            return self._dimensions[company]
+
+    def known_ids(self, company: str) -> set[int]:
+        return {int(d["id"]) for d in self._dimensions.get(company, [])}
+
+    async def project_dimension(self, company: str, *, refresh: bool = False, throttled: bool = True) -> Json | None:
+        name = self.companies[company].project_dimension if company in self.companies else None
+        if not name:
+            return None
+        dimensions = await self.load(company, refresh=refresh, throttled=throttled)
+        return next((d for d in dimensions if d.get("name") == name), None)
+
+
+# ----------------------------------------------------------------------------------------------- trigger
+
+
+def company_of(observed: Mapping[str, Any], companies: Mapping[str, CompanySettings]) -> CompanySettings | None:
+    """The company of a Procountor event: its `company` field, else the last part of `<tenant>/<company>`."""
+    name = observed.get("company") or str(observed["tenant"]).rsplit("/", 1)[-1]
+    return companies.get(name)
+
+
+def imports_purchase_invoices(company: CompanySettings | None) -> bool:
+    return bool(company and company.enabled and company.purchase_invoices.enabled and company.project_dimension)
+
+
+def transfer_request(observed: Mapping[str, Any], company: CompanySettings, project_dimension_id: int | None) -> (
+        Json | None):
+    """The TransferRequested for an observed purchase invoice version that is to be imported, else None.
+
+    `project_dimension_id` None means the dimensions could not be read now: an importable invoice with any
+    dimensioning is then requested and the transfer, which reads them again, decides.
+    """
+    if not imports_purchase_invoices(company):
+        return None
+    invoice = json.loads(observed["snapshot"])
+    if not is_importable(invoice, company.purchase_invoices.statuses):
+        return None
+    if project_dimension_id is None:
+        if not dimension_ids(invoice):
+            return None
+    elif not is_dimensioned(invoice, project_dimension_id):
+        return None
+    source_id = str(observed["entity_id"])
+    return {
+        "event_id": f"{observed['tenant']}:{KIND}:{source_id}:{observed['source_version']}",
+        "correlation_id": f"{observed['tenant']}:{KIND}:{source_id}",
+        "causation_id": observed["event_id"],
+        "tenant": observed["tenant"],
+        "company": company.name,
+        "kind": KIND,
+        "source_id": source_id,
+        "source_number": None if invoice.get("invoiceNumber") is None else str(invoice["invoiceNumber"]),
+        "source_version": observed["source_version"],
+        "reason": "status",
+        "snapshot": observed["snapshot"],
+        "requested_at": now(),
+    }
+
+
+class PurchaseInvoiceTrigger:
+    """Observed purchase invoice versions → transfer requests (reads the project dimension's id, cached)."""
+
+    def __init__(self, companies: Mapping[str, CompanySettings], dimensions: ProjectDimensions) -> None:
+        self.companies = companies
+        self.dimensions = dimensions
+
+    async def request(self, observed: Mapping[str, Any]) -> Json | None:
+        company = company_of(observed, self.companies)
+        if company is None or not imports_purchase_invoices(company):
+            return None
+        invoice = json.loads(observed["snapshot"])
+        if not is_importable(invoice, company.purchase_invoices.statuses) or not dimension_ids(invoice):
+            return None  # no Procountor call for invoices that cannot qualify
+        try:
+            dimension = await self.dimensions.project_dimension(company.name)
+            if dimension_ids(invoice) - self.dimensions.known_ids(company.name):
+                dimension = await self.dimensions.project_dimension(company.name, refresh=True)
+        except (ProcountorError, httpx.TransportError) as exc:
+            log.warning("project dimension not readable; the transfer decides", company=company.name,
+                        error=f"{type(exc).__name__}: {exc}"[:300])
+            return transfer_request(observed, company, None)
+        if dimension is None:
+            log.warning("company has no such project dimension in Procountor", company=company.name,
+                        dimension=company.project_dimension)
+            return None
+        return transfer_request(observed, company, int(dimension["id"]))
+
+
+# ---------------------------------------------------------------------------------------------- transfer
+
+
+@dataclass
+class ImportedFee:
+    project_number: int
+    guid: str
+    action: str  # created, updated, unchanged
+
+
+@dataclass
+class _Found:
+    fee: Json
+    linked: bool  # the ID map already holds this link
+
+
+@dataclass
+class PurchaseInvoiceTransfer:
+    """Carries out purchase-invoice TransferRequested events against Severa (and Procountor's dimensions)."""
+
+    severa: SeveraClient
+    companies: Mapping[str, CompanySettings]
+    dimensions: ProjectDimensions
+    emit: Emit
+    transfer_log: PurchaseLog | None = None
+    _projects: dict[int, Json] = field(default_factory=dict)
+
+    @property
+    def log(self) -> PurchaseLog:
+        return self.transfer_log or NoLog()
+
+    # ---------------------------------------------------------------------------------------- events
+    async def _outcome(self, request: Json, attempt: Attempt | None, state: str, *, step: str | None = None,
+                       fees: list[ImportedFee] | None = None, adopted: bool = False,
+                       error: Json | None = None) -> None:
+        suffix = f":{step}" if step else ""
+        token = f"{attempt.token}:" if attempt else ""
+        await self.emit("TransferOutcome", {
+            "event_id": f"{request['event_id']}:{token}{state}{suffix}",
+            "correlation_id": request["correlation_id"],
+            "causation_id": request["event_id"],
+            "tenant": request["tenant"],
+            "company": request["company"],
+            "kind": KIND,
+            "request_id": request["event_id"],
+            "source_id": request["source_id"],
+            "source_number": request.get("source_number"),
+            "source_version": request["source_version"],
+            "attempt": attempt.number if attempt else 0,
+            "state": state,
+            "step": step,
+            # The target is Severa: the fee guids, and the projects' numbers as the target numbers.
+            "target_id": ",".join(f.guid for f in fees) if fees else None,
+            "target_number": ",".join(str(f.project_number) for f in fees) if fees else None,
+            "adopted": adopted,
+            "error": error,
+            "occurred_at": now(),
+        })
+
+    async def _link(self, request: Json, fee_guid: str, project_number: int, created: bool) -> None:
+        key = fee_key(request["source_id"], project_number)
+        await self.emit("IdLinked", {
+            "event_id": f"{request['tenant']}:{request['company']}:{FEE_LINK}:{key}:{fee_guid}",
+            "correlation_id": request["correlation_id"],
+            "causation_id": request["event_id"],
+            "tenant": request["tenant"],
+            "company": request["company"],
+            "kind": FEE_LINK,
+            "severa_id": fee_guid,
+            "severa_key": key,
+            "procountor_id": str(request["source_id"]),
+            "created": created,
+            "occurred_at": now(),
+        })
+
+    # -------------------------------------------------------------------------------------- the transfer
+    async def handle(self, request: Json, attempt_number: int = 1) -> TransferResult:
+        """Carry out one request; every outcome is published, nothing is raised but cancellation."""
+        if already_done(self.log, request):
+            return TransferResult("skipped")
+        reason = self._nothing_to_do(request)
+        if reason:
+            # A newer or an equal import exists: closing the request as skipped makes the log show this version.
+            await self._outcome(request, None, "skipped")
+            log.info("purchase invoice version needs no write", record=_record(request), reason=reason)
+            return TransferResult("skipped")
+        attempt = Attempt(attempt_number)
+        await self._outcome(request, attempt, "attempting")
+        try:
+            fees = await self._transfer(request, attempt)
+        except TransferDataError as error:
+            await self._outcome(request, attempt, "failed_data", error=error.to_dict())
+            log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)
+            return TransferResult("failed_data", error=error)
+        except TransientFailure as failure:
+            await self._outcome(request, attempt, "failed_transient", error={
+                "code": "TRANSIENT", "kind": "transient", "record": _record(request), "field": None, "value": None,
+                "message": str(failure)[:1000],
+                "solution": "A temporary problem reaching Severa or Procountor; the import is retried "
+                            "automatically on the next cycle.",
+            })
+            log.warning("transfer failed: transient", record=_record(request), error=str(failure)[:300])
+            return TransferResult("failed_transient")
+        await self._outcome(request, attempt, "succeeded", fees=fees)
+        return TransferResult("succeeded", target_id=",".join(f.guid for f in fees) or None)
+
+    def _last_import(self, request: Json) -> Json | None:
+        """The request of the latest attempt the log shows succeeded (or skipped) for this invoice."""
+        entry = self.log.transfer(request["tenant"], KIND, request["source_id"]) or {}
+        done = [a for a in entry.get("attempts", []) if a.get("result") in ("succeeded", "skipped")]
+        lookup = getattr(self.log, "request", None)
+        if not done or lookup is None:
+            return None
+        return lookup(done[-1]["request_id"])
+
+    def _nothing_to_do(self, request: Json) -> str | None:
+        last = self._last_import(request)
+        if not last or not last.get("snapshot"):
+            return None
+        if str(last["source_version"]) > str(request["source_version"]):
+            return "stale"  # Procountor versions are ISO timestamps: an older one never undoes a newer one
+        if fingerprint(json.loads(last["snapshot"])) != fingerprint(json.loads(request["snapshot"])):
+            return None
+        return "unchanged"
+
+    async def _transfer(self, request: Json, attempt: Attempt) -> list[ImportedFee]:
+        invoice = json.loads(request["snapshot"])
+        record = record_name(invoice)
+        company = self.companies.get(request["company"])
+        if company is None or not company.project_dimension:
+            raise TransferDataError("UNKNOWN_COMPANY", record=record, field="project_dimension",
+                                    value=request["company"],
+                                    message=f"no settings or no project dimension for company {request['company']}")
+        try:
+            planned = await self._plan(request["company"], company.project_dimension, invoice, record)
+            # Every project before the first write: a missing one fails the invoice with nothing written.
+            projects = await self._find_projects([p.project_number for p in planned])
+            dimension_name = company.project_dimension
+            for fee in planned:
+                if fee.project_number not in projects:
+                    raise missing_project(invoice, fee.item_code, dimension_name)
+            imported = []
+            for fee in planned:
+                imported.append(await self._import_fee(request, invoice, fee, projects[fee.project_number]))
+                await self._outcome(request, attempt, "step", step=f"fee:{fee.project_number}",
+                                    fees=[imported[-1]], adopted=imported[-1].action != "created")
+            return imported
+        except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        except ProcountorError as exc:
+            raise TransferDataError("PROCOUNTOR_ERROR", record=record, field=None, value=None,
+                                    message=f"Procountor refused reading the dimensions: {exc}") from exc
+        except SeveraError as exc:
+            status = getattr(exc, "status", None)
+            if status is not None and int(status) >= 500:
+                raise TransientFailure(f"Severa {status}: {exc}") from exc
+            raise TransferDataError("SEVERA_ERROR", record=record, field=None, value=None,
+                                    message=f"Severa refused a request: {exc}",
+                                    solution="Severa refused the project fee. Check the message, correct the "
+                                             "project in Severa (for example reopen a closed project) and "
+                                             "transfer the purchase invoice again.") from exc
+
+    async def _plan(self, company: str, dimension_name: str, invoice: Json, record: str) -> list[PlannedFee]:
+        dimension = await self.dimensions.project_dimension(company)
+        for refresh in (False, True):
+            if refresh:  # an item or the dimension itself may be newer than our copy
+                dimension = await self.dimensions.project_dimension(company, refresh=True, throttled=False)
+            if dimension is None:
+                continue
+            try:
+                return plan_fees(invoice, dimension)
+            except TransferDataError as error:
+                if error.code != "DIMENSION_MISMATCH" or refresh:
+                    raise
+        raise TransferDataError("DIMENSION_MISMATCH", record=record, field="project_dimension",
+                                value=dimension_name,
+                                message=f"Procountor has no dimension named {dimension_name!r}")
+
+    async def _find_projects(self, numbers: list[int]) -> dict[int, Json]:
+        """Severa projects by number (one request for those not cached); missing numbers are left out."""
+        wanted = sorted({n for n in numbers if n not in self._projects})
+        if wanted:
+            async for project in self.severa.iter_pages("/v1/projects", {"numbers": wanted}):
+                if project.get("number") is not None:
+                    self._projects[int(project["number"])] = project
+        return {n: self._projects[n] for n in numbers if n in self._projects}
+
+    async def _import_fee(self, request: Json, invoice: Json, fee: PlannedFee, project: Json) -> ImportedFee:
+        body = fee_body(invoice, fee, project)
+        found = await self._existing_fee(request, fee, project)
+        if found is None:
+            created = await self.severa.create_project_fee(body)
+            await self._link(request, created["guid"], fee.project_number, created=True)
+            return ImportedFee(fee.project_number, created["guid"], "created")
+        guid = found.fee["guid"]
+        if not found.linked:  # adopted: created by an attempt whose record was lost
+            await self._link(request, guid, fee.project_number, created=False)
+        changes = fee_changes(found.fee, body)
+        if changes:
+            await self.severa.patch_project_fee(guid, changes)
+            log.info("project fee updated", record=_record(request), project=fee.project_number,
+                     fields=sorted(changes))
+            return ImportedFee(fee.project_number, guid, "updated")
+        return ImportedFee(fee.project_number, guid, "unchanged")
+
+    async def _existing_fee(self, request: Json, fee: PlannedFee, project: Json) -> _Found | None:
+        """The fee this invoice already has on the project: the linked one, else one carrying the marker."""
+        invoice_id = str(request["source_id"])
+        guid = self._linked_guid(request, fee.project_number)
+        if guid:
+            try:
+                linked = await self.severa.get_project_fee(guid)
+            except SeveraNotFound:
+                linked = None  # deleted in Severa since: search, then create again
+            if linked and marked_invoice_id(linked) == invoice_id and (
+                    (linked.get("project") or {}).get("guid") == project["guid"]):
+                return _Found(linked, linked=True)
+        marked = [f for f in await self.severa.list_project_fees(project_guid=project["guid"])
+                  if marked_invoice_id(f) == invoice_id]
+        if not marked:
+            return None
+        if len(marked) > 1:
+            log.warning("several fees carry one purchase invoice's marker; the oldest is kept",
+                        record=_record(request), project=fee.project_number, fees=[f["guid"] for f in marked])
+        marked.sort(key=lambda f: (str(f.get("createdDateTime") or ""), f["guid"]))
+        return _Found(marked[0], linked=False)
+
+    def _linked_guid(self, request: Json, project_number: int) -> str | None:
+        id_map = getattr(self.log, "id_map", None)
+        if id_map is None:
+            return None
+        key = fee_key(request["source_id"], project_number)
+        for link in id_map(kind=FEE_LINK, tenant=request["tenant"], company=request["company"]):
+            if link["severa_key"] == key:
+                return link.get("severa_id")
+        return None
+
+
+def _record(request: Json) -> str:
+    return f"purchase invoice {request.get('source_number') or request['source_id']}"
+
+
+__all__ = ["KIND", "ProjectDimensions", "PurchaseInvoiceTransfer", "PurchaseInvoiceTrigger", "project_amounts",
+           "transfer_request"]
