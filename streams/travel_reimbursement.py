@@ -1,0 +1,432 @@
+"""Travel reimbursement transfer, Severa → Procountor, exactly once.
+
+`travel_request` turns an observed Severa travel reimbursement in its company's ``status_before`` into a
+`TransferRequested` of kind ``travel-reimbursement``. `TravelReimbursementTransfer` carries one request out,
+step by step, each step resumable:
+
+  person → dimension items → travel invoice → row dimensions → attachment → Procountor status → Severa status
+
+Exactly once, as for sales invoices (streams/sales_invoice.py): the request's `event_id` (tenant, kind, guid,
+version) is its idempotency key; `attempting` is published before the first write; before creating, Procountor
+is searched for a TRAVEL_INVOICE whose `originalInvoiceNumber` is the reimbursement number, and one found is
+adopted; every later step reads the state it would change and writes only what is missing. Every check that
+can fail on the data (employee number, IBAN, person, travel codes, fiscal period, units, lengths) runs before
+the first write.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+
+from connectors.procountor.client import ProcountorClient
+from connectors.procountor.errors import ProcountorTransientError
+from connectors.severa.client import SeveraClient
+from connectors.severa.errors import SeveraError, SeveraTransientError
+from schemas.codec import now
+from sevpro.company import CompanySettings
+from sevpro.logs import get_logger
+from streams.mapping.attachments import validate_attachment
+from streams.mapping.errors import TransferDataError
+from streams.mapping.travel_reimbursement import (
+    employee,
+    expense_code,
+    map_travel_invoice,
+    missing_person,
+    person_body,
+    person_differs,
+    record_name,
+    reimbursement_date,
+    row_dimensions,
+    status_actions,
+)
+from streams.sales_invoice import (
+    Attempt,
+    CompanyContext,
+    CompanyDirectory,
+    Emit,
+    NoLog,
+    TransferLog,
+    TransferResult,
+    TransientFailure,
+    _procountor,
+    already_done,
+)
+
+log = get_logger(__name__)
+KIND = "travel-reimbursement"
+Json = dict[str, Any]
+
+
+# ----------------------------------------------------------------------------------------------- trigger
+
+
+@dataclass
+class TravelDirectory:
+    """Which company a reimbursement belongs to (its user's business unit) and the travel status guids."""
+
+    companies: CompanyDirectory
+    severa: SeveraClient
+    statuses: dict[str, str] = field(default_factory=dict)  # status name (casefolded) → guid
+    users: dict[str, Json] = field(default_factory=dict)  # user guid → UserOutputModel
+
+    @classmethod
+    async def load(cls, companies: CompanyDirectory, severa: SeveraClient) -> TravelDirectory:
+        statuses = await severa.list_travel_reimbursement_statuses()
+        return cls(companies, severa, {str(s["name"]).casefold(): s["guid"] for s in statuses})
+
+    def remember_user(self, user: Json) -> None:
+        """Keep a user seen elsewhere (e.g. on severa.user.observed), so its business unit is current."""
+        if user.get("guid"):
+            self.users[user["guid"]] = user
+
+    async def user(self, guid: str) -> Json:
+        if guid not in self.users:
+            self.users[guid] = await self.severa.get_user(guid)
+        return self.users[guid]
+
+    def status_guid(self, name_or_guid: str | None) -> str | None:
+        if not name_or_guid:
+            return None
+        if name_or_guid in self.statuses.values():
+            return name_or_guid
+        return self.statuses.get(name_or_guid.casefold())
+
+    def company_of_user(self, user: Json) -> CompanySettings | None:
+        """The company whose business unit is the user's, or the company unit above it (the hierarchy)."""
+        unit = user.get("businessUnit") or {}
+        candidates = {unit.get("guid"), unit.get("companyBusinessUnitGuid")} - {None}
+        for name, guid in self.companies.business_unit_guids.items():
+            if guid in candidates:
+                return self.companies.companies[name]
+        return None
+
+    def in_status_before(self, reimbursement: Json, company: CompanySettings) -> bool:
+        status = reimbursement.get("travelReimbursementStatus") or {}
+        wanted = company.travel_reimbursements.status_before or ""
+        return bool(wanted) and (status.get("guid") == self.status_guid(wanted)
+                                 or str(status.get("name", "")).casefold() == wanted.casefold())
+
+
+async def travel_request(observed: Json, directory: TravelDirectory) -> Json | None:
+    """The TransferRequested for an observed reimbursement version in its company's status_before, else None.
+
+    The status is checked against every enabled company first, so that only a reimbursement that may be
+    transferred costs a read of its user.
+    """
+    reimbursement = json.loads(observed["snapshot"])
+    enabled = [c for c in directory.companies.companies.values()
+               if c.enabled and c.travel_reimbursements.enabled]
+    if not any(directory.in_status_before(reimbursement, c) for c in enabled):
+        return None
+    user_guid = (reimbursement.get("user") or {}).get("guid")
+    if not user_guid:
+        return None
+    company = directory.company_of_user(await directory.user(user_guid))
+    if company is None or company not in enabled or not directory.in_status_before(reimbursement, company):
+        return None
+    source_id = observed["entity_id"]
+    return {
+        "event_id": f"{observed['tenant']}:{KIND}:{source_id}:{observed['source_version']}",
+        "correlation_id": f"{observed['tenant']}:{KIND}:{source_id}",
+        "causation_id": observed["event_id"],
+        "tenant": observed["tenant"],
+        "company": company.name,
+        "kind": KIND,
+        "source_id": source_id,
+        "source_number": None if reimbursement.get("number") is None else str(reimbursement["number"]),
+        "source_version": observed["source_version"],
+        "reason": "status",
+        "snapshot": observed["snapshot"],
+        "requested_at": now(),
+    }
+
+
+# -------------------------------------------------------------------------------------------- transfer
+
+
+class TravelReimbursementTransfer:
+    """Carries out travel-reimbursement TransferRequested events against the two APIs."""
+
+    def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
+                 companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
+                 directory: TravelDirectory | None = None) -> None:
+        self.severa = severa
+        self.companies = companies
+        self.contexts = {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
+        self.emit = emit
+        self.log = transfer_log or NoLog()
+        self.directory = directory
+        self._cost_centers: dict[str, str] | None = None  # Severa guid → identifier
+        self._products: dict[tuple[str, str, date], Json] = {}  # (company, code, day) → TRAVEL product
+        self._vat: dict[str, set[float]] = {}  # company → purchase VAT rates in use
+
+    async def _directory(self) -> TravelDirectory:
+        if self.directory is None:
+            companies = await CompanyDirectory.load(self.companies, self.severa)
+            self.directory = await TravelDirectory.load(companies, self.severa)
+        return self.directory
+
+    # ---------------------------------------------------------------------------------------- events
+    async def _outcome(self, request: Json, attempt: Attempt, state: str, *, step: str | None = None,
+                       target_id: str | None = None, target_number: str | None = None, adopted: bool = False,
+                       error: Json | None = None) -> None:
+        suffix = f":{step}" if step else ""
+        await self.emit("TransferOutcome", {
+            "event_id": f"{request['event_id']}:{attempt.token}:{state}{suffix}",
+            "correlation_id": request["correlation_id"], "causation_id": request["event_id"],
+            "tenant": request["tenant"], "company": request["company"], "kind": KIND,
+            "request_id": request["event_id"], "source_id": request["source_id"],
+            "source_number": request.get("source_number"), "source_version": request["source_version"],
+            "attempt": attempt.number, "state": state, "step": step, "target_id": target_id,
+            "target_number": target_number, "adopted": adopted, "error": error, "occurred_at": now(),
+        })
+
+    async def _link(self, request: Json, kind: str, severa_id: str | None, severa_key: str, procountor_id: Any,
+                    created: bool) -> None:
+        await self.emit("IdLinked", {
+            "event_id": f"{request['tenant']}:{request['company']}:{kind}:{severa_key}:{procountor_id}",
+            "correlation_id": request["correlation_id"], "causation_id": request["event_id"],
+            "tenant": request["tenant"], "company": request["company"], "kind": kind, "severa_id": severa_id,
+            "severa_key": severa_key, "procountor_id": str(procountor_id), "created": created,
+            "occurred_at": now(),
+        })
+
+    # -------------------------------------------------------------------------------------- the transfer
+    async def handle(self, request: Json, attempt_number: int = 1) -> TransferResult:
+        """Carry out one request; every outcome is published, nothing is raised but cancellation."""
+        if already_done(self.log, request):
+            return TransferResult("skipped")
+        attempt = Attempt(attempt_number)
+        await self._outcome(request, attempt, "attempting")
+        try:
+            target_id = await self._transfer(request, attempt)
+        except TransferDataError as error:
+            await self._outcome(request, attempt, "failed_data", error=error.to_dict())
+            log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)
+            return TransferResult("failed_data", error=error)
+        except TransientFailure as failure:
+            record = record_name(json.loads(request["snapshot"]))
+            await self._outcome(request, attempt, "failed_transient", error={
+                "code": "TRANSIENT", "kind": "transient", "record": record, "field": None, "value": None,
+                "message": str(failure)[:1000],
+                "solution": "A temporary problem reaching Severa or Procountor; the transfer is retried "
+                            "automatically on the next cycle.",
+            })
+            log.warning("transfer failed: transient", record=record, error=str(failure)[:300])
+            return TransferResult("failed_transient")
+        await self._outcome(request, attempt, "succeeded", target_id=target_id)
+        return TransferResult("succeeded", target_id=target_id)
+
+    async def _transfer(self, request: Json, attempt: Attempt) -> str:
+        reimbursement = json.loads(request["snapshot"])
+        record = record_name(reimbursement)
+        company = self.companies.get(request["company"])
+        context = self.contexts.get(request["company"])
+        if company is None or context is None:
+            raise TransferDataError("UNKNOWN_COMPANY", record=record, field="company", value=request["company"],
+                                    message=f"no settings or Procountor credentials for company {request['company']}")
+        try:
+            await context.ensure_loaded()
+            user = await self.severa.get_user((reimbursement.get("user") or {}).get("guid") or "")
+            expenses = await self.severa.get_travel_reimbursement_expenses(request["source_id"])
+            existing = await self._existing_invoice(context, reimbursement)
+            if existing is None:
+                # Every read and check first: a data error is reported before anything is written.
+                code, iban = employee(user, record=record)
+                person = await self._find_person(context, user, code, record)
+                products = await self._travel_products(context, expenses, reimbursement)
+                wanted_person = person_body(user, code, iban, company, person)
+                body = map_travel_invoice(reimbursement, expenses, user, person or {"id": 0, **wanted_person},
+                                          products, company, fiscal_years=context.fiscal_years,
+                                          vat_percentages=await self._vat_percentages(context))
+                plan = await self._dimension_plan(context, expenses, user, record)
+                person = await self._write_person(request, context, user, code, person, wanted_person, record)
+                body["partnerId"] = person["id"]
+                items = await self._dimension_items(request, context, plan)
+                target = await _procountor(context.client.create_invoice(body), record)
+                adopted = False
+            else:
+                plan = await self._dimension_plan(context, expenses, user, record)
+                items = await self._dimension_items(request, context, plan)
+                target, adopted = existing, True
+            target_id = str(target["id"])
+            await self._outcome(request, attempt, "step", step="invoice", target_id=target_id,
+                                target_number=None if target.get("invoiceNumber") is None
+                                else str(target["invoiceNumber"]), adopted=adopted)
+            await self._link(request, "travel_invoice", request["source_id"], str(reimbursement.get("number")),
+                             target_id, created=not adopted)
+            await self._row_dimensions(context, target, items, record)
+            await self._outcome(request, attempt, "step", step="dimensions", target_id=target_id)
+            if await self._attachment(context, reimbursement, target, record):
+                await self._outcome(request, attempt, "step", step="attachment", target_id=target_id)
+            await self._target_status(context, target, record)
+            await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
+            await self._source_status(company, request, record)
+            await self._outcome(request, attempt, "step", step="source_status", target_id=target_id)
+            return target_id
+        except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        except SeveraError as exc:
+            status = getattr(exc, "status", None)
+            if status is not None and int(status) >= 500:
+                raise TransientFailure(f"Severa {status}: {exc}") from exc
+            raise TransferDataError("SEVERA_ERROR", record=record, field=None, value=None,
+                                    message=f"Severa refused a request: {exc}") from exc
+
+    # ---------------------------------------------------------------------------------------- steps
+    async def _existing_invoice(self, context: CompanyContext, reimbursement: Json) -> Json | None:
+        """The travel invoice an earlier attempt created, found by the reimbursement number."""
+        number = reimbursement.get("number")
+        if number is None:
+            return None
+        found = await context.client.find_invoices_by_original_number(str(number), "TRAVEL_INVOICE")
+        live = [f for f in found if f.get("status") not in ("INVALIDATED", "DELETED")]
+        return await context.client.get_invoice(int(live[0]["id"])) if live else None
+
+    async def _find_person(self, context: CompanyContext, user: Json, code: str, record: str) -> Json | None:
+        """The full Procountor person with the employee number; None only when persons may be created."""
+        found = await context.client.find_person(code)
+        if found is None:
+            if not context.settings.travel_reimbursements.update_persons:
+                raise missing_person(user, code, record=record)
+            return None
+        return await context.client.get_person(int(found["id"]))
+
+    async def _write_person(self, request: Json, context: CompanyContext, user: Json, code: str,
+                            person: Json | None, wanted: Json, record: str) -> Json:
+        """Create the person, or bring the fields Severa owns up to date (update_persons only)."""
+        if person is None:
+            created = await _procountor(context.client.create_person(wanted), record)
+            await self._link(request, "person", user.get("guid"), code, created["id"], created=True)
+            return created
+        if context.settings.travel_reimbursements.update_persons and person_differs(person, wanted):
+            # TODO(lead): ProcountorClient.update_person(person) for PUT /persons/{id}.
+            person = await _procountor(context.client._request(
+                "PUT", "/persons/{id}", path_params={"id": person["id"]}, json_body=wanted), record)
+        await self._link(request, "person", user.get("guid"), code, person["id"], created=False)
+        return person
+
+    async def _travel_products(self, context: CompanyContext, expenses: list[Json],
+                               reimbursement: Json) -> dict[str, Json]:
+        """TRAVEL product per code, valid on the reimbursement date; a code Procountor lacks is left out."""
+        day = reimbursement_date(reimbursement)
+        found: dict[str, Json] = {}
+        for code in sorted({expense_code(e, context.settings) for e in expenses}):
+            key = (context.settings.name, code, day)
+            if key not in self._products:
+                product = await context.client.find_product(code, "TRAVEL", on=day)
+                if product is None:
+                    continue
+                self._products[key] = product
+            found[code] = self._products[key]
+        return found
+
+    async def _vat_percentages(self, context: CompanyContext) -> set[float]:
+        name = context.settings.name
+        if name not in self._vat:
+            vats = await context.client.get_vat_percentages()
+            self._vat[name] = {float(p["vatPercent"]) for info in vats.get("vatInformation", [])
+                               for p in info.get("percentages", []) if p.get("purchase", True)}
+        return self._vat[name]
+
+    async def _dimension_plan(self, context: CompanyContext, expenses: list[Json], user: Json,
+                              record: str) -> list[Json]:
+        """Per row, the items wanted; a dimension name Procountor lacks is a data error (before any write)."""
+        settings = context.settings.travel_reimbursements
+        centers: dict[str, str] = {}
+        if settings.transfer_cost_center_dimension:
+            if self._cost_centers is None:
+                self._cost_centers = {c["guid"]: str(c.get("identifier") or c.get("name"))
+                                      for c in await self.severa.list_cost_centers()}
+            centers = self._cost_centers
+        plan = row_dimensions(expenses, user, context.settings, centers)
+        for name in {item["dimension"] for row in plan for item in row["items"]}:
+            if name not in context.dimensions:
+                await context.reload_dimensions()
+            if name not in context.dimensions:
+                raise TransferDataError("DIMENSION_MISMATCH", record=record, field="dimension", value=name,
+                                        message=f"Procountor has no dimension named {name!r}")
+        return plan
+
+    async def _dimension_items(self, request: Json, context: CompanyContext, plan: list[Json]) -> list[Json]:
+        """Per row, the (dimensionId, itemId) pairs; an item missing in Procountor is created (first use)."""
+        resolved: list[Json] = []
+        for row in plan:
+            pairs = []
+            for item in row["items"]:
+                dimension = context.dimensions[item["dimension"]]
+                found = next((i for i in dimension.get("items", []) if i.get("codeName") == item["item"]), None)
+                if found is None:
+                    body = {"codeName": item["item"], "description": item.get("description") or item["item"]}
+                    found = await _procountor(context.client.create_dimension_item(dimension["id"], body),
+                                              f"{item['kind']} {item['item']}")
+                    dimension.setdefault("items", []).append(found)
+                    await self._link(request, "dimension_item", None, f"{item['dimension']}:{item['item']}",
+                                     found["id"], created=True)
+                pairs.append((dimension["id"], found["id"]))
+            resolved.append({"row": row["row"], "pairs": pairs})
+        return resolved
+
+    async def _row_dimensions(self, context: CompanyContext, target: Json, items: list[Json], record: str) -> None:
+        """Each row's items on its ledger entry (one ENTRY per row: accountingByRow); nothing if already so."""
+        if not any(r["pairs"] for r in items) or not target.get("ledgerReceiptId"):
+            return
+        receipt_id = int(target["ledgerReceiptId"])
+        receipt = await context.client.get_ledger_receipt(receipt_id)
+        entries = sorted((t for t in receipt.get("transactions", []) if t.get("transactionType") == "ENTRY"),
+                         key=lambda t: t["id"])
+        changes: dict[int, list[Json]] = {}
+        for row in items:
+            if row["row"] >= len(entries) or not row["pairs"]:
+                continue
+            entry = entries[row["row"]]
+            have = {(v["dimensionId"], v["itemId"]) for v in entry.get("dimensionItemValues") or []}
+            if have != set(row["pairs"]):
+                changes[entry["id"]] = [{"dimensionId": d, "itemId": i, "value": entry["accountingValue"]}
+                                        for d, i in row["pairs"]]
+        if changes:
+            await _procountor(context.client.set_transaction_dimensions(receipt_id, changes), record)
+
+    async def _attachment(self, context: CompanyContext, reimbursement: Json, target: Json, record: str) -> bool:
+        """The reimbursement PDF (the reimbursement and all its attachments as one file), uploaded once."""
+        if await context.client.list_invoice_attachments(int(target["id"])):
+            return False  # uploaded by an earlier attempt
+        content = await self.severa.get_travel_reimbursement_pdf(reimbursement["guid"])
+        name = validate_attachment(f"travel-reimbursement-{reimbursement.get('number')}.pdf", "application/pdf",
+                                   len(content), record=record)
+        meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
+                "mimeType": "application/pdf"}
+        await _procountor(context.client.upload_attachment(meta, content, "application/pdf"), record)
+        return True
+
+    async def _target_status(self, context: CompanyContext, target: Json, record: str) -> None:
+        """Move the travel invoice forward to the configured status, from wherever it is now."""
+        wanted = str(context.settings.travel_reimbursements.procountor_status)
+        current = (await context.client.get_invoice(int(target["id"]))).get("status", "UNFINISHED")
+        invoice_id = int(target["id"])
+        for action in status_actions(str(current), wanted):
+            if action == "sendToCirculation":
+                await _procountor(context.client.send_to_circulation(invoice_id), record)
+            elif action == "verify":
+                await _procountor(context.client.verify_invoice(invoice_id), record)
+            else:
+                await _procountor(context.client.approve_invoice(invoice_id), record)
+
+    async def _source_status(self, company: CompanySettings, request: Json, record: str) -> None:
+        """PATCH the reimbursement to status_after, only while it is still in status_before."""
+        directory = await self._directory()
+        settings = company.travel_reimbursements
+        after, before = directory.status_guid(settings.status_after), directory.status_guid(settings.status_before)
+        if after is None:
+            raise TransferDataError("UNKNOWN_STATUS", record=record, field="travel_reimbursements.status_after",
+                                    value=settings.status_after,
+                                    message="Severa has no travel reimbursement status with this name")
+        current = await self.severa.get_travel_reimbursement(request["source_id"])
+        if (current.get("travelReimbursementStatus") or {}).get("guid") != before:
+            return  # already moved (by an earlier attempt or by a user): never move it back
+        await self.severa.set_travel_reimbursement_status(request["source_id"], after)
