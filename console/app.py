@@ -1,0 +1,201 @@
+"""The operations console: server-rendered pages and a JSON API over the read models, and `/metrics`.
+
+Read-only: the console never writes to the read models or to Kafka. Every request reads the version `current`
+names (a replay's switch shows at once). With a bootstrap, the overview and `/metrics` also show how far the
+projector is behind the topics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from console import pages
+from console.html import record_url
+from console.lag import EndOffsetsFetcher, Lag, kafka_end_offsets, measure_lag
+from console.metrics import render
+from console.queries import ConsoleQueries, TransferFilter
+from projections.apply import STATES
+from projections.store import default_db_path
+
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_PER_PAGE = 500
+
+
+class BadParameter(ValueError):
+    pass
+
+
+def _date(value: str | None, name: str, end: bool = False) -> datetime | None:
+    """ISO date or date-time (UTC when no zone). A plain date as `until` means the end of that day."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadParameter(f"{name}: {value!r} is not an ISO date or date-time (e.g. 2026-11-01)") from None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if end and len(value) == 10:
+        parsed += timedelta(days=1)
+    return parsed
+
+
+def _int(value: str | None, name: str, default: int, low: int, high: int) -> int:
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadParameter(f"{name}: {value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise BadParameter(f"{name}: {number} is not between {low} and {high}")
+    return number
+
+
+def _params(request: Request, names: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters the page knows, non-empty ones only (kept in the paging links)."""
+    return {n: request.query_params[n].strip() for n in names if request.query_params.get(n, "").strip()}
+
+
+TRANSFER_PARAMS = ("company", "kind", "state", "tenant", "since", "until", "q", "per_page")
+ID_PARAMS = ("kind", "company", "tenant", "q", "per_page")
+
+
+def create_app(db_root: Path | None = None, bootstrap: str | None = None, *,
+               now: Callable[[], datetime] | None = None, end_offsets: EndOffsetsFetcher | None = None,
+               refresh: int | None = 30) -> Starlette:
+    """The console over the projection folder `db_root` (default: the project's); `bootstrap` adds the lag.
+
+    `now` and `end_offsets` are seams for tests (a fixed clock, end offsets without a broker); `refresh` is
+    the overview's auto-refresh in seconds (None: off)."""
+    queries = ConsoleQueries(Path(db_root) if db_root is not None else default_db_path())
+    clock = now or (lambda: datetime.now(UTC))
+    fetch = end_offsets or kafka_end_offsets
+
+    def stamp() -> str:
+        return clock().isoformat(timespec="seconds")
+
+    async def lag() -> Lag | None:
+        if not bootstrap:
+            return None
+        applied = await run_in_threadpool(lambda: queries.projector()["offsets"])
+        return await measure_lag(bootstrap, {(o["topic"], o["partition"]): o["offset"] for o in applied}, fetch)
+
+    def transfer_query(request: Request) -> tuple[TransferFilter, int, int]:
+        p = request.query_params
+        state = p.get("state") or None
+        if state and state not in STATES:
+            raise BadParameter(f"state: {state!r} is not one of {', '.join(STATES)}")
+        filters = TransferFilter(tenant=p.get("tenant") or None, company=p.get("company") or None,
+                                 kind=p.get("kind") or None, state=state, since=_date(p.get("since"), "since"),
+                                 until=_date(p.get("until"), "until", end=True), text=p.get("q") or None)
+        return filters, _int(p.get("page"), "page", 1, 1, 10**9), _int(p.get("per_page"), "per_page", 50, 1,
+                                                                          MAX_PER_PAGE)
+
+    # -- pages -------------------------------------------------------------------------------------------
+    async def overview_page(request: Request) -> Response:
+        data = await run_in_threadpool(queries.overview, clock())
+        measured = await lag()
+        no_refresh = request.query_params.get("refresh") == "0"
+        return HTMLResponse(pages.overview(data, measured.as_json() if measured else None,
+                                           None if no_refresh else refresh))
+
+    async def transfers_page(request: Request) -> Response:
+        filters, page, per_page = transfer_query(request)
+        result = await run_in_threadpool(queries.transfer_page, filters, page, per_page)
+        facets = await run_in_threadpool(queries.facets)
+        return HTMLResponse(pages.transfers(result, _params(request, TRANSFER_PARAMS), facets, stamp()))
+
+    async def record_page(request: Request) -> Response:
+        ref = request.path_params["ref"]
+        tenant = request.query_params.get("tenant") or None
+        data = await run_in_threadpool(queries.record, ref, tenant)
+        found = bool(data["transfers"] or data["history"])
+        return HTMLResponse(pages.record(ref, data, tenant, stamp()), status_code=200 if found else 404)
+
+    async def ids_page(request: Request) -> Response:
+        p = request.query_params
+        result = await run_in_threadpool(
+            queries.id_page, p.get("kind") or None, p.get("tenant") or None, p.get("company") or None,
+            p.get("q") or None, _int(p.get("page"), "page", 1, 1, 10**9),
+            _int(p.get("per_page"), "per_page", 50, 1, MAX_PER_PAGE))
+        facets = await run_in_threadpool(queries.facets)
+        return HTMLResponse(pages.id_map(result, _params(request, ID_PARAMS), facets, stamp()))
+
+    async def search(request: Request) -> Response:
+        """A number or id typed anywhere: straight to the record."""
+        ref = (request.query_params.get("q") or "").strip()
+        return RedirectResponse(record_url(ref) if ref else "/transfers", status_code=303)
+
+    # -- JSON --------------------------------------------------------------------------------------------
+    async def api_overview(request: Request) -> Response:
+        data = await run_in_threadpool(queries.overview, clock())
+        measured = await lag()
+        return JSONResponse(data | {"lag": measured.as_json() if measured else None})
+
+    async def api_transfers(request: Request) -> Response:
+        filters, page, per_page = transfer_query(request)
+        result = await run_in_threadpool(queries.transfer_page, filters, page, per_page)
+        return JSONResponse(result.as_json())
+
+    async def api_record(request: Request) -> Response:
+        ref = request.path_params["ref"]
+        data = await run_in_threadpool(queries.record, ref, request.query_params.get("tenant") or None)
+        if not data["transfers"] and not data["history"]:
+            return JSONResponse({"error": f"nothing is known about {ref!r}"}, status_code=404)
+        return JSONResponse(data)
+
+    async def api_ids(request: Request) -> Response:
+        p = request.query_params
+        result = await run_in_threadpool(
+            queries.id_page, p.get("kind") or None, p.get("tenant") or None, p.get("company") or None,
+            p.get("q") or None, _int(p.get("page"), "page", 1, 1, 10**9),
+            _int(p.get("per_page"), "per_page", 50, 1, MAX_PER_PAGE))
+        return JSONResponse(result.as_json())
+
+    async def api_facets(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(queries.facets))
+
+    async def metrics(request: Request) -> Response:
+        measured = await lag()
+        return Response(await run_in_threadpool(render, queries, measured), media_type=PROMETHEUS_TYPE)
+
+    async def health(request: Request) -> Response:
+        info = await run_in_threadpool(queries.projector)
+        return JSONResponse({"ok": True, "version": info["version"], "last_event_at": info["last_event_at"]})
+
+    # -- errors ------------------------------------------------------------------------------------------
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    async def bad_parameter(request: Request, exc: Exception) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return HTMLResponse(pages.error_page(400, str(exc), stamp()), status_code=400)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if wants_json(request):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return HTMLResponse(pages.error_page(exc.status_code, str(exc.detail), stamp()), status_code=exc.status_code)
+
+    routes = [
+        Route("/", overview_page), Route("/transfers", transfers_page), Route("/records/{ref:path}", record_page),
+        Route("/ids", ids_page), Route("/search", search),
+        Route("/api/overview", api_overview), Route("/api/transfers", api_transfers),
+        Route("/api/records/{ref:path}", api_record), Route("/api/ids", api_ids), Route("/api/facets", api_facets),
+        Route("/metrics", metrics), Route("/healthz", health),
+    ]
+    handlers: dict[Any, Any] = {BadParameter: bad_parameter, HTTPException: http_error}
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.state.queries = queries
+    return app

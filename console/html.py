@@ -1,0 +1,179 @@
+"""Small, escaping HTML helpers (no template engine is installed, and the pages are simple enough without one).
+
+Every value goes through `esc`, which returns `Safe`; only `Safe` strings are inserted unescaped. Build markup
+with `fmt(template, **values)`: the template is ours, the values are escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+
+class Safe(str):
+    """Markup that is already escaped."""
+
+    __slots__ = ()
+
+
+def esc(value: Any) -> Safe:
+    if isinstance(value, Safe):
+        return value
+    if value is None:
+        return Safe("")
+    return Safe(html.escape(str(value), quote=True))
+
+
+def fmt(template: str, **values: Any) -> Safe:
+    return Safe(template.format(**{k: esc(v) for k, v in values.items()}))
+
+
+def join(parts: Iterable[Any], sep: str = "") -> Safe:
+    return Safe(sep.join(esc(p) for p in parts))
+
+
+def url(path: str, params: Mapping[str, Any] | None = None) -> str:
+    """A link with query parameters (empty ones left out); escape it with `esc` when inserting it."""
+    query = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def record_url(ref: str, tenant: str | None = None) -> str:
+    return url("/records/" + quote(ref, safe=""), {"tenant": tenant})
+
+
+def link(href: str, text: Any, cls: str | None = None, title: str | None = None) -> Safe:
+    attrs = fmt(' class="{c}"', c=cls) if cls else Safe("")
+    if title:
+        attrs = Safe(attrs + fmt(' title="{t}"', t=title))
+    return fmt('<a href="{href}"{attrs}>{text}</a>', href=href, attrs=attrs, text=text)
+
+
+def when(value: str | None) -> Safe:
+    """An ISO time as `YYYY-MM-DD HH:MM:SS` (UTC), the full value in the tooltip."""
+    if not value:
+        return Safe('<span class="muted">–</span>')
+    try:
+        parsed = datetime.fromisoformat(value)
+        short = parsed.strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        short = value
+    return fmt('<time datetime="{v}" title="{v}">{s}</time>', v=value, s=short)
+
+
+def seconds(value: float | None) -> str:
+    """1.2 s, 3 min 05 s, 2 h 10 min."""
+    if value is None:
+        return "–"
+    if value < 60:
+        return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+    minutes, secs = divmod(int(round(value)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def state_badge(state: str | None) -> Safe:
+    return fmt('<span class="badge state-{s}">{s}</span>', s=state or "unknown")
+
+
+def table(headers: Iterable[Any], rows: Iterable[Iterable[Any]], cls: str = "", empty: str = "Nothing here.") -> Safe:
+    head = join(fmt("<th>{h}</th>", h=h) for h in headers)
+    body = [Safe("<tr>" + join(fmt("<td>{c}</td>", c=c) for c in row) + "</tr>") for row in rows]
+    if not body:
+        return fmt('<p class="empty">{e}</p>', e=empty)
+    return fmt('<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+               "</table></div>", cls=cls, head=head, body=join(body))
+
+
+def select(name: str, options: Iterable[str], selected: str | None, label: str) -> Safe:
+    opts = [fmt('<option value="">{label}: all</option>', label=label)]
+    opts += [fmt('<option value="{v}"{sel}>{v}</option>', v=o, sel=Safe(" selected") if o == selected else "")
+             for o in options]
+    return fmt('<label>{label}<select name="{n}">{o}</select></label>', label=label, n=name, o=join(opts))
+
+
+def text_input(name: str, value: Any, label: str, kind: str = "text", placeholder: str = "") -> Safe:
+    return fmt('<label>{label}<input type="{k}" name="{n}" value="{v}" placeholder="{p}"></label>',
+               label=label, k=kind, n=name, v=value or "", p=placeholder)
+
+
+NAV = (("/", "Overview"), ("/transfers", "Transfer log"), ("/ids", "ID map"), ("/metrics", "Metrics"))
+
+CSS = """
+:root{--fg:#1f2933;--muted:#66788a;--line:#dde3ea;--bg:#f6f8fa;--card:#fff;--accent:#1d5fa8;
+--ok:#1a7f37;--warn:#9a6700;--bad:#c4291c;--retry:#8250df}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
+header{background:#17324d;color:#fff;padding:0 24px;display:flex;align-items:center;gap:24px;height:48px}
+header .brand{font-weight:600;letter-spacing:.2px}
+header nav a{color:#cfe0f1;text-decoration:none;margin-right:16px;padding:14px 0}
+header nav a.active,header nav a:hover{color:#fff;border-bottom:2px solid #fff}
+header .search{margin-left:auto}
+header .search input{font:inherit;font-size:13px;padding:3px 8px;border-radius:4px;border:1px solid #3d5a78;
+background:#22405f;color:#fff;width:200px}header .search input::placeholder{color:#9fb6cc}
+header .when{color:#9fb6cc;font-size:12px}
+main{padding:20px 24px;max-width:1400px}
+h1{font-size:20px;margin:0 0 14px}h2{font-size:16px;margin:26px 0 10px}h3{font-size:14px;margin:16px 0 8px}
+a{color:var(--accent)}
+.muted{color:var(--muted)}.empty{color:var(--muted);font-style:italic}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:10px 14px}
+.card .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.4px}
+.card .value{font-size:24px;font-weight:600;margin-top:2px}
+.card .sub{color:var(--muted);font-size:12px}
+.card.bad .value{color:var(--bad)}.card.warn .value{color:var(--warn)}.card.ok .value{color:var(--ok)}
+.card.retry .value{color:var(--retry)}
+.scroll{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:6px}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:#eef2f6;font-weight:600;font-size:12px;color:#3e4c59;white-space:nowrap}
+tbody tr:last-child td{border-bottom:none}tbody tr:hover{background:#f9fbfd}
+td.num,th.num{text-align:right}
+code,.id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
+.state-succeeded,.state-skipped{background:#dafbe1;color:var(--ok)}
+.state-pending,.state-attempting,.state-step{background:#fff8c5;color:var(--warn)}
+.state-failed-data,.state-failed_data{background:#ffebe9;color:var(--bad)}
+.state-failed-transient,.state-failed_transient{background:#fbefff;color:var(--retry)}
+.solution{color:#0b4f8a;font-weight:500}
+.problem{margin-bottom:2px}
+.callout{background:#fff5f4;border:1px solid #f5c2bd;border-left:4px solid var(--bad);border-radius:6px;
+padding:10px 14px;margin:10px 0}
+.callout.retry{background:#fbf7ff;border-color:#e1d0fa;border-left-color:var(--retry)}
+.callout .solution{margin-top:6px}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0;background:var(--card);
+border:1px solid var(--line);border-radius:6px;padding:10px 14px}
+dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
+form.filters{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-end;background:var(--card);
+border:1px solid var(--line);border-radius:6px;padding:10px 14px;margin-bottom:14px}
+form.filters label{display:flex;flex-direction:column;font-size:12px;color:var(--muted);gap:3px}
+form.filters input,form.filters select{font:inherit;padding:4px 6px;border:1px solid #c5ced8;border-radius:4px;
+min-width:130px;background:#fff}
+button{font:inherit;padding:5px 14px;border:1px solid var(--accent);background:var(--accent);color:#fff;
+border-radius:4px;cursor:pointer}
+.pager{margin:10px 0;display:flex;gap:12px;align-items:center}
+details summary{cursor:pointer;color:var(--accent)}
+pre{white-space:pre-wrap;word-break:break-all;font-size:12px;background:#f3f5f7;padding:8px;border-radius:4px;
+margin:6px 0 0}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:0 24px}
+"""
+
+
+def page(title: str, body: Safe, active: str = "", now: str | None = None, refresh: int | None = None) -> str:
+    nav = join(link(href, text, cls="active" if href == active else None) for href, text in NAV)
+    head_extra = fmt('<meta http-equiv="refresh" content="{r}">', r=refresh) if refresh else Safe("")
+    stamp = fmt('<span class="when">as of {n} UTC</span>', n=now[:19].replace("T", " ")) if now else Safe("")
+    return fmt(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">{extra}'
+        "<title>{title} · sevpro</title><style>{css}</style></head><body>"
+        '<header><span class="brand">Severa ⇄ Procountor</span><nav>{nav}</nav>'
+        '<form class="search" method="get" action="/search"><input name="q" placeholder="Find number or id"'
+        ' aria-label="Find a record by number or id"></form>{stamp}</header>'
+        "<main>{body}</main></body></html>",
+        extra=head_extra, title=title, css=Safe(CSS), nav=nav, stamp=stamp, body=body)
