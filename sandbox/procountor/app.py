@@ -267,6 +267,7 @@ class Sandbox:
             r("GET", "/persons", self.search_persons),
             r("POST", "/persons", self.post_person),
             r("GET", "/persons/{id}", self.get_person),
+            r("PUT", "/persons/{id}", self.put_person),
             Route("/_sandbox/stats", self.get_stats, methods=["GET"]),
             Route("/_sandbox/config", self.post_config, methods=["POST", "GET"]),
         ]
@@ -641,30 +642,55 @@ class Sandbox:
     async def post_person(self, request: Request, company: Company) -> Response:
         """Not in the public spec material (reference §11 [U]); offered for first-use creation."""
         body = await request.json()
-        check = Checker()
-        check.text(body.get("firstName"), "firstName", 80)
-        check.text(body.get("lastName"), "lastName", 80, required=True)
-        info = body.get("invoicingInfo") or {}
-        check.text(info.get("personNumber"), "invoicingInfo.personNumber", 40)
-        check.enum(
-            info.get("language"), "invoicingInfo.language", {"ENGLISH", "FINNISH", "SWEDISH"}, required=True
-        )
-        check.enum(
-            info.get("gender"), "invoicingInfo.gender", {"FEMALE", "MALE", "NOT_APPLICABLE"}, required=True
-        )
-        payment = body.get("paymentInfo") or {}
-        if payment.get("paymentTermDays") in (None, ""):
-            check.add("paymentInfo.paymentTermDays", "MUST_NOT_BE_NULL")
-        if payment.get("penalInterestRate") is None:
-            check.add("paymentInfo.penalInterestRate", "MUST_NOT_BE_NULL")
-        if not isinstance((body.get("registryInfo") or {}).get("active"), bool):
-            check.add("registryInfo.active", "MUST_NOT_BE_NULL")
+        check = person_checks(body)
         if check.errors:
             raise ApiError(400, check.errors)
         person = {k: v for k, v in body.items() if k not in {"id", "version"}}
         person.update(id=company.new_id(), version=self.store.next_version())
         company.persons[person["id"]] = person
         return JSONResponse(person)
+
+    async def put_person(self, request: Request, company: Company) -> Response:
+        """PUT /persons/{id} (reference §11): the whole person, with its current `version`."""
+        current = company.persons.get(path_id(request))
+        if current is None:
+            raise ApiError.one(404, None, "Person not found")
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise ApiError.one(400, None, "INVALID_VALUE")
+        invoicing.check_version(body.get("version"), current["version"])
+        check = person_checks(body)
+        if check.errors:
+            raise ApiError(400, check.errors)
+        person = {k: v for k, v in body.items() if k not in {"id", "version"}}
+        person.update(id=current["id"], version=self.store.next_version())
+        company.persons[person["id"]] = person
+        return JSONResponse(person)
+
+
+def person_checks(body: Any) -> Checker:
+    """The Person rules of reference §11 that POST and PUT share."""
+    if not isinstance(body, dict):
+        body = {}
+    check = Checker()
+    check.text(body.get("firstName"), "firstName", 80)
+    check.text(body.get("lastName"), "lastName", 80, required=True)
+    info = body.get("invoicingInfo") or {}
+    check.text(info.get("personNumber"), "invoicingInfo.personNumber", 40)
+    check.enum(
+        info.get("language"), "invoicingInfo.language", {"ENGLISH", "FINNISH", "SWEDISH"}, required=True
+    )
+    check.enum(
+        info.get("gender"), "invoicingInfo.gender", {"FEMALE", "MALE", "NOT_APPLICABLE"}, required=True
+    )
+    payment = body.get("paymentInfo") or {}
+    if payment.get("paymentTermDays") in (None, ""):
+        check.add("paymentInfo.paymentTermDays", "MUST_NOT_BE_NULL")
+    if payment.get("penalInterestRate") is None:
+        check.add("paymentInfo.penalInterestRate", "MUST_NOT_BE_NULL")
+    if not isinstance((body.get("registryInfo") or {}).get("active"), bool):
+        check.add("registryInfo.active", "MUST_NOT_BE_NULL")
+    return check
 
 
 MIME_TYPES = {"pdf": "application/pdf", "gif": "image/gif", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
