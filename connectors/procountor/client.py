@@ -454,6 +454,14 @@ class ProcountorClient:
             },
         )
 
+    def iter_business_partners_changed_since(
+        self, version_start_date: str | datetime | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Basic info of every partner whose `version` ≥ the given time (all for None), across pages."""
+        return self._iterate(
+            "/businesspartners", {"versionStartDate": _datetime_param(version_start_date)}, MAX_PAGE_SIZE
+        )
+
     async def find_business_partner(self, customer_number: str, type: str = "CUSTOMER") -> dict[str, Any] | None:
         """The partner with exactly this customer number (BusinessPartnerBasicInfo), or None."""
         page = await self.search_business_partners(customer_number=customer_number, type=type)
@@ -498,6 +506,16 @@ class ProcountorClient:
                 "size": size,
                 "previousId": previous_id,
             },
+        )
+
+    def iter_products_changed_since(
+        self, version_start_date: str | datetime | None, types: Iterable[str] = ("SALES", "PURCHASE", "TRAVEL")
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every product of the given types whose `version` ≥ the given time (all for None), across pages."""
+        return self._iterate(
+            "/products",
+            {"versionStartDate": _datetime_param(version_start_date), "type": _csv(types)},
+            MAX_PAGE_SIZE,
         )
 
     async def find_product(self, code: str, type: str = "SALES", *, on: date | None = None) -> dict[str, Any] | None:

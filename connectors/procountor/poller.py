@@ -3,7 +3,8 @@
 Purchase invoices are read with `versionStartDate` (the search answers basic info, so the full invoices and
 their ledger receipts, where the project dimensions live, are fetched in batches of up to 200 ids) and the
 snapshot embeds the ledger receipt. Dimensions and their items have no change filter: read in full and
-compared. The tenant of a Procountor poller is `<tenant>/<company>`, one Procountor environment each.
+compared. Business partners (full records, fetched in batches) and products are read with `versionStartDate`
+too. The tenant of a Procountor poller is `<tenant>/<company>`, one Procountor environment each.
 """
 
 from __future__ import annotations
@@ -44,6 +45,23 @@ async def _with_ledger_receipts(client: ProcountorClient, ids: list[int]) -> Asy
         yield {**invoice, "ledgerReceipt": receipts.get(int(receipt_id)) if receipt_id else None}
 
 
+def business_partners(client: ProcountorClient) -> EntitySource:
+    async def fetch(since: datetime | None) -> AsyncIterator[Json]:
+        ids = [int(basic["id"]) async for basic in client.iter_business_partners_changed_since(since)]
+        for start in range(0, len(ids), BATCH):
+            for partner in await client.get_business_partners(ids[start:start + BATCH]):
+                yield partner
+
+    return EntitySource("business_partner", fetch, "id", "version")
+
+
+def products(client: ProcountorClient) -> EntitySource:
+    def fetch(since: datetime | None) -> AsyncIterator[Json]:
+        return client.iter_products_changed_since(since)
+
+    return EntitySource("product", fetch, "id", "version")
+
+
 def dimensions(client: ProcountorClient) -> EntitySource:
     async def fetch(_: datetime | None) -> AsyncIterator[Json]:
         for dimension in await client.get_dimensions():
@@ -54,7 +72,7 @@ def dimensions(client: ProcountorClient) -> EntitySource:
 
 def procountor_poller(bootstrap: str, tenant: str, company: str, client: ProcountorClient, *,
                       overlap: timedelta = timedelta(seconds=30), interval: float = 10.0) -> Poller:
-    sources = [purchase_invoices(client), dimensions(client)]
+    sources = [purchase_invoices(client), business_partners(client), products(client), dimensions(client)]
     for source in sources:
         source.company_of = lambda _item, company=company: company  # type: ignore[misc]
         source.interval = interval

@@ -49,3 +49,8 @@ async def test_purchase_invoice_statuses_one_event_per_version_across_restart(ka
     assert statuses == ["APPROVED", "PAYMENT_QUEUED", "PAID"]
     snapshot = json.loads(events[0]["snapshot"])
     assert snapshot["ledgerReceipt"]["transactions"], "the snapshot carries the ledger receipt with dimensions"
+    for entity, expected in (("business_partner", store.company("FI").partners),
+                             ("product", store.company("FI").products), ("dimension", store.company("FI").dimensions)):
+        published = [e for e in await read_events(kafka.bootstrap, topics.observed("procountor", entity))
+                     if e["tenant"] == f"{tenant}/FI"]
+        assert sorted(e["entity_id"] for e in published) == sorted(str(k) for k in expected), entity
