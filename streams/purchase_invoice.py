@@ -13,7 +13,8 @@ Exactly once without an external-id field on Severa's fees (kafka-and-faust.md Â
 - Each fee is linked in the ID map (`IdLinked` kind `project_fee`, severa_key `<invoice id>:<project>`), and
   its description carries the marker `Procountor #<id>`. Before creating, the linked fee is read, or else the
   project's fees are searched for the marker, so a crash between the POST and its record never doubles a fee;
-  a fee found whose amount, date or texts differ is PATCHed, never created again.
+  a fee found whose amount, date or texts differ is PATCHed, never created again. A project a later version
+  is no longer dimensioned to loses its (linked, not yet invoiced) fee.
 - Every project is looked up before the first write, so a missing project is a data error with nothing written.
 """
 
@@ -203,7 +204,7 @@ class PurchaseInvoiceTrigger:
 class ImportedFee:
     project_number: int
     guid: str
-    action: str  # created, updated, unchanged
+    action: str  # created, updated, unchanged, removed
 
 
 @dataclass
@@ -337,11 +338,13 @@ class PurchaseInvoiceTransfer:
             for fee in planned:
                 if fee.project_number not in projects:
                     raise missing_project(invoice, fee.item_code, dimension_name)
+            links = self._links(request)
             imported = []
             for fee in planned:
-                imported.append(await self._import_fee(request, invoice, fee, projects[fee.project_number]))
+                imported.append(await self._import_fee(request, invoice, fee, projects[fee.project_number], links))
                 await self._outcome(request, attempt, "step", step=f"fee:{fee.project_number}",
                                     fees=[imported[-1]], adopted=imported[-1].action != "created")
+            await self._remove_dropped(request, attempt, planned, links)
             return imported
         except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
@@ -383,9 +386,10 @@ class PurchaseInvoiceTransfer:
                     self._projects[int(project["number"])] = project
         return {n: self._projects[n] for n in numbers if n in self._projects}
 
-    async def _import_fee(self, request: Json, invoice: Json, fee: PlannedFee, project: Json) -> ImportedFee:
+    async def _import_fee(self, request: Json, invoice: Json, fee: PlannedFee, project: Json,
+                          links: Mapping[int, str]) -> ImportedFee:
         body = fee_body(invoice, fee, project)
-        found = await self._existing_fee(request, fee, project)
+        found = await self._existing_fee(request, fee, project, links.get(fee.project_number))
         if found is None:
             created = await self.severa.create_project_fee(body)
             await self._link(request, created["guid"], fee.project_number, created=True)
@@ -401,10 +405,9 @@ class PurchaseInvoiceTransfer:
             return ImportedFee(fee.project_number, guid, "updated")
         return ImportedFee(fee.project_number, guid, "unchanged")
 
-    async def _existing_fee(self, request: Json, fee: PlannedFee, project: Json) -> _Found | None:
+    async def _existing_fee(self, request: Json, fee: PlannedFee, project: Json, guid: str | None) -> _Found | None:
         """The fee this invoice already has on the project: the linked one, else one carrying the marker."""
         invoice_id = str(request["source_id"])
-        guid = self._linked_guid(request, fee.project_number)
         if guid:
             try:
                 linked = await self.severa.get_project_fee(guid)
@@ -423,15 +426,43 @@ class PurchaseInvoiceTransfer:
         marked.sort(key=lambda f: (str(f.get("createdDateTime") or ""), f["guid"]))
         return _Found(marked[0], linked=False)
 
-    def _linked_guid(self, request: Json, project_number: int) -> str | None:
+    def _links(self, request: Json) -> dict[int, str]:
+        """Project number â†’ fee guid of this invoice's fees in the ID map (empty without a projection)."""
         id_map = getattr(self.log, "id_map", None)
         if id_map is None:
-            return None
-        key = fee_key(request["source_id"], project_number)
+            return {}
+        prefix = fee_key(request["source_id"], "")
+        links = {}
         for link in id_map(kind=FEE_LINK, tenant=request["tenant"], company=request["company"]):
-            if link["severa_key"] == key:
-                return link.get("severa_id")
-        return None
+            number = str(link["severa_key"]).removeprefix(prefix)
+            if str(link["severa_key"]).startswith(prefix) and number.isdigit() and link.get("severa_id"):
+                links[int(number)] = link["severa_id"]
+        return links
+
+    async def _remove_dropped(self, request: Json, attempt: Attempt, planned: list[PlannedFee],
+                              links: Mapping[int, str]) -> None:
+        """Fees of projects a later version is no longer dimensioned to: the cost moved, so the fee goes.
+
+        Only fees the ID map links to this invoice, still carrying its marker and not yet invoiced in Severa
+        (an invoiced fee is the customer's history: it stays, with a warning).
+        """
+        wanted = {p.project_number for p in planned}
+        for number, guid in sorted(links.items()):
+            if number in wanted:
+                continue
+            try:
+                fee = await self.severa.get_project_fee(guid)
+            except SeveraNotFound:
+                continue  # removed already (by an earlier attempt or a user)
+            if marked_invoice_id(fee) != str(request["source_id"]):
+                continue
+            if fee.get("invoice"):
+                log.warning("fee of a project no longer dimensioned is invoiced; left as it is",
+                            record=_record(request), project=number, fee=guid)
+                continue
+            await self.severa.delete_project_fee(guid)
+            await self._outcome(request, attempt, "step", step=f"fee_removed:{number}",
+                                fees=[ImportedFee(number, guid, "removed")])
 
 
 def _record(request: Json) -> str:

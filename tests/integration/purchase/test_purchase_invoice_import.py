@@ -199,3 +199,23 @@ async def test_not_imported_without_project_dimension_or_when_disabled(stack) ->
     stack.companies["FI"] = fi.model_copy(update={"purchase_invoices": fi.purchase_invoices.model_copy(
         update={"statuses": ("PAID",)})})
     assert await stack.request(other["id"]) is None  # APPROVED is not among this company's statuses
+
+
+async def test_moving_the_cost_to_another_project_moves_the_fee(stack) -> None:
+    invoice = stack.purchase("Pilvipalvelu Oy")  # APPROVED, 480 on 2026001
+    assert (await stack.transfer().handle(await stack.request(invoice["id"]))).state == "succeeded"
+    [old] = stack.fees(invoice["id"])
+
+    await _redimension(stack, invoice["id"], {"2026004": 480.0})
+    request = await stack.request(invoice["id"])
+    result = await stack.transfer().handle(request)
+    assert result.state == "succeeded", result.error
+    [new] = stack.fees(invoice["id"])
+    assert _project(stack, new) == 2026004 and new["unitCost"]["amount"] == 480.0
+    assert stack.severa_store.get("projectfees", old["guid"]) is None
+    steps = [o["step"] for o in stack.outcomes(request["event_id"]) if o["state"] == "step"]
+    assert steps == ["fee:2026004", "fee_removed:2026001"]
+
+    writes = stack.severa_writes()  # the same request again, without the log: nothing left to do
+    assert (await stack.transfer(with_log=False).handle(request)).state == "succeeded"
+    assert stack.severa_writes() == writes
