@@ -91,7 +91,7 @@ def table(headers: Iterable[Any], rows: Iterable[Iterable[Any]], cls: str = "", 
 
 
 def select(name: str, options: Iterable[str], selected: str | None, label: str) -> Safe:
-    opts = [fmt('<option value="">{label}: all</option>', label=label)]
+    opts = [Safe('<option value="">all</option>')]
     opts += [fmt('<option value="{v}"{sel}>{v}</option>', v=o, sel=Safe(" selected") if o == selected else "")
              for o in options]
     return fmt('<label>{label}<select name="{n}">{o}</select></label>', label=label, n=name, o=join(opts))
@@ -134,7 +134,10 @@ th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);verti
 th{background:#eef2f6;font-weight:600;font-size:12px;color:#3e4c59;white-space:nowrap}
 tbody tr:last-child td{border-bottom:none}tbody tr:hover{background:#f9fbfd}
 td.num,th.num{text-align:right}
-code,.id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}
+time,.nowrap{white-space:nowrap}
+.card .value a{color:inherit;text-decoration:none}.card:hover{border-color:#b7c3cf}
+code,.id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
+.id{word-break:break-all}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
 .state-succeeded,.state-skipped{background:#dafbe1;color:var(--ok)}
 .state-pending,.state-attempting,.state-step{background:#fff8c5;color:var(--warn)}

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from console.lag import Lag
 from console.queries import ConsoleQueries
@@ -68,7 +69,7 @@ class ProjectionCollector(Collector):
         yield ends
 
         latency = self.queries.latency()
-        buckets = [(str(bound), sum(1 for s in latency.samples if s <= bound)) for bound in LATENCY_BUCKETS]
+        buckets = [(floatToGoString(bound), sum(1 for s in latency.samples if s <= bound)) for bound in LATENCY_BUCKETS]
         buckets.append(("+Inf", latency.count))
         yield HistogramMetricFamily("sevpro_transfer_latency_seconds",
                                     "Seconds from a transfer request to its first succeeded or skipped outcome.",

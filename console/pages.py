@@ -55,6 +55,10 @@ def _problem(error: dict[str, Any] | None, with_solution: bool = True) -> Safe:
     return out
 
 
+def _nowrap(text: Any) -> Safe:
+    return fmt('<span class="nowrap">{t}</span>', t=text)
+
+
 def _value(value: Any) -> str:
     return "(empty)" if value in (None, "") else str(value)
 
@@ -87,8 +91,8 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
               f"{day.get('succeeded', 0) + day.get('skipped', 0)} in 24 h"),
         _card("Failed, last hour", hour.get("failed_data", 0) + hour.get("failed_transient", 0),
               f"{hour.get('failed_data', 0)} data, {hour.get('failed_transient', 0)} transient"),
-        _card("Latency p50 / p95", f"{seconds(latency['p50_seconds'])} / {seconds(latency['p95_seconds'])}",
-              f"request → succeeded, {latency['count']} in 24 h"),
+        _card("Latency p50", seconds(latency["p50_seconds"]), f"request → succeeded, {latency['count']} in 24 h"),
+        _card("Latency p95", seconds(latency["p95_seconds"]), f"max {seconds(latency['max_seconds'])}"),
     ]
     body = [Safe("<h1>Overview</h1>"), fmt('<div class="cards">{c}</div>', c=join(cards))]
 
@@ -99,7 +103,8 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
                      "the source system: the next change is transferred automatically.</p>"))
     body.append(table(
         ["Record", "Company", "Kind", "Field", "Value", "Problem", "What to do", "Updated"],
-        ([_record_link(r), r["company"], r["kind"], fmt("<code>{f}</code>", f=r["error_field"]),
+        ([_record_link(r), r["company"], _nowrap(r["kind"]),
+          fmt('<code class="nowrap">{f}</code>', f=r["error_field"]),
           _value(r["error_value"]), fmt("<strong>{c}</strong> {m}", c=r["error_code"], m=r["error_message"]),
           fmt('<span class="solution">{s}</span>', s=r["error_solution"]), when(r["updated_at"])]
          for r in failed["items"]), cls="needs-action", empty="No record needs a user's action."))
@@ -114,16 +119,16 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
           fmt("<strong>{c}</strong> {m}", c=r["error_code"], m=r["error_message"]), when(r["updated_at"])]
          for r in transient["items"]), empty="No transient failures."))
 
-    body.append(Safe('<div class="grid2"><div>'))
     body.append(Safe("<h2>Records by company and kind</h2>"))
     body.append(_pivot(data["counts"]))
-    body.append(Safe("</div><div>"))
+    body.append(Safe('<div class="grid2"><div>'))
     body.append(Safe("<h2>Failures by code</h2>"))
     body.append(table(["Kind", "State", "Code", "Records"],
                       ([r["kind"], state_badge(r["state"]), r["code"] or "–", r["count"]]
                        for r in data["failures_by_code"]), empty="No failures."))
-    body.append(Safe("</div></div>"))
+    body.append(Safe("</div><div>"))
     body.append(_projector(projector, lag, data))
+    body.append(Safe("</div></div>"))
     return page("Overview", join(body), active="/", now=data["now"], refresh=refresh)
 
 
@@ -133,7 +138,7 @@ def _pivot(counts: list[dict[str, Any]]) -> Safe:
         grouped[(row["tenant"], row["company"] or "", row["kind"])][row["state"]] += row["count"]
     rows = []
     for (tenant, company, kind), states in sorted(grouped.items()):
-        cells: list[Any] = [tenant, company, kind]
+        cells: list[Any] = [tenant, company, _nowrap(kind)]
         for state in STATES:
             n = states.get(state, 0)
             cells.append(link(url("/transfers", {"tenant": tenant, "company": company, "kind": kind,
@@ -193,7 +198,7 @@ def transfers(result: Page, params: dict[str, str], facets: dict[str, list[str]]
             label = e["procountor_id"] + (f" (no. {e['procountor_number']})" if e["procountor_number"] else "")
             procountor = link(record_url(e["procountor_id"], e["tenant"]), label)
         failure = e["last_error"] if e["state"].startswith("failed") else None
-        rows.append([when(e["updated_at"]), e["company"], e["kind"], _record_link(e), procountor,
+        rows.append([when(e["updated_at"]), e["company"], _nowrap(e["kind"]), _record_link(e), procountor,
                      state_badge(e["state"]), e["attempt_count"], _problem(failure)])
     body = [fmt("<h1>Transfer log <span class=\"muted\">({n})</span></h1>", n=result.total), form,
             table(["Updated (UTC)", "Company", "Kind", "Severa no.", "Procountor", "State", "Attempts", "Reason"],
