@@ -1,0 +1,105 @@
+"""The record of error notifications: pending (waiting for their batch window) and sent, in SQLite.
+
+It lives next to the projections (``<project home>/notifications.sqlite3``). Outcomes arrive at least once,
+so every insert is keyed: the notification by its key (``data:<request id>``, ``transient:<record version>``),
+a transient failure by the outcome's ``event_id``. A failure is recorded before the Kafka offset is
+committed and sent later, so a worker that stops with a batch pending sends it when it starts again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+
+from streams.notification_text import Failure
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notifications (
+    key TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    company TEXT NOT NULL,
+    record_key TEXT NOT NULL,
+    failure TEXT NOT NULL,
+    recorded_at REAL NOT NULL,
+    sent_at REAL,
+    message_id TEXT
+);
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (sent_at, tenant, company);
+CREATE TABLE IF NOT EXISTS transient_failures (
+    event_id TEXT PRIMARY KEY,
+    record_key TEXT NOT NULL,
+    recorded_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transient_failures_record ON transient_failures (record_key);
+"""
+
+Group = tuple[str, str, str]  # tenant, company, recipient: one email each
+
+
+def default_path() -> Path:
+    from sevpro.kafka_broker import project_home
+
+    return project_home() / "notifications.sqlite3"
+
+
+class NotificationLog:
+    """Pending and sent notifications, and transient failures counted per record version."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None)  # autocommit; explicit BEGIN where needed
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def count_transient(self, event_id: str, record_key: str, now: float) -> int:
+        """Record one transient failure (a redelivery counts once); how many this record version has had."""
+        self._db.execute("INSERT OR IGNORE INTO transient_failures VALUES (?, ?, ?)", (event_id, record_key, now))
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM transient_failures WHERE record_key = ?", (record_key,)).fetchone()
+        return int(count)
+
+    def add(self, failure: Failure, record_key: str, now: float) -> bool:
+        """Queue a notification; False when its key is known already (pending or sent)."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO notifications (key, tenant, company, record_key, failure, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (failure.key, failure.tenant, failure.company, record_key, json.dumps(failure.to_json()), now))
+        return cursor.rowcount == 1
+
+    def cancel_pending(self, record_key: str) -> int:
+        """The record version was transferred after all: drop what was not sent yet (sent ones stay)."""
+        cursor = self._db.execute(
+            "DELETE FROM notifications WHERE record_key = ? AND sent_at IS NULL", (record_key,))
+        return cursor.rowcount
+
+    def pending(self) -> dict[Group, list[tuple[Failure, float]]]:
+        """Unsent failures grouped by email, oldest first."""
+        groups: dict[Group, list[tuple[Failure, float]]] = defaultdict(list)
+        rows = self._db.execute(
+            "SELECT failure, recorded_at FROM notifications WHERE sent_at IS NULL ORDER BY recorded_at, key")
+        for text, recorded_at in rows:
+            failure = Failure.from_json(json.loads(text))
+            groups[(failure.tenant, failure.company, failure.recipient)].append((failure, recorded_at))
+        return dict(groups)
+
+    def oldest_pending(self) -> float | None:
+        (oldest,) = self._db.execute("SELECT min(recorded_at) FROM notifications WHERE sent_at IS NULL").fetchone()
+        return oldest
+
+    def mark_sent(self, keys: list[str], message_id: str, now: float) -> None:
+        self._db.execute("BEGIN")
+        self._db.executemany("UPDATE notifications SET sent_at = ?, message_id = ? WHERE key = ?",
+                             [(now, message_id, key) for key in keys])
+        self._db.execute("COMMIT")
+
+    def sent(self) -> list[dict[str, object]]:
+        """Every sent notification (key, message id, when): for tests and support."""
+        rows = self._db.execute(
+            "SELECT key, message_id, sent_at FROM notifications WHERE sent_at IS NOT NULL ORDER BY sent_at, key")
+        return [{"key": key, "message_id": message_id, "sent_at": sent_at} for key, message_id, sent_at in rows]
+
+    def close(self) -> None:
+        self._db.close()

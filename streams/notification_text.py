@@ -1,0 +1,198 @@
+"""Error notification emails, pure: which outcomes deserve one, and the subject and body the user reads.
+
+The seed: "If you want to receive email notifications of errors in integration, check the box Send email when
+integration reports on errors". A data error (``failed_data``) is worth one email per transfer request; a
+transient one only once it has failed ``threshold`` times for the same record version (the retry usually cures
+it). Several failures of one company inside the batch window go in one email. No I/O here: `streams/notify.py`
+keeps the record of what was sent and delivers the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+_LABELS = {
+    "sales-invoice": "sales invoice",
+    "travel-reimbursement": "travel reimbursement",
+    "purchase-invoice": "purchase invoice",
+}
+_FROM_PROCOUNTOR = {"purchase-invoice"}  # purchase invoices are imported from Procountor into Severa
+_SUBJECT_RECORDS = 3  # records named in a batch subject before "and N more"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed transfer as the email tells it; stored as JSON until the batch is sent."""
+
+    key: str  # the idempotency key of the notification: data:<request id> or transient:<record version>
+    tenant: str
+    company: str
+    company_name: str
+    recipient: str
+    kind: str
+    record: str  # "sales invoice 10007"
+    lookup: str  # what `sevpro show` takes: the Severa number, else the guid
+    request_id: str
+    transient: bool
+    attempts: int
+    code: str
+    field: str | None
+    value: str | None
+    message: str
+    solution: str | None
+    occurred_at: str  # ISO 8601, UTC
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Failure:
+        return cls(**data)
+
+
+def direction(kind: str) -> str:
+    return "Procountor → Severa" if kind in _FROM_PROCOUNTOR else "Severa → Procountor"
+
+
+def record_key(outcome: Mapping[str, Any]) -> str:
+    """One version of one source record: what a transient failure is counted against across retries."""
+    return f"{outcome['tenant']}:{outcome['kind']}:{outcome['source_id']}:{outcome['source_version']}"
+
+
+def notification_key(outcome: Mapping[str, Any], transient_failures: int, threshold: int) -> str | None:
+    """The key of the email this outcome deserves, or None: data errors per request, transient at threshold.
+
+    Retries of a transient failure are new requests (``<id>:reprocess:<n>``) with attempt numbers starting
+    again at 1, so transient failures are counted per record version by the caller (``transient_failures``).
+    """
+    state = outcome.get("state")
+    if state == "failed_data":
+        return f"data:{outcome['request_id']}"
+    if state == "failed_transient":
+        failures = max(transient_failures, int(outcome.get("attempt") or 0))
+        return f"transient:{record_key(outcome)}" if failures >= threshold else None
+    return None
+
+
+def failure_from_outcome(outcome: Mapping[str, Any], key: str, *, company_name: str, recipient: str,
+                         attempts: int) -> Failure:
+    """The email's view of a failed ``TransferOutcome`` (as decoded by ``schemas.codec.decode``)."""
+    error: Mapping[str, Any] = outcome.get("error") or {}
+    label = _LABELS.get(outcome["kind"], outcome["kind"].replace("-", " "))
+    number = outcome.get("source_number") or outcome["source_id"]
+    return Failure(
+        key=key,
+        tenant=outcome["tenant"],
+        company=outcome["company"],
+        company_name=company_name,
+        recipient=recipient,
+        kind=outcome["kind"],
+        record=error.get("record") or f"{label} {number}",
+        lookup=str(number),
+        request_id=outcome["request_id"],
+        transient=outcome.get("state") == "failed_transient",
+        attempts=attempts,
+        code=error.get("code") or "UNKNOWN",
+        field=error.get("field"),
+        value=error.get("value"),
+        message=error.get("message") or "",
+        solution=error.get("solution"),
+        occurred_at=_iso(outcome.get("occurred_at")),
+    )
+
+
+def headline(failure: Failure) -> str:
+    """``Severa → Procountor: sales invoice 10007 was not transferred``."""
+    if failure.transient:
+        what = f"could not be transferred after {failure.attempts} attempts (still retrying)"
+    else:
+        what = "was not transferred"
+    return f"{direction(failure.kind)}: {failure.record} {what}"
+
+
+def subject(failures: Sequence[Failure]) -> str:
+    """The company, and the record (one failure) or how many records and the first few (a batch)."""
+    if not failures:
+        raise ValueError("no failures to tell about")
+    company = failures[0].company_name
+    if len(failures) == 1:
+        return f"[{company}] {headline(failures[0])}"
+    directions = {direction(f.kind) for f in failures}
+    prefix = f"{directions.pop()}: " if len(directions) == 1 else ""
+    named = ", ".join(f.record for f in failures[:_SUBJECT_RECORDS])
+    more = f" and {len(failures) - _SUBJECT_RECORDS} more" if len(failures) > _SUBJECT_RECORDS else ""
+    return f"[{company}] {prefix}{len(failures)} records were not transferred: {named}{more}"
+
+
+def body(failures: Sequence[Failure]) -> str:
+    """Plain text: per failure the code, field, value, message, the solution and where to see it."""
+    first = failures[0]
+    count = "an error" if len(failures) == 1 else f"{len(failures)} errors"
+    lines = [
+        f"The Severa–Procountor integration of {first.company_name} ({first.company}) reported {count}.",
+        "",
+    ]
+    for number, failure in enumerate(failures, start=1):
+        lines.append(f"{number}. {headline(failure)}")
+        lines.append(f"   Error:    {failure.code}")
+        if failure.field:
+            lines.append(f"   Field:    {failure.field}")
+        if failure.value is not None:
+            lines.append(f"   Value:    {failure.value}")
+        if failure.message:
+            lines.append(f"   Message:  {failure.message}")
+        if failure.solution:
+            lines.append(f"   Solution: {failure.solution}")
+        lines.append(f"   When:     {failure.occurred_at.replace('T', ' ')[:19]} UTC")
+        lines.append(f"   Details:  sevpro show {failure.lookup}")
+        lines.append("")
+    lines += [
+        "Data errors are not retried until the record changes in the source system; the transfer log lists "
+        "every error (sevpro log --state failed-data).",
+        "",
+        "You receive this email because 'Send email when integration reports on errors' is on for "
+        f"{first.company_name} (send_error_email in the company settings).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def message_id(failures: Sequence[Failure], sender: str) -> str:
+    """Deterministic: a resent batch carries the same Message-ID, so mail clients can fold the repeat."""
+    digest = hashlib.sha256("\n".join(sorted(f.key for f in failures)).encode()).hexdigest()[:32]
+    domain = sender.rpartition("@")[2] or "sevpro.invalid"
+    return f"<{digest}.sevpro@{domain}>"
+
+
+def compose(failures: Sequence[Failure], *, sender: str, now: datetime | None = None) -> EmailMessage:
+    """One email to the company's ``error_email`` about every failure given (all of one company)."""
+    if not failures:
+        raise ValueError("no failures to tell about")
+    recipients = {f.recipient for f in failures}
+    companies = {(f.tenant, f.company) for f in failures}
+    if len(recipients) != 1 or len(companies) != 1:
+        raise ValueError("one email tells about one company's failures, to one address")
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = failures[0].recipient
+    message["Subject"] = subject(failures)
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Message-ID"] = message_id(failures, sender)
+    message["X-Sevpro-Company"] = f"{failures[0].tenant}/{failures[0].company}"
+    message.set_content(body(failures), cte="quoted-printable")  # 7-bit safe for any relay
+    return message
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    elif isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value / 1000, UTC)  # timestamp-millis
+    else:
+        moment = datetime.now(UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

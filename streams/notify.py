@@ -1,0 +1,254 @@
+"""Error notification: a failed transfer becomes an email to the company's ``error_email``.
+
+    transfer.<kind>.outcome ──on_outcome──▶ NotificationLog (pending) ──after the batch window──▶ SMTP or outbox
+
+Only companies with ``send_error_email`` get one. Data errors: one email per failed request; transient errors:
+one per record version once it has failed ``transient_threshold`` times. Failures of one company within
+``batch_seconds`` go in one email. Redelivered outcomes send nothing more (keys in the NotificationLog). Without
+an SMTP host the emails are written as ``.eml`` files into ``<project home>/outbox/`` (the demo shows them).
+The SMTP password is a SecretStr, read only where it is handed to ``smtplib``, and scrubbed from error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ipaddress
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from sevpro.company import CompanySettings
+from sevpro.logs import get_logger
+from streams.notification_log import NotificationLog
+from streams.notification_text import compose, failure_from_outcome, notification_key, record_key
+
+log = get_logger(__name__)
+
+Security = Literal["none", "starttls", "ssl"]
+
+
+class NotificationError(RuntimeError):
+    """An email could not be delivered; the message never contains the SMTP password."""
+
+
+@dataclass(frozen=True)
+class NotifierConfig:
+    """SMTP and batching; ``from_settings`` reads the SEVPRO_SMTP_* / SEVPRO_NOTIFY_* settings."""
+
+    smtp_host: str | None = None  # None: write .eml files into the outbox instead
+    smtp_port: int = 25
+    smtp_from: str = "sevpro@localhost"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Security = "none"
+    smtp_timeout: float = 10.0
+    transient_threshold: int = 3
+    batch_seconds: float = 60.0
+    retry_seconds: float = 60.0  # after a failed delivery
+    outbox: Path | None = None  # default <project home>/outbox
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> NotifierConfig:
+        """From ``sevpro.settings.Settings``; a setting the model does not have yet keeps its default."""
+        defaults = cls()
+        values = {name: getattr(settings, setting, getattr(defaults, name)) for name, setting in (
+            ("smtp_host", "smtp_host"), ("smtp_port", "smtp_port"), ("smtp_from", "smtp_from"),
+            ("smtp_user", "smtp_user"), ("smtp_password", "smtp_password"), ("smtp_security", "smtp_security"),
+            ("transient_threshold", "notify_transient_after"), ("batch_seconds", "notify_batch_seconds"))}
+        return cls(**values)
+
+    def __repr__(self) -> str:  # the dataclass repr would show the SecretStr's class only, but be explicit
+        return f"NotifierConfig(smtp_host={self.smtp_host!r}, smtp_port={self.smtp_port}, smtp_user={self.smtp_user!r})"
+
+
+class Notifier:
+    """Records failed outcomes, batches them per company, and delivers the emails."""
+
+    def __init__(self, config: NotifierConfig | None = None, store: NotificationLog | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config or NotifierConfig()
+        self.store = store or NotificationLog()
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def outbox(self) -> Path:
+        if self.config.outbox is not None:
+            return self.config.outbox
+        from sevpro.kafka_broker import project_home
+
+        return project_home() / "outbox"
+
+    # ------------------------------------------------------------------------------------------ recording
+    async def record(self, outcome: Mapping[str, Any], company: CompanySettings | None) -> bool:
+        """Take one TransferOutcome; True when it queued a new notification."""
+        state = outcome.get("state")
+        key_of_record = record_key(outcome)
+        if state == "succeeded":
+            if self.store.cancel_pending(key_of_record):
+                log.info("error notification dropped: transferred after all", record=key_of_record)
+            return False
+        if state not in ("failed_data", "failed_transient") or company is None:
+            return False
+        if not company.send_error_email or not company.error_email:
+            return False
+        now = self.clock()
+        failures = 0
+        if state == "failed_transient":
+            failures = self.store.count_transient(outcome["event_id"], key_of_record, now)
+        key = notification_key(outcome, failures, self.config.transient_threshold)
+        if key is None:
+            return False
+        failure = failure_from_outcome(
+            outcome, key, recipient=company.error_email, attempts=max(failures, int(outcome.get("attempt") or 1)),
+            company_name=company.display_name or company.severa_business_unit_name or company.name)
+        added = self.store.add(failure, key_of_record, now)
+        if added:
+            log.info("error notification queued", company=company.name, record=failure.record, code=failure.code)
+            self._wake.set()  # the batch timer (if started) computes the new due time
+        return added
+
+    # ------------------------------------------------------------------------------------------ sending
+    async def flush_due(self, *, force: bool = False) -> int:
+        """Send every batch whose window has passed (every batch, with ``force``); the number of emails sent."""
+        async with self._lock:
+            now = self.clock()
+            sent = 0
+            for (tenant, company, _), entries in self.store.pending().items():
+                if not force and entries[0][1] + self.config.batch_seconds > now:
+                    continue
+                failures = [failure for failure, _ in entries]
+                message = compose(failures, sender=self.config.smtp_from, now=datetime.fromtimestamp(now, UTC))
+                try:
+                    where = await self.deliver(message)
+                except NotificationError as error:
+                    log.error("error notification not delivered; retried later", company=company, tenant=tenant,
+                              records=len(failures), error=str(error))
+                    continue
+                self.store.mark_sent([f.key for f in failures], message["Message-ID"], self.clock())
+                sent += 1
+                log.info("error notification sent", company=company, tenant=tenant, to=message["To"],
+                         records=len(failures), via=where)
+            return sent
+
+    async def deliver(self, message: EmailMessage) -> str:
+        """SMTP when a host is configured, else an .eml file in the outbox; where it went."""
+        if self.config.smtp_host:
+            await asyncio.to_thread(_send_smtp, self.config, message)
+            return f"smtp://{self.config.smtp_host}:{self.config.smtp_port}"
+        return str(await asyncio.to_thread(_write_eml, self.outbox, message))
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Run the batch timer (it also sends what a previous run left pending); needs a running loop.
+
+        Without it nothing is sent by itself: ``flush_due`` is then the caller's to call (tests do).
+        """
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="error-notifications")
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            oldest = self.store.oldest_pending()
+            if oldest is None:
+                await self._wake.wait()
+                continue
+            delay = oldest + self.config.batch_seconds - self.clock()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                continue
+            try:
+                await self.flush_due()
+            except Exception as exc:  # a broken batch must not stop the timer; it stays pending
+                log.error("error notifications failed", error=f"{type(exc).__name__}: {exc}")
+            oldest = self.store.oldest_pending()
+            if oldest is not None and oldest + self.config.batch_seconds <= self.clock():
+                await asyncio.sleep(self.config.retry_seconds)  # a delivery failed: do not spin
+
+    async def aclose(self) -> None:
+        """Stop the timer; pending notifications stay in the log and go out on the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.store.close()
+
+
+async def on_outcome(outcome: Mapping[str, Any], companies: Mapping[str, CompanySettings],
+                     notifier: Notifier) -> None:
+    """The agent's handler for one decoded TransferOutcome of any kind."""
+    await notifier.record(outcome, companies.get(outcome.get("company", "")))
+
+
+# ------------------------------------------------------------------------------------------ delivery
+def _send_smtp(config: NotifierConfig, message: EmailMessage) -> None:
+    assert config.smtp_host
+    password = config.smtp_password.get_secret_value() if config.smtp_password else ""
+    try:
+        if config.smtp_security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(config.smtp_host, config.smtp_port, timeout=config.smtp_timeout,
+                                                  context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=config.smtp_timeout)
+        with smtp:
+            if config.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if config.smtp_user:
+                if config.smtp_security == "none" and not _loopback(config.smtp_host):
+                    raise NotificationError("refusing to send SMTP credentials unencrypted: set "
+                                            "SEVPRO_SMTP_SECURITY to starttls or ssl")
+                smtp.login(config.smtp_user, password)
+            smtp.send_message(message)
+    except NotificationError:
+        raise
+    except (smtplib.SMTPException, OSError) as error:
+        text = _scrub(f"{type(error).__name__}: {error}", config.smtp_user or "", password)
+        raise NotificationError(f"SMTP {config.smtp_host}:{config.smtp_port}: {text}") from None
+
+
+def _write_eml(outbox: Path, message: EmailMessage) -> Path:
+    """Atomically, named by the Message-ID: writing the same batch again replaces the same file."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = str(message["Message-ID"]).strip("<>").split(".", 1)[0]
+    existing = sorted(outbox.glob(f"*-{name}.eml"))
+    path = existing[0] if existing else outbox / f"{stamp}-{name}.eml"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(message.as_bytes(policy=SMTP_POLICY))
+    temporary.replace(path)
+    return path
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _scrub(text: str, user: str, password: str) -> str:
+    """A server may echo what it was sent; none of the forms the password travels in reaches a log."""
+    if not password:
+        return text
+    forms = [password, f"\0{user}\0{password}", password.encode().hex()]
+    for form in forms:
+        text = text.replace(form, "***").replace(base64.b64encode(form.encode()).decode(), "***")
+    return text

@@ -1,0 +1,203 @@
+"""Error notification emails over a real SMTP socket: one per failed request, deduplicated, batched, outbox."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from smtp_sink import SmtpSink
+from structlog.testing import capture_logs
+
+from sevpro.company import CompanySettings
+from streams.mapping.errors import SOLUTIONS
+from streams.notification_log import NotificationLog
+from streams.notify import Notifier, NotifierConfig, on_outcome
+
+pytestmark = pytest.mark.integration
+
+
+def outcome(number: str, state: str = "failed_data", *, request: str | None = None, attempt: int = 1,
+            company: str = "FI", code: str = "CLOSED_FISCAL_PERIOD", kind: str = "sales-invoice") -> dict[str, Any]:
+    request_id = request or f"demo:{kind}:guid-{number}:v1"
+    error = None
+    if state == "failed_data":
+        error = {"code": code, "kind": "data", "record": f"sales invoice {number}", "field": "billingDate",
+                 "value": "2019-12-31", "message": f"{code} (billingDate)", "solution": SOLUTIONS[code]}
+    elif state == "failed_transient":
+        error = {"code": "TRANSIENT", "kind": "transient", "record": f"sales invoice {number}", "field": None,
+                 "value": None, "message": "ConnectTimeout: Procountor did not answer", "solution": "retried"}
+    return {
+        "event_id": f"{request_id}:{attempt}:{state}", "correlation_id": f"corr-{number}", "causation_id": request_id,
+        "tenant": "demo", "company": company, "kind": kind, "request_id": request_id, "source_id": f"guid-{number}",
+        "source_number": number, "source_version": "v1", "attempt": attempt, "state": state, "step": None,
+        "target_id": None, "target_number": None, "adopted": False, "error": error,
+        "occurred_at": datetime(2025, 6, 10, 9, 30, tzinfo=UTC),
+    }
+
+
+def smtp(sink: SmtpSink, **overrides: Any) -> NotifierConfig:
+    values: dict[str, Any] = {"smtp_host": "127.0.0.1", "smtp_port": sink.port, "smtp_from": "sevpro@kumpula.example",
+                              "batch_seconds": 0.2, "retry_seconds": 0.2}
+    return NotifierConfig(**{**values, **overrides})
+
+
+async def test_one_email_per_failed_request_with_the_solution(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    notifier = Notifier(smtp(smtp_sink), NotificationLog(tmp_path / "n.sqlite3"))
+    notifier.start()  # the batch timer sends it, 0.2 s after the failure
+    try:
+        await on_outcome(outcome("10007"), companies, notifier)
+        await on_outcome(outcome("20001", company="SE"), companies, notifier)  # SE: send_error_email off
+        await on_outcome(outcome("10009", "succeeded"), companies, notifier)
+        [received] = await smtp_sink.wait_for(1)
+        message = received.message
+        assert received.recipients == ["billing@kumpula.example"]
+        assert message["Subject"] == ("[Kumpula Consulting Oy] Severa → Procountor: "
+                                      "sales invoice 10007 was not transferred")
+        text = message.get_content()
+        for expected in ("CLOSED_FISCAL_PERIOD", "billingDate", "2019-12-31", SOLUTIONS["CLOSED_FISCAL_PERIOD"],
+                         "sevpro show 10007"):
+            assert expected in text
+        assert "20001" not in text
+    finally:
+        await notifier.aclose()
+    assert len(smtp_sink.received) == 1
+
+
+async def test_a_redelivered_outcome_sends_nothing_more(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    notifier = Notifier(smtp(smtp_sink), NotificationLog(tmp_path / "n.sqlite3"))
+    failed = outcome("10008", code="ERROR_BRN_CODE")
+    notifier.start()
+    try:
+        await on_outcome(failed, companies, notifier)
+        await smtp_sink.wait_for(1)
+        await on_outcome(failed, companies, notifier)  # at-least-once: the same event again
+        await on_outcome(outcome("10008", attempt=2, code="ERROR_BRN_CODE"), companies, notifier)  # same request
+        assert await notifier.flush_due(force=True) == 0
+    finally:
+        await notifier.aclose()
+    # A restarted worker (same record of sent notifications) that is handed the outcome again stays quiet too.
+    restarted = Notifier(smtp(smtp_sink), NotificationLog(tmp_path / "n.sqlite3"))
+    try:
+        assert not await restarted.record(failed, companies["FI"])
+        assert await restarted.flush_due(force=True) == 0
+    finally:
+        await restarted.aclose()
+    assert len(smtp_sink.received) == 1
+    assert SOLUTIONS["ERROR_BRN_CODE"] in smtp_sink.received[0].message.get_content()
+
+
+async def test_transient_failures_wait_for_the_threshold(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    notifier = Notifier(smtp(smtp_sink, transient_threshold=3), NotificationLog(tmp_path / "n.sqlite3"))
+    # Retries are new requests (reprocess ids), each starting again at attempt 1.
+    tries = [outcome("10010", "failed_transient", request=f"demo:sales-invoice:guid-10010:v1{suffix}")
+             for suffix in ("", ":reprocess:1", ":reprocess:2")]
+    try:
+        for attempt in tries[:2]:
+            assert not await notifier.record(attempt, companies["FI"])
+        assert not await notifier.record(tries[1], companies["FI"])  # a redelivery does not count twice
+        assert await notifier.flush_due(force=True) == 0
+        assert smtp_sink.received == []
+        assert await notifier.record(tries[2], companies["FI"])
+        assert await notifier.flush_due(force=True) == 1
+        [received] = smtp_sink.received
+        assert "sales invoice 10010 could not be transferred after 3 attempts" in received.message["Subject"]
+        assert not await notifier.record(outcome("10010", "failed_transient", request="x:reprocess:3"),
+                                         companies["FI"])  # one email per record version
+    finally:
+        await notifier.aclose()
+
+
+async def test_a_success_inside_the_window_cancels_the_email(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    notifier = Notifier(smtp(smtp_sink, transient_threshold=1, batch_seconds=60),
+                        NotificationLog(tmp_path / "n.sqlite3"))
+    try:
+        assert await notifier.record(outcome("10011", "failed_transient"), companies["FI"])
+        await notifier.record(outcome("10011", "succeeded", attempt=2), companies["FI"])
+        assert await notifier.flush_due(force=True) == 0
+    finally:
+        await notifier.aclose()
+    assert smtp_sink.received == []
+
+
+async def test_failures_of_one_company_within_the_window_go_in_one_email(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    now = [1000.0]
+    notifier = Notifier(smtp(smtp_sink, batch_seconds=60), NotificationLog(tmp_path / "n.sqlite3"),
+                        clock=lambda: now[0])
+    try:
+        await notifier.record(outcome("10001"), companies["FI"])
+        now[0] += 30
+        await notifier.record(outcome("10002", code="SIZE_MUST_BE_BETWEEN_0_AND_100"), companies["FI"])
+        await notifier.record(outcome("10003", code="REGISTRY_MISMATCH"), companies["FI"])
+        await notifier.record(outcome("10004", code="ERROR_BRN_CODE"), companies["FI"])
+        now[0] += 29
+        assert await notifier.flush_due() == 0  # the first failure's window is still open
+        now[0] += 1
+        assert await notifier.flush_due() == 1
+        now[0] += 1
+        await notifier.record(outcome("10005"), companies["FI"])  # after the window: the next email
+        now[0] += 60
+        assert await notifier.flush_due() == 1
+    finally:
+        await notifier.aclose()
+    first, second = (r.message for r in smtp_sink.received)
+    assert first["Subject"] == ("[Kumpula Consulting Oy] Severa → Procountor: 4 records were not transferred: "
+                                "sales invoice 10001, sales invoice 10002, sales invoice 10003 and 1 more")
+    body = first.get_content()
+    for code in ("CLOSED_FISCAL_PERIOD", "SIZE_MUST_BE_BETWEEN_0_AND_100", "REGISTRY_MISMATCH", "ERROR_BRN_CODE"):
+        assert SOLUTIONS[code] in body
+    assert [f"sevpro show 1000{n}" in body for n in range(1, 6)] == [True] * 4 + [False]
+    assert "sales invoice 10005 was not transferred" in second["Subject"]
+
+
+async def test_without_smtp_the_email_is_an_eml_file_in_the_outbox(
+        companies: dict[str, CompanySettings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEVPRO_HOME", str(tmp_path / "home"))
+    notifier = Notifier(NotifierConfig(batch_seconds=0.05))  # default log and outbox under the project home
+    try:
+        await notifier.record(outcome("10012", code="SIZE_MUST_BE_BETWEEN_0_AND_100"), companies["FI"])
+        assert await notifier.flush_due(force=True) == 1
+        assert await notifier.flush_due(force=True) == 0
+    finally:
+        await notifier.aclose()
+    assert (tmp_path / "home" / "notifications.sqlite3").exists()
+    [eml] = (tmp_path / "home" / "outbox").glob("*.eml")
+    message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    assert message["To"] == "billing@kumpula.example"
+    assert message["From"] == "sevpro@localhost"
+    assert message["Subject"].endswith("sales invoice 10012 was not transferred")
+    assert SOLUTIONS["SIZE_MUST_BE_BETWEEN_0_AND_100"] in message.get_content()
+    assert message["Message-ID"].startswith("<") and message["Date"]
+
+
+async def test_no_secret_in_any_log_line(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    password = "s3cret-Smtp-Passw0rd"
+    smtp_sink.user, smtp_sink.password = "sevpro", "the-server-wants-another"
+    config = smtp(smtp_sink, smtp_user="sevpro", smtp_password=SecretStr(password), batch_seconds=0)
+    notifier = Notifier(config, NotificationLog(tmp_path / "n.sqlite3"))
+    try:
+        with capture_logs() as logs:
+            await notifier.record(outcome("10013"), companies["FI"])
+            assert await notifier.flush_due(force=True) == 0  # refused: logged, left pending
+            smtp_sink.password = password
+            assert await notifier.flush_due(force=True) == 1
+    finally:
+        await notifier.aclose()
+    assert smtp_sink.auth_attempts == [("sevpro", password), ("sevpro", password)]  # the password was used
+    assert any(entry["event"] == "error notification not delivered; retried later" for entry in logs)
+    assert any(entry["event"] == "error notification sent" for entry in logs)
+    forms = [password, base64.b64encode(f"\0sevpro\0{password}".encode()).decode()]
+    everything = repr(logs) + caplog.text + repr(config)
+    assert not [form for form in forms if form in everything]
