@@ -1,0 +1,188 @@
+"""`sevpro compare` (the registry comparison report) and `sevpro check` (the checks before enabling).
+
+Companies come from ``Settings().companies_file`` (default: the demo's), URLs and credentials from the same
+settings the worker uses (SEVPRO_SEVERA_URL, SEVPRO_PROCOUNTOR_URL, …; each company's API key from the
+environment variable its ``procountor_api_key_env`` names). Both commands only read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from connectors.procountor.client import ProcountorClient
+from connectors.severa.client import SeveraClient
+from connectors.severa.errors import SeveraError
+from sevpro.checks import ITEMS, Check, exit_code, run_checks
+from sevpro.company import CompanySettings, CompanySettingsError, demo_companies_path, load_companies
+from sevpro.registry import REGISTRIES, Report, SeveraRegistries, compare_registries
+from sevpro.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Registry comparison report and the checks before enabling the integration.")
+console = Console()
+
+# An interactive command should answer within seconds when a system is down, not after the worker's backoff.
+_MAX_RETRIES, _BACKOFF_INITIAL, _BACKOFF_MAX = 2, 0.2, 1.0
+_STYLE = {"ok": "green", "info": "blue", "warning": "yellow", "error": "red"}
+
+T = TypeVar("T")
+
+
+def _companies(settings: Settings, names: list[str] | None) -> list[CompanySettings]:
+    try:
+        companies = load_companies(settings.companies_file or demo_companies_path())
+    except CompanySettingsError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    unknown = sorted(set(names or []) - set(companies))
+    if unknown:
+        console.print(f"[red]error:[/red] no company {', '.join(unknown)}; known: {', '.join(companies)}")
+        raise typer.Exit(2)
+    return [c for name, c in companies.items() if not names or name in names]
+
+
+def _severa(settings: Settings) -> SeveraClient:
+    return SeveraClient(settings.severa_url, settings.severa_client_id,
+                        settings.severa_client_secret.get_secret_value(),
+                        requests_per_second=settings.severa_requests_per_second, max_retries=_MAX_RETRIES,
+                        backoff_initial=_BACKOFF_INITIAL, backoff_max=_BACKOFF_MAX)
+
+
+def _procountor(settings: Settings, company: CompanySettings) -> ProcountorClient:
+    """Raises CompanySettingsError (naming the variable, not the key) when the API key is not set."""
+    return ProcountorClient(settings.procountor_url, settings.procountor_client_id,
+                            settings.procountor_client_secret.get_secret_value(),
+                            company.procountor_api_key(os.environ),
+                            requests_per_second=settings.procountor_requests_per_second, max_retries=_MAX_RETRIES,
+                            backoff_initial=_BACKOFF_INITIAL, backoff_max=_BACKOFF_MAX)
+
+
+async def _per_company(
+    companies: list[CompanySettings],
+    work: Callable[[SeveraClient, ProcountorClient | None, CompanySettings, SeveraRegistries | None, str | None],
+                   Awaitable[T]],
+) -> list[T]:
+    settings = Settings()
+    results = []
+    async with _severa(settings) as severa:
+        try:
+            shared: SeveraRegistries | None = await SeveraRegistries.fetch(severa)  # read once for all companies
+        except SeveraError:
+            shared = None  # each company's work reports the Severa problem itself
+        for company in companies:
+            try:
+                procountor: ProcountorClient | None = _procountor(settings, company)
+                problem = None
+            except CompanySettingsError as error:
+                procountor, problem = None, str(error)
+            try:
+                results.append(await work(severa, procountor, company, shared, problem))
+            finally:
+                if procountor is not None:
+                    await procountor.aclose()
+    return results
+
+
+@app.command("compare")
+def compare(
+    company: list[str] = typer.Option(None, "--company", "-c", help="Only this company (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    show_matched: bool = typer.Option(True, "--matched/--differences-only", help="Also list matched records."),
+) -> None:
+    """Registry comparison report: how customers, products, dimensions and users match between the systems."""
+    companies = _companies(Settings(), company)
+
+    async def one(severa: SeveraClient, procountor: ProcountorClient | None, settings: CompanySettings,
+                  shared: SeveraRegistries | None, problem: str | None) -> Report | str:
+        if procountor is None:
+            return problem or "no Procountor client"
+        try:
+            return await compare_registries(severa, procountor, settings, severa_data=shared)
+        except Exception as error:  # noqa: BLE001 - the report says which company could not be compared and why
+            return f"company {settings.name!r}: the registries could not be read: {error}"
+
+    results = asyncio.run(_per_company(companies, one))
+    failed = [r for r in results if isinstance(r, str)]
+    reports = [r for r in results if isinstance(r, Report)]
+    if as_json:
+        typer.echo(json.dumps({"companies": [r.as_dict() for r in reports], "failures": failed}, indent=2,
+                              ensure_ascii=False))
+    else:
+        for report in reports:
+            _print_report(report, show_matched)
+        for message in failed:
+            console.print(f"[red]error:[/red] {message}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_report(report: Report, show_matched: bool) -> None:
+    console.rule(f"[bold]Company {report.company}[/bold] — registry comparison on {report.today.isoformat()}")
+    counts = report.counts()
+    for registry, title in REGISTRIES.items():
+        findings = [f for f in report.registry(registry) if show_matched or f.severity != "ok"]
+        if not findings:
+            continue
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts[registry].items()))
+        table = Table(title=f"{title} ({summary})", title_justify="left", expand=False)
+        for column in ("", "Key", "Record", "Field", "Severa", "Procountor", "Finding"):
+            table.add_column(column, overflow="fold")
+        for f in findings:
+            note = f.message + (f"\n[dim]Fix: {f.fix}[/dim]" if f.fix else "")
+            table.add_row(f"[{_STYLE[f.severity]}]{f.severity}[/]", f.key, f.record, f.field or "", f.severa or "",
+                          f.procountor or "", note)
+        console.print(table)
+    differences = report.differences()
+    errors = sum(1 for f in differences if f.severity == "error")
+    console.print(f"[bold]{report.company}:[/bold] {errors} errors, {len(differences) - errors} warnings\n")
+
+
+@app.command("check")
+def check(
+    company: list[str] = typer.Option(None, "--company", "-c", help="Only this company (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+) -> None:
+    """The checks before enabling: credentials, API key and dimensions, registries, IBANs, users.
+    Exits 1 when any check is an error."""
+    companies = _companies(Settings(), company)
+
+    async def one(severa: SeveraClient, procountor: ProcountorClient | None, settings: CompanySettings,
+                  shared: SeveraRegistries | None, problem: str | None) -> list[Check]:
+        return await run_checks(severa, procountor, settings, severa_data=shared, procountor_problem=problem)
+
+    checks = [c for group in asyncio.run(_per_company(companies, one)) for c in group]
+    if as_json:
+        typer.echo(json.dumps({"checks": [c.as_dict() for c in checks], **_totals(checks),
+                               "date": date.today().isoformat()}, indent=2, ensure_ascii=False))
+    else:
+        _print_checks(checks)
+    raise typer.Exit(exit_code(checks))
+
+
+def _totals(checks: list[Check]) -> dict[str, Any]:
+    return {status: sum(1 for c in checks if c.status == status) for status in ("ok", "warning", "error")}
+
+
+def _print_checks(checks: list[Check]) -> None:
+    for name in dict.fromkeys(c.company for c in checks):
+        mine = [c for c in checks if c.company == name]
+        table = Table(title=f"Company {name}: checks before enabling", title_justify="left")
+        for column in ("", "Check", "Record", "Field", "Finding"):
+            table.add_column(column, overflow="fold")
+        for c in mine:
+            note = c.message + (f"\n[dim]Fix: {c.fix}[/dim]" if c.fix else "")
+            table.add_row(f"[{_STYLE[c.status]}]{c.status}[/]", ITEMS.get(c.item, c.item), c.record or "",
+                          c.field or "", note)
+        console.print(table)
+        totals = _totals(mine)
+        verdict = "[red]not ready to enable[/red]" if totals["error"] else "[green]ready to enable[/green]"
+        console.print(f"[bold]{name}:[/bold] {totals['error']} errors, {totals['warning']} warnings — {verdict}\n")
