@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     failure TEXT NOT NULL,
     recorded_at REAL NOT NULL,
     sent_at REAL,
-    message_id TEXT
+    message_id TEXT,
+    claimed_at REAL  -- a worker is sending it: another worker on this host leaves it alone
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (sent_at, tenant, company);
 CREATE TABLE IF NOT EXISTS transient_failures (
@@ -85,13 +86,42 @@ class NotificationLog:
             groups[(failure.tenant, failure.company, failure.recipient)].append((failure, recorded_at))
         return dict(groups)
 
+    def claim_due(self, window: float, now: float, *, force: bool = False,
+                  stale_after: float = 300.0) -> dict[Group, list[Failure]]:
+        """Take the batches whose window has passed, so that no other worker sharing this file sends them too.
+
+        A claim older than ``stale_after`` seconds is a worker that died mid-send: the batch is taken again.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._db.execute(
+                "SELECT failure, recorded_at FROM notifications WHERE sent_at IS NULL "
+                "AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY recorded_at, key", (now - stale_after,))
+            groups: dict[Group, list[tuple[Failure, float]]] = defaultdict(list)
+            for text, recorded_at in rows:
+                failure = Failure.from_json(json.loads(text))
+                groups[(failure.tenant, failure.company, failure.recipient)].append((failure, recorded_at))
+            due = {group: [failure for failure, _ in entries] for group, entries in groups.items()
+                   if force or entries[0][1] + window <= now}
+            self._db.executemany("UPDATE notifications SET claimed_at = ? WHERE key = ?",
+                                 [(now, failure.key) for failures in due.values() for failure in failures])
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return due
+
+    def release(self, keys: list[str]) -> None:
+        """A delivery failed: the batch is pending again for the next try."""
+        self._db.executemany("UPDATE notifications SET claimed_at = NULL WHERE key = ?", [(k,) for k in keys])
+
     def oldest_pending(self) -> float | None:
         (oldest,) = self._db.execute("SELECT min(recorded_at) FROM notifications WHERE sent_at IS NULL").fetchone()
         return oldest
 
     def mark_sent(self, keys: list[str], message_id: str, now: float) -> None:
         self._db.execute("BEGIN")
-        self._db.executemany("UPDATE notifications SET sent_at = ?, message_id = ? WHERE key = ?",
+        self._db.executemany("UPDATE notifications SET sent_at = ?, message_id = ?, claimed_at = NULL WHERE key = ?",
                              [(now, message_id, key) for key in keys])
         self._db.execute("COMMIT")
 

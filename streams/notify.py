@@ -127,14 +127,15 @@ class Notifier:
         async with self._lock:
             now = self.clock()
             sent = 0
-            for (tenant, company, _), entries in self.store.pending().items():
-                if not force and entries[0][1] + self.config.batch_seconds > now:
-                    continue
-                failures = [failure for failure, _ in entries]
+            for (tenant, company, _), failures in self.store.claim_due(self.config.batch_seconds, now,
+                                                                       force=force).items():
                 message = compose(failures, sender=self.config.smtp_from, now=datetime.fromtimestamp(now, UTC))
                 try:
                     where = await self.deliver(message)
-                except NotificationError as error:
+                except BaseException as error:
+                    self.store.release([f.key for f in failures])
+                    if not isinstance(error, NotificationError):
+                        raise
                     log.error("error notification not delivered; retried later", company=company, tenant=tenant,
                               records=len(failures), error=str(error))
                     continue

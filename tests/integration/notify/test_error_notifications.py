@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import UTC, datetime
 from email import policy
@@ -201,3 +202,19 @@ async def test_no_secret_in_any_log_line(
     forms = [password, base64.b64encode(f"\0sevpro\0{password}".encode()).decode()]
     everything = repr(logs) + caplog.text + repr(config)
     assert not [form for form in forms if form in everything]
+
+
+async def test_two_workers_sharing_the_record_send_a_batch_once(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    first = Notifier(smtp(smtp_sink), NotificationLog(tmp_path / "n.sqlite3"))
+    second = Notifier(smtp(smtp_sink), NotificationLog(tmp_path / "n.sqlite3"))  # another worker on the host
+    try:
+        await first.record(outcome("10014"), companies["FI"])
+        await second.record(outcome("10015"), companies["FI"])
+        sent = await asyncio.gather(first.flush_due(force=True), second.flush_due(force=True))
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert sorted(sent) == [0, 1]
+    [received] = smtp_sink.received
+    assert "2 records were not transferred" in received.message["Subject"]
