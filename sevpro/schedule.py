@@ -8,7 +8,7 @@ spring-forward gap) is skipped, and a slot in the repeated hour of the autumn ru
 
 Text forms accepted by ``Schedule.parse``::
 
-    continuous                    every poll opportunity, at most once a second (the default)
+    continuous                    every poll opportunity: the pollers' own pace decides (the default)
     continuous/30s                at most every 30 seconds
     incumbent                     the seed's schedule in Europe/Helsinki
     08:00-19:00/10m, 19:00-24:00/1h                      custom windows (Europe/Helsinki)
@@ -52,15 +52,15 @@ class Window:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A synchronization schedule. ``windows`` empty means continuous, at most every ``every``."""
+    """A synchronization schedule. ``windows`` empty means continuous, at most every ``every`` (0: no limit)."""
 
     zone: str = FINNISH_TIME
     windows: tuple[Window, ...] = ()
-    every: timedelta = timedelta(seconds=1)
+    every: timedelta = timedelta(0)
 
     # ------------------------------------------------------------------------------------------ building
     @classmethod
-    def continuous(cls, every: timedelta = timedelta(seconds=1)) -> Schedule:
+    def continuous(cls, every: timedelta = timedelta(0)) -> Schedule:
         return cls(windows=(), every=every)
 
     @classmethod
@@ -76,8 +76,8 @@ class Schedule:
         if lowered == "incumbent":
             return cls.incumbent()
         if match := _CONTINUOUS.match(lowered):
-            every = _seconds(match.group(1), match.group(2)) if match.group(1) else timedelta(seconds=1)
-            if every <= timedelta(0):
+            every = _seconds(match.group(1), match.group(2)) if match.group(1) else timedelta(0)
+            if match.group(1) and every <= timedelta(0):
                 raise ScheduleError(f"{text!r}: the interval must be positive")
             return cls.continuous(every)
         zone = FINNISH_TIME
@@ -99,7 +99,7 @@ class Schedule:
 
     def __str__(self) -> str:
         if not self.windows:
-            return "continuous" if self.every == timedelta(seconds=1) else f"continuous/{_duration(self.every)}"
+            return f"continuous/{_duration(self.every)}" if self.every else "continuous"
         text = ", ".join(str(w) for w in self.windows)
         return text if self.zone == FINNISH_TIME else f"{self.zone}: {text}"
 
@@ -109,7 +109,8 @@ class Schedule:
 
     # ------------------------------------------------------------------------------------------ queries
     def next_run(self, after: datetime) -> datetime:
-        """The first run strictly after ``after`` (aware), in UTC.
+        """The first run after ``after`` (aware), in UTC: strictly after, except plain ``continuous``, whose
+        next run is ``after`` itself (the next opportunity).
 
         UTC because Python compares two datetimes of the same ``tzinfo`` by wall clock, ignoring ``fold``:
         in the repeated autumn hour, 03:40 (summer time) would compare after 03:00 (winter time).

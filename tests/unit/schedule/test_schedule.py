@@ -61,15 +61,16 @@ def test_is_due_gates_a_poll_timer() -> None:
     assert not INCUMBENT.is_due(None, fi("2025-06-10 03:00"))
 
 
-def test_continuous_is_the_default_and_paces_by_seconds() -> None:
+def test_continuous_is_the_default_and_never_holds_a_poll_back() -> None:
     schedule = Schedule.parse("continuous")
     now = datetime(2025, 6, 10, 1, 0, tzinfo=UTC)  # night in Finland: continuous does not care
-    assert schedule.is_continuous and schedule.in_window(now)
-    assert schedule.next_run(now) == now + timedelta(seconds=1)
-    assert schedule.is_due(None, now)
-    assert not schedule.is_due(now, now + timedelta(milliseconds=500))
-    assert Schedule.parse("continuous/30s").next_run(now) == now + timedelta(seconds=30)
+    assert schedule.is_continuous and schedule.in_window(now) and str(schedule) == "continuous"
+    assert schedule.next_run(now) == now
+    assert schedule.is_due(None, now) and schedule.is_due(now, now + timedelta(milliseconds=1))
     assert Schedule() == schedule
+    paced = Schedule.parse("continuous/30s")
+    assert paced.next_run(now) == now + timedelta(seconds=30) and str(paced) == "continuous/30s"
+    assert not paced.is_due(now, now + timedelta(seconds=29)) and paced.is_due(now, now + timedelta(seconds=30))
 
 
 def test_custom_windows_and_zone() -> None:
