@@ -152,10 +152,13 @@ def body(failures: Sequence[Failure]) -> str:
         lines.append(f"   When:     {failure.occurred_at.replace('T', ' ')[:19]} UTC")
         lines.append(f"   Details:  sevpro show {failure.lookup}")
         lines.append("")
+    if any(not f.transient for f in failures):
+        lines += ["Data errors are not retried until the record changes in the source system; the transfer log "
+                  "lists every one (sevpro log --state failed-data).", ""]
+    if any(f.transient for f in failures):
+        lines += ["Temporary errors are retried automatically; no action is needed unless they persist "
+                  "(sevpro log --state failed-transient).", ""]
     lines += [
-        "Data errors are not retried until the record changes in the source system; the transfer log lists "
-        "every error (sevpro log --state failed-data).",
-        "",
         "You receive this email because 'Send email when integration reports on errors' is on for "
         f"{first.company_name} (send_error_email in the company settings).",
     ]

@@ -83,3 +83,13 @@ def test_compose_one_company_one_address() -> None:
                                  recipient="ekonomi@kumpula.example", attempts=1)
     with pytest.raises(ValueError, match="one company"):
         compose([one, other], sender="x@y.example")
+
+
+def test_body_says_what_happens_next_per_kind_of_error() -> None:
+    data = compose([failure("1")], sender="x@y.example").get_content()
+    assert "sevpro log --state failed-data" in data and "failed-transient" not in data
+    transient = failure_from_outcome(outcome("failed_transient"), "t", company_name="C",
+                                     recipient="billing@kumpula.example", attempts=3)
+    text = compose([transient], sender="x@y.example").get_content()
+    assert "retried automatically" in text and "failed-data" not in text
+    assert "could not be transferred after 3 attempts" in text
