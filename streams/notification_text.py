@@ -191,6 +191,15 @@ def compose(failures: Sequence[Failure], *, sender: str, now: datetime | None = 
     return message
 
 
+def occurred_epoch(value: Any) -> float | None:
+    """``occurred_at`` of an outcome (datetime, or timestamp-millis) as epoch seconds."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, int | float):
+        return value / 1000
+    return None
+
+
 def _iso(value: Any) -> str:
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
 from streams.notification_log import NotificationLog
-from streams.notification_text import compose, failure_from_outcome, notification_key, record_key
+from streams.notification_text import compose, failure_from_outcome, notification_key, occurred_epoch, record_key
 
 log = get_logger(__name__)
 
@@ -56,6 +56,8 @@ class NotifierConfig:
     transient_threshold: int = 3
     batch_seconds: float = 60.0
     retry_seconds: float = 60.0  # after a failed delivery
+    # A replay from offset zero (say, with the project home wiped) must not email last year's failures.
+    max_age_seconds: float = 24 * 3600.0
     outbox: Path | None = None  # default <project home>/outbox
 
     @classmethod
@@ -65,7 +67,8 @@ class NotifierConfig:
         values = {name: getattr(settings, setting, getattr(defaults, name)) for name, setting in (
             ("smtp_host", "smtp_host"), ("smtp_port", "smtp_port"), ("smtp_from", "smtp_from"),
             ("smtp_user", "smtp_user"), ("smtp_password", "smtp_password"), ("smtp_security", "smtp_security"),
-            ("transient_threshold", "notify_transient_after"), ("batch_seconds", "notify_batch_seconds"))}
+            ("transient_threshold", "notify_transient_after"), ("batch_seconds", "notify_batch_seconds"),
+            ("max_age_seconds", "notify_max_age_seconds"))}
         return cls(**values)
 
     def __repr__(self) -> str:  # the dataclass repr would show the SecretStr's class only, but be explicit
@@ -106,6 +109,9 @@ class Notifier:
         if not company.send_error_email or not company.error_email:
             return False
         now = self.clock()
+        occurred = occurred_epoch(outcome.get("occurred_at"))
+        if occurred is not None and now - occurred > self.config.max_age_seconds:
+            return False  # old news: a replay, or a worker that was down for days; the log has it
         failures = 0
         if state == "failed_transient":
             failures = self.store.count_transient(outcome["event_id"], key_of_record, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -24,7 +24,8 @@ pytestmark = pytest.mark.integration
 
 
 def outcome(number: str, state: str = "failed_data", *, request: str | None = None, attempt: int = 1,
-            company: str = "FI", code: str = "CLOSED_FISCAL_PERIOD", kind: str = "sales-invoice") -> dict[str, Any]:
+            company: str = "FI", code: str = "CLOSED_FISCAL_PERIOD", kind: str = "sales-invoice",
+            occurred_at: datetime | None = None) -> dict[str, Any]:
     request_id = request or f"demo:{kind}:guid-{number}:v1"
     error = None
     if state == "failed_data":
@@ -38,7 +39,7 @@ def outcome(number: str, state: str = "failed_data", *, request: str | None = No
         "tenant": "demo", "company": company, "kind": kind, "request_id": request_id, "source_id": f"guid-{number}",
         "source_number": number, "source_version": "v1", "attempt": attempt, "state": state, "step": None,
         "target_id": None, "target_number": None, "adopted": False, "error": error,
-        "occurred_at": datetime(2025, 6, 10, 9, 30, tzinfo=UTC),
+        "occurred_at": occurred_at or datetime.now(UTC),
     }
 
 
@@ -133,8 +134,8 @@ async def test_a_success_inside_the_window_cancels_the_email(
 async def test_failures_of_one_company_within_the_window_go_in_one_email(
         smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
     now = [1000.0]
-    notifier = Notifier(smtp(smtp_sink, batch_seconds=60), NotificationLog(tmp_path / "n.sqlite3"),
-                        clock=lambda: now[0])
+    notifier = Notifier(smtp(smtp_sink, batch_seconds=60, max_age_seconds=1e12),
+                        NotificationLog(tmp_path / "n.sqlite3"), clock=lambda: now[0])
     try:
         await notifier.record(outcome("10001"), companies["FI"])
         now[0] += 30
@@ -218,3 +219,17 @@ async def test_two_workers_sharing_the_record_send_a_batch_once(
     assert sorted(sent) == [0, 1]
     [received] = smtp_sink.received
     assert "2 records were not transferred" in received.message["Subject"]
+
+
+async def test_a_replay_of_old_failures_sends_nothing(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    notifier = Notifier(smtp(smtp_sink, transient_threshold=1), NotificationLog(tmp_path / "n.sqlite3"))
+    last_week = datetime.now(UTC) - timedelta(days=7)
+    try:
+        assert not await notifier.record(outcome("10016", occurred_at=last_week), companies["FI"])
+        assert not await notifier.record(outcome("10017", "failed_transient", occurred_at=last_week), companies["FI"])
+        assert await notifier.record(outcome("10018"), companies["FI"])  # today's: sent
+        assert await notifier.flush_due(force=True) == 1
+    finally:
+        await notifier.aclose()
+    assert "10018" in smtp_sink.received[0].message["Subject"]
