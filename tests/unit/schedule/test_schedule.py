@@ -123,7 +123,7 @@ schedules = st.sampled_from([
 ])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(after=instants, schedule=schedules)
 def test_next_run_is_after_and_inside_a_window(after: datetime, schedule: Schedule) -> None:
     run = schedule.next_run(after)
@@ -132,7 +132,7 @@ def test_next_run_is_after_and_inside_a_window(after: datetime, schedule: Schedu
     assert run - after <= timedelta(days=2)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(after=instants)
 def test_incumbent_never_runs_at_night(after: datetime) -> None:
     run = INCUMBENT.next_run(after).astimezone(HELSINKI)
@@ -143,7 +143,7 @@ def test_incumbent_never_runs_at_night(after: datetime) -> None:
     assert INCUMBENT.is_due(after, run)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(day=dst_days, schedule=schedules, minute=st.integers(0, 24 * 60 - 1))
 def test_dst_days_runs_strictly_increase_and_exist(day: date, schedule: Schedule, minute: int) -> None:
     tz = ZoneInfo(schedule.zone)
