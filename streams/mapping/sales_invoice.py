@@ -37,6 +37,7 @@ from streams.mapping.countries import iso2, procountor_country
 from streams.mapping.errors import TransferDataError, size_code
 from streams.mapping.severa_models import Customer, Invoice, InvoiceRow, Ref, parse
 from streams.mapping.units import to_procountor_unit
+from streams.mapping.vat import vat_rates
 
 RowKind = Literal["product", "work_type", "travel_expense"]
 
@@ -678,6 +679,14 @@ def _invoice_rows(
                 f"{path}.vatPercent",
                 row.vatRate,
                 f"INVALID_FIELD ({path}.vatPercent): {row.vatRate} is outside 0…100",
+            )
+        elif row.vatRate not in (allowed := vat_rates(settings.country, invoice.date)):
+            errors.add(
+                "ERROR_VATSTATUS_VATPERC",
+                f"{path}.vatPercent",
+                row.vatRate,
+                f"ERROR_VATSTATUS_VATPERC ({path}.vatPercent): {row.vatRate} % is not a {settings.country} VAT "
+                f"rate on {invoice.date} (in force: {', '.join(f'{r:g} %' for r in allowed)})",
             )
         comment = errors.text(f"{path}.comment", row.comment or row.invoiceRowComment, ROW_COMMENT_MAX)
         quantity = -row.quantity if flip else row.quantity

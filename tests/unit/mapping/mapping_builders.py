@@ -125,8 +125,10 @@ def row(kind: str = "Hours", sort: int = 1, **changes: Any) -> dict[str, Any]:
     return data
 
 
-def rows() -> list[dict[str, Any]]:
-    return [row("Hours", 1), row("ProjectFees", 2), row("TravelExpenses", 3)]
+def rows(country: str = "FI") -> list[dict[str, Any]]:
+    """Three rows at the general VAT rate of the company's country (Finland 25.5 %, Sweden 25 %)."""
+    vat = {"vatRate": 25.0} if country == "SE" else {}
+    return [row("Hours", 1, **vat), row("ProjectFees", 2, **vat), row("TravelExpenses", 3, **vat)]
 
 
 KNOWN_CODES = {

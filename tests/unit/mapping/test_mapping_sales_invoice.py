@@ -15,14 +15,16 @@ IBAN_FI = "FI2112345600000785"
 def body(inv=None, rws=None, cust=None, sett=None, **kw):
     kw.setdefault("known_product_codes", KNOWN_CODES)
     return map_sales_invoice(
-        inv or invoice(), rws if rws is not None else rows(), cust or customer(), sett or settings(), **kw
+        inv or invoice(), rws if rws is not None else rows(sett.country if sett else "FI"), cust or customer(),
+        sett or settings(), **kw
     )
 
 
 def errors(inv=None, rws=None, cust=None, sett=None, **kw):
     kw.setdefault("known_product_codes", KNOWN_CODES)
     return validate_sales_invoice(
-        inv or invoice(), rws if rws is not None else rows(), cust or customer(), sett or settings(), **kw
+        inv or invoice(), rws if rws is not None else rows(sett.country if sett else "FI"), cust or customer(),
+        sett or settings(), **kw
     )
 
 
