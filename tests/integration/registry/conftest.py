@@ -19,6 +19,7 @@ from sandbox.severa.app import create_app as severa_app
 from sandbox.severa.demo import DEMO_CLIENT_ID as S_ID
 from sandbox.severa.demo import DEMO_CLIENT_SECRET as S_SECRET
 from sevpro.company import CompanySettings, demo_companies_path, load_companies
+from sevpro.registry import SeveraRegistries
 
 API_KEYS = {"FI": DEMO_FI_API_KEY, "SE": DEMO_SE_API_KEY}
 FAST = {"requests_per_second": 500.0, "backoff_initial": 0.01, "backoff_max": 0.05, "max_retries": 1}
@@ -70,12 +71,29 @@ class Sandboxes:
         }
 
 
-@pytest.fixture
-def sandboxes() -> Iterator[Sandboxes]:
-    """Fresh demo sandboxes per test: some tests change the demo data."""
+def _demo() -> Iterator[Sandboxes]:
     with SandboxServer(severa_app(seed="demo", rate_limit_per_second=None)) as s_server, \
             SandboxServer(procountor_app(seed="demo", rate_limit_per_second=None)) as p_server:
         yield Sandboxes(s_server, p_server)
+
+
+@pytest.fixture
+def sandboxes() -> Iterator[Sandboxes]:
+    """Fresh demo sandboxes for a test that changes the demo data."""
+    yield from _demo()
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Sandboxes]:
+    """Demo sandboxes shared by a module's tests that only read."""
+    yield from _demo()
+
+
+@pytest.fixture(scope="module")
+async def demo_severa_data(demo: Sandboxes) -> SeveraRegistries:
+    """One read of the Severa demo's registries, shared by the tests that only read."""
+    async with demo.severa() as client:
+        return await SeveraRegistries.fetch(client)
 
 
 @pytest.fixture
@@ -86,4 +104,10 @@ def companies() -> dict[str, CompanySettings]:
 @pytest.fixture
 async def severa(sandboxes: Sandboxes) -> AsyncIterator[SeveraClient]:
     async with sandboxes.severa() as client:
+        yield client
+
+
+@pytest.fixture
+async def demo_client(demo: Sandboxes) -> AsyncIterator[SeveraClient]:
+    async with demo.severa() as client:
         yield client

@@ -18,9 +18,10 @@ def by_item(checks, item: str):
     return [c for c in checks if c.item == item]
 
 
-async def test_demo_checks_pass_and_fail_where_the_demo_differs(sandboxes, severa, companies) -> None:
-    async with sandboxes.procountor("FI") as procountor:
-        checks = await run_checks(severa, procountor, companies["FI"], today=TODAY)
+async def test_demo_checks_pass_and_fail_where_the_demo_differs(demo, demo_client, demo_severa_data, companies) -> None:
+    async with demo.procountor("FI") as procountor:
+        checks = await run_checks(demo_client, procountor, companies["FI"], today=TODAY,
+                                  severa_data=demo_severa_data)
     assert [c.status for c in by_item(checks, "severa_credentials")] == ["ok"]
     [key] = by_item(checks, "procountor_api_key")
     assert key.status == "ok" and "Kumpula Consulting Oy" in key.message
@@ -60,10 +61,12 @@ async def test_after_fixing_the_demos_errors_the_company_is_ready(sandboxes, sev
                                                                   "business_units"}
 
 
-async def test_a_wrong_api_key_is_an_error_naming_the_setting_not_the_key(sandboxes, severa, companies) -> None:
+async def test_a_wrong_api_key_is_an_error_naming_the_setting_not_the_key(demo, demo_client, demo_severa_data,
+                                                                          companies) -> None:
     wrong = "not-the-right-key-1234"
-    async with sandboxes.procountor("SE", api_key=wrong) as procountor:
-        checks = await run_checks(severa, procountor, companies["SE"], today=TODAY)
+    async with demo.procountor("SE", api_key=wrong) as procountor:
+        checks = await run_checks(demo_client, procountor, companies["SE"], today=TODAY,
+                                  severa_data=demo_severa_data)
     [key] = by_item(checks, "procountor_api_key")
     assert key.status == "error" and key.field == "SEVPRO_PROCOUNTOR_API_KEY_SE"
     assert "SEVPRO_PROCOUNTOR_API_KEY_SE" in key.message and "SEVPRO_PROCOUNTOR_API_KEY_SE" in (key.fix or "")
@@ -73,24 +76,25 @@ async def test_a_wrong_api_key_is_an_error_naming_the_setting_not_the_key(sandbo
     assert exit_code(checks) == 1
 
 
-async def test_an_api_key_of_another_company_is_a_warning(sandboxes, severa, companies) -> None:
-    async with sandboxes.procountor("FI", api_key=DEMO_SE_API_KEY) as procountor:
-        checks = await run_checks(severa, procountor, companies["FI"], today=TODAY)
+async def test_an_api_key_of_another_company_is_a_warning(demo, demo_client, demo_severa_data, companies) -> None:
+    async with demo.procountor("FI", api_key=DEMO_SE_API_KEY) as procountor:
+        checks = await run_checks(demo_client, procountor, companies["FI"], today=TODAY,
+                                  severa_data=demo_severa_data)
     [company] = by_item(checks, "procountor_company")
     assert company.status == "warning" and "Kumpula Consulting AB" in company.message
     assert company.field == "vatNumber" and "SEVPRO_PROCOUNTOR_API_KEY_FI" in (company.fix or "")
     assert DEMO_FI_API_KEY not in repr(checks) and DEMO_SE_API_KEY not in repr(checks)
 
 
-async def test_a_missing_api_key_variable_is_an_error(severa, companies) -> None:
+async def test_a_missing_api_key_variable_is_an_error(demo_client, companies) -> None:
     problem = "SEVPRO_PROCOUNTOR_API_KEY_FI is not set"
-    checks = await run_checks(severa, None, companies["FI"], procountor_problem=problem)
+    checks = await run_checks(demo_client, None, companies["FI"], procountor_problem=problem)
     [key] = by_item(checks, "procountor_api_key")
     assert key.status == "error" and key.field == "SEVPRO_PROCOUNTOR_API_KEY_FI"
 
 
-async def test_wrong_severa_credentials_are_an_error(sandboxes, companies) -> None:
-    async with sandboxes.severa(secret="wrong-secret") as severa, sandboxes.procountor("FI") as procountor:
+async def test_wrong_severa_credentials_are_an_error(demo, companies) -> None:
+    async with demo.severa(secret="wrong-secret") as severa, demo.procountor("FI") as procountor:
         checks = await run_checks(severa, procountor, companies["FI"], today=TODAY)
     [credentials] = by_item(checks, "severa_credentials")
     assert credentials.status == "error" and "SEVPRO_SEVERA_CLIENT_SECRET" in (credentials.field or "")
@@ -98,20 +102,23 @@ async def test_wrong_severa_credentials_are_an_error(sandboxes, companies) -> No
     assert not by_item(checks, "customers")
 
 
-async def test_a_dimension_name_procountor_does_not_have_is_an_error(sandboxes, severa, companies) -> None:
+async def test_a_dimension_name_procountor_does_not_have_is_an_error(demo, demo_client, demo_severa_data,
+                                                                     companies) -> None:
     settings = companies["FI"].model_copy(update={"project_dimension": "Projektit"})
-    async with sandboxes.procountor("FI") as procountor:
-        checks = await run_checks(severa, procountor, settings, today=TODAY)
+    async with demo.procountor("FI") as procountor:
+        checks = await run_checks(demo_client, procountor, settings, today=TODAY,
+                                  severa_data=demo_severa_data)
     [missing] = [c for c in by_item(checks, "dimensions") if c.status == "error"]
     assert missing.field == "project_dimension" and "Projektit" in missing.message
     assert "Projects, Cost centers, Business units" in (missing.fix or "")
     assert not by_item(checks, "projects")  # no items to compare in a dimension that does not exist
 
 
-async def test_a_business_unit_severa_does_not_have_is_an_error(sandboxes, severa, companies) -> None:
+async def test_a_business_unit_severa_does_not_have_is_an_error(demo, demo_client, demo_severa_data, companies) -> None:
     settings = companies["SE"].model_copy(update={"severa_business_unit_name": "Kumpula Consulting AS"})
-    async with sandboxes.procountor("SE") as procountor:
-        checks = await run_checks(severa, procountor, settings, today=TODAY)
+    async with demo.procountor("SE") as procountor:
+        checks = await run_checks(demo_client, procountor, settings, today=TODAY,
+                                  severa_data=demo_severa_data)
     [unit] = by_item(checks, "business_unit")
     assert unit.status == "error" and unit.field == "severa_business_unit_name"
     assert "Kumpula Consulting AS" in unit.message

@@ -40,14 +40,16 @@ def differences(report: Report) -> set[tuple[str, str, str, str, str | None]]:
 
 
 async def report_for(sandboxes, severa, companies, name: str, **kwargs) -> Report:
+    """Compare ``name``'s registries; ``severa_data`` from kwargs spares re-reading Severa."""
     async with sandboxes.procountor(name) as procountor:
         return await compare_registries(severa, procountor, companies[name], **{"today": TODAY, **kwargs})
 
 
-async def test_report_finds_exactly_the_demos_differences(sandboxes, severa, companies) -> None:
-    shared = await SeveraRegistries.fetch(severa)
-    fi = await report_for(sandboxes, severa, companies, "FI", severa_data=shared)
-    se = await report_for(sandboxes, severa, companies, "SE", severa_data=shared)
+async def test_report_finds_exactly_the_demos_differences(demo, demo_client, companies) -> None:
+    # A fresh read of Severa here (the other read-only tests share demo_severa_data).
+    shared = await SeveraRegistries.fetch(demo_client)
+    fi = await report_for(demo, demo_client, companies, "FI", severa_data=shared)
+    se = await report_for(demo, demo_client, companies, "SE", severa_data=shared)
     assert differences(fi) == FI_EXPECTED
     assert differences(se) == SE_EXPECTED
     # And the rest matched: every FI partner 1001-1008 but 1005, the codes, dimensions, persons, bank account.
@@ -64,8 +66,9 @@ async def test_report_finds_exactly_the_demos_differences(sandboxes, severa, com
     assert not {f.key for f in se.registry("customers")} & {str(n) for n in range(1001, 1200)}
 
 
-async def test_each_difference_names_the_record_the_values_and_the_fix(sandboxes, severa, companies) -> None:
-    fi = await report_for(sandboxes, severa, companies, "FI")
+async def test_each_difference_names_the_record_the_values_and_the_fix(demo, demo_client, demo_severa_data,
+                                                                      companies) -> None:
+    fi = await report_for(demo, demo_client, companies, "FI", severa_data=demo_severa_data)
     by_key = {(f.registry, f.key, f.status): f for f in fi.findings}
     mismatch = by_key[("customers", "1005", "business_id_mismatch")]
     assert mismatch.record == f"customer 1005 {DEMO_CUSTOMERS[1005]['name']}"
@@ -80,35 +83,36 @@ async def test_each_difference_names_the_record_the_values_and_the_fix(sandboxes
     assert laptop.record == "product HW-LAPTOP Laptop"
 
 
-async def test_settings_decide_error_or_warning(sandboxes, severa, companies) -> None:
+async def test_settings_decide_error_or_warning(demo, demo_client, demo_severa_data, companies) -> None:
     strict = companies["SE"].model_copy(update={"create_customers": False, "create_products": False})
-    async with sandboxes.procountor("SE") as procountor:
-        report = await compare_registries(severa, procountor, strict, today=TODAY)
+    async with demo.procountor("SE") as procountor:
+        report = await compare_registries(demo_client, procountor, strict, today=TODAY, severa_data=demo_severa_data)
     errors = {(f.registry, f.key) for f in report.differences() if f.severity == "error"}
     assert errors == {("customers", "2004"), ("products", "HW-LAPTOP"), ("work_types", "TRAINING")}
     assert all(f.fix for f in report.differences() if f.severity == "error")
 
 
-async def test_a_fix_in_procountor_shows_in_the_next_report(sandboxes, severa, companies) -> None:
+async def test_a_fix_in_procountor_shows_in_the_next_report(sandboxes, severa, demo_severa_data, companies) -> None:
     store = sandboxes.procountor_store
     fi = store.company("FI")
     product(store, fi, "TRAINING", "SALES", "Training", "HOUR", 130.0, "3010")
     for partner in fi.partners.values():
         if partner["invoicingInfo"]["customerNumber"] == "1005":
             partner["invoicingInfo"]["identifier"] = DEMO_CUSTOMERS[1005]["business_id"]
-    report = await report_for(sandboxes, severa, companies, "FI")
+    report = await report_for(sandboxes, severa, companies, "FI", severa_data=demo_severa_data)
     keys = {(f.registry, f.key) for f in report.differences()}
     assert ("work_types", "TRAINING") not in keys and ("customers", "1005") not in keys
     assert ("products", "HW-LAPTOP") in keys  # the other difference is still there
-    se = await report_for(sandboxes, severa, companies, "SE")
+    se = await report_for(sandboxes, severa, companies, "SE", severa_data=demo_severa_data)
     assert ("work_types", "TRAINING") in {(f.registry, f.key) for f in se.differences()}  # SE is its own registry
 
 
-async def test_travel_codes_are_checked_against_the_validity_of_today(sandboxes, severa, companies) -> None:
-    report = await report_for(sandboxes, severa, companies, "FI")
+async def test_travel_codes_are_checked_against_the_validity_of_today(demo, demo_client, demo_severa_data,
+                                                                     companies) -> None:
+    report = await report_for(demo, demo_client, companies, "FI", severa_data=demo_severa_data)
     assert not [f for f in report.registry("travel_expense_types") if f.severity != "ok"]
-    async with sandboxes.procountor("FI") as procountor:
-        next_year = await compare_registries(severa, procountor, companies["FI"], today=date(2027, 1, 15))
+    next_year = await report_for(demo, demo_client, companies, "FI", severa_data=demo_severa_data,
+                                 today=date(2027, 1, 15))
     stale = {f.key: f for f in next_year.differences() if f.registry == "travel_expense_types"}
     assert set(stale) == {"KM-ALLOWANCE", "DAILY-FULL", "DAILY-PART", "TRAVEL-TICKET"}
     assert all(f.status == "not_valid_today" and "2026-12-31" in (f.procountor or "") for f in stale.values())
