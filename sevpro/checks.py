@@ -213,7 +213,7 @@ def _same_company(company: CompanySettings, unit: dict[str, Any], info: dict[str
 def report_checks(report: Report) -> list[Check]:
     """One check per warning or error of the report; one ok check per registry without any."""
     checks: list[Check] = []
-    for registry, title in REGISTRIES.items():
+    for registry in REGISTRIES:
         if registry == "company":
             continue  # the business unit was checked directly
         item = _REGISTRY_ITEM.get(registry, registry)
@@ -225,7 +225,7 @@ def report_checks(report: Report) -> list[Check]:
                                 fix=finding.fix))
         if not needing and findings:
             matched = sum(1 for f in findings if f.severity == "ok")
-            checks.append(Check(report.company, item, "ok", f"{title}: {matched} matched, no differences"))
+            checks.append(Check(report.company, item, "ok", f"{matched} matched, no differences"))
     return checks
 
 
