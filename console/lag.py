@@ -51,11 +51,16 @@ async def kafka_end_offsets(bootstrap: str) -> EndOffsets:
 
     async def fetch() -> EndOffsets:
         await consumer.start()
-        existing = await consumer.topics()
-        partitions = [TopicPartition(topic, p) for topic in projection_topics() if topic in existing
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        # consumer.topics() does not update the cluster view partitions_for_topic() reads; the fetched
+        # metadata itself has the partitions (the projector asks the same way).
+        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+        partitions = [TopicPartition(topic, p) for topic in projection_topics()
+                      for p in sorted(metadata.partitions_for_topic(topic) or ())]
         if not partitions:
             return {}
+        # Assigned partitions are in the client's metadata; without this, end_offsets() waits out metadata
+        # retries (seconds instead of milliseconds).
+        consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
