@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="The operations console.")
+app = typer.Typer(add_completion=False, help="The operations console.")
 
 
 @app.command("console")

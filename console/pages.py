@@ -105,7 +105,8 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
         ["Record", "Company", "Kind", "Field", "Value", "Problem", "What to do", "Updated"],
         ([_record_link(r), r["company"], _nowrap(r["kind"]),
           fmt('<code class="nowrap">{f}</code>', f=r["error_field"]),
-          _value(r["error_value"]), fmt("<strong>{c}</strong> {m}", c=r["error_code"], m=r["error_message"]),
+          fmt('<code class="nowrap">{v}</code>', v=_value(r["error_value"])),
+          fmt("<strong>{c}</strong> {m}", c=r["error_code"], m=r["error_message"]),
           fmt('<span class="solution">{s}</span>', s=r["error_solution"]), when(r["updated_at"])]
          for r in failed["items"]), cls="needs-action", empty="No record needs a user's action."))
     if failed["total"] > len(failed["items"]):
