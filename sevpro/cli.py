@@ -8,9 +8,11 @@ import sys
 import typer
 from rich.console import Console
 
+from console.cli import app as console_app
 from projections.cli import app as projections_app
 from projections.cli import log_command
 from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
+from sevpro.registry_cli import app as registry_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Severa ⇄ Procountor integration on Kafka.")
 kafka_app = typer.Typer(no_args_is_help=True, help="The development Kafka broker (KRaft, from Maven Central jars).")
@@ -19,6 +21,8 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(sandbox_app, name="sandbox")
 # log, show, ids, replay, reprocess, export, project: the read models' commands, at the top level.
 app.registered_commands.extend(projections_app.registered_commands)
+app.registered_commands.extend(console_app.registered_commands)  # console: the operations web console
+app.registered_commands.extend(registry_app.registered_commands)  # compare, check: before enabling
 console = Console()
 
 

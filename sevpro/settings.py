@@ -7,6 +7,7 @@ appear in a repr or a log line, and per-company Procountor API keys are named by
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,20 @@ class Settings(BaseSettings):
     transfer_concurrency: int = 8
     # One projector per host writes the SQLite read models; further workers on the host turn theirs off.
     run_projector: bool = True
+    # When to synchronize: "continuous" (ours: every few seconds), "incumbent" (Finnish day 10 min, evening
+    # hourly, nothing at night) or windows such as "07:00-18:00/5m" (sevpro/schedule.py).
+    sync_schedule: str = "continuous"
+
+    # Error notification e-mail; without an SMTP host, messages go to <SEVPRO_HOME>/outbox/*.eml.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "sevpro@localhost"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    notify_transient_after: int = 3
+    notify_batch_seconds: float = 60.0
+    notify_max_age_seconds: float = 86400.0
 
 
 def get_settings() -> Settings:

@@ -1,59 +1,149 @@
 """The production agents and timers, registered on the faust app (imported by `sevpro worker`).
 
-severa.invoice.observed ──trigger──▶ transfer.sales-invoice.requested ──transfer──▶ transfer.sales-invoice.outcome
-                                                                                   registry.links
-Pollers run as leader-only timers (one per cluster); the projector runs as a task in every worker.
+severa.invoice.observed ─────────trigger──▶ transfer.sales-invoice.requested ────transfer──▶ transfer.*.outcome
+severa.travel_reimbursement.observed ─trigger─▶ transfer.travel-reimbursement.requested ──▶ registry.links
+procountor.purchase_invoice.observed ─trigger─▶ transfer.purchase-invoice.requested ─import─▶ (Severa fees)
+transfer.*.outcome ──▶ error e-mails
+Pollers run as leader-only timers (one per cluster, on the configured schedule); the projector runs as a task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
+from connectors.procountor.errors import ProcountorTransientError
+from connectors.severa.errors import SeveraTransientError
 from projections.projector import Projector
 from projections.reprocess import reprocess
 from schemas.codec import CodecError, decode
 from sevpro.logs import get_logger
+from sevpro.schedule import Schedule
 from sevpro.settings import get_settings
-from streams import topics
+from streams import purchase_invoice, topics
+from streams import travel_reimbursement as travel
 from streams.app import app, send_dead_letter, topic
-from streams.runtime import get_runtime
+from streams.notify import Notifier, NotifierConfig, on_outcome
+from streams.runtime import Runtime, get_runtime
 from streams.sales_invoice import KIND, transfer_request
 
 log = get_logger(__name__)
 settings = get_settings()
+sync_schedule = Schedule.parse(settings.sync_schedule)
 invoice_observed = topic(topics.observed("severa", "invoice"))
 sales_requested = topic(topics.transfer_requested(KIND))
+purchase_observed = topic(topics.observed("procountor", "purchase_invoice"))
+purchase_requested = topic(topics.transfer_requested(purchase_invoice.KIND))
+travel_observed = topic(topics.observed("severa", "travel_reimbursement"))
+travel_requested = topic(topics.transfer_requested(travel.KIND))
+user_observed = topic(topics.observed("severa", "user"))
+transfer_outcomes = app.topic(*(topics.transfer_outcome(kind) for kind in topics.TRANSFER_KINDS),
+                              value_type=bytes, key_type=bytes, value_serializer="raw", key_serializer="raw")
 
 
 def _bootstrap() -> str:
     return ",".join(str(url).removeprefix("kafka://") for url in app.conf.broker)
 
 
+async def _decoded(event: Any, expected: str, agent: str) -> dict[str, Any] | None:
+    """The event's record, or None after parking an undecodable or unexpected message on the dead-letter topic."""
+    try:
+        name, record = decode(event.value)
+        if name != expected:
+            raise CodecError(f"expected {expected}, got {name}")
+    except CodecError as exc:
+        await send_dead_letter(event, f"{agent}: {exc}")
+        return None
+    return record
+
+
+async def _trigger(stream: Any, agent: str, decide: Callable[[Runtime, dict[str, Any]], Awaitable[Any]]) -> None:
+    """Observed entity versions → transfer requests (`decide` returns the request or None)."""
+    runtime = await get_runtime(_bootstrap())
+    async for event in stream.events():
+        observed = await _decoded(event, "EntityObserved", agent)
+        if observed is None:
+            continue
+        request = None
+        for wait in _backoff():
+            try:
+                request = await decide(runtime, observed)
+                break
+            except (ValueError, KeyError) as exc:
+                await send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}")
+                break
+            except TRANSIENT as exc:  # the API is down: hold this partition rather than lose the event
+                log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
+                await asyncio.sleep(wait)
+        if request is not None:
+            await runtime.emit("TransferRequested", request)
+
+
+TRANSIENT = (SeveraTransientError, ProcountorTransientError, httpx.TransportError)
+
+
+def _backoff() -> Iterator[float]:
+    """1, 2, 4 ... 60, 60, ... seconds: forever, because an event may not be skipped."""
+    delay = 1.0
+    while True:
+        yield delay
+        delay = min(60.0, delay * 2)
+
+
+async def _sales_request(runtime: Runtime, observed: dict[str, Any]) -> dict[str, Any] | None:
+    assert runtime.directory is not None
+    return transfer_request(observed, runtime.directory)
+
+
+async def _purchase_request(runtime: Runtime, observed: dict[str, Any]) -> dict[str, Any] | None:
+    assert runtime.purchase_trigger is not None
+    return await runtime.purchase_trigger.request(observed)
+
+
+async def _travel_request(runtime: Runtime, observed: dict[str, Any]) -> dict[str, Any] | None:
+    assert runtime.travel_directory is not None
+    return await travel.travel_request(observed, runtime.travel_directory)
+
+
 @app.agent(invoice_observed)
 async def sales_invoice_trigger(stream: Any) -> None:
     """An invoice version in its company's transfer status becomes a transfer request."""
+    await _trigger(stream, "sales_invoice_trigger", _sales_request)
+
+
+@app.agent(purchase_observed)
+async def purchase_invoice_trigger(stream: Any) -> None:
+    """A purchase invoice in an import status, dimensioned to projects, becomes an import request."""
+    await _trigger(stream, "purchase_invoice_trigger", _purchase_request)
+
+
+@app.agent(travel_observed)
+async def travel_reimbursement_trigger(stream: Any) -> None:
+    """A travel reimbursement in its company's status_before becomes a transfer request."""
+    await _trigger(stream, "travel_reimbursement_trigger", _travel_request)
+
+
+@app.agent(user_observed)
+async def travel_user_cache(stream: Any) -> None:
+    """Keep each user's business unit current for the travel trigger."""
     runtime = await get_runtime(_bootstrap())
+    assert runtime.travel_directory is not None
     async for event in stream.events():
-        try:
-            name, observed = decode(event.value)
-            if name != "EntityObserved":
-                raise CodecError(f"expected EntityObserved, got {name}")
-            assert runtime.directory is not None
-            request = transfer_request(observed, runtime.directory)
-        except (CodecError, ValueError, KeyError) as exc:
-            await send_dead_letter(event, f"sales_invoice_trigger: {type(exc).__name__}: {exc}")
-            continue
-        if request is not None:
-            await runtime.emit("TransferRequested", request)
+        observed = await _decoded(event, "EntityObserved", "travel_user_cache")
+        if observed is not None:
+            runtime.travel_directory.remember_user(json.loads(observed["snapshot"]))
 
 
 @app.agent(sales_requested)
 async def sales_invoice_transfer(stream: Any) -> None:
     """Carry out transfer requests; different invoices concurrently, one invoice's requests in order."""
     runtime = await get_runtime(_bootstrap())
-    assert runtime.transfer is not None
     limit = asyncio.Semaphore(settings.transfer_concurrency)
     async for events in stream.take_events(settings.transfer_concurrency * 4, within=0.05):
         by_invoice: dict[bytes, list[Any]] = defaultdict(list)
@@ -62,22 +152,64 @@ async def sales_invoice_transfer(stream: Any) -> None:
         await asyncio.gather(*(_transfer_in_order(runtime, queue, limit) for queue in by_invoice.values()))
 
 
-async def _transfer_in_order(runtime: Any, queue: list[Any], limit: asyncio.Semaphore) -> None:
+async def _transfer_in_order(runtime: Runtime, queue: list[Any], limit: asyncio.Semaphore) -> None:
+    assert runtime.transfer is not None
     async with limit:
         for event in queue:
-            try:
-                name, request = decode(event.value)
-                if name != "TransferRequested":
-                    raise CodecError(f"expected TransferRequested, got {name}")
-            except CodecError as exc:
-                await send_dead_letter(event, f"sales_invoice_transfer: {exc}")
-                continue
-            await runtime.transfer.handle(request, runtime.attempt_number(request))
+            request = await _decoded(event, "TransferRequested", "sales_invoice_transfer")
+            if request is not None:
+                await runtime.transfer.handle(request, runtime.attempt_number(request))
+
+
+@app.agent(purchase_requested)
+async def purchase_invoice_transfer(stream: Any) -> None:
+    """Import purchase invoices as Severa project fees, in order (purchase volumes are small)."""
+    runtime = await get_runtime(_bootstrap())
+    assert runtime.purchase_transfer is not None
+    async for event in stream.events():
+        request = await _decoded(event, "TransferRequested", "purchase_invoice_transfer")
+        if request is not None:
+            await runtime.purchase_transfer.handle(request, runtime.attempt_number(request))
+
+
+@app.agent(travel_requested)
+async def travel_reimbursement_transfer(stream: Any) -> None:
+    """Transfer travel reimbursements as Procountor travel invoices, in order."""
+    runtime = await get_runtime(_bootstrap())
+    assert runtime.travel is not None
+    async for event in stream.events():
+        request = await _decoded(event, "TransferRequested", "travel_reimbursement_transfer")
+        if request is not None:
+            await runtime.travel.handle(request, runtime.attempt_number(request))
+
+
+@app.agent(transfer_outcomes)
+async def error_notifications(stream: Any) -> None:
+    """Failed transfers → e-mail to the company's error address (batched, never twice)."""
+    runtime = await get_runtime(_bootstrap())
+    notifier = Notifier(NotifierConfig.from_settings(settings))
+    notifier.start()
+    try:
+        async for event in stream.events():
+            outcome = await _decoded(event, "TransferOutcome", "error_notifications")
+            if outcome is not None:
+                await on_outcome(outcome, runtime.companies, notifier)
+    finally:
+        await notifier.aclose()
+
+
+_poll_failures: dict[int, tuple[int, float]] = {}
+_last_sync: datetime | None = None
 
 
 @app.timer(interval=0.5, on_leader=True)
 async def poll_sources() -> None:
     """Leader-only: read Severa and Procountor changes that are due (each source at its own pace)."""
+    global _last_sync
+    now_utc = datetime.now(UTC)
+    if not sync_schedule.is_due(_last_sync, now_utc):
+        return
+    _last_sync = now_utc
     runtime = await get_runtime(_bootstrap())
     if not runtime.pollers:
         await runtime.start_pollers()
@@ -94,9 +226,6 @@ async def poll_sources() -> None:
             _poll_failures[id(poller)] = (failures + 1, now + delay)
             log.error("poll failed, backing off", system=poller.system, tenant=poller.tenant,
                       failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")
-
-
-_poll_failures: dict[int, tuple[int, float]] = {}
 
 
 @app.timer(interval=settings.transient_retry_seconds, on_leader=True)
@@ -119,5 +248,6 @@ async def run_projector() -> None:
         await projector.run(stop)
 
 
-__all__ = ["poll_sources", "retry_transient_failures", "run_projector", "sales_invoice_transfer",
-           "sales_invoice_trigger"]
+__all__ = ["error_notifications", "poll_sources", "purchase_invoice_transfer", "purchase_invoice_trigger",
+           "retry_transient_failures", "run_projector", "sales_invoice_transfer", "sales_invoice_trigger",
+           "travel_reimbursement_transfer", "travel_reimbursement_trigger", "travel_user_cache"]

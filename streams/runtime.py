@@ -23,7 +23,9 @@ from sevpro.company import CompanySettings, demo_companies_path, load_companies
 from sevpro.logs import get_logger
 from sevpro.settings import Settings, get_settings
 from streams import topics
+from streams.purchase_invoice import ProjectDimensions, PurchaseInvoiceTransfer, PurchaseInvoiceTrigger
 from streams.sales_invoice import KIND, CompanyDirectory, SalesInvoiceTransfer
+from streams.travel_reimbursement import TravelDirectory, TravelReimbursementTransfer
 
 log = get_logger(__name__)
 
@@ -40,6 +42,10 @@ class Runtime:
     transfer: SalesInvoiceTransfer | None = None
     pollers: list[Poller] = field(default_factory=list)
     store: ProjectionStore | None = None
+    purchase_trigger: PurchaseInvoiceTrigger | None = None
+    purchase_transfer: PurchaseInvoiceTransfer | None = None
+    travel_directory: TravelDirectory | None = None
+    travel: TravelReimbursementTransfer | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -59,6 +65,13 @@ class Runtime:
         self.store = ProjectionStore()
         self.transfer = SalesInvoiceTransfer(self.severa, self.procountor, self.companies, self.emit,
                                              transfer_log=self.store, directory=self.directory)
+        self.travel_directory = await TravelDirectory.load(self.directory, self.severa)
+        self.travel = TravelReimbursementTransfer(self.severa, self.procountor, self.companies, self.emit,
+                                                  transfer_log=self.store, directory=self.travel_directory)
+        dimensions = ProjectDimensions(self.procountor, self.companies)
+        self.purchase_trigger = PurchaseInvoiceTrigger(self.companies, dimensions)
+        self.purchase_transfer = PurchaseInvoiceTransfer(self.severa, self.companies, dimensions, self.emit,
+                                                         transfer_log=self.store)
 
     async def start_pollers(self) -> None:
         assert self.severa is not None

@@ -305,9 +305,7 @@ class TravelReimbursementTransfer:
             await self._link(request, "person", user.get("guid"), code, created["id"], created=True)
             return created
         if context.settings.travel_reimbursements.update_persons and person_differs(person, wanted):
-            # TODO(lead): ProcountorClient.update_person(person) for PUT /persons/{id}.
-            person = await _procountor(context.client._request(
-                "PUT", "/persons/{id}", path_params={"id": person["id"]}, json_body=wanted), record)
+            person = await _procountor(context.client.update_person(int(person["id"]), wanted), record)
         await self._link(request, "person", user.get("guid"), code, person["id"], created=False)
         return person
 

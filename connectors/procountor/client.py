@@ -590,6 +590,9 @@ class ProcountorClient:
     async def create_person(self, person: Mapping[str, Any]) -> dict[str, Any]:
         return await self._request("POST", "/persons", json_body=dict(person))
 
+    async def update_person(self, person_id: int, person: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._request("PUT", "/persons/{id}", path_params={"id": person_id}, json_body=dict(person))
+
 
 def _json_or_none(response: httpx.Response) -> Any:
     try:

@@ -26,7 +26,7 @@ FI_COMPANY = {
 }
 SE_COMPANY = {
     "name": "Kumpula Consulting AB",
-    "businessId": "559100-0004",
+    "businessId": "556000-1009",  # as the Severa demo's SE company
     "iban": "SE4550000000058398257466",
     "bic": "ESSESESS",
 }

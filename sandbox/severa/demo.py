@@ -201,7 +201,7 @@ DEMO_TRAVEL_TYPES = {
     "KM-ALLOWANCE": ("Mileage allowance", "Mileage", 0.59, "km", 0.0),
     "DAILY-FULL": ("Full daily allowance", "DailyAllowance", 54.0, "day", 0.0),
     "DAILY-PART": ("Partial daily allowance", "DailyAllowance", 25.0, "day", 0.0),
-    "TRAVEL-TICKET": ("Travel ticket", "OtherTravelExpense", 0.0, "pcs", 14.0),
+    "TRAVEL-TICKET": ("Travel ticket", "OtherTravelExpense", 0.0, "pcs", 13.5),  # FI reduced rate from 2026
 }
 #: project number -> (name, customer number, company/unit key, cost center)
 DEMO_PROJECTS = {

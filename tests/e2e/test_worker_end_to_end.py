@@ -22,6 +22,8 @@ from sevpro.demo import worker_environment
 pytestmark = pytest.mark.integration
 WAITING = "Waiting for transfer to Procountor"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+PURCHASES_TO_IMPORT = 5  # the FI demo's purchase invoices in an import status, dimensioned to projects
+TRAVELS_TO_TRANSFER = 3  # the demo's travel reimbursements waiting for transfer (E006's fails: no person)
 
 
 def _writes(server: SandboxServer) -> Counter[str]:
@@ -53,7 +55,12 @@ def _wait_for_log(home: Path, numbers: set[str], worker: subprocess.Popen[bytes]
         if (home / "projections").exists():
             with ProjectionStore(home / "projections") as store:
                 entries = store.transfers(kind="sales-invoice")
-            if numbers <= {e["severa_number"] for e in entries if e["state"] in ("succeeded", "failed-data")}:
+                purchases = store.transfers(kind="purchase-invoice")
+                travels = store.transfers(kind="travel-reimbursement")
+            final = ("succeeded", "failed-data")
+            if numbers <= {e["severa_number"] for e in entries if e["state"] in final} and all(
+                    len(others) == expected and all(o["state"] in final for o in others)
+                    for others, expected in ((purchases, PURCHASES_TO_IMPORT), (travels, TRAVELS_TO_TRANSFER))):
                 return entries
         time.sleep(0.5)
     raise AssertionError(f"not all transferred: {[(e['severa_number'], e['state']) for e in entries]}\n"
@@ -84,6 +91,13 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
         transferred = [i for i in severa.app.state.store.all("invoices")
                        if i["status"]["name"] == "Transferred to Procountor"]
         assert len(transferred) == 8
+        with ProjectionStore(tmp_path / "home" / "projections") as store:
+            travels = store.transfers(kind="travel-reimbursement")
+        travel_states = sorted((e["severa_number"], e["state"]) for e in travels)
+        assert [state for _, state in travel_states] == ["succeeded", "succeeded", "failed-data"]
+        fees = [f for f in severa.app.state.store.all("projectfees")
+                if "Procountor #" in (f.get("description") or "")]
+        assert len(fees) >= PURCHASES_TO_IMPORT
 
         # Replay: a new consumer group reads every topic from offset zero, with the read models wiped too,
         # so only the search-before-write guards stand between a replay and a duplicate.
@@ -112,7 +126,8 @@ def test_demo_command_then_log_json(kafka, tmp_path: Path) -> None:
     logged = subprocess.run([sys.executable, "-m", "sevpro.cli", "log", "--json"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert logged.returncode == 0, logged.stderr
-    entries = json.loads(logged.stdout)
+    everything = json.loads(logged.stdout)
+    entries = [e for e in everything if e["kind"] == "sales-invoice"]
     assert sorted(e["severa_number"] for e in entries) == [str(n) for n in range(10002, 10014)]
     for entry in entries:
         if entry["state"] == "failed-data":

@@ -26,12 +26,16 @@ def _status(travel, number: int) -> str:
     return travel.reimbursement(number)["travelReimbursementStatus"]["name"]
 
 
-def _fix_ticket_vat(travel) -> None:
-    # The demo's ticket carries Finland's old 14 % (13.5 % since 2026-01-01); correct it as a user would.
+def _set_ticket_vat(travel, rate: float) -> None:
+    """Set the VAT of the demo's travel tickets, as a user would (Finland's reduced rate: 13.5 % since 2026)."""
     store = travel.severa_store
     for expense in store.all("projecttravelexpenses"):
-        if expense["travelExpense"]["code"] == "TRAVEL-TICKET" and expense["purchaseVatRate"] == 14.0:
-            store.update("projecttravelexpenses", expense["guid"], {"purchaseVatRate": 13.5})
+        if expense["travelExpense"]["code"] == "TRAVEL-TICKET":
+            store.update("projecttravelexpenses", expense["guid"], {"purchaseVatRate": rate})
+
+
+def _fix_ticket_vat(travel) -> None:
+    _set_ticket_vat(travel, 13.5)
 
 
 def _entries(travel, target: dict[str, Any]) -> list[dict[str, Any]]:
@@ -131,7 +135,8 @@ DATA_ERRORS: list[tuple[int, Any, Any, str, str, str | None]] = [
     (3, lambda t: None, lambda t: None, "MISSING_PERSON", "invoicingInfo.personNumber", "E006"),
     (1, lambda t: _set_date(t, 1, "2025-06-15T00:00:00+00:00"), lambda t: _set_date(t, 1, "2026-11-15T00:00:00+00:00"),
      "CLOSED_FISCAL_PERIOD", "date", None),
-    (2, lambda t: None, lambda t: None, "ERROR_VATSTATUS_VATPERC", "invoiceRows[1].vatPercent", None),
+    (2, lambda t: _set_ticket_vat(t, 14.0), lambda t: _set_ticket_vat(t, 13.5), "ERROR_VATSTATUS_VATPERC",
+     "invoiceRows[1].vatPercent", None),
     (1, lambda t: _set_expense_code(t, "TR1-0", "KM-2025"), lambda t: _set_expense_code(t, "TR1-0", "KM-ALLOWANCE"),
      "MISSING_TRAVEL_PRODUCT", "invoiceRows[0].productCode", None),
 ]
