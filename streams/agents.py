@@ -51,8 +51,14 @@ def _bootstrap() -> str:
     return ",".join(str(url).removeprefix("kafka://") for url in app.conf.broker)
 
 
+def _ours(tenant: str) -> bool:
+    """Events of other tenants share the topics; this worker acts on its own tenant's only."""
+    return tenant == settings.tenant or tenant.startswith(f"{settings.tenant}/")
+
+
 async def _decoded(event: Any, expected: str, agent: str) -> dict[str, Any] | None:
-    """The event's record, or None after parking an undecodable or unexpected message on the dead-letter topic."""
+    """This tenant's record, or None: another tenant's event, or an undecodable or unexpected message, which is
+    parked on the dead-letter topic."""
     try:
         name, record = decode(event.value)
         if name != expected:
@@ -60,7 +66,7 @@ async def _decoded(event: Any, expected: str, agent: str) -> dict[str, Any] | No
     except CodecError as exc:
         await send_dead_letter(event, f"{agent}: {exc}")
         return None
-    return record
+    return record if _ours(str(record.get("tenant", ""))) else None
 
 
 async def _trigger(stream: Any, agent: str, decide: Callable[[Runtime, dict[str, Any]], Awaitable[Any]]) -> None:
@@ -233,7 +239,7 @@ async def retry_transient_failures() -> None:
     """Failed-transient transfers are requested again on the next cycle, through the normal idempotent path."""
     runtime = await get_runtime(_bootstrap())
     assert runtime.store is not None
-    retried = await reprocess(_bootstrap(), runtime.store, state="failed-transient")
+    retried = await reprocess(_bootstrap(), runtime.store, state="failed-transient", tenant=settings.tenant)
     if retried:
         log.info("transient failures requested again", count=len(retried))
 

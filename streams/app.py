@@ -29,7 +29,8 @@ def _bootstrap() -> str:
 
 
 app = SevproApp(
-    os.environ.get("SEVPRO_APP_ID", "sevpro"),
+    # One consumer group per tenant: a tenant's workers share its partitions and act on its events only.
+    os.environ.get("SEVPRO_APP_ID") or f"sevpro-{os.environ.get('SEVPRO_TENANT', 'demo')}",
     broker=[f"kafka://{server}" for server in _bootstrap().split(",")],
     processing_guarantee="at_least_once",
     value_serializer="raw",

@@ -47,7 +47,7 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
 
 
 def _wait_for_log(home: Path, numbers: set[str], worker: subprocess.Popen[bytes], log: Path,
-                  timeout: float = 120) -> list[dict]:
+                  timeout: float = 240) -> list[dict]:
     deadline = time.monotonic() + timeout
     entries: list[dict] = []
     while time.monotonic() < deadline:
