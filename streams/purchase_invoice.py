@@ -23,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 import httpx
 
@@ -52,31 +52,11 @@ from streams.mapping.purchase_invoice import (
     project_amounts,
     record_name,
 )
-from streams.sales_invoice import Attempt, TransferResult, TransientFailure, already_done
+from streams.transfer import Attempt, Emit, Json, NoLog, Transfer, TransferLog, TransientFailure, link_event
 
 log = get_logger(__name__)
 KIND = "purchase-invoice"
 FEE_LINK = "project_fee"
-Json = dict[str, Any]
-Emit = Callable[[str, Json], Awaitable[None]]
-
-
-class PurchaseLog(Protocol):
-    """What the import asks the projections (projections/store.py's ProjectionStore implements it)."""
-
-    def succeeded_request(self, request_id: str) -> bool: ...
-
-    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None: ...
-
-
-class NoLog:
-    """No projection: every request takes the full idempotent path (reads, then only the writes missing)."""
-
-    def succeeded_request(self, request_id: str) -> bool:
-        return False
-
-    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None:
-        return None
 
 
 # ------------------------------------------------------------------------------------ project dimensions
@@ -214,94 +194,37 @@ class _Found:
 
 
 @dataclass
-class PurchaseInvoiceTransfer:
+class PurchaseInvoiceTransfer(Transfer):
     """Carries out purchase-invoice TransferRequested events against Severa (and Procountor's dimensions)."""
+
+    kind: ClassVar[str] = KIND
 
     severa: SeveraClient
     companies: Mapping[str, CompanySettings]
     dimensions: ProjectDimensions
     emit: Emit
-    transfer_log: PurchaseLog | None = None
+    transfer_log: TransferLog | None = None
     _projects: dict[int, Json] = field(default_factory=dict)
 
-    @property
-    def log(self) -> PurchaseLog:
-        return self.transfer_log or NoLog()
+    def __post_init__(self) -> None:  # the dataclass's __init__ stands in for Transfer.__init__
+        self.log = self.transfer_log or NoLog()
 
     # ---------------------------------------------------------------------------------------- events
-    async def _outcome(self, request: Json, attempt: Attempt | None, state: str, *, step: str | None = None,
-                       fees: list[ImportedFee] | None = None, adopted: bool = False,
-                       error: Json | None = None) -> None:
-        suffix = f":{step}" if step else ""
-        token = f"{attempt.token}:" if attempt else ""
-        await self.emit("TransferOutcome", {
-            "event_id": f"{request['event_id']}:{token}{state}{suffix}",
-            "correlation_id": request["correlation_id"],
-            "causation_id": request["event_id"],
-            "tenant": request["tenant"],
-            "company": request["company"],
-            "kind": KIND,
-            "request_id": request["event_id"],
-            "source_id": request["source_id"],
-            "source_number": request.get("source_number"),
-            "source_version": request["source_version"],
-            "attempt": attempt.number if attempt else 0,
-            "state": state,
-            "step": step,
-            # The target is Severa: the fee guids, and the projects' numbers as the target numbers.
-            "target_id": ",".join(f.guid for f in fees) if fees else None,
-            "target_number": ",".join(str(f.project_number) for f in fees) if fees else None,
-            "adopted": adopted,
-            "error": error,
-            "occurred_at": now(),
-        })
+    @staticmethod
+    def _targets(fees: list[ImportedFee]) -> dict[str, str | None]:
+        # The target is Severa: the fee guids, and the projects' numbers as the target numbers.
+        return {"target_id": ",".join(f.guid for f in fees) or None,
+                "target_number": ",".join(str(f.project_number) for f in fees) or None}
 
-    async def _link(self, request: Json, fee_guid: str, project_number: int, created: bool) -> None:
+    async def _link_fee(self, request: Json, fee_guid: str, project_number: int, created: bool) -> None:
         key = fee_key(request["source_id"], project_number)
-        await self.emit("IdLinked", {
-            "event_id": f"{request['tenant']}:{request['company']}:{FEE_LINK}:{key}:{fee_guid}",
-            "correlation_id": request["correlation_id"],
-            "causation_id": request["event_id"],
-            "tenant": request["tenant"],
-            "company": request["company"],
-            "kind": FEE_LINK,
-            "severa_id": fee_guid,
-            "severa_key": key,
-            "procountor_id": str(request["source_id"]),
-            "created": created,
-            "occurred_at": now(),
-        })
+        await self.emit("IdLinked", link_event(request, FEE_LINK, fee_guid, key, request["source_id"], created))
 
-    # -------------------------------------------------------------------------------------- the transfer
-    async def handle(self, request: Json, attempt_number: int = 1) -> TransferResult:
-        """Carry out one request; every outcome is published, nothing is raised but cancellation."""
-        if already_done(self.log, request):
-            return TransferResult("skipped")
-        reason = self._nothing_to_do(request)
-        if reason:
-            # A newer or an equal import exists: closing the request as skipped makes the log show this version.
-            await self._outcome(request, None, "skipped")
-            log.info("purchase invoice version needs no write", record=_record(request), reason=reason)
-            return TransferResult("skipped")
-        attempt = Attempt(attempt_number)
-        await self._outcome(request, attempt, "attempting")
-        try:
-            fees = await self._transfer(request, attempt)
-        except TransferDataError as error:
-            await self._outcome(request, attempt, "failed_data", error=error.to_dict())
-            log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)
-            return TransferResult("failed_data", error=error)
-        except TransientFailure as failure:
-            await self._outcome(request, attempt, "failed_transient", error={
-                "code": "TRANSIENT", "kind": "transient", "record": _record(request), "field": None, "value": None,
-                "message": str(failure)[:1000],
-                "solution": "A temporary problem reaching Severa or Procountor; the import is retried "
-                            "automatically on the next cycle.",
-            })
-            log.warning("transfer failed: transient", record=_record(request), error=str(failure)[:300])
-            return TransferResult("failed_transient")
-        await self._outcome(request, attempt, "succeeded", fees=fees)
-        return TransferResult("succeeded", target_id=",".join(f.guid for f in fees) or None)
+    def _record(self, request: Json) -> str:
+        return _record(request)
+
+    async def _skip_reason(self, request: Json) -> str | None:
+        return self._nothing_to_do(request)
 
     def _last_import(self, request: Json) -> Json | None:
         """The request of the latest attempt the log shows succeeded (or skipped) for this invoice."""
@@ -322,7 +245,7 @@ class PurchaseInvoiceTransfer:
             return None
         return "unchanged"
 
-    async def _transfer(self, request: Json, attempt: Attempt) -> list[ImportedFee]:
+    async def _transfer(self, request: Json, attempt: Attempt) -> Json:
         invoice = json.loads(request["snapshot"])
         record = record_name(invoice)
         company = self.companies.get(request["company"])
@@ -343,9 +266,9 @@ class PurchaseInvoiceTransfer:
             for fee in planned:
                 imported.append(await self._import_fee(request, invoice, fee, projects[fee.project_number], links))
                 await self._outcome(request, attempt, "step", step=f"fee:{fee.project_number}",
-                                    fees=[imported[-1]], adopted=imported[-1].action != "created")
+                                    adopted=imported[-1].action != "created", **self._targets([imported[-1]]))
             await self._remove_dropped(request, attempt, planned, links)
-            return imported
+            return self._targets(imported)
         except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
         except ProcountorError as exc:
@@ -392,11 +315,11 @@ class PurchaseInvoiceTransfer:
         found = await self._existing_fee(request, fee, project, links.get(fee.project_number))
         if found is None:
             created = await self.severa.create_project_fee(body)
-            await self._link(request, created["guid"], fee.project_number, created=True)
+            await self._link_fee(request, created["guid"], fee.project_number, created=True)
             return ImportedFee(fee.project_number, created["guid"], "created")
         guid = found.fee["guid"]
         if not found.linked:  # adopted: created by an attempt whose record was lost
-            await self._link(request, guid, fee.project_number, created=False)
+            await self._link_fee(request, guid, fee.project_number, created=False)
         changes = fee_changes(found.fee, body)
         if changes:
             await self.severa.patch_project_fee(guid, changes)
@@ -462,7 +385,7 @@ class PurchaseInvoiceTransfer:
                 continue
             await self.severa.delete_project_fee(guid)
             await self._outcome(request, attempt, "step", step=f"fee_removed:{number}",
-                                fees=[ImportedFee(number, guid, "removed")])
+                                **self._targets([ImportedFee(number, guid, "removed")]))
 
 
 def _record(request: Json) -> str:

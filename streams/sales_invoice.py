@@ -20,27 +20,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from connectors.procountor.client import ProcountorClient
-from connectors.procountor.errors import (
-    ProcountorError,
-    ProcountorNotFound,
-    ProcountorTransientError,
-)
+from connectors.procountor.errors import ProcountorTransientError
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraTransientError
 from schemas.codec import now
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
 from streams.mapping.attachments import choose_attachment, validate_attachment
-from streams.mapping.errors import TransferDataError, classify_procountor_error, registry_mismatch
+from streams.mapping.errors import TransferDataError, registry_mismatch
 from streams.mapping.sales_invoice import (
     customer_to_business_partner,
     map_sales_invoice,
@@ -51,41 +44,18 @@ from streams.mapping.sales_invoice import (
     row_dimensions,
 )
 from streams.mapping.severa_models import InvoiceRow
+from streams.transfer import (
+    Attempt,
+    Emit,
+    Json,
+    Transfer,
+    TransferLog,
+    TransientFailure,
+    procountor_call,
+)
 
 log = get_logger(__name__)
 KIND = "sales-invoice"
-Json = dict[str, Any]
-Emit = Callable[[str, Json], Awaitable[None]]  # (record name, record) → published
-
-
-class TransferLog(Protocol):
-    """What the agent asks the transfer-log projection (projections/store.py implements it)."""
-
-    def succeeded_request(self, request_id: str) -> bool: ...
-
-    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None: ...
-
-
-class NoLog:
-    """No projection available: every request takes the full idempotent path (still exactly once)."""
-
-    def succeeded_request(self, request_id: str) -> bool:
-        return False
-
-    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None:
-        return None
-
-
-def already_done(log: TransferLog, request: Json) -> bool:
-    """The log shows this request, or this very version of the record (a replay, a reprocess), succeeded."""
-    if log.succeeded_request(request["event_id"]):
-        return True
-    entry = log.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
-    return entry.get("state") == "succeeded" and entry.get("source_version") == request["source_version"]
-
-
-class TransientFailure(Exception):
-    """A failure that a later retry may cure (network, 5xx, 429, timeouts)."""
 
 
 # ----------------------------------------------------------------------------------------------- trigger
@@ -189,25 +159,18 @@ class CompanyContext:
         self.dimensions = {d["name"]: d for d in await self.client.get_dimensions()}
 
 
-@dataclass
-class TransferResult:
-    state: str  # succeeded, failed_data, failed_transient, skipped
-    target_id: str | None = None
-    error: TransferDataError | None = None
-    calls: int = 0
-
-
-class SalesInvoiceTransfer:
+class SalesInvoiceTransfer(Transfer):
     """Carries out sales-invoice TransferRequested events against the two APIs."""
+
+    kind = KIND
 
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: CompanyDirectory | None = None) -> None:
+        super().__init__(emit, transfer_log)
         self.severa = severa
         self.companies = companies
         self.contexts = {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
-        self.emit = emit
-        self.log = transfer_log or NoLog()
         self.directory = directory
         self._customers: dict[str, Json] = {}
 
@@ -216,74 +179,10 @@ class SalesInvoiceTransfer:
             self.directory = await CompanyDirectory.load(self.companies, self.severa)
         return self.directory
 
-    # ---------------------------------------------------------------------------------------- events
-    async def _outcome(self, request: Json, attempt: Attempt, state: str, *, step: str | None = None,
-                       target_id: str | None = None, target_number: str | None = None, adopted: bool = False,
-                       error: Json | None = None) -> None:
-        suffix = f":{step}" if step else ""
-        await self.emit("TransferOutcome", {
-            "event_id": f"{request['event_id']}:{attempt.token}:{state}{suffix}",
-            "correlation_id": request["correlation_id"],
-            "causation_id": request["event_id"],
-            "tenant": request["tenant"],
-            "company": request["company"],
-            "kind": KIND,
-            "request_id": request["event_id"],
-            "source_id": request["source_id"],
-            "source_number": request.get("source_number"),
-            "source_version": request["source_version"],
-            "attempt": attempt.number,
-            "state": state,
-            "step": step,
-            "target_id": target_id,
-            "target_number": target_number,
-            "adopted": adopted,
-            "error": error,
-            "occurred_at": now(),
-        })
+    def _record(self, request: Json) -> str:
+        return _record(request)
 
-    async def _link(self, request: Json, kind: str, severa_id: str | None, severa_key: str, procountor_id: Any,
-                    created: bool) -> None:
-        await self.emit("IdLinked", {
-            "event_id": f"{request['tenant']}:{request['company']}:{kind}:{severa_key}:{procountor_id}",
-            "correlation_id": request["correlation_id"],
-            "causation_id": request["event_id"],
-            "tenant": request["tenant"],
-            "company": request["company"],
-            "kind": kind,
-            "severa_id": severa_id,
-            "severa_key": severa_key,
-            "procountor_id": str(procountor_id),
-            "created": created,
-            "occurred_at": now(),
-        })
-
-    # -------------------------------------------------------------------------------------- the transfer
-    async def handle(self, request: Json, attempt_number: int = 1) -> TransferResult:
-        """Carry out one request; every outcome is published, nothing is raised but cancellation."""
-        if already_done(self.log, request):
-            return TransferResult("skipped")
-        attempt = Attempt(attempt_number)
-        await self._outcome(request, attempt, "attempting")
-        try:
-            target_id = await self._transfer(request, attempt)
-        except TransferDataError as error:
-            await self._outcome(request, attempt, "failed_data", error=error.to_dict())
-            log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)
-            return TransferResult("failed_data", error=error)
-        except TransientFailure as failure:
-            await self._outcome(request, attempt, "failed_transient", error={
-                "code": "TRANSIENT", "kind": "transient", "record": _record(request), "field": None, "value": None,
-                "message": str(failure)[:1000],
-                "solution": "A temporary problem reaching Severa or Procountor; the transfer is retried "
-                            "automatically on the next cycle.",
-            })
-            log.warning("transfer failed: transient", record=_record(request), error=str(failure)[:300])
-            return TransferResult("failed_transient")
-        await self._outcome(request, attempt, "succeeded", target_id=target_id)
-        return TransferResult("succeeded", target_id=target_id)
-
-    async def _transfer(self, request: Json, attempt: Attempt) -> str:
+    async def _transfer(self, request: Json, attempt: Attempt) -> Json:
         company = self.companies.get(request["company"])
         context = self.contexts.get(request["company"])
         if company is None or context is None:
@@ -315,7 +214,7 @@ class SalesInvoiceTransfer:
                 await self._create_products(request, context, to_create)
                 items = await self._dimension_items(request, context, rows, invoice)
                 body["partnerId"] = partner["id"]
-                target = await _procountor(context.client.create_invoice(body), record)
+                target = await procountor_call(context.client.create_invoice(body), record)
                 adopted = False
             else:
                 items = await self._dimension_items(request, context, rows, invoice)
@@ -333,7 +232,7 @@ class SalesInvoiceTransfer:
             await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
             await self._source_status(company, request)
             await self._outcome(request, attempt, "step", step="source_status", target_id=target_id)
-            return target_id
+            return {"target_id": target_id, "target_number": _str(target.get("invoiceNumber"))}
         except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
         except SeveraError as exc:
@@ -395,7 +294,7 @@ class SalesInvoiceTransfer:
     async def _create_partner(self, request: Json, context: CompanyContext, customer: Json, record: str) -> Json:
         key = str(customer["number"])
         body = customer_to_business_partner(customer, context.settings.country)
-        created = await _procountor(context.client.create_business_partner(body), record)
+        created = await procountor_call(context.client.create_business_partner(body), record)
         context.partners[key] = created
         await self._link(request, "customer", customer.get("guid"), key, created["id"], created=True)
         return created
@@ -416,7 +315,7 @@ class SalesInvoiceTransfer:
 
     async def _create_products(self, request: Json, context: CompanyContext, bodies: list[Json]) -> None:
         for body in bodies:
-            created = await _procountor(context.client.create_product(body), f"product {body['code']}")
+            created = await procountor_call(context.client.create_product(body), f"product {body['code']}")
             context.product_codes.add(body["code"])
             await self._link(request, "product", None, body["code"], created["id"], created=True)
 
@@ -439,7 +338,7 @@ class SalesInvoiceTransfer:
                 found = next((i for i in dimension.get("items", []) if i.get("codeName") == item["item"]), None)
                 if found is None:
                     body = {"codeName": item["item"], "description": item.get("description") or item["item"]}
-                    found = await _procountor(context.client.create_dimension_item(dimension["id"], body),
+                    found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),
                                               f"{item['kind']} {item['item']}")
                     dimension.setdefault("items", []).append(found)
                     await self._link(request, "dimension_item", None, f"{item['dimension']}:{item['item']}",
@@ -469,7 +368,7 @@ class SalesInvoiceTransfer:
         for transaction in receipt["transactions"]:
             if transaction["id"] in wanted:
                 transaction["dimensionItemValues"] = wanted[transaction["id"]]
-        await _procountor(context.client.update_ledger_receipt(receipt), record)
+        await procountor_call(context.client.update_ledger_receipt(receipt), record)
 
     async def _attachment(self, context: CompanyContext, invoice: Json, target: Json, record: str) -> bool:
         option = choose_attachment(context.settings, invoice)
@@ -483,7 +382,7 @@ class SalesInvoiceTransfer:
                                    record=record)
         meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
                 "mimeType": "application/pdf"}
-        await _procountor(context.client.upload_attachment(meta, content, "application/pdf"), record)
+        await procountor_call(context.client.upload_attachment(meta, content, "application/pdf"), record)
         return True
 
     async def _target_status(self, context: CompanyContext, target: Json, record: str) -> None:
@@ -494,10 +393,10 @@ class SalesInvoiceTransfer:
         if wanted == "UNFINISHED" or status in ("SENT", "PAID", "PAYMENT_QUEUED", "PARTLY_PAID", "MARKED_PAID"):
             return
         if status == "UNFINISHED":
-            await _procountor(context.client.approve_invoice(invoice_id), record)
+            await procountor_call(context.client.approve_invoice(invoice_id), record)
             status = "NOT_SENT"
         if wanted == "SENT" and status in ("NOT_SENT", "APPROVED"):
-            await _procountor(context.client.send_invoice(invoice_id), record)
+            await procountor_call(context.client.send_invoice(invoice_id), record)
 
     async def _source_status(self, company: CompanySettings, request: Json) -> None:
         """PATCH the Severa invoice to the after-transfer status unless it is there (or moved on) already."""
@@ -515,41 +414,9 @@ class SalesInvoiceTransfer:
         await self.severa.set_invoice_status(request["source_id"], after)
 
 
-@dataclass
-class Attempt:
-    number: int
-    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-
-
-async def _procountor(call: Awaitable[Json], record: str) -> Json:
-    """Await a Procountor write; a refusal becomes a classified data error naming the field."""
-    try:
-        return await call
-    except ProcountorTransientError:
-        raise
-    except ProcountorNotFound as exc:
-        raise TransferDataError("NOT_FOUND", record=record, field=None, value=None, message=str(exc)) from exc
-    except ProcountorError as exc:
-        first = exc.errors[0] if getattr(exc, "errors", None) else None
-        code = first.message if first else "PROCOUNTOR_ERROR"
-        kind, solution = classify_procountor_error(code, first.field if first else None, str(exc),
-                                                   status=getattr(exc, "status", None))
-        if kind == "transient":
-            raise TransientFailure(str(exc)) from exc
-        raise TransferDataError(code.split(" ")[0], record=record, field=first.field if first else None,
-                                value=None, message=str(exc), solution=solution) from exc
-
-
 def _record(request: Json) -> str:
     return f"sales invoice {request.get('source_number') or request['source_id']}"
 
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def invoice_date(invoice: Json) -> date | None:
-    try:
-        return date.fromisoformat(str(invoice.get("date")))
-    except ValueError:
-        return None

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import httpx
 
@@ -44,22 +43,11 @@ from streams.mapping.travel_reimbursement import (
     row_dimensions,
     status_actions,
 )
-from streams.sales_invoice import (
-    Attempt,
-    CompanyContext,
-    CompanyDirectory,
-    Emit,
-    NoLog,
-    TransferLog,
-    TransferResult,
-    TransientFailure,
-    _procountor,
-    already_done,
-)
+from streams.sales_invoice import CompanyContext, CompanyDirectory
+from streams.transfer import Attempt, Emit, Json, Transfer, TransferLog, TransientFailure, procountor_call
 
 log = get_logger(__name__)
 KIND = "travel-reimbursement"
-Json = dict[str, Any]
 
 
 # ----------------------------------------------------------------------------------------------- trigger
@@ -149,17 +137,18 @@ async def travel_request(observed: Json, directory: TravelDirectory) -> Json | N
 # -------------------------------------------------------------------------------------------- transfer
 
 
-class TravelReimbursementTransfer:
+class TravelReimbursementTransfer(Transfer):
     """Carries out travel-reimbursement TransferRequested events against the two APIs."""
+
+    kind = KIND
 
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: TravelDirectory | None = None) -> None:
+        super().__init__(emit, transfer_log)
         self.severa = severa
         self.companies = companies
         self.contexts = {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
-        self.emit = emit
-        self.log = transfer_log or NoLog()
         self.directory = directory
         self._cost_centers: dict[str, str] | None = None  # Severa guid → identifier
         self._products: dict[tuple[str, str, date], Json] = {}  # (company, code, day) → TRAVEL product
@@ -171,58 +160,10 @@ class TravelReimbursementTransfer:
             self.directory = await TravelDirectory.load(companies, self.severa)
         return self.directory
 
-    # ---------------------------------------------------------------------------------------- events
-    async def _outcome(self, request: Json, attempt: Attempt, state: str, *, step: str | None = None,
-                       target_id: str | None = None, target_number: str | None = None, adopted: bool = False,
-                       error: Json | None = None) -> None:
-        suffix = f":{step}" if step else ""
-        await self.emit("TransferOutcome", {
-            "event_id": f"{request['event_id']}:{attempt.token}:{state}{suffix}",
-            "correlation_id": request["correlation_id"], "causation_id": request["event_id"],
-            "tenant": request["tenant"], "company": request["company"], "kind": KIND,
-            "request_id": request["event_id"], "source_id": request["source_id"],
-            "source_number": request.get("source_number"), "source_version": request["source_version"],
-            "attempt": attempt.number, "state": state, "step": step, "target_id": target_id,
-            "target_number": target_number, "adopted": adopted, "error": error, "occurred_at": now(),
-        })
+    def _record(self, request: Json) -> str:
+        return record_name(json.loads(request["snapshot"]))
 
-    async def _link(self, request: Json, kind: str, severa_id: str | None, severa_key: str, procountor_id: Any,
-                    created: bool) -> None:
-        await self.emit("IdLinked", {
-            "event_id": f"{request['tenant']}:{request['company']}:{kind}:{severa_key}:{procountor_id}",
-            "correlation_id": request["correlation_id"], "causation_id": request["event_id"],
-            "tenant": request["tenant"], "company": request["company"], "kind": kind, "severa_id": severa_id,
-            "severa_key": severa_key, "procountor_id": str(procountor_id), "created": created,
-            "occurred_at": now(),
-        })
-
-    # -------------------------------------------------------------------------------------- the transfer
-    async def handle(self, request: Json, attempt_number: int = 1) -> TransferResult:
-        """Carry out one request; every outcome is published, nothing is raised but cancellation."""
-        if already_done(self.log, request):
-            return TransferResult("skipped")
-        attempt = Attempt(attempt_number)
-        await self._outcome(request, attempt, "attempting")
-        try:
-            target_id = await self._transfer(request, attempt)
-        except TransferDataError as error:
-            await self._outcome(request, attempt, "failed_data", error=error.to_dict())
-            log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)
-            return TransferResult("failed_data", error=error)
-        except TransientFailure as failure:
-            record = record_name(json.loads(request["snapshot"]))
-            await self._outcome(request, attempt, "failed_transient", error={
-                "code": "TRANSIENT", "kind": "transient", "record": record, "field": None, "value": None,
-                "message": str(failure)[:1000],
-                "solution": "A temporary problem reaching Severa or Procountor; the transfer is retried "
-                            "automatically on the next cycle.",
-            })
-            log.warning("transfer failed: transient", record=record, error=str(failure)[:300])
-            return TransferResult("failed_transient")
-        await self._outcome(request, attempt, "succeeded", target_id=target_id)
-        return TransferResult("succeeded", target_id=target_id)
-
-    async def _transfer(self, request: Json, attempt: Attempt) -> str:
+    async def _transfer(self, request: Json, attempt: Attempt) -> Json:
         reimbursement = json.loads(request["snapshot"])
         record = record_name(reimbursement)
         company = self.companies.get(request["company"])
@@ -248,7 +189,7 @@ class TravelReimbursementTransfer:
                 person = await self._write_person(request, context, user, code, person, wanted_person, record)
                 body["partnerId"] = person["id"]
                 items = await self._dimension_items(request, context, plan)
-                target = await _procountor(context.client.create_invoice(body), record)
+                target = await procountor_call(context.client.create_invoice(body), record)
                 adopted = False
             else:
                 plan = await self._dimension_plan(context, expenses, user, record)
@@ -268,7 +209,8 @@ class TravelReimbursementTransfer:
             await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
             await self._source_status(company, request, record)
             await self._outcome(request, attempt, "step", step="source_status", target_id=target_id)
-            return target_id
+            return {"target_id": target_id,
+                    "target_number": None if target.get("invoiceNumber") is None else str(target["invoiceNumber"])}
         except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
         except SeveraError as exc:
@@ -301,11 +243,11 @@ class TravelReimbursementTransfer:
                             person: Json | None, wanted: Json, record: str) -> Json:
         """Create the person, or bring the fields Severa owns up to date (update_persons only)."""
         if person is None:
-            created = await _procountor(context.client.create_person(wanted), record)
+            created = await procountor_call(context.client.create_person(wanted), record)
             await self._link(request, "person", user.get("guid"), code, created["id"], created=True)
             return created
         if context.settings.travel_reimbursements.update_persons and person_differs(person, wanted):
-            person = await _procountor(context.client.update_person(int(person["id"]), wanted), record)
+            person = await procountor_call(context.client.update_person(int(person["id"]), wanted), record)
         await self._link(request, "person", user.get("guid"), code, person["id"], created=False)
         return person
 
@@ -361,7 +303,7 @@ class TravelReimbursementTransfer:
                 found = next((i for i in dimension.get("items", []) if i.get("codeName") == item["item"]), None)
                 if found is None:
                     body = {"codeName": item["item"], "description": item.get("description") or item["item"]}
-                    found = await _procountor(context.client.create_dimension_item(dimension["id"], body),
+                    found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),
                                               f"{item['kind']} {item['item']}")
                     dimension.setdefault("items", []).append(found)
                     await self._link(request, "dimension_item", None, f"{item['dimension']}:{item['item']}",
@@ -388,7 +330,7 @@ class TravelReimbursementTransfer:
                 changes[entry["id"]] = [{"dimensionId": d, "itemId": i, "value": entry["accountingValue"]}
                                         for d, i in row["pairs"]]
         if changes:
-            await _procountor(context.client.set_transaction_dimensions(receipt_id, changes), record)
+            await procountor_call(context.client.set_transaction_dimensions(receipt_id, changes), record)
 
     async def _attachment(self, context: CompanyContext, reimbursement: Json, target: Json, record: str) -> bool:
         """The reimbursement PDF (the reimbursement and all its attachments as one file), uploaded once."""
@@ -399,7 +341,7 @@ class TravelReimbursementTransfer:
                                    len(content), record=record)
         meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
                 "mimeType": "application/pdf"}
-        await _procountor(context.client.upload_attachment(meta, content, "application/pdf"), record)
+        await procountor_call(context.client.upload_attachment(meta, content, "application/pdf"), record)
         return True
 
     async def _target_status(self, context: CompanyContext, target: Json, record: str) -> None:
@@ -409,11 +351,11 @@ class TravelReimbursementTransfer:
         invoice_id = int(target["id"])
         for action in status_actions(str(current), wanted):
             if action == "sendToCirculation":
-                await _procountor(context.client.send_to_circulation(invoice_id), record)
+                await procountor_call(context.client.send_to_circulation(invoice_id), record)
             elif action == "verify":
-                await _procountor(context.client.verify_invoice(invoice_id), record)
+                await procountor_call(context.client.verify_invoice(invoice_id), record)
             else:
-                await _procountor(context.client.approve_invoice(invoice_id), record)
+                await procountor_call(context.client.approve_invoice(invoice_id), record)
 
     async def _source_status(self, company: CompanySettings, request: Json, record: str) -> None:
         """PATCH the reimbursement to status_after, only while it is still in status_before."""

@@ -1,0 +1,189 @@
+"""What every transfer shares (sales invoices, travel reimbursements, purchase invoices).
+
+A transfer carries out one `TransferRequested`: it is skipped without any API call when the transfer log shows it
+(or this version of the record) succeeded; otherwise `attempting` is published before the first write, the
+steps run, and the result is published as `succeeded`, `failed_data` (with the user's reason) or
+`failed_transient` (retried on the next cycle). Every outcome and every ID link is an event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from connectors.procountor.errors import ProcountorError, ProcountorNotFound, ProcountorTransientError
+from schemas.codec import now
+from sevpro.logs import get_logger
+from streams.mapping.errors import TransferDataError, classify_procountor_error
+
+log = get_logger(__name__)
+Json = dict[str, Any]
+Emit = Callable[[str, Json], Awaitable[None]]  # (record name, record) → published
+TRANSIENT_SOLUTION = ("A temporary problem reaching Severa or Procountor; the transfer is retried automatically "
+                      "on the next cycle.")
+
+
+class TransferLog(Protocol):
+    """What a transfer asks the transfer-log projection (projections/store.py implements it)."""
+
+    def succeeded_request(self, request_id: str) -> bool: ...
+
+    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None: ...
+
+
+class NoLog:
+    """No projection available: every request takes the full idempotent path (still exactly once)."""
+
+    def succeeded_request(self, request_id: str) -> bool:
+        return False
+
+    def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None:
+        return None
+
+
+def already_done(log: TransferLog, request: Json) -> bool:
+    """The log shows this request, or this very version of the record (a replay, a reprocess), succeeded."""
+    if log.succeeded_request(request["event_id"]):
+        return True
+    entry = log.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
+    return entry.get("state") == "succeeded" and entry.get("source_version") == request["source_version"]
+
+
+class TransientFailure(Exception):
+    """A failure that a later retry may cure (network, 5xx, 429, timeouts)."""
+
+
+@dataclass
+class TransferResult:
+    state: str  # succeeded, failed_data, failed_transient, skipped
+    target_id: str | None = None
+    error: TransferDataError | None = None
+
+
+@dataclass
+class Attempt:
+    number: int
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+def outcome_event(kind: str, request: Json, attempt: Attempt | None, state: str, *, step: str | None = None,
+                  target_id: str | None = None, target_number: str | None = None, adopted: bool = False,
+                  error: Json | None = None) -> Json:
+    """A TransferOutcome of `request`; `attempt` None for a decision taken without an attempt (skipped)."""
+    token = f"{attempt.token}:" if attempt else ""
+    suffix = f":{step}" if step else ""
+    return {
+        "event_id": f"{request['event_id']}:{token}{state}{suffix}",
+        "correlation_id": request["correlation_id"],
+        "causation_id": request["event_id"],
+        "tenant": request["tenant"],
+        "company": request["company"],
+        "kind": kind,
+        "request_id": request["event_id"],
+        "source_id": request["source_id"],
+        "source_number": request.get("source_number"),
+        "source_version": request["source_version"],
+        "attempt": attempt.number if attempt else 0,
+        "state": state,
+        "step": step,
+        "target_id": target_id,
+        "target_number": target_number,
+        "adopted": adopted,
+        "error": error,
+        "occurred_at": now(),
+    }
+
+
+def link_event(request: Json, kind: str, severa_id: str | None, severa_key: str, procountor_id: Any,
+               created: bool) -> Json:
+    """An IdLinked: a Severa and a Procountor entity are the same thing (created by us, or matched)."""
+    return {
+        "event_id": f"{request['tenant']}:{request['company']}:{kind}:{severa_key}:{procountor_id}",
+        "correlation_id": request["correlation_id"],
+        "causation_id": request["event_id"],
+        "tenant": request["tenant"],
+        "company": request["company"],
+        "kind": kind,
+        "severa_id": severa_id,
+        "severa_key": severa_key,
+        "procountor_id": str(procountor_id),
+        "created": created,
+        "occurred_at": now(),
+    }
+
+
+class Transfer:
+    """The outline of one transfer; a kind supplies `_transfer` (the steps) and `_record` (the user's name)."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, emit: Emit, transfer_log: TransferLog | None) -> None:
+        self.emit = emit
+        self.log: TransferLog = transfer_log or NoLog()
+
+    async def _outcome(self, request: Json, attempt: Attempt | None, state: str, **fields: Any) -> None:
+        await self.emit("TransferOutcome", outcome_event(self.kind, request, attempt, state, **fields))
+
+    async def _link(self, request: Json, kind: str, severa_id: str | None, severa_key: str, procountor_id: Any,
+                    created: bool) -> None:
+        await self.emit("IdLinked", link_event(request, kind, severa_id, severa_key, procountor_id, created))
+
+    def _record(self, request: Json) -> str:
+        raise NotImplementedError
+
+    async def _transfer(self, request: Json, attempt: Attempt) -> Json:
+        """The steps; returns the succeeded outcome's fields (target_id, target_number)."""
+        raise NotImplementedError
+
+    async def _skip_reason(self, request: Json) -> str | None:
+        """Why this request needs no attempt although the log does not show it done (None: it does)."""
+        return None
+
+    async def handle(self, request: Json, attempt_number: int = 1) -> TransferResult:
+        """Carry out one request; every outcome is published, nothing is raised but cancellation."""
+        if already_done(self.log, request):
+            return TransferResult("skipped")
+        reason = await self._skip_reason(request)
+        if reason:
+            await self._outcome(request, None, "skipped")
+            log.info("nothing to write", record=self._record(request), reason=reason)
+            return TransferResult("skipped")
+        attempt = Attempt(attempt_number)
+        await self._outcome(request, attempt, "attempting")
+        try:
+            target = await self._transfer(request, attempt)
+        except TransferDataError as error:
+            await self._outcome(request, attempt, "failed_data", error=error.to_dict())
+            log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)
+            return TransferResult("failed_data", error=error)
+        except TransientFailure as failure:
+            record = self._record(request)
+            await self._outcome(request, attempt, "failed_transient", error={
+                "code": "TRANSIENT", "kind": "transient", "record": record, "field": None, "value": None,
+                "message": str(failure)[:1000], "solution": TRANSIENT_SOLUTION,
+            })
+            log.warning("transfer failed: transient", record=record, error=str(failure)[:300])
+            return TransferResult("failed_transient")
+        await self._outcome(request, attempt, "succeeded", **target)
+        return TransferResult("succeeded", target_id=target.get("target_id"))
+
+
+async def procountor_call(call: Awaitable[Json], record: str) -> Json:
+    """Await a Procountor write; a refusal becomes a classified data error naming the field."""
+    try:
+        return await call
+    except ProcountorTransientError:
+        raise
+    except ProcountorNotFound as exc:
+        raise TransferDataError("NOT_FOUND", record=record, field=None, value=None, message=str(exc)) from exc
+    except ProcountorError as exc:
+        first = exc.errors[0] if getattr(exc, "errors", None) else None
+        code = first.message if first else "PROCOUNTOR_ERROR"
+        kind, solution = classify_procountor_error(code, first.field if first else None, str(exc),
+                                                   status=getattr(exc, "status", None))
+        if kind == "transient":
+            raise TransientFailure(str(exc)) from exc
+        raise TransferDataError(code.split(" ")[0], record=record, field=first.field if first else None,
+                                value=None, message=str(exc), solution=solution) from exc
