@@ -18,7 +18,6 @@ Exactly once, from at-least-once parts:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,9 +45,10 @@ from streams.mapping.sales_invoice import (
 from streams.mapping.severa_models import InvoiceRow
 from streams.transfer import (
     Attempt,
+    CompanyContext,
     Emit,
     Json,
-    Transfer,
+    ToProcountor,
     TransferLog,
     TransientFailure,
     procountor_call,
@@ -132,34 +132,7 @@ def transfer_request(observed: Json, directory: CompanyDirectory) -> Json | None
 # ------------------------------------------------------------------------------------------ Procountor side
 
 
-@dataclass
-class CompanyContext:
-    """What one Procountor environment answers once and rarely changes, cached per worker."""
-
-    settings: CompanySettings
-    client: ProcountorClient
-    fiscal_years: list[Json] | None = None
-    bank_account: str | None = None
-    dimensions: dict[str, Json] = field(default_factory=dict)  # dimension name → dimension with items
-    product_codes: set[str] = field(default_factory=set)  # codes known to exist
-    partners: dict[str, Json] = field(default_factory=dict)  # customer number → partner
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def ensure_loaded(self) -> None:
-        async with self.lock:
-            if self.fiscal_years is None:
-                years = await self.client.get_fiscal_years()
-                self.fiscal_years = list(years.get("fiscalYears", years.get("results", [])))
-                accounts = await self.client.get_bank_accounts()
-                listed = accounts.get("bankAccounts", accounts.get("results", []))
-                self.bank_account = next((a.get("accountNumber") for a in listed if a.get("accountNumber")), None)
-                await self.reload_dimensions()
-
-    async def reload_dimensions(self) -> None:
-        self.dimensions = {d["name"]: d for d in await self.client.get_dimensions()}
-
-
-class SalesInvoiceTransfer(Transfer):
+class SalesInvoiceTransfer(ToProcountor):
     """Carries out sales-invoice TransferRequested events against the two APIs."""
 
     kind = KIND
@@ -321,54 +294,7 @@ class SalesInvoiceTransfer(Transfer):
 
     async def _dimension_items(self, request: Json, context: CompanyContext, rows: list[Json],
                                invoice: Json) -> list[Json]:
-        """Per row, the (dimensionId, itemId) pairs; items missing in Procountor are created (first use)."""
-        plan = row_dimensions(rows, invoice, context.settings)
-        resolved: list[Json] = []
-        for row in plan:
-            pairs = []
-            for item in row["items"]:
-                dimension = context.dimensions.get(item["dimension"])
-                if dimension is None:
-                    await context.reload_dimensions()
-                    dimension = context.dimensions.get(item["dimension"])
-                if dimension is None:
-                    raise TransferDataError("DIMENSION_MISMATCH", record=_record(request), field="dimension",
-                                            value=item["dimension"],
-                                            message=f"Procountor has no dimension named {item['dimension']!r}")
-                found = next((i for i in dimension.get("items", []) if i.get("codeName") == item["item"]), None)
-                if found is None:
-                    body = {"codeName": item["item"], "description": item.get("description") or item["item"]}
-                    found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),
-                                              f"{item['kind']} {item['item']}")
-                    dimension.setdefault("items", []).append(found)
-                    await self._link(request, "dimension_item", None, f"{item['dimension']}:{item['item']}",
-                                     found["id"], created=True)
-                pairs.append((dimension["id"], found["id"]))
-            resolved.append({"row": row["row"], "pairs": pairs})
-        return resolved
-
-    async def _row_dimensions(self, context: CompanyContext, target: Json, items: list[Json], record: str) -> None:
-        """Set each row's dimension items on the invoice's ledger receipt; nothing if already so."""
-        if not any(r["pairs"] for r in items) or not target.get("ledgerReceiptId"):
-            return
-        receipt = await context.client.get_ledger_receipt(int(target["ledgerReceiptId"]))
-        entries = sorted((t for t in receipt.get("transactions", []) if t.get("transactionType") == "ENTRY"),
-                         key=lambda t: t["id"])
-        wanted: dict[int, list[Json]] = {}
-        for row in items:
-            if row["row"] >= len(entries) or not row["pairs"]:
-                continue
-            entry = entries[row["row"]]
-            values = [{"dimensionId": d, "itemId": i, "value": entry["accountingValue"]} for d, i in row["pairs"]]
-            current = {(v["dimensionId"], v["itemId"]) for v in entry.get("dimensionItemValues") or []}
-            if current != {(d, i) for d, i in row["pairs"]}:
-                wanted[entry["id"]] = values
-        if not wanted:
-            return
-        for transaction in receipt["transactions"]:
-            if transaction["id"] in wanted:
-                transaction["dimensionItemValues"] = wanted[transaction["id"]]
-        await procountor_call(context.client.update_ledger_receipt(receipt), record)
+        return await self._dimension_pairs(request, context, row_dimensions(rows, invoice, context.settings))
 
     async def _attachment(self, context: CompanyContext, invoice: Json, target: Json, record: str) -> bool:
         option = choose_attachment(context.settings, invoice)

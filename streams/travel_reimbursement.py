@@ -43,8 +43,17 @@ from streams.mapping.travel_reimbursement import (
     row_dimensions,
     status_actions,
 )
-from streams.sales_invoice import CompanyContext, CompanyDirectory
-from streams.transfer import Attempt, Emit, Json, Transfer, TransferLog, TransientFailure, procountor_call
+from streams.sales_invoice import CompanyDirectory
+from streams.transfer import (
+    Attempt,
+    CompanyContext,
+    Emit,
+    Json,
+    ToProcountor,
+    TransferLog,
+    TransientFailure,
+    procountor_call,
+)
 
 log = get_logger(__name__)
 KIND = "travel-reimbursement"
@@ -137,7 +146,7 @@ async def travel_request(observed: Json, directory: TravelDirectory) -> Json | N
 # -------------------------------------------------------------------------------------------- transfer
 
 
-class TravelReimbursementTransfer(Transfer):
+class TravelReimbursementTransfer(ToProcountor):
     """Carries out travel-reimbursement TransferRequested events against the two APIs."""
 
     kind = KIND
@@ -188,12 +197,12 @@ class TravelReimbursementTransfer(Transfer):
                 plan = await self._dimension_plan(context, expenses, user, record)
                 person = await self._write_person(request, context, user, code, person, wanted_person, record)
                 body["partnerId"] = person["id"]
-                items = await self._dimension_items(request, context, plan)
+                items = await self._dimension_pairs(request, context, plan)
                 target = await procountor_call(context.client.create_invoice(body), record)
                 adopted = False
             else:
                 plan = await self._dimension_plan(context, expenses, user, record)
-                items = await self._dimension_items(request, context, plan)
+                items = await self._dimension_pairs(request, context, plan)
                 target, adopted = existing, True
             target_id = str(target["id"])
             await self._outcome(request, attempt, "step", step="invoice", target_id=target_id,
@@ -292,45 +301,6 @@ class TravelReimbursementTransfer(Transfer):
                 raise TransferDataError("DIMENSION_MISMATCH", record=record, field="dimension", value=name,
                                         message=f"Procountor has no dimension named {name!r}")
         return plan
-
-    async def _dimension_items(self, request: Json, context: CompanyContext, plan: list[Json]) -> list[Json]:
-        """Per row, the (dimensionId, itemId) pairs; an item missing in Procountor is created (first use)."""
-        resolved: list[Json] = []
-        for row in plan:
-            pairs = []
-            for item in row["items"]:
-                dimension = context.dimensions[item["dimension"]]
-                found = next((i for i in dimension.get("items", []) if i.get("codeName") == item["item"]), None)
-                if found is None:
-                    body = {"codeName": item["item"], "description": item.get("description") or item["item"]}
-                    found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),
-                                              f"{item['kind']} {item['item']}")
-                    dimension.setdefault("items", []).append(found)
-                    await self._link(request, "dimension_item", None, f"{item['dimension']}:{item['item']}",
-                                     found["id"], created=True)
-                pairs.append((dimension["id"], found["id"]))
-            resolved.append({"row": row["row"], "pairs": pairs})
-        return resolved
-
-    async def _row_dimensions(self, context: CompanyContext, target: Json, items: list[Json], record: str) -> None:
-        """Each row's items on its ledger entry (one ENTRY per row: accountingByRow); nothing if already so."""
-        if not any(r["pairs"] for r in items) or not target.get("ledgerReceiptId"):
-            return
-        receipt_id = int(target["ledgerReceiptId"])
-        receipt = await context.client.get_ledger_receipt(receipt_id)
-        entries = sorted((t for t in receipt.get("transactions", []) if t.get("transactionType") == "ENTRY"),
-                         key=lambda t: t["id"])
-        changes: dict[int, list[Json]] = {}
-        for row in items:
-            if row["row"] >= len(entries) or not row["pairs"]:
-                continue
-            entry = entries[row["row"]]
-            have = {(v["dimensionId"], v["itemId"]) for v in entry.get("dimensionItemValues") or []}
-            if have != set(row["pairs"]):
-                changes[entry["id"]] = [{"dimensionId": d, "itemId": i, "value": entry["accountingValue"]}
-                                        for d, i in row["pairs"]]
-        if changes:
-            await procountor_call(context.client.set_transaction_dimensions(receipt_id, changes), record)
 
     async def _attachment(self, context: CompanyContext, reimbursement: Json, target: Json, record: str) -> bool:
         """The reimbursement PDF (the reimbursement and all its attachments as one file), uploaded once."""
