@@ -22,12 +22,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from connectors.procountor.client import ProcountorClient
-from connectors.procountor.errors import ProcountorTransientError
 from connectors.severa.client import SeveraClient
-from connectors.severa.errors import SeveraError, SeveraTransientError
 from schemas.codec import now
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
@@ -50,7 +46,6 @@ from streams.transfer import (
     Json,
     ToProcountor,
     TransferLog,
-    TransientFailure,
     procountor_call,
 )
 
@@ -164,56 +159,47 @@ class SalesInvoiceTransfer(ToProcountor):
                                     message=f"no settings or Procountor credentials for company {request['company']}")
         invoice = json.loads(request["snapshot"])
         record = record_name(invoice)
-        try:
-            await context.ensure_loaded()
-            rows = await self.severa.get_invoice_rows(request["source_id"])
-            existing = await self._existing_invoice(context, invoice)
-            if existing is None:
-                # Reads and every check first, so that a data error is reported before anything is written.
-                customer = await self._customer(invoice, record)
-                partner = await self._find_partner(context, customer, record)
-                await self._learn_product_codes(context, rows)
-                to_create = missing_products(rows, company, context.product_codes, record=record)
-                body = map_sales_invoice(
-                    invoice, rows, customer, company,
-                    contact_email=invoice.get("receiverContactEmail"),
-                    known_product_codes=context.product_codes | {p["code"] for p in to_create},
-                    bank_account=context.bank_account,
-                    fiscal_years=context.fiscal_years,
-                    original_procountor_invoice_number=await self._credited(context, invoice),
-                )
-                if partner is None:
-                    partner = await self._create_partner(request, context, customer, record)
-                await self._create_products(request, context, to_create)
-                items = await self._dimension_items(request, context, rows, invoice)
-                body["partnerId"] = partner["id"]
-                target = await procountor_call(context.client.create_invoice(body), record)
-                adopted = False
-            else:
-                items = await self._dimension_items(request, context, rows, invoice)
-                target, adopted = existing, True
-            target_id = str(target["id"])
-            await self._outcome(request, attempt, "step", step="invoice", target_id=target_id,
-                                target_number=_str(target.get("invoiceNumber")), adopted=adopted)
-            await self._link(request, "invoice", request["source_id"], str(invoice.get("number")), target_id,
-                             created=not adopted)
-            await self._row_dimensions(context, target, items, record)
-            await self._outcome(request, attempt, "step", step="dimensions", target_id=target_id)
-            if await self._attachment(context, invoice, target, record):
-                await self._outcome(request, attempt, "step", step="attachment", target_id=target_id)
-            await self._target_status(context, target, record)
-            await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
-            await self._source_status(company, request)
-            await self._outcome(request, attempt, "step", step="source_status", target_id=target_id)
-            return {"target_id": target_id, "target_number": _str(target.get("invoiceNumber"))}
-        except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
-            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
-        except SeveraError as exc:
-            status = getattr(exc, "status", None)
-            if status is not None and int(status) >= 500:
-                raise TransientFailure(f"Severa {status}: {exc}") from exc
-            raise TransferDataError("SEVERA_ERROR", record=record, field=None, value=None,
-                                    message=f"Severa refused a request: {exc}") from exc
+        await context.ensure_loaded()
+        rows = await self.severa.get_invoice_rows(request["source_id"])
+        existing = await self._existing_invoice(context, invoice)
+        if existing is None:
+            # Reads and every check first, so that a data error is reported before anything is written.
+            customer = await self._customer(invoice, record)
+            partner = await self._find_partner(context, customer, record)
+            await self._learn_product_codes(context, rows)
+            to_create = missing_products(rows, company, context.product_codes, record=record)
+            body = map_sales_invoice(
+                invoice, rows, customer, company,
+                contact_email=invoice.get("receiverContactEmail"),
+                known_product_codes=context.product_codes | {p["code"] for p in to_create},
+                bank_account=context.bank_account,
+                fiscal_years=context.fiscal_years,
+                original_procountor_invoice_number=await self._credited(context, invoice),
+            )
+            if partner is None:
+                partner = await self._create_partner(request, context, customer, record)
+            await self._create_products(request, context, to_create)
+            items = await self._dimension_items(request, context, rows, invoice)
+            body["partnerId"] = partner["id"]
+            target = await procountor_call(context.client.create_invoice(body), record)
+            adopted = False
+        else:
+            items = await self._dimension_items(request, context, rows, invoice)
+            target, adopted = existing, True
+        target_id = str(target["id"])
+        await self._outcome(request, attempt, "step", step="invoice", target_id=target_id,
+                            target_number=_str(target.get("invoiceNumber")), adopted=adopted)
+        await self._link(request, "invoice", request["source_id"], str(invoice.get("number")), target_id,
+                         created=not adopted)
+        await self._row_dimensions(context, target, items, record)
+        await self._outcome(request, attempt, "step", step="dimensions", target_id=target_id)
+        if await self._attachment(context, invoice, target, record):
+            await self._outcome(request, attempt, "step", step="attachment", target_id=target_id)
+        await self._target_status(context, target, record)
+        await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
+        await self._source_status(company, request)
+        await self._outcome(request, attempt, "step", step="source_status", target_id=target_id)
+        return {"target_id": target_id, "target_number": _str(target.get("invoiceNumber"))}
 
     # ---------------------------------------------------------------------------------------- steps
     async def _customer(self, invoice: Json, record: str) -> Json:

@@ -14,8 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+import httpx
+
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError, ProcountorNotFound, ProcountorTransientError
+from connectors.severa.errors import SeveraError, SeveraTransientError
 from schemas.codec import now
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
@@ -140,6 +143,19 @@ class Transfer:
         """The steps; returns the succeeded outcome's fields (target_id, target_number)."""
         raise NotImplementedError
 
+    async def _api_errors_classified(self, request: Json, attempt: Attempt) -> Json:
+        """The steps, with the APIs' failures turned into transient failures or data errors."""
+        try:
+            return await self._transfer(request, attempt)
+        except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        except SeveraError as exc:
+            status = getattr(exc, "status", None)
+            if status is not None and int(status) >= 500:
+                raise TransientFailure(f"Severa {status}: {exc}") from exc
+            raise TransferDataError("SEVERA_ERROR", record=self._record(request), field=None, value=None,
+                                    message=f"Severa refused a request: {exc}") from exc
+
     async def _skip_reason(self, request: Json) -> str | None:
         """Why this request needs no attempt although the log does not show it done (None: it does)."""
         return None
@@ -156,7 +172,7 @@ class Transfer:
         attempt = Attempt(attempt_number)
         await self._outcome(request, attempt, "attempting")
         try:
-            target = await self._transfer(request, attempt)
+            target = await self._api_errors_classified(request, attempt)
         except TransferDataError as error:
             await self._outcome(request, attempt, "failed_data", error=error.to_dict())
             log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)

@@ -20,12 +20,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-import httpx
-
 from connectors.procountor.client import ProcountorClient
-from connectors.procountor.errors import ProcountorTransientError
 from connectors.severa.client import SeveraClient
-from connectors.severa.errors import SeveraError, SeveraTransientError
 from schemas.codec import now
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
@@ -51,7 +47,6 @@ from streams.transfer import (
     Json,
     ToProcountor,
     TransferLog,
-    TransientFailure,
     procountor_call,
 )
 
@@ -180,54 +175,45 @@ class TravelReimbursementTransfer(ToProcountor):
         if company is None or context is None:
             raise TransferDataError("UNKNOWN_COMPANY", record=record, field="company", value=request["company"],
                                     message=f"no settings or Procountor credentials for company {request['company']}")
-        try:
-            await context.ensure_loaded()
-            user = await self.severa.get_user((reimbursement.get("user") or {}).get("guid") or "")
-            expenses = await self.severa.get_travel_reimbursement_expenses(request["source_id"])
-            existing = await self._existing_invoice(context, reimbursement)
-            if existing is None:
-                # Every read and check first: a data error is reported before anything is written.
-                code, iban = employee(user, record=record)
-                person = await self._find_person(context, user, code, record)
-                products = await self._travel_products(context, expenses, reimbursement)
-                wanted_person = person_body(user, code, iban, company, person)
-                body = map_travel_invoice(reimbursement, expenses, user, person or {"id": 0, **wanted_person},
-                                          products, company, fiscal_years=context.fiscal_years,
-                                          vat_percentages=await self._vat_percentages(context))
-                plan = await self._dimension_plan(context, expenses, user, record)
-                person = await self._write_person(request, context, user, code, person, wanted_person, record)
-                body["partnerId"] = person["id"]
-                items = await self._dimension_pairs(request, context, plan)
-                target = await procountor_call(context.client.create_invoice(body), record)
-                adopted = False
-            else:
-                plan = await self._dimension_plan(context, expenses, user, record)
-                items = await self._dimension_pairs(request, context, plan)
-                target, adopted = existing, True
-            target_id = str(target["id"])
-            await self._outcome(request, attempt, "step", step="invoice", target_id=target_id,
-                                target_number=None if target.get("invoiceNumber") is None
-                                else str(target["invoiceNumber"]), adopted=adopted)
-            await self._link(request, "travel_invoice", request["source_id"], str(reimbursement.get("number")),
-                             target_id, created=not adopted)
-            await self._row_dimensions(context, target, items, record)
-            await self._outcome(request, attempt, "step", step="dimensions", target_id=target_id)
-            if await self._attachment(context, reimbursement, target, record):
-                await self._outcome(request, attempt, "step", step="attachment", target_id=target_id)
-            await self._target_status(context, target, record)
-            await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
-            await self._source_status(company, request, record)
-            await self._outcome(request, attempt, "step", step="source_status", target_id=target_id)
-            return {"target_id": target_id,
-                    "target_number": None if target.get("invoiceNumber") is None else str(target["invoiceNumber"])}
-        except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
-            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
-        except SeveraError as exc:
-            status = getattr(exc, "status", None)
-            if status is not None and int(status) >= 500:
-                raise TransientFailure(f"Severa {status}: {exc}") from exc
-            raise TransferDataError("SEVERA_ERROR", record=record, field=None, value=None,
-                                    message=f"Severa refused a request: {exc}") from exc
+        await context.ensure_loaded()
+        user = await self.severa.get_user((reimbursement.get("user") or {}).get("guid") or "")
+        expenses = await self.severa.get_travel_reimbursement_expenses(request["source_id"])
+        existing = await self._existing_invoice(context, reimbursement)
+        if existing is None:
+            # Every read and check first: a data error is reported before anything is written.
+            code, iban = employee(user, record=record)
+            person = await self._find_person(context, user, code, record)
+            products = await self._travel_products(context, expenses, reimbursement)
+            wanted_person = person_body(user, code, iban, company, person)
+            body = map_travel_invoice(reimbursement, expenses, user, person or {"id": 0, **wanted_person},
+                                      products, company, fiscal_years=context.fiscal_years,
+                                      vat_percentages=await self._vat_percentages(context))
+            plan = await self._dimension_plan(context, expenses, user, record)
+            person = await self._write_person(request, context, user, code, person, wanted_person, record)
+            body["partnerId"] = person["id"]
+            items = await self._dimension_pairs(request, context, plan)
+            target = await procountor_call(context.client.create_invoice(body), record)
+            adopted = False
+        else:
+            plan = await self._dimension_plan(context, expenses, user, record)
+            items = await self._dimension_pairs(request, context, plan)
+            target, adopted = existing, True
+        target_id = str(target["id"])
+        await self._outcome(request, attempt, "step", step="invoice", target_id=target_id,
+                            target_number=None if target.get("invoiceNumber") is None
+                            else str(target["invoiceNumber"]), adopted=adopted)
+        await self._link(request, "travel_invoice", request["source_id"], str(reimbursement.get("number")),
+                         target_id, created=not adopted)
+        await self._row_dimensions(context, target, items, record)
+        await self._outcome(request, attempt, "step", step="dimensions", target_id=target_id)
+        if await self._attachment(context, reimbursement, target, record):
+            await self._outcome(request, attempt, "step", step="attachment", target_id=target_id)
+        await self._target_status(context, target, record)
+        await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
+        await self._source_status(company, request, record)
+        await self._outcome(request, attempt, "step", step="source_status", target_id=target_id)
+        return {"target_id": target_id,
+                "target_number": None if target.get("invoiceNumber") is None else str(target["invoiceNumber"])}
 
     # ---------------------------------------------------------------------------------------- steps
     async def _existing_invoice(self, context: CompanyContext, reimbursement: Json) -> Json | None:
