@@ -112,6 +112,10 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
             _stop(replay)
         assert (_writes(severa), _writes(procountor)) == writes_before
         assert Counter(e["state"] for e in replayed) == {"succeeded": 8, "failed-data": 4}
+        # Logs never carry secrets: the client secret and the API keys were in the worker's environment.
+        text = log.read_text(errors="replace")
+        for secret in ("sevpro-demo-secret", "demo-fi-api-key", "demo-se-api-key"):
+            assert secret not in text
 
 
 def test_demo_command_then_log_json(kafka, tmp_path: Path) -> None:
