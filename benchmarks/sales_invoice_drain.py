@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -53,7 +54,7 @@ from sandbox.runner import SandboxServer, free_port
 from sandbox.severa.app import create_app as severa_app
 from sandbox.severa.store import SeveraStore, finnish_reference
 from sevpro.demo import worker_environment
-from sevpro.kafka_broker import LocalKafkaBroker, port_open, project_home
+from sevpro.kafka_broker import BrokerError, LocalKafkaBroker, project_home
 
 REPO = Path(__file__).resolve().parents[1]
 WAITING = "Waiting for transfer to Procountor"
@@ -164,11 +165,7 @@ class Stack:
     def start(self) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
         self.home.mkdir(parents=True)
-        port = _free_port_pair()
-        self.broker = LocalKafkaBroker(port=port, name="bench")
-        self.broker.reset()
-        with console.status(f"starting Kafka on 127.0.0.1:{port}..."):
-            bootstrap = self.broker.start().bootstrap
+        bootstrap = self._start_broker()
         latency = self.args.latency_ms
         sev = severa_app(seed="demo", latency_ms=latency, rate_limit_per_second=SEVERA_LIMIT)
         proc = procountor_app(seed="demo", latency_ms=latency, rate_limit_per_second=PROCOUNTOR_LIMIT)
@@ -189,14 +186,29 @@ class Stack:
             [sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], cwd=REPO, env=self.env,
             stdout=self.worker_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 
+    def _start_broker(self, attempts: int = 3) -> str:
+        """Our own broker on free ports (another program may take a port between the check and the start)."""
+        for attempt in range(attempts):
+            port = _free_port_pair()
+            self.broker = LocalKafkaBroker(port=port, name="bench")
+            self.broker.reset()
+            try:
+                with console.status(f"starting Kafka on 127.0.0.1:{port}..."):
+                    return self.broker.start().bootstrap
+            except BrokerError as exc:
+                if "already in use" not in str(exc) or attempt == attempts - 1:
+                    raise RuntimeError(str(exc)) from exc
+        raise AssertionError("unreachable")
+
     def stop(self) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
+        if self.worker is not None:
+            # Signal the worker's own process group whatever poll() says: nothing of it may stay behind.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.worker.pid, signal.SIGTERM)
             try:
                 self.worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.worker.pid, signal.SIGKILL)
                 self.worker.wait()
         for server in (self.severa, self.procountor):
@@ -226,9 +238,19 @@ def _free_port_pair() -> int:
     """A port whose successor is free too (the broker's controller listens on port + 1)."""
     for _ in range(50):
         port = free_port()
-        if not port_open("127.0.0.1", port + 1):
+        if port < 65535 and _bindable(port) and _bindable(port + 1):
             return port
     raise RuntimeError("no two consecutive free ports on 127.0.0.1")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 # -------------------------------------------------------------------------------------------- invoices
@@ -540,6 +562,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]benchmark failed: {exc}[/red]")
         return 1
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         watcher.stop()
         with console.status("stopping the worker, the sandboxes and Kafka..."):
             stack.stop()
