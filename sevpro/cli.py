@@ -83,12 +83,13 @@ def worker(loglevel: str = typer.Option("info")) -> None:
 
     broker = resolve_bootstrap()
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
-    asyncio.run(ensure_topics(broker.bootstrap))
     from faust import Worker
 
     from sevpro.logs import configure as configure_logs
-    from streams.app import app as faust_app
+    from streams.app import app as faust_app  # reads KAFKA_BOOTSTRAP_SERVERS: imported after it is set
     from streams.app import load_agents
+
+    asyncio.run(ensure_topics(broker.bootstrap, app_id=faust_app.conf.id))
 
     load_agents()
     sys.argv = [sys.argv[0]]

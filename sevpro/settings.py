@@ -24,19 +24,20 @@ class Settings(BaseSettings):
     severa_url: str = "http://127.0.0.1:8081/rest-api"
     severa_client_id: str = "sevpro-demo-client"
     severa_client_secret: SecretStr = SecretStr("sevpro-demo-secret")
-    severa_requests_per_second: float = 8.0
+    # Just under the APIs' limits (Severa 10/s, Procountor 20/s per API client): benchmarks/README.md.
+    severa_requests_per_second: float = 9.5
 
     procountor_url: str = "http://127.0.0.1:8082/api"
     procountor_client_id: str = "sevpro-demo-client"
     procountor_client_secret: SecretStr = SecretStr("sevpro-demo-secret")
-    procountor_requests_per_second: float = 15.0
+    procountor_requests_per_second: float = 18.0
 
     # Invoices are polled often (seconds from status change to Procountor); registries rarely.
     invoice_poll_seconds: float = 1.0
     registry_poll_seconds: float = 60.0
     purchase_invoice_poll_seconds: float = 10.0
     transient_retry_seconds: float = 60.0
-    transfer_concurrency: int = 8
+    transfer_concurrency: int = 16
     # One projector per host writes the SQLite read models; further workers on the host turn theirs off.
     run_projector: bool = True
     # When to synchronize: "continuous" (ours: every few seconds), "incumbent" (Finnish day 10 min, evening

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiolimiter import AsyncLimiter
 
 from connectors.polling import Poller
 from connectors.procountor.client import ProcountorClient
@@ -52,19 +53,22 @@ class Runtime:
         self.severa = SeveraClient(settings.severa_url, settings.severa_client_id,
                                    settings.severa_client_secret.get_secret_value(),
                                    requests_per_second=settings.severa_requests_per_second)
+        # Procountor's rate limit is per API client, and the companies' clients share one client id.
+        shared_pace = AsyncLimiter(settings.procountor_requests_per_second, 1.0)
         for name, company in self.companies.items():
             if not company.enabled:
                 continue
             self.procountor[name] = ProcountorClient(
                 settings.procountor_url, settings.procountor_client_id,
                 settings.procountor_client_secret.get_secret_value(), company.procountor_api_key(os.environ),
-                requests_per_second=settings.procountor_requests_per_second)
+                limiter=shared_pace)
         self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
         await self.producer.start()
         self.directory = await CompanyDirectory.load(self.companies, self.severa)
         self.store = ProjectionStore()
         self.transfer = SalesInvoiceTransfer(self.severa, self.procountor, self.companies, self.emit,
-                                             transfer_log=self.store, directory=self.directory)
+                                             transfer_log=self.store, directory=self.directory,
+                                             customer_ttl=settings.registry_poll_seconds)
         self.travel_directory = await TravelDirectory.load(self.directory, self.severa)
         self.travel = TravelReimbursementTransfer(self.severa, self.procountor, self.companies, self.emit,
                                                   transfer_log=self.store, directory=self.travel_directory)

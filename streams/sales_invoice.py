@@ -18,6 +18,7 @@ Exactly once, from at-least-once parts:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,13 +135,16 @@ class SalesInvoiceTransfer(ToProcountor):
 
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
-                 directory: CompanyDirectory | None = None) -> None:
+                 directory: CompanyDirectory | None = None, customer_ttl: float = 60.0) -> None:
         super().__init__(emit, transfer_log)
         self.severa = severa
         self.companies = companies
         self.contexts = {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
         self.directory = directory
-        self._customers: dict[str, Json] = {}
+        # Customer cards with their addresses, for `customer_ttl` seconds: most invoices go to returning
+        # customers, and two Severa calls per invoice are a third of its Severa budget.
+        self._customers: dict[str, tuple[float, Json]] = {}
+        self.customer_ttl = customer_ttl
 
     async def _directory(self) -> CompanyDirectory:
         if self.directory is None:
@@ -193,7 +197,7 @@ class SalesInvoiceTransfer(ToProcountor):
                          created=not adopted)
         await self._row_dimensions(context, target, items, record)
         await self._outcome(request, attempt, "step", step="dimensions", target_id=target_id)
-        if await self._attachment(context, invoice, target, record):
+        if await self._attachment(context, invoice, target, record, adopted):
             await self._outcome(request, attempt, "step", step="attachment", target_id=target_id)
         await self._target_status(context, target, record)
         await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
@@ -208,8 +212,13 @@ class SalesInvoiceTransfer(ToProcountor):
         if not guid:
             raise TransferDataError("INVALID_FIELD", record=record, field="invoice.customer.guid", value=None,
                                     message="the invoice has no customer")
+        now = asyncio.get_running_loop().time()
+        cached = self._customers.get(guid)
+        if cached and cached[0] > now:
+            return cached[1]
         customer = await self.severa.get_customer(guid)
         customer["addresses"] = await self.severa.get_customer_addresses(guid)
+        self._customers[guid] = (now + self.customer_ttl, customer)
         return customer
 
     async def _existing_invoice(self, context: CompanyContext, invoice: Json) -> Json | None:
@@ -282,12 +291,13 @@ class SalesInvoiceTransfer(ToProcountor):
                                invoice: Json) -> list[Json]:
         return await self._dimension_pairs(request, context, row_dimensions(rows, invoice, context.settings))
 
-    async def _attachment(self, context: CompanyContext, invoice: Json, target: Json, record: str) -> bool:
+    async def _attachment(self, context: CompanyContext, invoice: Json, target: Json, record: str,
+                          adopted: bool) -> bool:
         option = choose_attachment(context.settings, invoice)
         if option is None:
             return False
-        existing = await context.client.list_invoice_attachments(int(target["id"]))
-        if existing:
+        # A new invoice has no attachment yet; an adopted one was just read, with its attachments listed.
+        if adopted and target.get("attachments"):
             return False  # uploaded by an earlier attempt
         content = await self.severa.get_invoice_pdf(invoice["guid"], pdf_get_options=option)
         name = validate_attachment(f"invoice-{invoice.get('number')}.pdf", "application/pdf", len(content),

@@ -87,6 +87,7 @@ class ProcountorClient:
         retry_writes: bool = False,
         token_refresh_margin_s: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        limiter: AsyncLimiter | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client_id = client_id
@@ -98,7 +99,8 @@ class ProcountorClient:
         self.retry_writes = retry_writes
         self.token_refresh_margin_s = token_refresh_margin_s
         self.calls: Counter[str] = Counter()
-        self._limiter = (
+        # Procountor limits per API client: clients of several companies with one client id share a limiter.
+        self._limiter = limiter or (
             AsyncLimiter(max(1.0, requests_per_second), 1.0)
             if requests_per_second >= 1
             else (AsyncLimiter(1, 1 / requests_per_second))
