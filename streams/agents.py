@@ -30,7 +30,7 @@ from streams import purchase_invoice, topics
 from streams import travel_reimbursement as travel
 from streams.app import app, send_dead_letter, topic
 from streams.notify import Notifier, NotifierConfig, on_outcome
-from streams.runtime import Runtime, get_runtime
+from streams.runtime import Runtime, close_runtime, get_runtime
 from streams.sales_invoice import KIND, transfer_request
 
 log = get_logger(__name__)
@@ -217,6 +217,8 @@ async def poll_sources() -> None:
         return
     _last_sync = now_utc
     runtime = await get_runtime(_bootstrap())
+    if runtime.stopped:
+        return
     if not runtime.pollers:
         await runtime.start_pollers()
     now = asyncio.get_running_loop().time()
@@ -238,6 +240,8 @@ async def poll_sources() -> None:
 async def retry_transient_failures() -> None:
     """Failed-transient transfers are requested again on the next cycle, through the normal idempotent path."""
     runtime = await get_runtime(_bootstrap())
+    if runtime.stopped:
+        return
     assert runtime.store is not None
     retried = await reprocess(_bootstrap(), runtime.store, state="failed-transient", tenant=settings.tenant)
     if retried:
@@ -252,6 +256,12 @@ async def run_projector() -> None:
     stop = asyncio.Event()
     async with Projector(_bootstrap()) as projector:
         await projector.run(stop)
+
+
+@app.on_before_shutdown.connect
+async def _close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    """The worker is stopping: close the pollers' and the runtime's producers and the API clients."""
+    await close_runtime()
 
 
 __all__ = ["error_notifications", "poll_sources", "purchase_invoice_transfer", "purchase_invoice_trigger",

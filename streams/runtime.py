@@ -43,6 +43,7 @@ class Runtime:
     transfer: SalesInvoiceTransfer | None = None
     pollers: list[Poller] = field(default_factory=list)
     store: ProjectionStore | None = None
+    stopped: bool = False  # the worker is shutting down: timers do nothing more
     purchase_trigger: PurchaseInvoiceTrigger | None = None
     purchase_transfer: PurchaseInvoiceTransfer | None = None
     travel_directory: TravelDirectory | None = None
@@ -113,6 +114,7 @@ class Runtime:
         return 1 + sum(1 for a in entry.get("attempts", []) if a["request_id"] == request["event_id"])
 
     async def stop(self) -> None:
+        self.stopped = True
         for poller in self.pollers:
             await poller.stop()
         if self.producer is not None:
@@ -124,6 +126,13 @@ class Runtime:
 
 _runtime: Runtime | None = None
 _lock = asyncio.Lock()
+
+
+async def close_runtime() -> None:
+    """Stop the pollers and close the producer and the API clients (the worker is shutting down)."""
+    async with _lock:
+        if _runtime is not None and not _runtime.stopped:
+            await _runtime.stop()
 
 
 async def get_runtime(bootstrap: str) -> Runtime:
