@@ -89,7 +89,7 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     from streams.app import app as faust_app  # reads KAFKA_BOOTSTRAP_SERVERS: imported after it is set
     from streams.app import load_agents
 
-    asyncio.run(ensure_topics(broker.bootstrap, app_id=faust_app.conf.id))
+    asyncio.run(ensure_topics(broker.bootstrap, partitions=faust_app.conf.topic_partitions, app_id=faust_app.conf.id))
 
     load_agents()
     sys.argv = [sys.argv[0]]
