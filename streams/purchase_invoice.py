@@ -33,7 +33,6 @@ from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError, ProcountorTransientError
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraNotFound, SeveraTransientError
-from schemas.codec import now
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
 from streams.mapping.errors import TransferDataError
@@ -52,7 +51,17 @@ from streams.mapping.purchase_invoice import (
     project_amounts,
     record_name,
 )
-from streams.transfer import Attempt, Emit, Json, NoLog, Transfer, TransferLog, TransientFailure, link_event
+from streams.transfer import (
+    Attempt,
+    Emit,
+    Json,
+    NoLog,
+    Transfer,
+    TransferLog,
+    TransientFailure,
+    link_event,
+    request_event,
+)
 
 log = get_logger(__name__)
 KIND = "purchase-invoice"
@@ -131,21 +140,7 @@ def transfer_request(observed: Mapping[str, Any], company: CompanySettings, proj
             return None
     elif not is_dimensioned(invoice, project_dimension_id):
         return None
-    source_id = str(observed["entity_id"])
-    return {
-        "event_id": f"{observed['tenant']}:{KIND}:{source_id}:{observed['source_version']}",
-        "correlation_id": f"{observed['tenant']}:{KIND}:{source_id}",
-        "causation_id": observed["event_id"],
-        "tenant": observed["tenant"],
-        "company": company.name,
-        "kind": KIND,
-        "source_id": source_id,
-        "source_number": None if invoice.get("invoiceNumber") is None else str(invoice["invoiceNumber"]),
-        "source_version": observed["source_version"],
-        "reason": "status",
-        "snapshot": observed["snapshot"],
-        "requested_at": now(),
-    }
+    return request_event(observed, KIND, company.name, invoice.get("invoiceNumber"))
 
 
 class PurchaseInvoiceTrigger:

@@ -25,7 +25,6 @@ from typing import Any
 
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
-from schemas.codec import now
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
 from streams.mapping.attachments import choose_attachment, validate_attachment
@@ -48,6 +47,7 @@ from streams.transfer import (
     ToProcountor,
     TransferLog,
     procountor_call,
+    request_event,
 )
 
 log = get_logger(__name__)
@@ -108,21 +108,7 @@ def transfer_request(observed: Json, directory: CompanyDirectory) -> Json | None
     company = directory.company_for(invoice)
     if company is None or not company.enabled or not directory.in_transfer_status(invoice, company):
         return None
-    source_id = observed["entity_id"]
-    return {
-        "event_id": f"{observed['tenant']}:{KIND}:{source_id}:{observed['source_version']}",
-        "correlation_id": f"{observed['tenant']}:{KIND}:{source_id}",
-        "causation_id": observed["event_id"],
-        "tenant": observed["tenant"],
-        "company": company.name,
-        "kind": KIND,
-        "source_id": source_id,
-        "source_number": None if invoice.get("number") is None else str(invoice["number"]),
-        "source_version": observed["source_version"],
-        "reason": "status",
-        "snapshot": observed["snapshot"],
-        "requested_at": now(),
-    }
+    return request_event(observed, KIND, company.name, invoice.get("number"))
 
 
 # ------------------------------------------------------------------------------------------ Procountor side
@@ -136,10 +122,7 @@ class SalesInvoiceTransfer(ToProcountor):
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: CompanyDirectory | None = None, customer_ttl: float = 60.0) -> None:
-        super().__init__(emit, transfer_log)
-        self.severa = severa
-        self.companies = companies
-        self.contexts = {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
+        super().__init__(severa, procountor, companies, emit, transfer_log)
         self.directory = directory
         # Customer cards with their addresses, for `customer_ttl` seconds: most invoices go to returning
         # customers, and two Severa calls per invoice are a third of its Severa budget.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -18,6 +18,7 @@ import httpx
 
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError, ProcountorNotFound, ProcountorTransientError
+from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraTransientError
 from schemas.codec import now
 from sevpro.company import CompanySettings
@@ -72,6 +73,26 @@ class TransferResult:
 class Attempt:
     number: int
     token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+def request_event(observed: Mapping[str, Any], kind: str, company: str, number: Any) -> Json:
+    """The TransferRequested for an observed entity version; its event_id (tenant, kind, id, version) is the
+    transfer's idempotency key, and its correlation id follows the record through every topic."""
+    source_id = str(observed["entity_id"])
+    return {
+        "event_id": f"{observed['tenant']}:{kind}:{source_id}:{observed['source_version']}",
+        "correlation_id": f"{observed['tenant']}:{kind}:{source_id}",
+        "causation_id": observed["event_id"],
+        "tenant": observed["tenant"],
+        "company": company,
+        "kind": kind,
+        "source_id": source_id,
+        "source_number": None if number is None else str(number),
+        "source_version": observed["source_version"],
+        "reason": "status",
+        "snapshot": observed["snapshot"],
+        "requested_at": now(),
+    }
 
 
 def outcome_event(kind: str, request: Json, attempt: Attempt | None, state: str, *, step: str | None = None,
@@ -218,6 +239,13 @@ class CompanyContext:
 
 class ToProcountor(Transfer):
     """A transfer that writes to Procountor: dimension items on first use, and row dimensions on the ledger."""
+
+    def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
+                 companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None) -> None:
+        super().__init__(emit, transfer_log)
+        self.severa = severa
+        self.companies = companies
+        self.contexts = {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
 
     async def _dimension_pairs(self, request: Json, context: CompanyContext, plan: list[Json]) -> list[Json]:
         """Per row of `plan`, the (dimensionId, itemId) pairs; items missing in Procountor are created."""

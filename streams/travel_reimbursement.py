@@ -22,7 +22,6 @@ from datetime import date
 
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
-from schemas.codec import now
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
 from streams.mapping.attachments import validate_attachment
@@ -48,6 +47,7 @@ from streams.transfer import (
     ToProcountor,
     TransferLog,
     procountor_call,
+    request_event,
 )
 
 log = get_logger(__name__)
@@ -121,21 +121,7 @@ async def travel_request(observed: Json, directory: TravelDirectory) -> Json | N
     company = directory.company_of_user(await directory.user(user_guid))
     if company is None or company not in enabled or not directory.in_status_before(reimbursement, company):
         return None
-    source_id = observed["entity_id"]
-    return {
-        "event_id": f"{observed['tenant']}:{KIND}:{source_id}:{observed['source_version']}",
-        "correlation_id": f"{observed['tenant']}:{KIND}:{source_id}",
-        "causation_id": observed["event_id"],
-        "tenant": observed["tenant"],
-        "company": company.name,
-        "kind": KIND,
-        "source_id": source_id,
-        "source_number": None if reimbursement.get("number") is None else str(reimbursement["number"]),
-        "source_version": observed["source_version"],
-        "reason": "status",
-        "snapshot": observed["snapshot"],
-        "requested_at": now(),
-    }
+    return request_event(observed, KIND, company.name, reimbursement.get("number"))
 
 
 # -------------------------------------------------------------------------------------------- transfer
@@ -149,10 +135,7 @@ class TravelReimbursementTransfer(ToProcountor):
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: TravelDirectory | None = None) -> None:
-        super().__init__(emit, transfer_log)
-        self.severa = severa
-        self.companies = companies
-        self.contexts = {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
+        super().__init__(severa, procountor, companies, emit, transfer_log)
         self.directory = directory
         self._cost_centers: dict[str, str] | None = None  # Severa guid → identifier
         self._products: dict[tuple[str, str, date], Json] = {}  # (company, code, day) → TRAVEL product
