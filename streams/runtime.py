@@ -26,6 +26,7 @@ from sevpro.settings import Settings, get_settings
 from streams import topics
 from streams.purchase_invoice import ProjectDimensions, PurchaseInvoiceTransfer, PurchaseInvoiceTrigger
 from streams.sales_invoice import KIND, CompanyDirectory, SalesInvoiceTransfer
+from streams.transfer import company_contexts
 from streams.travel_reimbursement import TravelDirectory, TravelReimbursementTransfer
 
 log = get_logger(__name__)
@@ -67,12 +68,14 @@ class Runtime:
         await self.producer.start()
         self.directory = await CompanyDirectory.load(self.companies, self.severa)
         self.store = ProjectionStore()
+        contexts = company_contexts(self.companies, self.procountor)  # shared by the transfers to Procountor
         self.transfer = SalesInvoiceTransfer(self.severa, self.procountor, self.companies, self.emit,
                                              transfer_log=self.store, directory=self.directory,
-                                             customer_ttl=settings.registry_poll_seconds)
+                                             customer_ttl=settings.registry_poll_seconds, contexts=contexts)
         self.travel_directory = await TravelDirectory.load(self.directory, self.severa)
         self.travel = TravelReimbursementTransfer(self.severa, self.procountor, self.companies, self.emit,
-                                                  transfer_log=self.store, directory=self.travel_directory)
+                                                  transfer_log=self.store, directory=self.travel_directory,
+                                                  contexts=contexts)
         dimensions = ProjectDimensions(self.procountor, self.companies)
         self.purchase_trigger = PurchaseInvoiceTrigger(self.companies, dimensions)
         self.purchase_transfer = PurchaseInvoiceTransfer(self.severa, self.companies, dimensions, self.emit,

@@ -121,8 +121,9 @@ class SalesInvoiceTransfer(ToProcountor):
 
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
-                 directory: CompanyDirectory | None = None, customer_ttl: float = 60.0) -> None:
-        super().__init__(severa, procountor, companies, emit, transfer_log)
+                 directory: CompanyDirectory | None = None, customer_ttl: float = 60.0,
+                 contexts: dict[str, CompanyContext] | None = None) -> None:
+        super().__init__(severa, procountor, companies, emit, transfer_log, contexts)
         self.directory = directory
         # Customer cards with their addresses, for `customer_ttl` seconds: most invoices go to returning
         # customers, and two Severa calls per invoice are a third of its Severa budget.

@@ -237,15 +237,23 @@ class CompanyContext:
         self.dimensions = {d["name"]: d for d in await self.client.get_dimensions()}
 
 
+def company_contexts(companies: dict[str, CompanySettings],
+                     procountor: dict[str, ProcountorClient]) -> dict[str, CompanyContext]:
+    return {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
+
+
 class ToProcountor(Transfer):
     """A transfer that writes to Procountor: dimension items on first use, and row dimensions on the ledger."""
 
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
-                 companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None) -> None:
+                 companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None,
+                 contexts: dict[str, CompanyContext] | None = None) -> None:
         super().__init__(emit, transfer_log)
         self.severa = severa
         self.companies = companies
-        self.contexts = {name: CompanyContext(companies[name], client) for name, client in procountor.items()}
+        # Pass one dict to every transfer of a worker: one cache of each company's Procountor registers, so an
+        # item one kind creates is known to the other (else it would try to create it again).
+        self.contexts = contexts if contexts is not None else company_contexts(companies, procountor)
 
     async def _dimension_pairs(self, request: Json, context: CompanyContext, plan: list[Json]) -> list[Json]:
         """Per row of `plan`, the (dimensionId, itemId) pairs; items missing in Procountor are created."""

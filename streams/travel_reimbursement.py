@@ -134,8 +134,9 @@ class TravelReimbursementTransfer(ToProcountor):
 
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
-                 directory: TravelDirectory | None = None) -> None:
-        super().__init__(severa, procountor, companies, emit, transfer_log)
+                 directory: TravelDirectory | None = None,
+                 contexts: dict[str, CompanyContext] | None = None) -> None:
+        super().__init__(severa, procountor, companies, emit, transfer_log, contexts)
         self.directory = directory
         self._cost_centers: dict[str, str] | None = None  # Severa guid → identifier
         self._products: dict[tuple[str, str, date], Json] = {}  # (company, code, day) → TRAVEL product

@@ -172,3 +172,14 @@ async def test_skips_a_request_the_log_shows_succeeded(stack) -> None:
     result = await stack.transfer(transfer_log=Log()).handle(request)
     assert result.state == "skipped"
     assert (dict(stack.procountor["FI"].calls), dict(stack.severa.calls)) == before
+
+
+async def test_transfers_sharing_contexts_read_procountor_registers_once(stack) -> None:
+    from streams.transfer import company_contexts
+
+    contexts = company_contexts(stack.companies, stack.procountor)
+    assert (await stack.transfer(contexts=contexts).handle(stack.request(10002))).state == "succeeded"
+    loads = stack.procountor["FI"].calls["GET /dimensions"]
+    # A second transfer of the worker (another kind, in production) reuses the cache: no second load.
+    assert (await stack.transfer(contexts=contexts).handle(stack.request(10003))).state == "succeeded"
+    assert stack.procountor["FI"].calls["GET /dimensions"] == loads
