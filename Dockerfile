@@ -7,5 +7,6 @@ COPY streams streams
 COPY connectors connectors
 COPY projections projections
 COPY sandbox sandbox
+COPY console console
 RUN pip install --no-cache-dir -c constraints.txt .
 ENTRYPOINT ["sevpro"]

@@ -7,6 +7,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from console.cli import app as console_app
 from projections.cli import app as projections_app
@@ -73,12 +74,37 @@ def kafka_reset() -> None:
     console.print("Kafka stopped and its data deleted.")
 
 
+def _check_worker_settings() -> None:
+    """Refuse to start on settings the worker cannot run with, before it joins the group: one clear message
+    (which company, which field), exit code 2, no traceback; never a crash at the first event."""
+    from pydantic import ValidationError
+
+    from sevpro.company import CompanySettingsError, demo_companies_path, load_companies, procountor_api_keys
+    from sevpro.settings import get_settings
+
+    try:
+        settings = get_settings()
+        companies = load_companies(settings.companies_file or demo_companies_path())
+        procountor_api_keys(companies, os.environ)
+    except CompanySettingsError as error:
+        problem = str(error)
+    except ValidationError as error:  # the input is left out: it may be a secret
+        problem = "; ".join(f"SEVPRO_{'.'.join(map(str, item['loc'])).upper()}: {item['msg']}"
+                            for item in error.errors(include_url=False, include_input=False))
+    else:
+        return
+    console.print(f"[red]error:[/red] the worker cannot start: {escape(problem)}", soft_wrap=True)
+    raise typer.Exit(2)
+
+
 @app.command()
 def worker(loglevel: str = typer.Option("info")) -> None:
     """Run the faust worker (agents, pollers, projections) against the resolved broker."""
     import asyncio
 
     from sevpro.kafka_broker import resolve_bootstrap
+
+    _check_worker_settings()
     from streams.topics import ensure_topics
 
     broker = resolve_bootstrap()

@@ -267,6 +267,22 @@ def load_companies(path: str | Path) -> dict[str, CompanySettings]:
     return parse_companies(document, source=str(path))
 
 
+def procountor_api_keys(companies: Mapping[str, CompanySettings], environ: Mapping[str, str]) -> dict[str, str]:
+    """Each enabled company's Procountor API key; one error that names every company whose key is missing."""
+    keys: dict[str, str] = {}
+    problems: list[str] = []
+    for name, company in companies.items():
+        if not company.enabled:
+            continue
+        try:
+            keys[name] = company.procountor_api_key(environ)
+        except CompanySettingsError as error:
+            problems.append(str(error))
+    if problems:
+        raise CompanySettingsError("; ".join(problems))
+    return keys
+
+
 def demo_companies_path() -> Path:
     """The demo organisation's settings file shipped with the package."""
     return Path(__file__).with_name("demo_companies.toml")

@@ -20,7 +20,7 @@ from connectors.severa.client import SeveraClient
 from connectors.severa.poller import severa_poller
 from projections.store import ProjectionStore
 from schemas.codec import encode
-from sevpro.company import CompanySettings, demo_companies_path, load_companies
+from sevpro.company import CompanySettings, demo_companies_path, load_companies, procountor_api_keys
 from sevpro.logs import get_logger
 from sevpro.settings import Settings, get_settings
 from streams import topics
@@ -57,13 +57,10 @@ class Runtime:
                                    requests_per_second=settings.severa_requests_per_second)
         # Procountor's rate limit is per API client, and the companies' clients share one client id.
         shared_pace = AsyncLimiter(settings.procountor_requests_per_second, 1.0)
-        for name, company in self.companies.items():
-            if not company.enabled:
-                continue
+        for name, api_key in procountor_api_keys(self.companies, os.environ).items():
             self.procountor[name] = ProcountorClient(
                 settings.procountor_url, settings.procountor_client_id,
-                settings.procountor_client_secret.get_secret_value(), company.procountor_api_key(os.environ),
-                limiter=shared_pace)
+                settings.procountor_client_secret.get_secret_value(), api_key, limiter=shared_pace)
         self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
         await self.producer.start()
         self.directory = await CompanyDirectory.load(self.companies, self.severa)

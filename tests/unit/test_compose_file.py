@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+
+from sandbox.procountor.demo import DEMO_FI_API_KEY, DEMO_SE_API_KEY
+from sevpro.company import load_companies, procountor_api_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,6 +25,15 @@ def test_compose_file_declares_the_stack() -> None:
     assert services["worker"]["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
 
 
+def test_compose_worker_has_what_the_worker_checks_before_starting() -> None:
+    """The worker refuses to start without each enabled company's API key, and the URLs name the API roots."""
+    environment = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["worker"]["environment"]
+    companies = load_companies(ROOT / environment["SEVPRO_COMPANIES_FILE"].removeprefix("/app/"))
+    assert procountor_api_keys(companies, environment) == {"FI": DEMO_FI_API_KEY, "SE": DEMO_SE_API_KEY}
+    assert environment["SEVPRO_SEVERA_URL"].endswith("/rest-api")
+    assert environment["SEVPRO_PROCOUNTOR_URL"].endswith("/api")
+
+
 def test_compose_config_where_the_client_has_compose() -> None:
     docker = shutil.which("docker")
     if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
@@ -28,3 +41,10 @@ def test_compose_config_where_the_client_has_compose() -> None:
     result = subprocess.run([docker, "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_dockerfile_copies_every_package_the_project_installs() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {name.rstrip("*") for name in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")}
+    assert packages <= copied, f"Dockerfile does not COPY {sorted(packages - copied)}"

@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from sandbox.procountor.app import create_app as procountor_app
+from sandbox.runner import SandboxServer
+from sandbox.severa.app import create_app as severa_app
 from schemas.codec import decode, encode, now
+from sevpro.demo import worker_environment
 from streams import topics
 
 pytestmark = pytest.mark.integration
 
 
-def start_worker(bootstrap: str, app_id: str, log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SEVPRO_APP_ID": app_id, **(extra_env or {})}
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -35,20 +38,34 @@ def stop_worker(proc: subprocess.Popen) -> None:
 
 
 async def test_event_goes_through_the_smoke_agent(kafka, unique, tmp_path: Path) -> None:
-    worker = start_worker(kafka.bootstrap, f"smoke-{unique}", tmp_path / "worker.log")
+    # The whole worker runs (every agent starts its runtime), so it gets what it needs: both APIs and the keys.
+    with SandboxServer(severa_app(seed="demo")) as severa, SandboxServer(procountor_app(seed="demo")) as procountor:
+        env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"smoke-{unique}")
+        env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"smoke{unique}")
+        worker = start_worker(env, tmp_path / "worker.log")
+        found = await _echo_of_one_event(kafka.bootstrap, unique, worker)
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert found is not None, f"no smoke output; worker log:\n{log[-3000:]}"
+    assert found["event_id"] == f"smoke:smoke-in-{unique}"
+    assert found["entity_id"] == unique
+    assert worker.returncode is not None
+
+
+async def _echo_of_one_event(bootstrap: str, unique: str, worker: subprocess.Popen) -> dict | None:
+    """Send one EntityObserved to the smoke input; the worker's echo of it, or None (stops the worker)."""
     try:
         record = {
             "event_id": f"smoke-in-{unique}", "correlation_id": unique, "causation_id": None, "tenant": "demo",
             "source_system": "severa", "entity": "invoice", "entity_id": unique, "source_version": "1",
             "observed_at": now(), "snapshot": "{}", "company": None,
         }
-        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=True, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
         await producer.start()
         await producer.send_and_wait(topics.SMOKE_IN, key=topics.key("demo", unique),
                                      value=encode("EntityObserved", record))
         await producer.stop()
 
-        consumer = AIOKafkaConsumer(topics.SMOKE_OUT, bootstrap_servers=kafka.bootstrap,
+        consumer = AIOKafkaConsumer(topics.SMOKE_OUT, bootstrap_servers=bootstrap,
                                     auto_offset_reset="earliest", isolation_level="read_committed")
         await consumer.start()
         found = None
@@ -64,8 +81,4 @@ async def test_event_goes_through_the_smoke_agent(kafka, unique, tmp_path: Path)
             await consumer.stop()
     finally:
         stop_worker(worker)
-    log = (tmp_path / "worker.log").read_text(errors="replace")
-    assert found is not None, f"no smoke output; worker log:\n{log[-3000:]}"
-    assert found["event_id"] == f"smoke:{record['event_id']}"
-    assert found["entity_id"] == unique
-    assert worker.returncode is not None
+    return found
