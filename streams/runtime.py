@@ -15,8 +15,10 @@ from aiolimiter import AsyncLimiter
 
 from connectors.polling import Poller
 from connectors.procountor.client import ProcountorClient
+from connectors.procountor.errors import ProcountorTransientError
 from connectors.procountor.poller import procountor_poller
 from connectors.severa.client import SeveraClient
+from connectors.severa.errors import SeveraTransientError
 from connectors.severa.poller import severa_poller
 from projections.store import ProjectionStore
 from schemas.codec import encode
@@ -125,6 +127,7 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
+START_RETRY_MAX_SECONDS = 30.0
 _lock = asyncio.Lock()
 
 
@@ -136,13 +139,25 @@ async def close_runtime() -> None:
 
 
 async def get_runtime(bootstrap: str) -> Runtime:
+    """The worker's runtime, started on first use. While an API cannot be reached the start is retried with
+    backoff (the worker stays up and says so) instead of crashing the worker; other errors are raised."""
     global _runtime
     async with _lock:
-        if _runtime is None:
+        failures = 0
+        while _runtime is None:
             settings = get_settings()
             companies = load_companies(settings.companies_file or demo_companies_path())
             runtime = Runtime(settings, companies, bootstrap)
-            await runtime.start()
+            try:
+                await runtime.start()
+            except (SeveraTransientError, ProcountorTransientError) as error:
+                await runtime.stop()
+                failures += 1
+                delay = min(START_RETRY_MAX_SECONDS, 2.0 ** failures)
+                log.error("runtime cannot start yet: an API is unavailable, retrying", failures=failures,
+                          retry_in_s=delay, error=f"{type(error).__name__}: {error}")
+                await asyncio.sleep(delay)
+                continue
             _runtime = runtime
             log.info("runtime started", tenant=settings.tenant, companies=sorted(runtime.procountor),
                      kind=KIND)

@@ -118,6 +118,28 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
             assert secret not in text
 
 
+def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique, tmp_path: Path) -> None:
+    severa_port = _free()
+    with SandboxServer(procountor_app(seed="demo")) as procountor:
+        env = worker_environment(kafka.bootstrap, f"http://127.0.0.1:{severa_port}", procountor.url, f"late-{unique}")
+        env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"late{unique}")
+        log = tmp_path / "worker.log"
+        worker = _start_worker(env, log)
+        try:
+            deadline = time.monotonic() + 90
+            while "runtime cannot start yet" not in log.read_text(errors="replace"):
+                assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+                assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+                time.sleep(0.5)
+            with SandboxServer(severa_app(seed="demo"), port=severa_port) as severa:
+                numbers = {str(i["number"]) for i in severa.app.state.store.all("invoices")
+                           if i["status"]["name"] == WAITING}
+                entries = _wait_for_log(tmp_path / "home", numbers, worker, log)
+        finally:
+            _stop(worker)
+    assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
+
+
 def test_demo_command_then_log_json(kafka, tmp_path: Path) -> None:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "SEVPRO_HOME": str(tmp_path / "home"),
            "COLUMNS": "200"}
