@@ -38,7 +38,7 @@ from streams.mapping.sales_invoice import (
     row_code,
     row_dimensions,
 )
-from streams.mapping.severa_models import InvoiceRow
+from streams.mapping.severa_models import InvoiceRow, parse
 from streams.transfer import (
     Attempt,
     CompanyContext,
@@ -52,6 +52,9 @@ from streams.transfer import (
 
 log = get_logger(__name__)
 KIND = "sales-invoice"
+# Severa's invoice row type → the row's source items and the key of their code-carrying sub-object.
+ROW_SOURCES = {"Hours": ("workhours", "workType"), "ProjectFees": ("projectfees", "product"),
+               "TravelExpenses": ("projecttravelexpenses", "travelExpense")}
 
 
 # ----------------------------------------------------------------------------------------------- trigger
@@ -154,6 +157,7 @@ class SalesInvoiceTransfer(ToProcountor):
             # Reads and every check first, so that a data error is reported before anything is written.
             customer = await self._customer(invoice, record)
             partner = await self._find_partner(context, customer, record)
+            rows = await self._with_source_codes(rows, record)
             await self._learn_product_codes(context, rows)
             to_create = missing_products(rows, company, context.product_codes, record=record)
             body = map_sales_invoice(
@@ -250,6 +254,25 @@ class SalesInvoiceTransfer(ToProcountor):
         context.partners[key] = created
         await self._link(request, "customer", customer.get("guid"), key, created["id"], created=True)
         return created
+
+    async def _with_source_codes(self, rows: list[Json], record: str) -> list[Json]:
+        """Rows that carry no code get the work type / product / travel expense of their source item.
+
+        Where Severa exposes a row's code is uncertain (severa-api.md §7.6): `code[]` first, else the hours,
+        fees or travel expenses behind the row, one call for each row without a code (only then is the
+        company's default code used). Malformed rows are reported here, naming the row and its field."""
+        out = []
+        for index, row in enumerate(rows):
+            parsed = parse(InvoiceRow, row, record=record, prefix=f"rows[{index}]")
+            source = ROW_SOURCES.get(parsed.rowType or "")
+            if row_code(parsed) or source is None or not parsed.guid:
+                out.append(row)
+                continue
+            kind, key = source
+            items = (await self.severa.get_invoice_row_sources(parsed.guid, kinds=(kind,)))[kind]
+            ref = next((item[key] for item in items if str((item.get(key) or {}).get("code") or "").strip()), None)
+            out.append({**row, key: ref} if ref else row)
+        return out
 
     async def _learn_product_codes(self, context: CompanyContext, rows: list[Json]) -> None:
         """Which of the rows' codes (and the default codes) exist in Procountor's product registers."""

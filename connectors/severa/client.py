@@ -438,10 +438,12 @@ class SeveraClient:
             self.iter_pages("/v1/invoices/{invoiceGuid}/invoicerows", path_params={"invoiceGuid": invoice_guid})
         )
 
-    async def get_invoice_row_sources(self, invoice_row_guid: str) -> dict[str, list[Json]]:
-        """The hours, fees and travel expenses behind one invoice row (their work type/product codes)."""
+    async def get_invoice_row_sources(
+        self, invoice_row_guid: str, kinds: tuple[str, ...] = ("workhours", "projectfees", "projecttravelexpenses")
+    ) -> dict[str, list[Json]]:
+        """The hours, fees and/or travel expenses behind one invoice row (their work type/product codes)."""
         out: dict[str, list[Json]] = {}
-        for kind in ("workhours", "projectfees", "projecttravelexpenses"):
+        for kind in kinds:
             out[kind] = await self._all(
                 self.iter_pages(
                     "/v1/invoicerows/{invoiceRowGuid}/" + kind,

@@ -183,3 +183,39 @@ async def test_transfers_sharing_contexts_read_procountor_registers_once(stack) 
     # A second transfer of the worker (another kind, in production) reuses the cache: no second load.
     assert (await stack.transfer(contexts=contexts).handle(stack.request(10003))).state == "succeeded"
     assert stack.procountor["FI"].calls["GET /dimensions"] == loads
+
+
+async def test_rows_without_code_take_it_from_their_source_items(stack) -> None:
+    """A Severa that gives no `code[]` on invoice rows: the hours/fees/travel behind each row name the code."""
+    invoice = stack.invoice(10002)
+    rows = sorted((r for r in stack.severa_store.all("invoicerows") if r["invoiceGuid"] == invoice["guid"]),
+                  key=lambda r: r["sortOrder"])
+    expected = [r["code"][0] for r in rows]
+    assert any(code != stack.companies["FI"].default_work_type_code for code in expected)
+    for row in rows:
+        stack.severa_store.update("invoicerows", row["guid"], {"code": []})
+
+    result = await stack.transfer().handle(stack.request(10002))
+    assert result.state == "succeeded", result.error
+    [target] = stack.procountor_invoices("FI", 10002)
+    assert [r["productCode"] for r in target["invoiceRows"]] == expected
+    sources = "GET /v1/invoicerows/{invoiceRowGuid}/"
+    asked = sum(n for route, n in stack.severa.calls.items() if route.startswith(sources))
+    assert asked == len(rows)  # one call per row without a code, of the row's own source kind
+
+
+async def test_rows_with_code_need_no_source_items(stack) -> None:
+    assert (await stack.transfer().handle(stack.request(10002))).state == "succeeded"
+    assert not [route for route in stack.severa.calls if route.startswith("GET /v1/invoicerows/")]
+
+
+async def test_malformed_row_is_a_data_error_naming_the_row_and_field(stack) -> None:
+    invoice = stack.invoice(10002)
+    row = min((r for r in stack.severa_store.all("invoicerows") if r["invoiceGuid"] == invoice["guid"]),
+              key=lambda r: r["sortOrder"])
+    stack.severa_store.update("invoicerows", row["guid"], {"quantity": "many"})
+    writes = stack.writes()
+    result = await stack.transfer().handle(stack.request(10002))
+    assert result.state == "failed_data"
+    assert result.error.field == "rows[0].quantity" and result.error.record == "sales invoice 10002"
+    assert stack.writes() == writes
