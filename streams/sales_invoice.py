@@ -151,13 +151,13 @@ class SalesInvoiceTransfer(ToProcountor):
         invoice = json.loads(request["snapshot"])
         record = record_name(invoice)
         await context.ensure_loaded()
-        rows = await self.severa.get_invoice_rows(request["source_id"])
+        rows = await self._with_source_details(await self.severa.get_invoice_rows(request["source_id"]), invoice,
+                                               company, record)
         existing = await self._existing_invoice(context, invoice)
         if existing is None:
             # Reads and every check first, so that a data error is reported before anything is written.
             customer = await self._customer(invoice, record)
             partner = await self._find_partner(context, customer, record)
-            rows = await self._with_source_codes(rows, record)
             await self._learn_product_codes(context, rows)
             to_create = missing_products(rows, company, context.product_codes, record=record)
             body = map_sales_invoice(
@@ -255,23 +255,44 @@ class SalesInvoiceTransfer(ToProcountor):
         await self._link(request, "customer", customer.get("guid"), key, created["id"], created=True)
         return created
 
-    async def _with_source_codes(self, rows: list[Json], record: str) -> list[Json]:
-        """Rows that carry no code get the work type / product / travel expense of their source item.
+    async def _with_source_details(self, rows: list[Json], invoice: Json, company: CompanySettings,
+                                   record: str) -> list[Json]:
+        """Complete rows from the hours, fees or travel expenses behind them, where the row itself is silent.
 
-        Where Severa exposes a row's code is uncertain (severa-api.md §7.6): `code[]` first, else the hours,
-        fees or travel expenses behind the row, one call for each row without a code (only then is the
-        company's default code used). Malformed rows are reported here, naming the row and its field."""
+        Severa's invoice row has no project and no comment text, and where it exposes its code is uncertain
+        (severa-api.md §7.6). A row is completed from its source items (one call, of its own kind) when it
+        has no code (`code[]`; only then is the company's default used), when it has an invoice comment, or
+        when the invoice has several projects and the project dimension is transferred. Most rows need none.
+        Malformed rows are reported here, naming the row and its field, before anything is written."""
+        several_projects = len(invoice.get("projects") or []) > 1 and bool(
+            company.sales_invoices.transfer_project_dimension and company.project_dimension)
         out = []
         for index, row in enumerate(rows):
             parsed = parse(InvoiceRow, row, record=record, prefix=f"rows[{index}]")
             source = ROW_SOURCES.get(parsed.rowType or "")
-            if row_code(parsed) or source is None or not parsed.guid:
+            wants = {
+                "code": not row_code(parsed),
+                "comment": bool(row.get("hasInvoiceComment")) and not (parsed.comment or parsed.invoiceRowComment),
+                "project": several_projects and parsed.project is None,
+            }
+            if source is None or not parsed.guid or not any(wants.values()):
                 out.append(row)
                 continue
             kind, key = source
             items = (await self.severa.get_invoice_row_sources(parsed.guid, kinds=(kind,)))[kind]
-            ref = next((item[key] for item in items if str((item.get(key) or {}).get("code") or "").strip()), None)
-            out.append({**row, key: ref} if ref else row)
+            completed = dict(row)
+            if wants["code"]:
+                ref = next((i[key] for i in items if str((i.get(key) or {}).get("code") or "").strip()), None)
+                if ref:
+                    completed[key] = ref
+            if wants["comment"]:
+                completed["comment"] = next((i["invoiceRowComment"] for i in items if i.get("invoiceRowComment")),
+                                            None)
+            if wants["project"]:
+                projects = {(i.get("project") or {}).get("guid"): i["project"] for i in items if i.get("project")}
+                if len(projects) == 1:  # a row over items of several projects names none rather than a guess
+                    completed["project"] = next(iter(projects.values()))
+            out.append(completed)
         return out
 
     async def _learn_product_codes(self, context: CompanyContext, rows: list[Json]) -> None:

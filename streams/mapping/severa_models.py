@@ -4,7 +4,7 @@ Only the fields we read are declared; everything else is allowed and ignored (``
 new field in Severa's answer changes nothing, while a missing or mistyped field we need becomes a
 ``TransferDataError`` naming the record and the field rather than a ``KeyError`` deep in the mapping.
 
-A few keys are our own enrichment, added by the agent from the row's source items, because where Severa
+A few keys are our own enrichment, added by the transfer from the row's source items, because where Severa
 exposes an invoice row's product/work-type/travel code is uncertain (severa-api.md §7.6): ``productCode``,
 ``product``/``workType``/``travelExpense`` sub-objects, ``comment``, ``project`` and ``businessUnit``.
 """

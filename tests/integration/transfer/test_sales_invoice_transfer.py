@@ -219,3 +219,50 @@ async def test_malformed_row_is_a_data_error_naming_the_row_and_field(stack) -> 
     assert result.state == "failed_data"
     assert result.error.field == "rows[0].quantity" and result.error.record == "sales invoice 10002"
     assert stack.writes() == writes
+
+
+def _rows_and_sources(stack, number: int) -> list[tuple[dict, str, dict]]:
+    """The invoice's rows in order, each with the kind and the first of its source items in the sandbox."""
+    invoice = stack.invoice(number)
+    rows = sorted((r for r in stack.severa_store.all("invoicerows") if r["invoiceGuid"] == invoice["guid"]),
+                  key=lambda r: r["sortOrder"])
+    out = []
+    for row in rows:
+        kind, item = next((kind, item) for kind in ("workhours", "projectfees", "projecttravelexpenses")
+                          for item in stack.severa_store.all(kind) if item.get("invoiceRowGuid") == row["guid"])
+        out.append((row, kind, item))
+    return out
+
+
+def _project_items(stack, target: dict) -> list[str | None]:
+    """Per ledger entry of the Procountor invoice, the codeName of its item in the Projects dimension."""
+    company = stack.procountor_store.company("FI")
+    projects = next(d for d in company.dimensions.values() if d["name"] == "Projects")
+    names = {i["id"]: i["codeName"] for i in projects["items"]}
+    receipt = company.ledger_receipts[target["ledgerReceiptId"]]
+    return [next((names[v["itemId"]] for v in t["dimensionItemValues"] if v["dimensionId"] == projects["id"]), None)
+            for t in receipt["transactions"] if t["transactionType"] == "ENTRY"]
+
+
+async def test_row_comment_comes_from_the_source_item(stack) -> None:
+    [(row, kind, item), *_] = _rows_and_sources(stack, 10002)
+    stack.severa_store.update(kind, item["guid"], {"invoiceRowComment": "Sprint 14: data model review"})
+    stack.severa_store.update("invoicerows", row["guid"], {"hasInvoiceComment": True})
+    assert (await stack.transfer().handle(stack.request(10002))).state == "succeeded"
+    [target] = stack.procountor_invoices("FI", 10002)
+    assert target["invoiceRows"][0]["comment"] == "Sprint 14: data model review"
+    assert "comment" not in target["invoiceRows"][1]
+
+
+async def test_rows_of_a_multi_project_invoice_get_their_own_project_item(stack) -> None:
+    rows = _rows_and_sources(stack, 10002)
+    invoice = stack.invoice(10002)
+    other = next(p for p in stack.severa_store.all("projects") if p["number"] == 2026002)
+    other_ref = {"guid": other["guid"], "name": other["name"], "number": other["number"]}
+    stack.severa_store.update("invoices", invoice["guid"], {"projects": [*invoice["projects"], other_ref]})
+    _, kind, item = rows[-1]
+    stack.severa_store.update(kind, item["guid"], {"project": other_ref})
+
+    assert (await stack.transfer().handle(stack.request(10002))).state == "succeeded"
+    [target] = stack.procountor_invoices("FI", 10002)
+    assert _project_items(stack, target) == ["2026001"] * (len(rows) - 1) + ["2026002"]
