@@ -48,6 +48,9 @@ class EntitySource:
     incremental: bool = True
     company_of: Callable[[dict[str, Any]], str | None] = lambda _: None
     interval: float = 60.0  # seconds between reads, for `Poller.poll_due`
+    # Set when `fetch` answers summaries (id and version) and the full records cost more calls: the poller
+    # drops the versions it has published, and `complete` reads only the rest in full.
+    complete: Callable[[AsyncIterator[dict[str, Any]]], AsyncIterator[dict[str, Any]]] | None = None
 
     def identity(self, item: dict[str, Any]) -> tuple[str, str]:
         """(id, version) of one entity, or EntityDataError naming the missing field."""
@@ -195,7 +198,10 @@ class Poller:
         fresh_markers: set[str] = set()
         seen_now: set[str] = set()
         errors: list[tuple[str | None, str, dict[str, Any] | None]] = []
-        async for item in source.fetch(since):
+        items = source.fetch(since)
+        if source.complete is not None:
+            items = source.complete(self._unpublished(source, items, state.published, stats))
+        async for item in items:
             try:
                 entity_id, version = source.identity(item)
             except EntityDataError as exc:
@@ -241,6 +247,21 @@ class Poller:
             log.info("published", system=self.system, tenant=self.tenant, entity=source.entity,
                      published=stats.published, skipped=stats.skipped, errors=stats.errors)
         return stats
+
+    @staticmethod
+    async def _unpublished(source: EntitySource, summaries: AsyncIterator[dict[str, Any]], published: set[str],
+                           stats: PollStats) -> AsyncIterator[dict[str, Any]]:
+        """The summaries whose version is not published yet (one that cannot be read is passed on: the full
+        record then says what is wrong with it)."""
+        async for summary in summaries:
+            try:
+                marker = "@".join(source.identity(summary))
+            except EntityDataError:
+                marker = None
+            if marker is not None and marker in published:
+                stats.skipped += 1
+                continue
+            yield summary
 
     def _next_watermark(self, source: EntitySource, state: Watermark,
                         fresh: list[tuple[str, str, dict[str, Any]]], seen_now: set[str]) -> Watermark:

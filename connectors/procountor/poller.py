@@ -1,9 +1,9 @@
 """Procountor change poller: `procountor.<entity>.observed` events, one per new version, per company.
 
-Purchase invoices are read with `versionStartDate` (the search answers basic info, so the full invoices and
-their ledger receipts, where the project dimensions live, are fetched in batches of up to 200 ids) and the
-snapshot embeds the ledger receipt. Dimensions and their items have no change filter: read in full and
-compared. Business partners (full records, fetched in batches) and products are read with `versionStartDate`
+Purchase invoices are read with `versionStartDate`: the search answers basic info with the version, so only
+new versions are read in full, with their ledger receipts (where the project dimensions live), in batches of
+up to 200 ids; the snapshot embeds the ledger receipt. Dimensions and their items have no change filter: read
+in full and compared. Business partners (full records, fetched in batches) and products are read with `versionStartDate`
 too. The tenant of a Procountor poller is `<tenant>/<company>`, one Procountor environment each.
 """
 
@@ -21,9 +21,12 @@ BATCH = 200
 
 
 def purchase_invoices(client: ProcountorClient) -> EntitySource:
-    async def fetch(since: datetime | None) -> AsyncIterator[Json]:
+    def fetch(since: datetime | None) -> AsyncIterator[Json]:
+        return client.iter_invoices_changed_since(since, types="PURCHASE_INVOICE")  # basic info, with version
+
+    async def complete(summaries: AsyncIterator[Json]) -> AsyncIterator[Json]:
         ids: list[int] = []
-        async for basic in client.iter_invoices_changed_since(since, types="PURCHASE_INVOICE"):
+        async for basic in summaries:
             ids.append(int(basic["id"]))
             if len(ids) == BATCH:
                 async for full in _with_ledger_receipts(client, ids):
@@ -33,7 +36,7 @@ def purchase_invoices(client: ProcountorClient) -> EntitySource:
             async for full in _with_ledger_receipts(client, ids):
                 yield full
 
-    return EntitySource("purchase_invoice", fetch, "id", "version")
+    return EntitySource("purchase_invoice", fetch, "id", "version", complete=complete)
 
 
 async def _with_ledger_receipts(client: ProcountorClient, ids: list[int]) -> AsyncIterator[Json]:

@@ -54,3 +54,26 @@ async def test_purchase_invoice_statuses_one_event_per_version_across_restart(ka
         published = [e for e in await read_events(kafka.bootstrap, topics.observed("procountor", entity))
                      if e["tenant"] == f"{tenant}/FI"]
         assert sorted(e["entity_id"] for e in published) == sorted(str(k) for k in expected), entity
+
+
+async def test_only_new_versions_are_read_in_full(kafka, unique) -> None:
+    """The search answers each purchase invoice's version: versions already published cost no further call."""
+    with SandboxServer(create_app(seed="demo", rate_limit_per_second=None)) as server:
+        store = server.app.state.store
+        moving = next(i for i in store.company("FI").invoices.values()
+                      if i["type"] == "PURCHASE_INVOICE" and i["status"] == "APPROVED")
+        async with ProcountorClient(f"{server.url}/api", DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_FI_API_KEY,
+                                    requests_per_second=200.0) as client:
+            async with procountor_poller(kafka.bootstrap, f"full{unique}", "FI", client,
+                                         overlap=timedelta(minutes=10)) as poller:
+                first = await poller.poll_once()
+                full_reads = client.calls["GET /invoices/{ids}"]
+                assert first["purchase_invoice"].published > 0 and full_reads > 0
+                again = await poller.poll_once()  # every version is inside the overlap: all known
+                assert again["purchase_invoice"].published == 0
+                assert again["purchase_invoice"].skipped == first["purchase_invoice"].published
+                assert client.calls["GET /invoices/{ids}"] == full_reads
+                store.set_invoice_status("FI", moving["id"], "PAYMENT_QUEUED")
+                changed = await poller.poll_once()
+                assert changed["purchase_invoice"].published == 1
+                assert client.calls["GET /invoices/{ids}"] == full_reads + 1
