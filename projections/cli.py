@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from projections.apply import STATES
 from projections.store import ProjectionStore, default_db_path
+from streams.topics import TRANSFER_KINDS
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Transfer log, ID map and history, built from the Kafka topics.")
@@ -51,6 +53,18 @@ def _time(value: str | None, option: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _one_of(allowed: tuple[str, ...]) -> Any:
+    """An option callback: None, or one of ``allowed`` (``failed_data`` is taken as ``failed-data``)."""
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        normal = value.strip().replace("_", "-")
+        if normal not in allowed:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
+        return normal
+    return check
+
+
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -74,8 +88,8 @@ BootstrapOption = typer.Option(None, "--bootstrap", help="Kafka bootstrap (defau
 
 @app.command("log")
 def log_command(company: str | None = typer.Option(None, help="Only this company."),
-                kind: str | None = typer.Option(None, help="sales-invoice, travel-reimbursement, ..."),
-                state: str | None = typer.Option(None, help="pending, succeeded, failed-transient, failed-data"),
+                kind: str | None = typer.Option(None, help=", ".join(TRANSFER_KINDS), callback=_one_of(TRANSFER_KINDS)),
+                state: str | None = typer.Option(None, help=", ".join(STATES), callback=_one_of(STATES)),
                 since: str | None = typer.Option(None, help="Last event at or after (ISO date/time, UTC)."),
                 until: str | None = typer.Option(None, help="Last event before (ISO date/time, UTC)."),
                 tenant: str | None = typer.Option(None, help="Only this tenant."),
@@ -179,8 +193,10 @@ def replay_command(since: str | None = typer.Option(None, help="Start at this ti
 
 
 @app.command("reprocess")
-def reprocess_command(state: str = typer.Option("failed-transient", help="Transfer-log state to select."),
-                      kind: str | None = typer.Option(None), company: str | None = typer.Option(None),
+def reprocess_command(state: str = typer.Option("failed-transient", help="Transfer-log state to select.",
+                                                callback=_one_of(STATES)),
+                      kind: str | None = typer.Option(None, callback=_one_of(TRANSFER_KINDS)),
+                      company: str | None = typer.Option(None),
                       tenant: str | None = typer.Option(None),
                       since: str | None = typer.Option(None, help="Last event at or after (ISO, UTC)."),
                       until: str | None = typer.Option(None, help="Last event before (ISO, UTC)."),

@@ -90,3 +90,23 @@ def test_export_writes_parquet(root: Path, tmp_path: Path) -> None:
     assert transfers["g-bad"]["error_value"] == "FI123" and transfers["g-ok"]["state"] == "succeeded"
     assert pq.read_table(out / "attempts.parquet").num_rows == 3
     assert pq.read_table(out / "id_map.parquet").to_pylist()[0]["procountor_id"] == "700"
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["log", "--state", "failed"], "--state"),
+    (["log", "--kind", "invoice"], "--kind"),
+    (["reprocess", "--dry-run", "--state", "broken"], "--state"),
+])
+def test_unknown_state_or_kind_is_refused_naming_the_option_and_the_choices(root: Path, args: list[str],
+                                                                           option: str) -> None:
+    result = runner.invoke(app, [*args, "--db", str(root)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    choice = "failed-transient" if option == "--state" else "travel-reimbursement"
+    assert option in result.output and repr(args[args.index(option) + 1]) in result.output
+    assert choice in result.output
+
+
+def test_state_is_taken_with_underscores_as_the_events_spell_it(root: Path) -> None:
+    result = runner.invoke(app, ["log", "--json", "--state", "failed_data", "--db", str(root)])
+    assert result.exit_code == 0, result.output
+    assert [e["severa_id"] for e in json.loads(result.output)] == ["g-bad"]
