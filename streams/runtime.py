@@ -6,6 +6,7 @@ Built once, lazily, inside the worker's event loop (httpx and aiokafka clients b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,11 +129,13 @@ class Runtime:
 
 _runtime: Runtime | None = None
 START_RETRY_MAX_SECONDS = 30.0
+_stopping = asyncio.Event()
 _lock = asyncio.Lock()
 
 
 async def close_runtime() -> None:
     """Stop the pollers and close the producer and the API clients (the worker is shutting down)."""
+    _stopping.set()  # a start still waiting for an API gives up, and frees the lock
     async with _lock:
         if _runtime is not None and not _runtime.stopped:
             await _runtime.stop()
@@ -145,6 +148,8 @@ async def get_runtime(bootstrap: str) -> Runtime:
     async with _lock:
         failures = 0
         while _runtime is None:
+            if _stopping.is_set():
+                raise asyncio.CancelledError("the worker is stopping")
             settings = get_settings()
             companies = load_companies(settings.companies_file or demo_companies_path())
             runtime = Runtime(settings, companies, bootstrap)
@@ -156,7 +161,8 @@ async def get_runtime(bootstrap: str) -> Runtime:
                 delay = min(START_RETRY_MAX_SECONDS, 2.0 ** failures)
                 log.error("runtime cannot start yet: an API is unavailable, retrying", failures=failures,
                           retry_in_s=delay, error=f"{type(error).__name__}: {error}")
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_stopping.wait(), delay)
                 continue
             _runtime = runtime
             log.info("runtime started", tenant=settings.tenant, companies=sorted(runtime.procountor),

@@ -140,6 +140,26 @@ def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique,
     assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
 
 
+def test_worker_waiting_for_an_api_stops_cleanly_on_sigterm(kafka, unique, tmp_path: Path) -> None:
+    unreachable = f"http://127.0.0.1:{_free()}"
+    env = worker_environment(kafka.bootstrap, unreachable, unreachable, f"down-{unique}")
+    env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"down{unique}")
+    log = tmp_path / "worker.log"
+    worker = _start_worker(env, log)
+    try:
+        deadline = time.monotonic() + 90
+        while "runtime cannot start yet" not in log.read_text(errors="replace"):
+            assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        os.killpg(worker.pid, signal.SIGTERM)
+        # Stopping must not wait for the API: a hang here would need SIGKILL (what _stop falls back to).
+        returncode = worker.wait(timeout=60)
+    finally:
+        _stop(worker)
+    assert returncode == 0, log.read_text(errors="replace")[-3000:]
+
+
 def test_demo_command_then_log_json(kafka, tmp_path: Path) -> None:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "SEVPRO_HOME": str(tmp_path / "home"),
            "COLUMNS": "200"}
