@@ -84,6 +84,9 @@ def refs_of(name: str, event: dict[str, Any]) -> list[tuple[str, str]]:
         severa, procountor = LINK_REALMS.get(event["kind"], (f"severa:{event['kind']}", f"procountor:{event['kind']}"))
         refs += [(severa, event.get("severa_id")), (severa + "#", event["severa_key"]),
                  (procountor, event["procountor_id"])]
+    elif name == "NotificationSent":  # the e-mail appears in the history of every record it told about
+        for notified in event["notifications"]:
+            refs += [(_realms(notified["kind"])[0], notified.get("source_id")), ("request", notified["request_id"])]
     elif name in ("EntityObserved", "ObservationFailed"):
         realm = f"{event['source_system']}:{event['entity']}"
         refs.append((realm, event.get("entity_id")))
@@ -121,6 +124,9 @@ def summary_of(name: str, event: dict[str, Any]) -> str:
         return f"{event['source_system']} {event['entity']} could not be read: {event['error']}"
     if name == "DeadLetter":
         return f"dead letter from {event['source_topic']}: {event['reason']}"
+    if name == "NotificationSent":
+        told = ", ".join(f"{n['record']} [{n['code']}]" for n in event["notifications"])
+        return f"error e-mail sent to {event['recipient']}: {told}"
     return name
 
 

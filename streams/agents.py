@@ -3,7 +3,7 @@
 severa.invoice.observed ─────────trigger──▶ transfer.sales-invoice.requested ────transfer──▶ transfer.*.outcome
 severa.travel_reimbursement.observed ─trigger─▶ transfer.travel-reimbursement.requested ──▶ registry.links
 procountor.purchase_invoice.observed ─trigger─▶ transfer.purchase-invoice.requested ─import─▶ (Severa fees)
-transfer.*.outcome ──▶ error e-mails
+transfer.*.outcome ──▶ error e-mails (leader-only, see streams/notification_feed.py) ──▶ notify.sent
 Pollers run as leader-only timers (one per cluster, on the configured schedule); the projector runs as a task.
 """
 
@@ -23,13 +23,15 @@ from connectors.severa.errors import SeveraTransientError
 from projections.projector import Projector
 from projections.reprocess import reprocess
 from schemas.codec import CodecError, decode
+from sevpro.company import demo_companies_path, load_companies
 from sevpro.logs import get_logger
 from sevpro.schedule import Schedule
 from sevpro.settings import get_settings
 from streams import purchase_invoice, topics
 from streams import travel_reimbursement as travel
 from streams.app import app, send_dead_letter, topic
-from streams.notify import Notifier, NotifierConfig, on_outcome
+from streams.notification_feed import NotificationFeed
+from streams.notify import Notifier, NotifierConfig
 from streams.runtime import Runtime, close_runtime, get_runtime
 from streams.sales_invoice import KIND, transfer_request
 
@@ -43,8 +45,6 @@ purchase_requested = topic(topics.transfer_requested(purchase_invoice.KIND))
 travel_observed = topic(topics.observed("severa", "travel_reimbursement"))
 travel_requested = topic(topics.transfer_requested(travel.KIND))
 user_observed = topic(topics.observed("severa", "user"))
-transfer_outcomes = app.topic(*(topics.transfer_outcome(kind) for kind in topics.TRANSFER_KINDS),
-                              value_type=bytes, key_type=bytes, value_serializer="raw", key_serializer="raw")
 
 
 def _bootstrap() -> str:
@@ -189,19 +189,26 @@ async def travel_reimbursement_transfer(stream: Any) -> None:
             await runtime.travel.handle(request, runtime.attempt_number(request))
 
 
-@app.agent(transfer_outcomes)
-async def error_notifications(stream: Any) -> None:
-    """Failed transfers → e-mail to the company's error address (batched, never twice)."""
-    runtime = await get_runtime(_bootstrap())
-    notifier = Notifier(NotifierConfig.from_settings(settings))
-    notifier.start()
+_notifications: NotificationFeed | None = None
+_stopping = False
+
+
+@app.timer(interval=1.0, on_leader=True)
+async def send_error_notifications() -> None:
+    """Leader-only: failed transfers → e-mail to the company's error address (batched; from Kafka, so a new
+    leader neither loses what was pending nor repeats what was sent)."""
+    global _notifications
+    if _stopping:
+        return
     try:
-        async for event in stream.events():
-            outcome = await _decoded(event, "TransferOutcome", "error_notifications")
-            if outcome is not None:
-                await on_outcome(outcome, runtime.companies, notifier)
-    finally:
-        await notifier.aclose()
+        if _notifications is None:
+            companies = load_companies(settings.companies_file or demo_companies_path())
+            feed = NotificationFeed(_bootstrap(), Notifier(NotifierConfig.from_settings(settings)), companies, _ours)
+            await feed.start()
+            _notifications = feed
+        await _notifications.tick()
+    except Exception as exc:  # the next tick tries again; the log says why
+        log.error("error notifications failed", error=f"{type(exc).__name__}: {exc}")
 
 
 _poll_failures: dict[int, tuple[int, float]] = {}
@@ -261,9 +268,13 @@ async def run_projector() -> None:
 @app.on_before_shutdown.connect
 async def _close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
     """The worker is stopping: close the pollers' and the runtime's producers and the API clients."""
+    global _stopping
+    _stopping = True
+    if _notifications is not None:
+        await _notifications.stop()
     await close_runtime()
 
 
-__all__ = ["error_notifications", "poll_sources", "purchase_invoice_transfer", "purchase_invoice_trigger",
+__all__ = ["poll_sources", "send_error_notifications", "purchase_invoice_transfer", "purchase_invoice_trigger",
            "retry_transient_failures", "run_projector", "sales_invoice_transfer", "sales_invoice_trigger",
            "travel_reimbursement_transfer", "travel_reimbursement_trigger", "travel_user_cache"]

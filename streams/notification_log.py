@@ -34,6 +34,12 @@ CREATE TABLE IF NOT EXISTS transient_failures (
     recorded_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS transient_failures_record ON transient_failures (record_key);
+CREATE TABLE IF NOT EXISTS feed_offsets (  -- the last offset the leader's feed has read, per partition
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
 """
 
 Group = tuple[str, str, str]  # tenant, company, recipient: one email each
@@ -124,6 +130,25 @@ class NotificationLog:
         self._db.executemany("UPDATE notifications SET sent_at = ?, message_id = ?, claimed_at = NULL WHERE key = ?",
                              [(now, message_id, key) for key in keys])
         self._db.execute("COMMIT")
+
+    def sent_elsewhere(self, tenant: str, company: str, keys: list[str], message_id: str, sent_at: float) -> None:
+        """Another worker (or this one, before a restart) sent these: never queue or send them again here."""
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT INTO notifications (key, tenant, company, record_key, failure, recorded_at, sent_at, message_id)"
+            " VALUES (?, ?, ?, '', 'null', ?, ?, ?) ON CONFLICT (key) DO UPDATE SET sent_at = excluded.sent_at,"
+            " message_id = excluded.message_id, claimed_at = NULL WHERE notifications.sent_at IS NULL",
+            [(key, tenant, company, sent_at, sent_at, message_id) for key in keys])
+        self._db.execute("COMMIT")
+
+    def feed_offsets(self) -> dict[tuple[str, int], int]:
+        return {(topic, partition): offset
+                for topic, partition, offset in self._db.execute("SELECT topic, partition, offset FROM feed_offsets")}
+
+    def save_feed_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
+        self._db.executemany("INSERT INTO feed_offsets VALUES (?, ?, ?) ON CONFLICT (topic, partition)"
+                             " DO UPDATE SET offset = excluded.offset",
+                             [(topic, partition, offset) for (topic, partition), offset in offsets.items()])
 
     def sent(self) -> list[dict[str, object]]:
         """Every sent notification (key, message id, when): for tests and support."""

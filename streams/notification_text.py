@@ -47,6 +47,7 @@ class Failure:
     message: str
     solution: str | None
     occurred_at: str  # ISO 8601, UTC
+    source_id: str | None = None  # the source record's id (Severa guid or Procountor id)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +105,7 @@ def failure_from_outcome(outcome: Mapping[str, Any], key: str, *, company_name: 
         message=error.get("message") or "",
         solution=error.get("solution"),
         occurred_at=_iso(outcome.get("occurred_at")),
+        source_id=outcome.get("source_id"),
     )
 
 

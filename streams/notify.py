@@ -4,7 +4,8 @@
 
 Only companies with ``send_error_email`` get one. Data errors: one email per failed request; transient errors:
 one per record version once it has failed ``transient_threshold`` times. Failures of one company within
-``batch_seconds`` go in one email. Redelivered outcomes send nothing more (keys in the NotificationLog). Without
+``batch_seconds`` go in one email. Redelivered outcomes send nothing more (keys in the NotificationLog). The
+leader's NotificationFeed (streams/notification_feed.py) feeds it from Kafka and calls ``flush_due``. Without
 an SMTP host the emails are written as ``.eml`` files into ``<project home>/outbox/`` (the demo shows them).
 The SMTP password is a SecretStr, read only where it is handed to ``smtplib``, and scrubbed from error text.
 """
@@ -13,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import ipaddress
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -31,7 +31,14 @@ from pydantic import SecretStr
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
 from streams.notification_log import NotificationLog
-from streams.notification_text import compose, failure_from_outcome, notification_key, occurred_epoch, record_key
+from streams.notification_text import (
+    Failure,
+    compose,
+    failure_from_outcome,
+    notification_key,
+    occurred_epoch,
+    record_key,
+)
 
 log = get_logger(__name__)
 
@@ -79,12 +86,12 @@ class Notifier:
     """Records failed outcomes, batches them per company, and delivers the emails."""
 
     def __init__(self, config: NotifierConfig | None = None, store: NotificationLog | None = None, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_sent: Callable[[EmailMessage, list[Failure]], Awaitable[None]] | None = None) -> None:
         self.config = config or NotifierConfig()
         self.store = store or NotificationLog()
         self.clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.on_sent = on_sent  # after delivery, before it is marked sent here (NotificationFeed: to Kafka)
         self._lock = asyncio.Lock()
 
     @property
@@ -124,7 +131,6 @@ class Notifier:
         added = self.store.add(failure, key_of_record, now)
         if added:
             log.info("error notification queued", company=company.name, record=failure.record, code=failure.code)
-            self._wake.set()  # the batch timer (if started) computes the new due time
         return added
 
     # ------------------------------------------------------------------------------------------ sending
@@ -145,6 +151,12 @@ class Notifier:
                     log.error("error notification not delivered; retried later", company=company, tenant=tenant,
                               records=len(failures), error=str(error))
                     continue
+                if self.on_sent is not None:
+                    try:
+                        await self.on_sent(message, failures)
+                    except Exception as error:  # it went out: record it here at least, and say so
+                        log.error("error notification sent but not recorded in Kafka; another worker may repeat it",
+                                  company=company, tenant=tenant, error=f"{type(error).__name__}: {error}")
                 self.store.mark_sent([f.key for f in failures], message["Message-ID"], self.clock())
                 sent += 1
                 log.info("error notification sent", company=company, tenant=tenant, to=message["To"],
@@ -159,41 +171,8 @@ class Notifier:
         return str(await asyncio.to_thread(_write_eml, self.outbox, message))
 
     # ------------------------------------------------------------------------------------------ lifecycle
-    def start(self) -> None:
-        """Run the batch timer (it also sends what a previous run left pending); needs a running loop.
-
-        Without it nothing is sent by itself: ``flush_due`` is then the caller's to call (tests do).
-        """
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="error-notifications")
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            oldest = self.store.oldest_pending()
-            if oldest is None:
-                await self._wake.wait()
-                continue
-            delay = oldest + self.config.batch_seconds - self.clock()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                continue
-            try:
-                await self.flush_due()
-            except Exception as exc:  # a broken batch must not stop the timer; it stays pending
-                log.error("error notifications failed", error=f"{type(exc).__name__}: {exc}")
-            oldest = self.store.oldest_pending()
-            if oldest is not None and oldest + self.config.batch_seconds <= self.clock():
-                await asyncio.sleep(self.config.retry_seconds)  # a delivery failed: do not spin
-
     async def aclose(self) -> None:
-        """Stop the timer; pending notifications stay in the log and go out on the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Close the record; pending notifications stay in it."""
         self.store.close()
 
 

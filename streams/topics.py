@@ -30,6 +30,7 @@ def transfer_outcome(kind: str) -> str:
 POLLER_WATERMARKS = "poller.watermarks"  # compacted
 REGISTRY_LINKS = "registry.links"
 DEAD_LETTER = "deadletter"
+NOTIFICATIONS_SENT = "notify.sent"  # error e-mails that went out, so no other host sends them again
 SMOKE_IN = "sevpro.smoke.in"
 SMOKE_OUT = "sevpro.smoke.out"
 
@@ -39,7 +40,7 @@ def all_topics() -> list[str]:
     names += [observation_errors("severa"), observation_errors("procountor")]
     for kind in TRANSFER_KINDS:
         names += [transfer_requested(kind), transfer_outcome(kind)]
-    return names + [POLLER_WATERMARKS, REGISTRY_LINKS, DEAD_LETTER]
+    return names + [POLLER_WATERMARKS, REGISTRY_LINKS, DEAD_LETTER, NOTIFICATIONS_SENT]
 
 
 COMPACTED = {POLLER_WATERMARKS}

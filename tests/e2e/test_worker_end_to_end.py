@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -17,12 +19,14 @@ from projections.store import ProjectionStore
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
+from sevpro.company import demo_companies_path
 from sevpro.demo import worker_environment
 
 pytestmark = pytest.mark.integration
 WAITING = "Waiting for transfer to Procountor"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 PURCHASES_TO_IMPORT = 5  # the FI demo's purchase invoices in an import status, dimensioned to projects
+FI_DATA_ERRORS = {"10005", "10006", "10007", "10008"}  # the demo's failing sales invoices, all of FI
 TRAVELS_TO_TRANSFER = 3  # the demo's travel reimbursements waiting for transfer (E006's fails: no person)
 
 
@@ -67,15 +71,48 @@ def _wait_for_log(home: Path, numbers: set[str], worker: subprocess.Popen[bytes]
                          + log.read_text(errors="replace")[-3000:])
 
 
+def _wait_for_emails(outbox: Path, numbers: set[str], worker: subprocess.Popen[bytes], log: Path,
+                     timeout: float = 60) -> list[Path]:
+    """The outbox's e-mails, once every number in `numbers` has been told about in one of them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+        emails = sorted(outbox.glob("*.eml"))
+        told = " ".join(BytesParser(policy=policy.default).parsebytes(path.read_bytes()).get_body(  # type: ignore
+            preferencelist=("plain",)).get_content() for path in emails)
+        if all(f"sales invoice {number}" in told for number in numbers):
+            return emails
+        time.sleep(0.5)
+    raise AssertionError(f"no e-mail told about {sorted(numbers)}\n" + log.read_text(errors="replace")[-3000:])
+
+
+def _wait_for_history(home: Path, record: str, event_type: str, timeout: float = 60) -> dict:
+    """The first event of `event_type` in the record's history, once the projector has it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with ProjectionStore(home / "projections") as store:
+            found = [e for e in store.history(record) if e["type"] == event_type]
+        if found:
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no {event_type} in the history of {record}")
+
+
 def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, unique, tmp_path: Path) -> None:
     with SandboxServer(severa_app(seed="demo")) as severa, SandboxServer(procountor_app(seed="demo")) as procountor:
         numbers = {str(i["number"]) for i in severa.app.state.store.all("invoices") if i["status"]["name"] == WAITING}
         env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"e2e-{unique}")
-        env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"e2e{unique}")
+        companies = tmp_path / "companies.toml"  # FI e-mails its errors (written to the outbox: no SMTP host)
+        companies.write_text(demo_companies_path().read_text().replace(
+            "send_error_email = false", 'send_error_email = true\nerror_email = "billing@kumpula.example"', 1))
+        env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"e2e{unique}",
+                   SEVPRO_COMPANIES_FILE=str(companies), SEVPRO_NOTIFY_BATCH_SECONDS="1")
+        outbox = tmp_path / "home" / "outbox"
         log = tmp_path / "worker.log"
         worker = _start_worker(env, log)
         try:
             entries = _wait_for_log(tmp_path / "home", numbers, worker, log)
+            emailed = _wait_for_emails(outbox, FI_DATA_ERRORS, worker, log)
         finally:
             _stop(worker)
         states = Counter(e["state"] for e in entries)
@@ -103,14 +140,19 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
         # so only the search-before-write guards stand between a replay and a duplicate.
         writes_before = _writes(severa), _writes(procountor)
         (tmp_path / "home" / "projections").rename(tmp_path / "old-projections")
+        (tmp_path / "home" / "notifications.sqlite3").rename(tmp_path / "old-notifications.sqlite3")
         env["SEVPRO_APP_ID"] = f"e2e-replay-{unique}"
         replay = _start_worker(env, log)
         try:
             replayed = _wait_for_log(tmp_path / "home", numbers, replay, log)
+            told = _wait_for_history(tmp_path / "home", "10007", "NotificationSent")
             time.sleep(3)  # let any late write show
         finally:
             _stop(replay)
         assert (_writes(severa), _writes(procountor)) == writes_before
+        # The error e-mails too: the replaying worker, its notification record wiped, learns from notify.sent.
+        assert sorted(outbox.glob("*.eml")) == emailed
+        assert "error e-mail sent to billing@kumpula.example" in told["summary"] and "10007" in told["summary"]
         assert Counter(e["state"] for e in replayed) == {"succeeded": 8, "failed-data": 4}
         # Logs never carry secrets: the client secret and the API keys were in the worker's environment.
         text = log.read_text(errors="replace")

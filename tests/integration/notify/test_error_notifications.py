@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
 
 import pytest
+from outcomes import outcome, smtp
 from pydantic import SecretStr
 from smtp_sink import SmtpSink
 from structlog.testing import capture_logs
@@ -23,40 +23,16 @@ from streams.notify import Notifier, NotifierConfig, on_outcome
 pytestmark = pytest.mark.integration
 
 
-def outcome(number: str, state: str = "failed_data", *, request: str | None = None, attempt: int = 1,
-            company: str = "FI", code: str = "CLOSED_FISCAL_PERIOD", kind: str = "sales-invoice",
-            occurred_at: datetime | None = None) -> dict[str, Any]:
-    request_id = request or f"demo:{kind}:guid-{number}:v1"
-    error = None
-    if state == "failed_data":
-        error = {"code": code, "kind": "data", "record": f"sales invoice {number}", "field": "billingDate",
-                 "value": "2019-12-31", "message": f"{code} (billingDate)", "solution": SOLUTIONS[code]}
-    elif state == "failed_transient":
-        error = {"code": "TRANSIENT", "kind": "transient", "record": f"sales invoice {number}", "field": None,
-                 "value": None, "message": "ConnectTimeout: Procountor did not answer", "solution": "retried"}
-    return {
-        "event_id": f"{request_id}:{attempt}:{state}", "correlation_id": f"corr-{number}", "causation_id": request_id,
-        "tenant": "demo", "company": company, "kind": kind, "request_id": request_id, "source_id": f"guid-{number}",
-        "source_number": number, "source_version": "v1", "attempt": attempt, "state": state, "step": None,
-        "target_id": None, "target_number": None, "adopted": False, "error": error,
-        "occurred_at": occurred_at or datetime.now(UTC),
-    }
-
-
-def smtp(sink: SmtpSink, **overrides: Any) -> NotifierConfig:
-    values: dict[str, Any] = {"smtp_host": "127.0.0.1", "smtp_port": sink.port, "smtp_from": "sevpro@kumpula.example",
-                              "batch_seconds": 0.2, "retry_seconds": 0.2}
-    return NotifierConfig(**{**values, **overrides})
-
-
 async def test_one_email_per_failed_request_with_the_solution(
         smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
     notifier = Notifier(smtp(smtp_sink), NotificationLog(tmp_path / "n.sqlite3"))
-    notifier.start()  # the batch timer sends it, 0.2 s after the failure
     try:
         await on_outcome(outcome("10007"), companies, notifier)
         await on_outcome(outcome("20001", company="SE"), companies, notifier)  # SE: send_error_email off
         await on_outcome(outcome("10009", "succeeded"), companies, notifier)
+        assert await notifier.flush_due() == 0  # inside the batch window (0.2 s)
+        await asyncio.sleep(0.25)
+        assert await notifier.flush_due() == 1
         [received] = await smtp_sink.wait_for(1)
         message = received.message
         assert received.recipients == ["billing@kumpula.example"]
@@ -76,9 +52,9 @@ async def test_a_redelivered_outcome_sends_nothing_more(
         smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
     notifier = Notifier(smtp(smtp_sink), NotificationLog(tmp_path / "n.sqlite3"))
     failed = outcome("10008", code="ERROR_BRN_CODE")
-    notifier.start()
     try:
         await on_outcome(failed, companies, notifier)
+        assert await notifier.flush_due(force=True) == 1
         await smtp_sink.wait_for(1)
         await on_outcome(failed, companies, notifier)  # at-least-once: the same event again
         await on_outcome(outcome("10008", attempt=2, code="ERROR_BRN_CODE"), companies, notifier)  # same request
