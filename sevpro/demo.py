@@ -74,12 +74,17 @@ def start(severa_port: int | None, procountor_port: int | None, kafka_port: int)
         broker.reset()  # a fresh world: no topics, offsets or watermarks from an earlier demo
         with console.status(f"starting Kafka on 127.0.0.1:{kafka_port}..."):
             bootstrap = broker.start().bootstrap
+    # The broker was reset: read models, the notifier's record (offsets of the old topics) and e-mails go too.
     shutil.rmtree(default_db_path(), ignore_errors=True)
+    shutil.rmtree(project_home() / "outbox", ignore_errors=True)
+    for record in project_home().glob("notifications.sqlite3*"):
+        record.unlink()
     severa = SandboxServer(severa_app(seed="demo"), port=severa_port).start()
     procountor = SandboxServer(procountor_app(seed="demo"), port=procountor_port).start()
     log_file = project_home() / "demo-worker.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     env = worker_environment(bootstrap, severa.url, procountor.url, f"sevpro-demo-{int(time.time())}")
+    env["SEVPRO_NOTIFY_BATCH_SECONDS"] = "5"  # the demo's error e-mails appear within seconds
     worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
                               stdout=log_file.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     return DemoStack(bootstrap, severa, procountor, worker, broker, log_file)
@@ -93,6 +98,7 @@ def print_where(stack: DemoStack) -> None:
                   f"client_id sevpro-demo-client, client_secret sevpro-demo-secret, api_key {DEMO_FI_API_KEY} "
                   f"(FI) / {DEMO_SE_API_KEY} (SE)")
     console.print(f"Worker log:          {stack.worker_log}")
+    console.print(f"Error e-mails (FI):  {project_home() / 'outbox'}/*.eml")
 
 
 def demo_invoice_numbers(stack: DemoStack) -> set[str]:
