@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from outcomes import outcome, smtp
+from pydantic import SecretStr
 from smtp_sink import SmtpSink
 
 from connectors.polling import behind
@@ -118,3 +120,23 @@ async def test_a_restarted_leader_resumes_where_it_read_and_ignores_old_failures
         assert await again.tick() == 0
     [received] = await smtp_sink.wait_for(1)
     assert "10007" in received.message.get_content() and "10005" not in received.message.get_content()
+
+
+async def test_a_refused_delivery_waits_for_the_retry_interval_not_the_next_tick(
+        kafka: Any, publish: Any, smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path,
+        unique: str) -> None:
+    tenant = f"feed{unique}"
+    smtp_sink.user, smtp_sink.password = "sevpro", "the-right-one"
+    later = [0.0]  # seconds added to the notifier's clock
+    config = smtp(smtp_sink, smtp_user="sevpro", smtp_password=SecretStr("a-wrong-one"), batch_seconds=0.0,
+                  retry_seconds=60.0)
+    notifier = Notifier(config, NotificationLog(tmp_path / "n.sqlite3"), clock=lambda: time.time() + later[0])
+    await publish(outcome("10007", tenant=tenant))
+    async with NotificationFeed(kafka.bootstrap, notifier, companies, lambda t: t == tenant) as feed:
+        assert await feed.tick() == 0  # refused: logged, left pending
+        smtp_sink.password = "a-wrong-one"  # the server would take it now
+        assert await feed.tick() == 0  # but not a minute has passed
+        later[0] = 61.0
+        assert await feed.tick() == 1
+    [received] = await smtp_sink.wait_for(1)
+    assert "10007" in received.message.get_content()
