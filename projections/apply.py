@@ -24,6 +24,7 @@ KIND_REALMS: dict[str, tuple[str, str]] = {
     "sales-invoice": ("severa:invoice", "procountor:invoice"),
     "travel-reimbursement": ("severa:travel_reimbursement", "procountor:invoice"),
     "purchase-invoice": ("procountor:purchase_invoice", "severa:purchase_invoice"),
+    "dimension-item": ("severa:dimension_item", "procountor:dimension"),
 }
 LINK_REALMS: dict[str, tuple[str, str]] = {
     "customer": ("severa:customer", "procountor:business_partner"),

@@ -3,6 +3,7 @@
 severa.invoice.observed ─────────trigger──▶ transfer.sales-invoice.requested ────transfer──▶ transfer.*.outcome
 severa.travel_reimbursement.observed ─trigger─▶ transfer.travel-reimbursement.requested ──▶ registry.links
 procountor.purchase_invoice.observed ─trigger─▶ transfer.purchase-invoice.requested ─import─▶ (Severa fees)
+severa.{project,cost_center,business_unit}.observed ─trigger─▶ transfer.dimension-item.requested ─status─▶
 transfer.*.outcome ──▶ error e-mails (leader-only, see streams/notification_feed.py) ──▶ notify.sent
 Pollers run as leader-only timers (one per cluster, on the configured schedule); the projector runs as a task.
 """
@@ -27,7 +28,7 @@ from sevpro.company import demo_companies_path, load_companies
 from sevpro.logs import get_logger
 from sevpro.schedule import Schedule
 from sevpro.settings import get_settings
-from streams import purchase_invoice, topics
+from streams import dimension_item, purchase_invoice, topics
 from streams import travel_reimbursement as travel
 from streams.app import app, send_dead_letter, topic
 from streams.notification_feed import NotificationFeed
@@ -45,6 +46,9 @@ purchase_requested = topic(topics.transfer_requested(purchase_invoice.KIND))
 travel_observed = topic(topics.observed("severa", "travel_reimbursement"))
 travel_requested = topic(topics.transfer_requested(travel.KIND))
 user_observed = topic(topics.observed("severa", "user"))
+dimension_sources_observed = app.topic(*(topics.observed("severa", entity) for entity in dimension_item.SOURCES),
+                                       value_type=bytes, key_type=bytes, value_serializer="raw", key_serializer="raw")
+dimension_item_requested = topic(topics.transfer_requested(dimension_item.KIND))
 
 
 def _bootstrap() -> str:
@@ -70,16 +74,16 @@ async def _decoded(event: Any, expected: str, agent: str) -> dict[str, Any] | No
 
 
 async def _trigger(stream: Any, agent: str, decide: Callable[[Runtime, dict[str, Any]], Awaitable[Any]]) -> None:
-    """Observed entity versions → transfer requests (`decide` returns the request or None)."""
+    """Observed entity versions → transfer requests (`decide` returns a request, a list of them, or None)."""
     runtime = await get_runtime(_bootstrap())
     async for event in stream.events():
         observed = await _decoded(event, "EntityObserved", agent)
         if observed is None:
             continue
-        request = None
+        requests: Any = None
         for wait in _backoff():
             try:
-                request = await decide(runtime, observed)
+                requests = await decide(runtime, observed)
                 break
             except (ValueError, KeyError) as exc:
                 await send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}")
@@ -87,7 +91,7 @@ async def _trigger(stream: Any, agent: str, decide: Callable[[Runtime, dict[str,
             except TRANSIENT as exc:  # the API is down: hold this partition rather than lose the event
                 log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
                 await asyncio.sleep(wait)
-        if request is not None:
+        for request in requests if isinstance(requests, list) else [requests] if requests else []:
             await runtime.emit("TransferRequested", request)
 
 
@@ -133,6 +137,27 @@ async def purchase_invoice_trigger(stream: Any) -> None:
 async def travel_reimbursement_trigger(stream: Any) -> None:
     """A travel reimbursement in its company's status_before becomes a transfer request."""
     await _trigger(stream, "travel_reimbursement_trigger", _travel_request)
+
+
+async def _dimension_item_requests(runtime: Runtime, observed: dict[str, Any]) -> list[dict[str, Any]]:
+    return dimension_item.transfer_requests(observed, runtime.companies)
+
+
+@app.agent(dimension_sources_observed)
+async def dimension_item_trigger(stream: Any) -> None:
+    """A project, cost center or business unit version becomes a status check of its item, per company."""
+    await _trigger(stream, "dimension_item_trigger", _dimension_item_requests)
+
+
+@app.agent(dimension_item_requested)
+async def dimension_item_transfer(stream: Any) -> None:
+    """Close or reopen dimension items in Procountor as their Severa sources are, in order."""
+    runtime = await get_runtime(_bootstrap())
+    assert runtime.dimension_items is not None
+    async for event in stream.events():
+        request = await _decoded(event, "TransferRequested", "dimension_item_transfer")
+        if request is not None:
+            await runtime.dimension_items.handle(request, runtime.attempt_number(request))
 
 
 @app.agent(user_observed)
@@ -275,6 +300,7 @@ async def _close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any)
     await close_runtime()
 
 
-__all__ = ["poll_sources", "send_error_notifications", "purchase_invoice_transfer", "purchase_invoice_trigger",
-           "retry_transient_failures", "run_projector", "sales_invoice_transfer", "sales_invoice_trigger",
-           "travel_reimbursement_transfer", "travel_reimbursement_trigger", "travel_user_cache"]
+__all__ = ["dimension_item_transfer", "dimension_item_trigger", "poll_sources", "purchase_invoice_transfer",
+           "purchase_invoice_trigger", "retry_transient_failures", "run_projector", "sales_invoice_transfer",
+           "sales_invoice_trigger", "send_error_notifications", "travel_reimbursement_transfer",
+           "travel_reimbursement_trigger", "travel_user_cache"]

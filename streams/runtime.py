@@ -27,6 +27,7 @@ from sevpro.company import CompanySettings, demo_companies_path, load_companies,
 from sevpro.logs import get_logger
 from sevpro.settings import Settings, get_settings
 from streams import topics
+from streams.dimension_item import DimensionItemTransfer
 from streams.purchase_invoice import ProjectDimensions, PurchaseInvoiceTransfer, PurchaseInvoiceTrigger
 from streams.sales_invoice import KIND, CompanyDirectory, SalesInvoiceTransfer
 from streams.transfer import company_contexts
@@ -52,6 +53,7 @@ class Runtime:
     purchase_transfer: PurchaseInvoiceTransfer | None = None
     travel_directory: TravelDirectory | None = None
     travel: TravelReimbursementTransfer | None = None
+    dimension_items: DimensionItemTransfer | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -76,6 +78,8 @@ class Runtime:
         self.travel = TravelReimbursementTransfer(self.severa, self.procountor, self.companies, self.emit,
                                                   transfer_log=self.store, directory=self.travel_directory,
                                                   contexts=contexts)
+        self.dimension_items = DimensionItemTransfer(self.severa, self.procountor, self.companies, self.emit,
+                                                     transfer_log=self.store, contexts=contexts)
         dimensions = ProjectDimensions(self.procountor, self.companies)
         self.purchase_trigger = PurchaseInvoiceTrigger(self.companies, dimensions)
         self.purchase_transfer = PurchaseInvoiceTransfer(self.severa, self.companies, dimensions, self.emit,

@@ -7,7 +7,7 @@ SEVERA_ENTITIES = (
     "business_unit", "user", "travel_reimbursement", "invoice_status", "travel_reimbursement_status",
 )
 PROCOUNTOR_ENTITIES = ("purchase_invoice", "business_partner", "product", "dimension")
-TRANSFER_KINDS = ("sales-invoice", "travel-reimbursement", "purchase-invoice")
+TRANSFER_KINDS = ("sales-invoice", "travel-reimbursement", "purchase-invoice", "dimension-item")
 
 
 def observed(system: str, entity: str) -> str:
