@@ -35,6 +35,7 @@ from streams.notification_feed import NotificationFeed
 from streams.notify import Notifier, NotifierConfig
 from streams.runtime import Runtime, close_runtime, get_runtime
 from streams.sales_invoice import KIND, transfer_request
+from streams.transfer import Transfer
 
 log = get_logger(__name__)
 settings = get_settings()
@@ -152,12 +153,7 @@ async def dimension_item_trigger(stream: Any) -> None:
 @app.agent(dimension_item_requested)
 async def dimension_item_transfer(stream: Any) -> None:
     """Close or reopen dimension items in Procountor as their Severa sources are, in order."""
-    runtime = await get_runtime(_bootstrap())
-    assert runtime.dimension_items is not None
-    async for event in stream.events():
-        request = await _decoded(event, "TransferRequested", "dimension_item_transfer")
-        if request is not None:
-            await runtime.dimension_items.handle(request, runtime.attempt_number(request))
+    await _transfer_each(stream, "dimension_item_transfer", lambda runtime: runtime.dimension_items)
 
 
 @app.agent(user_observed)
@@ -169,6 +165,17 @@ async def travel_user_cache(stream: Any) -> None:
         observed = await _decoded(event, "EntityObserved", "travel_user_cache")
         if observed is not None:
             runtime.travel_directory.remember_user(json.loads(observed["snapshot"]))
+
+
+async def _transfer_each(stream: Any, agent: str, transfer_of: Callable[[Runtime], Transfer | None]) -> None:
+    """Carry out the requests one after the other (kinds of small volume)."""
+    runtime = await get_runtime(_bootstrap())
+    transfer = transfer_of(runtime)
+    assert transfer is not None
+    async for event in stream.events():
+        request = await _decoded(event, "TransferRequested", agent)
+        if request is not None:
+            await transfer.handle(request, runtime.attempt_number(request))
 
 
 @app.agent(sales_requested)
@@ -195,23 +202,13 @@ async def _transfer_in_order(runtime: Runtime, queue: list[Any], limit: asyncio.
 @app.agent(purchase_requested)
 async def purchase_invoice_transfer(stream: Any) -> None:
     """Import purchase invoices as Severa project fees, in order (purchase volumes are small)."""
-    runtime = await get_runtime(_bootstrap())
-    assert runtime.purchase_transfer is not None
-    async for event in stream.events():
-        request = await _decoded(event, "TransferRequested", "purchase_invoice_transfer")
-        if request is not None:
-            await runtime.purchase_transfer.handle(request, runtime.attempt_number(request))
+    await _transfer_each(stream, "purchase_invoice_transfer", lambda runtime: runtime.purchase_transfer)
 
 
 @app.agent(travel_requested)
 async def travel_reimbursement_transfer(stream: Any) -> None:
     """Transfer travel reimbursements as Procountor travel invoices, in order."""
-    runtime = await get_runtime(_bootstrap())
-    assert runtime.travel is not None
-    async for event in stream.events():
-        request = await _decoded(event, "TransferRequested", "travel_reimbursement_transfer")
-        if request is not None:
-            await runtime.travel.handle(request, runtime.attempt_number(request))
+    await _transfer_each(stream, "travel_reimbursement_transfer", lambda runtime: runtime.travel)
 
 
 _notifications: NotificationFeed | None = None
