@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -87,6 +88,19 @@ def _wait_for_emails(home: Path, company: str, worker: subprocess.Popen[bytes], 
     raise AssertionError(f"no e-mail told about all of {sorted(records)}\n" + log.read_text(errors="replace")[-3000:])
 
 
+def _project_item(server: SandboxServer, company: str, code: str) -> dict:
+    dimensions = server.app.state.store.company(company).dimensions.values()
+    return next(i for d in dimensions if d["name"] == "Projects" for i in d["items"] if i["codeName"] == code)
+
+
+def _wait_until(condition: Callable[[], bool], worker: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+        time.sleep(0.5)
+
+
 def _wait_for_history(home: Path, record: str, event_type: str, timeout: float = 60) -> dict:
     """The first event of `event_type` in the record's history, once the projector has it."""
     deadline = time.monotonic() + timeout
@@ -103,13 +117,18 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
     with SandboxServer(severa_app(seed="demo")) as severa, SandboxServer(procountor_app(seed="demo")) as procountor:
         numbers = {str(i["number"]) for i in severa.app.state.store.all("invoices") if i["status"]["name"] == WAITING}
         env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"e2e-{unique}")
-        env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"e2e{unique}", SEVPRO_NOTIFY_BATCH_SECONDS="1")
+        env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"e2e{unique}", SEVPRO_NOTIFY_BATCH_SECONDS="1",
+                   SEVPRO_REGISTRY_POLL_SECONDS="2")
         outbox = tmp_path / "home" / "outbox"  # the demo's FI e-mails its errors; without SMTP, as .eml files
         log = tmp_path / "worker.log"
         worker = _start_worker(env, log)
         try:
             entries = _wait_for_log(tmp_path / "home", numbers, worker, log)
             emailed = _wait_for_emails(tmp_path / "home", "FI", worker, log)
+            # A user closes a project in Severa: its item closes in Procountor (registries polled every 2 s here).
+            project = next(p for p in severa.app.state.store.all("projects") if p["number"] == 2026003)
+            severa.app.state.store.update("projects", project["guid"], {"isClosed": True})
+            _wait_until(lambda: _project_item(procountor, "FI", "2026003").get("status") == "P", worker, log)
         finally:
             _stop(worker)
         states = Counter(e["state"] for e in entries)
