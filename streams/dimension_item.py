@@ -1,16 +1,19 @@
-"""Dimension items follow their Severa source's status (the seed: "If a dimension item is closed or disabled,
-its status is also updated in Procountor").
+"""Projects, cost centers and business units are kept in the companies' Procountor dimensions (the seed: they
+"are transferred from Severa to Procountor automatically to the dimensions specified in the integration
+settings. If a dimension item is closed or disabled, its status is also updated in Procountor").
 
     severa.{project,cost_center,business_unit}.observed ──trigger──▶ transfer.dimension-item.requested
-        ──transfer──▶ transfer.dimension-item.outcome
+        ──transfer──▶ transfer.dimension-item.outcome (+ registry.links for a created item)
 
-A project closed (`isClosed`), or a cost center or business unit made inactive (`isActive: false`), closes its
-item in each company's Procountor dimension (`status: "P"`); reopened, the item is active again. Items are
-created on first use by the transfers that need them (`ToProcountor._dimension_pairs`); this kind keeps the
-status of the items that exist. The item is found by the code the transfers give it: the project number, the
-cost center identifier, the business unit name. A request whose item is missing or already right is
-`skipped` without an API write; otherwise the dimension is read again and the item written only if it still
-differs, so a replay writes nothing.
+Every observed version becomes a request per company that transfers that dimension. The item is found by the
+code the transfers give it: the project number, the cost center identifier, the business unit name.
+- An open project, or an active business unit, of the company's own business unit (or a unit under it) that
+  has no item yet gets one, so that purchase invoices can be dimensioned to a new project at once. Cost
+  centers name no business unit: theirs are created on first use (`ToProcountor._item_of`), as any item is.
+- A project closed (`isClosed`), or a cost center or business unit made inactive (`isActive: false`), closes
+  its item (`status: "P"`); reopened, the item is active again.
+A request with nothing to do is `skipped` without an API call; otherwise the dimension is read again, under the
+company's item lock, and written only if it still differs, so a replay or a concurrent first use writes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
+from streams.sales_invoice import CompanyDirectory
 from streams.transfer import Attempt, CompanyContext, Json, ToProcountor, procountor_call, request_event
 
 log = get_logger(__name__)
@@ -72,47 +76,68 @@ def transfer_requests(observed: Mapping[str, Any], companies: Mapping[str, Compa
 class DimensionItemTransfer(ToProcountor):
     kind = KIND
 
+    def __init__(self, *args: Any, directory: CompanyDirectory | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.directory = directory  # which company a business unit belongs to (None: create nothing)
+
     def _record(self, request: Json) -> str:
-        entity = request["source_id"].split("/")[1]
-        return f"{SOURCES[entity][2]} {request['source_number']}"
+        return f"{SOURCES[_entity(request)][2]} {request['source_number']}"
 
-    def _wanted(self, request: Json) -> tuple[str, bool]:
-        entity = request["source_id"].split("/")[1]
-        return entity, is_active(entity, json.loads(request["snapshot"]))
+    def _state(self, request: Json) -> tuple[bool, bool]:
+        """(active in Severa, an item may be created for this company)."""
+        entity, snapshot = _entity(request), json.loads(request["snapshot"])
+        active = is_active(entity, snapshot)
+        unit = {"project": (snapshot.get("businessUnit") or {}).get("guid"),
+                "business_unit": snapshot.get("guid")}.get(entity)
+        owned = self.directory is not None and self.directory.company_of_unit(unit) == request["company"]
+        return active, active and owned
 
-    def _item(self, request: Json, context: CompanyContext) -> tuple[Json | None, Json | None]:
-        entity, _ = self._wanted(request)
-        dimension = context.dimensions.get(getattr(context.settings, SOURCES[entity][0]) or "")
+    def _item(self, request: Json, context: CompanyContext) -> tuple[str | None, Json | None]:
+        name = getattr(context.settings, SOURCES[_entity(request)][0]) or ""
+        dimension = context.dimensions.get(name)
         if dimension is None:
             return None, None
         code = request["source_number"]
-        return dimension, next((i for i in dimension.get("items", []) if i.get("codeName") == code), None)
+        return name, next((i for i in dimension.get("items", []) if i.get("codeName") == code), None)
 
     async def _skip_reason(self, request: Json) -> str | None:
         context = self.contexts.get(request["company"])
         if context is None:
             return "no Procountor credentials for this company"
         await context.ensure_loaded()
-        dimension, item = self._item(request, context)
-        if dimension is None or item is None:
-            return "no such item in Procountor (it is created on first use)"
-        _, active = self._wanted(request)
-        if (item.get("status") != "P") == active:
-            return f"already {'active' if active else 'closed'}"
-        return None
+        name, item = self._item(request, context)
+        active, creatable = self._state(request)
+        if name is None:
+            return "the company's Procountor has no such dimension"
+        if item is None:
+            return None if creatable else "no such item in Procountor (it is created on first use)"
+        return f"already {'active' if active else 'closed'}" if (item.get("status") != "P") == active else None
 
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
         context = self.contexts[request["company"]]
-        await context.reload_dimensions()  # read before writing: a user may have changed it in Procountor
-        dimension, item = self._item(request, context)
-        if dimension is None or item is None:
+        active, creatable = self._state(request)
+        async with context.items_lock:
+            await context.reload_dimensions()  # read before writing: it may have changed since it was cached
+            name, item = self._item(request, context)
+        if name is None:
             return {}
-        _, active = self._wanted(request)
-        if (item.get("status") != "P") != active:
-            updated = await procountor_call(
-                context.client.set_dimension_item_active(dimension["id"], item, active), self._record(request))
-            item.clear()
-            item.update(updated)
+        if item is None:
+            if not creatable:
+                return {}
+            snapshot = json.loads(request["snapshot"])
+            item = await self._item_of(request, context, name, request["source_number"], snapshot.get("name"),
+                                       SOURCES[_entity(request)][2], severa_id=snapshot.get("guid"))
+        elif (item.get("status") != "P") != active:
+            async with context.items_lock:
+                dimension = context.dimensions[name]
+                updated = await procountor_call(
+                    context.client.set_dimension_item_active(dimension["id"], item, active), self._record(request))
+                item.clear()
+                item.update(updated)
             log.info("dimension item status set", record=self._record(request), company=request["company"],
                      active=active)
         return {"target_id": str(item["id"]), "target_number": request["source_number"]}
+
+
+def _entity(request: Json) -> str:
+    return str(request["source_id"]).split("/")[1]

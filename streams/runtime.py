@@ -79,7 +79,8 @@ class Runtime:
                                                   transfer_log=self.store, directory=self.travel_directory,
                                                   contexts=contexts)
         self.dimension_items = DimensionItemTransfer(self.severa, self.procountor, self.companies, self.emit,
-                                                     transfer_log=self.store, contexts=contexts)
+                                                     transfer_log=self.store, contexts=contexts,
+                                                     directory=self.directory)
         dimensions = ProjectDimensions(self.procountor, self.companies)
         self.purchase_trigger = PurchaseInvoiceTrigger(self.companies, dimensions)
         self.purchase_transfer = PurchaseInvoiceTransfer(self.severa, self.companies, dimensions, self.emit,

@@ -67,6 +67,7 @@ class CompanyDirectory:
     companies: dict[str, CompanySettings]
     business_unit_guids: dict[str, str] = field(default_factory=dict)  # company name → BU guid
     invoice_statuses: dict[str, str] = field(default_factory=dict)  # status name (casefolded) → guid
+    unit_parents: dict[str, str | None] = field(default_factory=dict)  # BU guid → its parent BU's guid
 
     @classmethod
     async def load(cls, companies: dict[str, CompanySettings], severa: SeveraClient) -> CompanyDirectory:
@@ -83,7 +84,19 @@ class CompanyDirectory:
             else:
                 log.error("company has no Severa business unit", company=name,
                           business_unit=company.severa_business_unit_name)
-        return cls(companies, guids, {str(s["name"]).casefold(): s["guid"] for s in statuses})
+        return cls(companies, guids, {str(s["name"]).casefold(): s["guid"] for s in statuses},
+                   {u["guid"]: u.get("parentGuid") for u in units})
+
+    def company_of_unit(self, unit_guid: str | None) -> str | None:
+        """The company whose business unit this is, or is under (a sub-unit belongs to its parent's company)."""
+        seen: set[str] = set()
+        while unit_guid and unit_guid not in seen:
+            seen.add(unit_guid)
+            for name, guid in self.business_unit_guids.items():
+                if guid == unit_guid:
+                    return name
+            unit_guid = self.unit_parents.get(unit_guid)
+        return None
 
     def company_for(self, invoice: Json) -> CompanySettings | None:
         unit = invoice.get("invoiceNumberBusinessUnitGuid") or (invoice.get("businessUnit") or {}).get("guid")

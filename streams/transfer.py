@@ -222,6 +222,7 @@ class CompanyContext:
     product_codes: set[str] = field(default_factory=set)  # codes known to exist
     partners: dict[str, Json] = field(default_factory=dict)  # customer number → partner
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    items_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one find-or-create of an item at a time
 
     async def ensure_loaded(self) -> None:
         async with self.lock:
@@ -269,17 +270,27 @@ class ToProcountor(Transfer):
                     raise TransferDataError("DIMENSION_MISMATCH", record=self._record(request), field="dimension",
                                             value=item["dimension"],
                                             message=f"Procountor has no dimension named {item['dimension']!r}")
-                found = next((i for i in dimension.get("items", []) if i.get("codeName") == item["item"]), None)
-                if found is None:
-                    body = {"codeName": item["item"], "description": item.get("description") or item["item"]}
-                    found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),
-                                                  f"{item['kind']} {item['item']}")
-                    dimension.setdefault("items", []).append(found)
-                    await self._link(request, "dimension_item", None, f"{item['dimension']}:{item['item']}",
-                                     found["id"], created=True)
+                found = await self._item_of(request, context, item["dimension"], item["item"],
+                                            item.get("description"), item["kind"])
                 pairs.append((dimension["id"], found["id"]))
             resolved.append({"row": row["row"], "pairs": pairs})
         return resolved
+
+    async def _item_of(self, request: Json, context: CompanyContext, dimension_name: str, code: str,
+                       description: str | None, label: str, severa_id: str | None = None) -> Json:
+        """The item `code` of a loaded dimension, created first if it is missing. One at a time per company, so
+        two transfers that both need a new item (an invoice's project, the project's own sync) create it once."""
+        async with context.items_lock:
+            dimension = context.dimensions[dimension_name]  # the cache as it is now, after any reload
+            found = next((i for i in dimension.get("items", []) if i.get("codeName") == code), None)
+            if found is None:
+                body = {"codeName": code, "description": description or code}
+                found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),
+                                              f"{label} {code}")
+                dimension.setdefault("items", []).append(found)
+                await self._link(request, "dimension_item", severa_id, f"{dimension_name}:{code}", found["id"],
+                                 created=True)
+            return found
 
     async def _row_dimensions(self, context: CompanyContext, target: Json, items: list[Json], record: str) -> None:
         """Set each row's items on its ledger entry (one ENTRY per row: accountingByRow); nothing if already so."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -12,11 +13,12 @@ from streams.dimension_item import DimensionItemTransfer, transfer_requests
 pytestmark = pytest.mark.integration
 
 
-def _transfer(stack: Any) -> DimensionItemTransfer:
+def _transfer(stack: Any, contexts: Any = None) -> DimensionItemTransfer:
     async def emit(name: str, record: dict[str, Any]) -> None:
         stack.events.append((name, record))
 
-    return DimensionItemTransfer(stack.severa, stack.procountor, stack.companies, emit, transfer_log=None)
+    return DimensionItemTransfer(stack.severa, stack.procountor, stack.companies, emit, transfer_log=None,
+                                 contexts=contexts, directory=stack.directory)
 
 
 def _request(stack: Any, company: str, number: int, version: str, **changes: Any) -> dict[str, Any]:
@@ -27,9 +29,14 @@ def _request(stack: Any, company: str, number: int, version: str, **changes: Any
     return next(r for r in transfer_requests(observed, stack.companies) if r["company"] == company)
 
 
-def _item(stack: Any, company: str, code: str) -> dict[str, Any]:
+def _items(stack: Any, company: str, code: str) -> list[dict[str, Any]]:
     projects = next(d for d in stack.procountor_store.company(company).dimensions.values() if d["name"] == "Projects")
-    return next(i for i in projects["items"] if i["codeName"] == code)
+    return [i for i in projects["items"] if i["codeName"] == code]
+
+
+def _item(stack: Any, company: str, code: str) -> dict[str, Any]:
+    [item] = _items(stack, company, code)
+    return item
 
 
 async def test_a_closed_project_closes_its_item_and_a_reopened_one_reopens_it(stack: Any) -> None:
@@ -54,13 +61,40 @@ async def test_a_closed_project_closes_its_item_and_a_reopened_one_reopens_it(st
         ("succeeded", "2026001", "2026001"), ("skipped", "2026001", None), ("succeeded", "2026001", "2026001")]
 
 
-async def test_an_item_not_in_procountor_is_left_to_first_use(stack: Any) -> None:
+async def test_an_open_project_of_the_company_gets_its_item_at_once(stack: Any) -> None:
     before = stack.writes()
-    result = await _transfer(stack).handle(_request(stack, "FI", 2026007, "2026-11-25T10:00:00", isClosed=True))
-    assert result.state == "skipped"
+    for number in (2026005, 2026006):  # FI's own business unit, and Kumpula Labs under it
+        request = _request(stack, "FI", number, "2026-11-25T10:00:00")
+        assert (await _transfer(stack).handle(request)).state == "succeeded"
+        item = _item(stack, "FI", str(number))
+        assert "status" not in item and item["description"] == next(
+            p["name"] for p in stack.severa_store.all("projects") if p["number"] == number)
+        assert (await _transfer(stack).handle(request)).state == "skipped"  # there now: nothing to do
+    assert stack.writes() == before + 2
+    links = [r for name, r in stack.events if name == "IdLinked"]
+    assert [(link["kind"], link["severa_key"], link["created"]) for link in links] == [
+        ("dimension_item", "Projects:2026005", True), ("dimension_item", "Projects:2026006", True)]
+
+
+async def test_no_item_for_another_company_s_project_nor_a_closed_one(stack: Any) -> None:
+    before = stack.writes()
+    other = _request(stack, "FI", 2026007, "2026-11-25T10:00:00")  # a project of the Swedish company
+    closed = _request(stack, "FI", 2026005, "2026-11-25T10:00:00", isClosed=True)
+    for request in (other, closed):
+        assert (await _transfer(stack).handle(request)).state == "skipped"
     assert stack.writes() == before
-    assert all(i["codeName"] != "2026007" for d in stack.procountor_store.company("FI").dimensions.values()
-               for i in d["items"])
+    assert _items(stack, "FI", "2026007") == [] and _items(stack, "FI", "2026005") == []
+
+
+async def test_an_invoice_and_the_project_sync_needing_the_same_new_item_create_it_once(stack: Any) -> None:
+    from streams.transfer import company_contexts
+
+    contexts = company_contexts(stack.companies, stack.procountor)  # one worker: one cache, one item lock
+    results = await asyncio.gather(
+        stack.transfer(contexts=contexts).handle(stack.request(10010)),  # its project is 2026006
+        _transfer(stack, contexts).handle(_request(stack, "FI", 2026006, "2026-11-25T10:00:00")))
+    assert [r.state for r in results] in (["succeeded", "succeeded"], ["succeeded", "skipped"])
+    assert len(_items(stack, "FI", "2026006")) == 1
 
 
 async def test_a_status_changed_in_procountor_meanwhile_is_read_before_writing(stack: Any) -> None:
