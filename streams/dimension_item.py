@@ -12,8 +12,9 @@ code the transfers give it: the project number, the cost center identifier, the 
   centers name no business unit: theirs are created on first use (`ToProcountor._item_of`), as any item is.
 - A project closed (`isClosed`), or a cost center or business unit made inactive (`isActive: false`), closes
   its item (`status: "P"`); reopened, the item is active again.
-A request with nothing to do is `skipped` without an API call; otherwise the dimension is read again, under the
-company's item lock, and written only if it still differs, so a replay or a concurrent first use writes nothing.
+A request with nothing to do is `skipped` without an API call. An item is created as on first use (from the
+worker's cache, under the company's item lock); before a status write the dimension is read again, so a
+replay, a status a user set in Procountor meanwhile, or a concurrent first use writes nothing more.
 """
 
 from __future__ import annotations
@@ -116,26 +117,29 @@ class DimensionItemTransfer(ToProcountor):
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
         context = self.contexts[request["company"]]
         active, creatable = self._state(request)
-        async with context.items_lock:
-            await context.reload_dimensions()  # read before writing: it may have changed since it was cached
-            name, item = self._item(request, context)
+        name, item = self._item(request, context)
         if name is None:
             return {}
         if item is None:
             if not creatable:
                 return {}
-            snapshot = json.loads(request["snapshot"])
+            snapshot = json.loads(request["snapshot"])  # created as on first use: from the worker's cache
             item = await self._item_of(request, context, name, request["source_number"], snapshot.get("name"),
                                        SOURCES[_entity(request)][2], severa_id=snapshot.get("guid"))
-        elif (item.get("status") != "P") != active:
-            async with context.items_lock:
+            return {"target_id": str(item["id"]), "target_number": request["source_number"]}
+        async with context.items_lock:
+            await context.reload_dimensions()  # read before a status write: a user may have changed it
+            name, item = self._item(request, context)
+            if name is None or item is None:
+                return {}
+            if (item.get("status") != "P") != active:
                 dimension = context.dimensions[name]
                 updated = await procountor_call(
                     context.client.set_dimension_item_active(dimension["id"], item, active), self._record(request))
                 item.clear()
                 item.update(updated)
-            log.info("dimension item status set", record=self._record(request), company=request["company"],
-                     active=active)
+                log.info("dimension item status set", record=self._record(request), company=request["company"],
+                         active=active)
         return {"target_id": str(item["id"]), "target_number": request["source_number"]}
 
 
