@@ -11,6 +11,7 @@ Pollers run as leader-only timers (one per cluster, on the configured schedule);
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
@@ -237,19 +238,34 @@ _poll_failures: dict[int, tuple[int, float]] = {}
 _last_sync: datetime | None = None
 
 
+_poll_round_task: asyncio.Task[None] | None = None
+
+
 @app.timer(interval=0.5, on_leader=True)
 async def poll_sources() -> None:
-    """Leader-only: read Severa and Procountor changes that are due (each source at its own pace)."""
-    global _last_sync
+    """Leader-only: start a round of polling when one is due and none is running. A round can take seconds
+    (the APIs' pace); it runs as a task of its own so the timer never overlaps itself."""
+    global _last_sync, _poll_round_task
+    if _stopping or (_poll_round_task is not None and not _poll_round_task.done()):
+        return
     now_utc = datetime.now(UTC)
     if not sync_schedule.is_due(_last_sync, now_utc):
         return
     _last_sync = now_utc
-    runtime = await get_runtime(_bootstrap())
-    if runtime.stopped:
+    _poll_round_task = asyncio.get_running_loop().create_task(_poll_round(), name="poll-round")
+
+
+async def _poll_round() -> None:
+    """Read Severa and Procountor changes that are due (each source at its own pace)."""
+    try:
+        runtime = await get_runtime(_bootstrap())
+        if runtime.stopped:
+            return
+        if not runtime.pollers:
+            await runtime.start_pollers()
+    except Exception as exc:  # the next round tries again
+        log.error("pollers could not start", error=f"{type(exc).__name__}: {exc}")
         return
-    if not runtime.pollers:
-        await runtime.start_pollers()
     now = asyncio.get_running_loop().time()
     for poller in runtime.pollers:
         failures, not_before = _poll_failures.get(id(poller), (0, 0.0))
@@ -292,6 +308,10 @@ async def _close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any)
     """The worker is stopping: close the pollers' and the runtime's producers and the API clients."""
     global _stopping
     _stopping = True
+    if _poll_round_task is not None and not _poll_round_task.done():
+        _poll_round_task.cancel()  # a poll cancelled mid-transaction aborts it: nothing half-published
+        with contextlib.suppress(asyncio.CancelledError):
+            await _poll_round_task
     if _notifications is not None:
         await _notifications.stop()
     await close_runtime()
