@@ -14,6 +14,7 @@ from projections.cli import app as projections_app
 from projections.cli import log_command
 from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
 from sevpro.registry_cli import app as registry_app
+from sevpro.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Severa ⇄ Procountor integration on Kafka.")
 kafka_app = typer.Typer(no_args_is_help=True, help="The development Kafka broker (KRaft, from Maven Central jars).")
@@ -80,7 +81,6 @@ def _check_worker_settings() -> None:
     from pydantic import ValidationError
 
     from sevpro.company import CompanySettingsError, demo_companies_path, load_companies, procountor_api_keys
-    from sevpro.settings import get_settings
 
     try:
         settings = get_settings()
@@ -179,7 +179,8 @@ def demo(severa_port: int = typer.Option(8081, help="Port of the Severa sandbox.
         demo_module.print_where(stack)
         numbers = demo_module.demo_invoice_numbers(stack)
         demo_module.wait_for_transfers(stack, numbers, timeout)
-        log_command(company=None, kind=None, state=None, since=None, until=None, tenant=None, as_json=False, db=None)
+        tenant = get_settings().tenant  # the demo's own, also on a broker other tenants share
+        log_command(company=None, kind=None, state=None, since=None, until=None, tenant=tenant, as_json=False, db=None)
         if exit_when_done:
             return
         console.print("Running. Change invoices in the Severa sandbox and watch them flow "

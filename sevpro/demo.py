@@ -25,6 +25,7 @@ from sandbox.procountor.demo import DEMO_FI_API_KEY, DEMO_SE_API_KEY
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sevpro.kafka_broker import LocalKafkaBroker, project_home
+from sevpro.settings import get_settings
 
 console = Console()
 WAITING = "Waiting for transfer to Procountor"
@@ -116,7 +117,7 @@ def wait_for_transfers(stack: DemoStack, numbers: set[str], timeout: float) -> l
                 raise RuntimeError(f"the worker exited with {stack.worker.returncode}; see {stack.worker_log}")
             if default_db_path().exists():
                 with ProjectionStore() as store:
-                    entries = store.transfers(kind="sales-invoice")
+                    entries = store.transfers(kind="sales-invoice", tenant=get_settings().tenant)
                 done = {e["severa_number"] for e in entries if e["state"] in ("succeeded", "failed-data")}
                 status.update(f"transferring the demo invoices... {len(done & numbers)}/{len(numbers)}")
                 if numbers <= done:

@@ -49,7 +49,7 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
             worker.wait()
 
 
-def _wait_for_log(home: Path, numbers: set[str], worker: subprocess.Popen[bytes], log: Path,
+def _wait_for_log(home: Path, tenant: str, numbers: set[str], worker: subprocess.Popen[bytes], log: Path,
                   timeout: float = 240) -> list[dict]:
     deadline = time.monotonic() + timeout
     entries: list[dict] = []
@@ -57,9 +57,10 @@ def _wait_for_log(home: Path, numbers: set[str], worker: subprocess.Popen[bytes]
         assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
         if (home / "projections").exists():
             with ProjectionStore(home / "projections") as store:
-                entries = store.transfers(kind="sales-invoice")
-                purchases = store.transfers(kind="purchase-invoice")
-                travels = store.transfers(kind="travel-reimbursement")
+                # The broker is shared with other tests: this test's tenant only.
+                entries = store.transfers(kind="sales-invoice", tenant=tenant)
+                purchases = store.transfers(kind="purchase-invoice", tenant=f"{tenant}/FI")  # the FI poller's
+                travels = store.transfers(kind="travel-reimbursement", tenant=tenant)
             final = ("succeeded", "failed-data")
             if numbers <= {e["severa_number"] for e in entries if e["state"] in final} and all(
                     len(others) == expected and all(o["state"] in final for o in others)
@@ -70,7 +71,7 @@ def _wait_for_log(home: Path, numbers: set[str], worker: subprocess.Popen[bytes]
                          + log.read_text(errors="replace")[-3000:])
 
 
-def _wait_for_emails(home: Path, company: str, worker: subprocess.Popen[bytes], log: Path,
+def _wait_for_emails(home: Path, tenant: str, company: str, worker: subprocess.Popen[bytes], log: Path,
                      timeout: float = 60) -> list[Path]:
     """The outbox's e-mails, once every failed-data record of `company` (any kind) is told about in one."""
     deadline = time.monotonic() + timeout
@@ -78,7 +79,8 @@ def _wait_for_emails(home: Path, company: str, worker: subprocess.Popen[bytes], 
     while time.monotonic() < deadline:
         assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
         with ProjectionStore(home / "projections") as store:
-            records = {e["last_error"]["record"] for e in store.transfers(company=company, state="failed-data")}
+            records = {e["last_error"]["record"]
+                       for e in store.transfers(company=company, state="failed-data", tenant=tenant)}
         emails = sorted((home / "outbox").glob("*.eml"))
         told = " ".join(BytesParser(policy=policy.default).parsebytes(path.read_bytes()).get_body(  # type: ignore
             preferencelist=("plain",)).get_content() for path in emails)
@@ -101,12 +103,12 @@ def _wait_until(condition: Callable[[], bool], worker: subprocess.Popen[bytes], 
         time.sleep(0.5)
 
 
-def _wait_for_history(home: Path, record: str, event_type: str, timeout: float = 60) -> dict:
+def _wait_for_history(home: Path, tenant: str, record: str, event_type: str, timeout: float = 60) -> dict:
     """The first event of `event_type` in the record's history, once the projector has it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with ProjectionStore(home / "projections") as store:
-            found = [e for e in store.history(record) if e["type"] == event_type]
+            found = [e for e in store.history(record, tenant=tenant) if e["type"] == event_type]
         if found:
             return found[0]
         time.sleep(0.5)
@@ -123,8 +125,8 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
         log = tmp_path / "worker.log"
         worker = _start_worker(env, log)
         try:
-            entries = _wait_for_log(tmp_path / "home", numbers, worker, log)
-            emailed = _wait_for_emails(tmp_path / "home", "FI", worker, log)
+            entries = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, worker, log)
+            emailed = _wait_for_emails(tmp_path / "home", env["SEVPRO_TENANT"], "FI", worker, log)
             # A user closes a project in Severa: its item closes in Procountor (registries polled every 2 s here).
             project = next(p for p in severa.app.state.store.all("projects") if p["number"] == 2026003)
             severa.app.state.store.update("projects", project["guid"], {"isClosed": True})
@@ -145,7 +147,7 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
                        if i["status"]["name"] == "Transferred to Procountor"]
         assert len(transferred) == 8
         with ProjectionStore(tmp_path / "home" / "projections") as store:
-            travels = store.transfers(kind="travel-reimbursement")
+            travels = store.transfers(kind="travel-reimbursement", tenant=env["SEVPRO_TENANT"])
         travel_states = sorted((e["severa_number"], e["state"]) for e in travels)
         assert [state for _, state in travel_states] == ["succeeded", "succeeded", "failed-data"]
         fees = [f for f in severa.app.state.store.all("projectfees")
@@ -160,8 +162,8 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
         env["SEVPRO_APP_ID"] = f"e2e-replay-{unique}"
         replay = _start_worker(env, log)
         try:
-            replayed = _wait_for_log(tmp_path / "home", numbers, replay, log)
-            told = _wait_for_history(tmp_path / "home", "10007", "NotificationSent")
+            replayed = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, replay, log)
+            told = _wait_for_history(tmp_path / "home", env["SEVPRO_TENANT"], "10007", "NotificationSent")
             time.sleep(3)  # let any late write show
         finally:
             _stop(replay)
@@ -192,7 +194,7 @@ def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique,
             with SandboxServer(severa_app(seed="demo"), port=severa_port) as severa:
                 numbers = {str(i["number"]) for i in severa.app.state.store.all("invoices")
                            if i["status"]["name"] == WAITING}
-                entries = _wait_for_log(tmp_path / "home", numbers, worker, log)
+                entries = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, worker, log)
         finally:
             _stop(worker)
     assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
@@ -218,17 +220,18 @@ def test_worker_waiting_for_an_api_stops_cleanly_on_sigterm(kafka, unique, tmp_p
     assert returncode == 0, log.read_text(errors="replace")[-3000:]
 
 
-def test_demo_command_then_log_json(kafka, tmp_path: Path) -> None:
+def test_demo_command_then_log_json(kafka, unique, tmp_path: Path) -> None:
+    tenant = f"demo{unique}"  # the broker is shared with other tests: the demo's events are this tenant's
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "SEVPRO_HOME": str(tmp_path / "home"),
-           "COLUMNS": "200"}
+           "SEVPRO_TENANT": tenant, "COLUMNS": "200"}
     ports = [str(_free()) for _ in range(2)]
     demo = subprocess.run([sys.executable, "-m", "sevpro.cli", "demo", "--exit-when-done", "--severa-port", ports[0],
                            "--procountor-port", ports[1], "--timeout", "150"],
                           env=env, capture_output=True, text=True, timeout=300)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert f"http://127.0.0.1:{ports[0]}/rest-api" in demo.stdout and "sevpro-demo-secret" in demo.stdout
-    logged = subprocess.run([sys.executable, "-m", "sevpro.cli", "log", "--json"], env=env, capture_output=True,
-                            text=True, timeout=60)
+    logged = subprocess.run([sys.executable, "-m", "sevpro.cli", "log", "--json", "--tenant", tenant], env=env,
+                            capture_output=True, text=True, timeout=60)
     assert logged.returncode == 0, logged.stderr
     everything = json.loads(logged.stdout)
     entries = [e for e in everything if e["kind"] == "sales-invoice"]

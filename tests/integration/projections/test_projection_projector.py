@@ -28,7 +28,7 @@ from projections.reprocess import reprocess
 from projections.store import ProjectionStore
 from schemas.codec import encode
 from streams import topics
-from tests.integration.connectors.kafka_read import read_events
+from tests.integration.pollers.kafka_read import read_events
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
