@@ -12,6 +12,7 @@ from typing import Any
 import faust
 
 from schemas.codec import CodecError, decode, encode, now
+from sevpro.kafka_broker import project_home
 from streams import topics
 from streams.transport import Transport
 
@@ -22,6 +23,10 @@ class SevproApp(faust.App):
 
     def _new_producer_transport(self) -> Any:
         return Transport(self.conf.broker_producer, self)
+
+    async def on_first_start(self) -> None:
+        self.conf.datadir.parent.mkdir(parents=True, exist_ok=True)  # faust makes the last folder only
+        await super().on_first_start()
 
 
 def _bootstrap() -> str:
@@ -39,6 +44,8 @@ app = SevproApp(
     topic_replication_factor=1,
     consumer_auto_offset_reset="earliest",
     store="memory://",
+    # Faust's own state folder, under the git-ignored project home instead of the working directory.
+    datadir=str(project_home() / "faust" / "{conf.name}-data"),
     web_enabled=False,
     producer_acks=-1,
     # Small batches commit often: a crash re-delivers little.

@@ -22,9 +22,9 @@ from streams import topics
 pytestmark = pytest.mark.integration
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_worker(env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+                            cwd=cwd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop_worker(proc: subprocess.Popen) -> None:
@@ -42,13 +42,18 @@ async def test_event_goes_through_the_smoke_agent(kafka, unique, tmp_path: Path)
     with SandboxServer(severa_app(seed="demo")) as severa, SandboxServer(procountor_app(seed="demo")) as procountor:
         env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"smoke-{unique}")
         env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"smoke{unique}")
-        worker = start_worker(env, tmp_path / "worker.log")
+        workdir = tmp_path / "workdir"
+        workdir.mkdir()
+        worker = start_worker(env, tmp_path / "worker.log", workdir)
         found = await _echo_of_one_event(kafka.bootstrap, unique, worker)
     log = (tmp_path / "worker.log").read_text(errors="replace")
     assert found is not None, f"no smoke output; worker log:\n{log[-3000:]}"
     assert found["event_id"] == f"smoke:smoke-in-{unique}"
     assert found["entity_id"] == unique
     assert worker.returncode is not None
+    # Faust's state folder is under the project home, not left in the working directory.
+    assert list(workdir.iterdir()) == []
+    assert (tmp_path / "home" / "faust" / f"smoke-{unique}-data").is_dir()
 
 
 async def _echo_of_one_event(bootstrap: str, unique: str, worker: subprocess.Popen) -> dict | None:
