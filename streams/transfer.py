@@ -281,9 +281,18 @@ class ToProcountor(Transfer):
         """The item `code` of a loaded dimension, created first if it is missing. One at a time per company, so
         two transfers that both need a new item (an invoice's project, the project's own sync) create it once."""
         async with context.items_lock:
-            dimension = context.dimensions[dimension_name]  # the cache as it is now, after any reload
-            found = next((i for i in dimension.get("items", []) if i.get("codeName") == code), None)
+            found = _cached_item(context, dimension_name, code)
             if found is None:
+                # Made since the cache was loaded (by a user in Procountor, or another host's worker)? Look first:
+                # creating it again would be refused as a duplicate.
+                await context.reload_dimensions()
+                found = _cached_item(context, dimension_name, code)
+            if found is None:
+                dimension = context.dimensions.get(dimension_name)
+                if dimension is None:
+                    raise TransferDataError("DIMENSION_MISMATCH", record=self._record(request), field="dimension",
+                                            value=dimension_name,
+                                            message=f"Procountor has no dimension named {dimension_name!r}")
                 body = {"codeName": code, "description": description or code}
                 found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),
                                               f"{label} {code}")
@@ -314,6 +323,11 @@ class ToProcountor(Transfer):
             if transaction["id"] in wanted:
                 transaction["dimensionItemValues"] = wanted[transaction["id"]]
         await procountor_call(context.client.update_ledger_receipt(receipt), record)
+
+
+def _cached_item(context: CompanyContext, dimension_name: str, code: str) -> Json | None:
+    dimension = context.dimensions.get(dimension_name) or {}
+    return next((i for i in dimension.get("items", []) if i.get("codeName") == code), None)
 
 
 async def procountor_call(call: Awaitable[Json], record: str) -> Json:

@@ -106,3 +106,17 @@ async def test_a_status_changed_in_procountor_meanwhile_is_read_before_writing(s
     before = stack.writes()
     assert (await transfer.handle(closed)).state == "succeeded"
     assert stack.writes() == before  # read again before the write: nothing to change
+
+
+async def test_an_item_made_in_procountor_after_the_cache_was_loaded_is_used_not_made_again(stack: Any) -> None:
+    transfer = _transfer(stack)
+    context = transfer.contexts["FI"]
+    await context.ensure_loaded()  # the worker's cache has no item 2026005
+    projects = context.dimensions["Projects"]
+    made = await context.client.create_dimension_item(projects["id"], {"codeName": "2026005",
+                                                                       "description": "made by a user"})
+    before = stack.writes()
+    result = await transfer.handle(_request(stack, "FI", 2026005, "2026-11-25T10:00:00"))
+    assert result.state == "succeeded"
+    assert stack.writes() == before  # looked up again before creating: no second item, no refused duplicate
+    assert [i["id"] for i in _items(stack, "FI", "2026005")] == [made["id"]]
