@@ -148,6 +148,7 @@ code,.id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
 .callout{background:#fff5f4;border:1px solid #f5c2bd;border-left:4px solid var(--bad);border-radius:6px;
 padding:10px 14px;margin:10px 0}
 .callout.retry{background:#fbf7ff;border-color:#e1d0fa;border-left-color:var(--retry)}
+.callout.done{background:#f0fbf3;border-color:#b7e4c3;border-left-color:var(--ok)}
 .callout .solution{margin-top:6px}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0;background:var(--card);
 border:1px solid var(--line);border-radius:6px;padding:10px 14px}

@@ -261,6 +261,8 @@ def _transfer(e: dict[str, Any]) -> Safe:
     elif error and e["state"] == "failed-transient":
         out.append(fmt('<div class="callout retry"><strong>Will be retried automatically.</strong>{p}</div>',
                        p=_problem(error)))
+    elif e.get("note") and e["state"] == "succeeded":
+        out.append(fmt('<div class="callout done"><strong>Nothing to write:</strong> {n}</div>', n=e["note"]))
     out.append(Safe("<h3>Attempts</h3>"))
     out.append(table(["Request", "Attempt", "First (UTC)", "Last (UTC)", "Result", "Steps", "Error"],
                      ([fmt('<span class="id">{r}</span>', r=a["request_id"]), a["attempt"], when(a["first_at"]),

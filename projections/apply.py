@@ -110,6 +110,8 @@ def summary_of(name: str, event: dict[str, Any]) -> str:
         text = f"attempt {event['attempt']}: {event['state']}"
         if event.get("step"):
             text += f" {event['step']}"
+        if event.get("note"):
+            text += f" ({event['note']})"
         if event.get("target_id"):
             text += f" -> Procountor {event['target_id']}" + (" (adopted)" if event.get("adopted") else "")
         error = event.get("error")
@@ -172,12 +174,13 @@ def _outcome(db: sqlite3.Connection, event: dict[str, Any]) -> None:
     error = event.get("error")
     db.execute(
         "INSERT OR IGNORE INTO outcomes(event_id, request_id, tenant, company, kind, source_id, source_number,"
-        " source_version, attempt, state, step, target_id, target_number, adopted, error, occurred_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " source_version, attempt, state, step, target_id, target_number, adopted, error, occurred_at, note)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (event["event_id"], event["request_id"], event["tenant"], event["company"], event["kind"],
          event["source_id"], event.get("source_number"), event["source_version"], event["attempt"],
          event["state"], event.get("step"), event.get("target_id"), event.get("target_number"),
-         int(bool(event.get("adopted"))), to_json(error) if error else None, millis(event["occurred_at"])),
+         int(bool(event.get("adopted"))), to_json(error) if error else None, millis(event["occurred_at"]),
+         event.get("note")),
     )
     recompute_transfer(db, event["tenant"], event["kind"], event["source_id"])
 
@@ -225,8 +228,8 @@ def recompute_transfer(db: sqlite3.Connection, tenant: str, kind: str, source_id
     db.execute(
         "INSERT OR REPLACE INTO transfers(tenant, kind, source_id, company, source_number, source_version,"
         " request_id, reason, state, target_id, target_number, adopted, attempts, error_code, error_kind,"
-        " error_record, error_field, error_value, error_message, error_solution, first_requested_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " error_record, error_field, error_value, error_message, error_solution, first_requested_at, updated_at,"
+        " note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (tenant, kind, source_id, basis["company"], basis["source_number"], basis["source_version"], latest_id,
          latest["reason"] if latest else None, state,
          targets[-1]["target_id"] if targets else None, numbers[-1] if numbers else None,
@@ -234,5 +237,6 @@ def recompute_transfer(db: sqlite3.Connection, tenant: str, kind: str, source_id
          len({(o["request_id"], o["attempt"]) for o in outcomes}),
          last_error.get("code"), last_error.get("kind"), last_error.get("record"), last_error.get("field"),
          last_error.get("value"), last_error.get("message"), last_error.get("solution"),
-         min((r["requested_at"] for r in requests), default=None), max(times)),
+         min((r["requested_at"] for r in requests), default=None), max(times),
+         decisive[-1]["note"] if decisive else None),
     )

@@ -113,6 +113,8 @@ def log_command(company: str | None = typer.Option(None, help="Only this company
             reason_text = f"[bold]{reason['code']}[/]{where}: {reason['message']}"
             if reason["solution"]:
                 reason_text += f"\n[cyan]→ {reason['solution']}[/]"
+        elif e["note"]:
+            reason_text = f"[dim]nothing to write: {e['note']}[/]"
         procountor = e["procountor_id"] or "-"
         if e["procountor_number"]:
             procountor += f" (no. {e['procountor_number']})"
@@ -141,6 +143,8 @@ def show_command(record: str = typer.Argument(..., help="Severa guid, Procountor
         if reason := _reason(e):
             console.print(f"  {reason['code']} {reason['field'] or ''}={reason['value']!r}: {reason['message']}")
             console.print(f"  [cyan]→ {reason['solution']}[/]")
+        elif e["note"]:
+            console.print(f"  nothing to write: {e['note']}")
         attempts = Table("request", "attempt", "first (UTC)", "last (UTC)", "result", "steps")
         for a in e["attempts"]:
             attempts.add_row(a["request_id"], str(a["attempt"]), a["first_at"][:23], a["last_at"][:23], a["result"],

@@ -26,7 +26,7 @@ from typing import Any
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
 from streams.sales_invoice import CompanyDirectory
-from streams.transfer import Attempt, CompanyContext, Json, ToProcountor, procountor_call, request_event
+from streams.transfer import Attempt, CompanyContext, Json, Skip, ToProcountor, procountor_call, request_event
 
 log = get_logger(__name__)
 KIND = "dimension-item"
@@ -101,18 +101,23 @@ class DimensionItemTransfer(ToProcountor):
         code = request["source_number"]
         return name, next((i for i in dimension.get("items", []) if i.get("codeName") == code), None)
 
-    async def _skip_reason(self, request: Json) -> str | None:
+    async def _skip(self, request: Json) -> Skip | None:
         context = self.contexts.get(request["company"])
         if context is None:
-            return "no Procountor credentials for this company"
+            return Skip("no Procountor credentials for this company")
         await context.ensure_loaded()
         name, item = self._item(request, context)
         active, creatable = self._state(request)
         if name is None:
-            return "the company's Procountor has no such dimension"
+            return Skip("the company's Procountor has no such dimension")
         if item is None:
-            return None if creatable else "no such item in Procountor (it is created on first use)"
-        return f"already {'active' if active else 'closed'}" if (item.get("status") != "P") == active else None
+            if creatable:
+                return None
+            return Skip("no item in Procountor; one is created when an invoice of this company first uses it")
+        if (item.get("status") != "P") == active:
+            return Skip(f"the item is {'active' if active else 'closed'} already", str(item["id"]),
+                        request["source_number"])
+        return None
 
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
         context = self.contexts[request["company"]]

@@ -56,6 +56,7 @@ from streams.transfer import (
     Emit,
     Json,
     NoLog,
+    Skip,
     Transfer,
     TransferLog,
     TransientFailure,
@@ -218,8 +219,9 @@ class PurchaseInvoiceTransfer(Transfer):
     def _record(self, request: Json) -> str:
         return _record(request)
 
-    async def _skip_reason(self, request: Json) -> str | None:
-        return self._nothing_to_do(request)
+    async def _skip(self, request: Json) -> Skip | None:
+        note = self._nothing_to_do(request)
+        return Skip(note) if note else None
 
     def _last_import(self, request: Json) -> Json | None:
         """The request of the latest attempt the log shows succeeded (or skipped) for this invoice."""
@@ -235,10 +237,11 @@ class PurchaseInvoiceTransfer(Transfer):
         if not last or not last.get("snapshot"):
             return None
         if str(last["source_version"]) > str(request["source_version"]):
-            return "stale"  # Procountor versions are ISO timestamps: an older one never undoes a newer one
+            # Procountor versions are ISO timestamps: an older one never undoes a newer one
+            return f"an older version than the one imported ({last['source_version']})"
         if fingerprint(json.loads(last["snapshot"])) != fingerprint(json.loads(request["snapshot"])):
             return None
-        return "unchanged"
+        return "the import is unchanged since the version imported before"
 
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
         invoice = json.loads(request["snapshot"])

@@ -70,6 +70,15 @@ class TransferResult:
 
 
 @dataclass
+class Skip:
+    """Why a request needs no attempt (the outcome's `note`), and the target it found, if any."""
+
+    note: str
+    target_id: str | None = None
+    target_number: str | None = None
+
+
+@dataclass
 class Attempt:
     number: int
     token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -97,7 +106,7 @@ def request_event(observed: Mapping[str, Any], kind: str, company: str, number: 
 
 def outcome_event(kind: str, request: Json, attempt: Attempt | None, state: str, *, step: str | None = None,
                   target_id: str | None = None, target_number: str | None = None, adopted: bool = False,
-                  error: Json | None = None) -> Json:
+                  error: Json | None = None, note: str | None = None) -> Json:
     """A TransferOutcome of `request`; `attempt` None for a decision taken without an attempt (skipped)."""
     token = f"{attempt.token}:" if attempt else ""
     suffix = f":{step}" if step else ""
@@ -119,6 +128,7 @@ def outcome_event(kind: str, request: Json, attempt: Attempt | None, state: str,
         "target_number": target_number,
         "adopted": adopted,
         "error": error,
+        "note": note,
         "occurred_at": now(),
     }
 
@@ -177,7 +187,7 @@ class Transfer:
             raise TransferDataError("SEVERA_ERROR", record=self._record(request), field=None, value=None,
                                     message=f"Severa refused a request: {exc}") from exc
 
-    async def _skip_reason(self, request: Json) -> str | None:
+    async def _skip(self, request: Json) -> Skip | None:
         """Why this request needs no attempt although the log does not show it done (None: it does)."""
         return None
 
@@ -185,11 +195,12 @@ class Transfer:
         """Carry out one request; every outcome is published, nothing is raised but cancellation."""
         if already_done(self.log, request):
             return TransferResult("skipped")
-        reason = await self._skip_reason(request)
-        if reason:
-            await self._outcome(request, None, "skipped")
-            log.info("nothing to write", record=self._record(request), reason=reason)
-            return TransferResult("skipped")
+        skip = await self._skip(request)
+        if skip:
+            await self._outcome(request, None, "skipped", note=skip.note, target_id=skip.target_id,
+                                target_number=skip.target_number)
+            log.info("nothing to write", record=self._record(request), reason=skip.note)
+            return TransferResult("skipped", target_id=skip.target_id)
         attempt = Attempt(attempt_number)
         await self._outcome(request, attempt, "attempting")
         try:

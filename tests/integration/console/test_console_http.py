@@ -235,3 +235,16 @@ def test_an_empty_store_renders_every_page(tmp_path: Path) -> None:
             assert http.get(path).status_code == 200, path
         assert "No record needs a user&#x27;s action." in http.get("/").text
         assert http.get("/api/overview").json()["latency"]["all_time"]["p50_seconds"] is None
+
+
+def test_a_record_with_nothing_to_write_says_why(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    _, _, _, request = requested = ev.requested("acme", "proj-7", number="2026007", kind="dimension-item")
+    with ProjectionStore(root) as store:
+        store.apply_records(ev.Feed()(requested, ev.outcome(
+            request, "skipped", attempt=0, target_id="66", target_number="2026007",
+            note="the item is closed already <as in Procountor>")))
+    with SandboxServer(create_app(root)) as server, httpx.Client(base_url=server.url) as http:
+        page = http.get("/records/proj-7").text
+        assert "Nothing to write:</strong> the item is closed already &lt;as in Procountor&gt;" in page
+        assert http.get("/api/records/proj-7").json()["transfers"][0]["note"].startswith("the item is closed")

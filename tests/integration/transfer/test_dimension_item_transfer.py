@@ -57,8 +57,10 @@ async def test_a_closed_project_closes_its_item_and_a_reopened_one_reopens_it(st
     assert "status" not in _item(stack, "FI", "2026001")
     assert stack.writes() == before + 2
     outcomes = [r for name, r in stack.events if name == "TransferOutcome" and r["state"] != "attempting"]
-    assert [(o["state"], o["source_number"], o["target_number"]) for o in outcomes] == [
-        ("succeeded", "2026001", "2026001"), ("skipped", "2026001", None), ("succeeded", "2026001", "2026001")]
+    assert [(o["state"], o["source_number"], o["target_number"], o["note"]) for o in outcomes] == [
+        ("succeeded", "2026001", "2026001", None), ("skipped", "2026001", "2026001", "the item is closed already"),
+        ("succeeded", "2026001", "2026001", None)]
+    assert outcomes[1]["target_id"] == str(_item(stack, "FI", "2026001")["id"])  # the log links the two
 
 
 async def test_an_open_project_of_the_company_gets_its_item_at_once(stack: Any) -> None:
@@ -84,6 +86,8 @@ async def test_no_item_for_another_company_s_project_nor_a_closed_one(stack: Any
         assert (await _transfer(stack).handle(request)).state == "skipped"
     assert stack.writes() == before
     assert _items(stack, "FI", "2026007") == [] and _items(stack, "FI", "2026005") == []
+    notes = [r["note"] for name, r in stack.events if name == "TransferOutcome"]
+    assert notes == ["no item in Procountor; one is created when an invoice of this company first uses it"] * 2
 
 
 async def test_an_invoice_and_the_project_sync_needing_the_same_new_item_create_it_once(stack: Any) -> None:

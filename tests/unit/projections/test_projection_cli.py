@@ -31,6 +31,8 @@ def root(tmp_path: Path) -> Path:
             bad_req, ev.outcome(bad, "failed_data", seconds=6, error=ev.data_error(value="FI123")),
             ev.linked(TENANT, "customer", "C-7", "700", severa_id="g-c7"),
         ))
+        _, _, _, same = same_req = ev.requested(TENANT, "g-same", number="2003", seconds=7)
+        store.apply_records(feed(same_req, ev.outcome(same, "skipped", attempt=0, seconds=8, note="unchanged")))
     return tmp_path / "proj"
 
 
@@ -38,7 +40,8 @@ def test_log_json_lists_every_record_with_reason_and_solution(root: Path) -> Non
     result = runner.invoke(app, ["log", "--json", "--db", str(root)])
     assert result.exit_code == 0, result.output
     entries = {e["severa_id"]: e for e in json.loads(result.output)}
-    assert set(entries) == {"g-ok", "g-bad"}
+    assert set(entries) == {"g-ok", "g-bad", "g-same"}
+    assert entries["g-same"]["state"] == "succeeded" and entries["g-same"]["note"] == "unchanged"
     assert entries["g-ok"]["state"] == "succeeded" and entries["g-ok"]["reason_for_failure"] is None
     assert len(entries["g-ok"]["attempts"]) == 2
     reason = entries["g-bad"]["reason_for_failure"]
@@ -54,6 +57,7 @@ def test_log_json_lists_every_record_with_reason_and_solution(root: Path) -> Non
 def test_log_table_show_and_ids(root: Path) -> None:
     table = runner.invoke(app, ["log", "--db", str(root)], env={"COLUMNS": "250"})
     assert table.exit_code == 0 and "failed-data" in table.output and "Correct the customer" in table.output
+    assert "nothing to write: unchanged" in table.output
     shown = runner.invoke(app, ["show", "2001", "--db", str(root), "--json"])
     data = json.loads(shown.output)
     assert [t["procountor_id"] for t in data["transfers"]] == ["8001"]
@@ -85,10 +89,11 @@ def test_export_writes_parquet(root: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     events = pq.read_table(out / "events.parquet").to_pylist()
     transfers = {t["severa_id"]: t for t in pq.read_table(out / "transfers.parquet").to_pylist()}
-    assert len(events) == 6 and {e["type"] for e in events} >= {"TransferRequested", "IdLinked"}
+    assert len(events) == 8 and {e["type"] for e in events} >= {"TransferRequested", "IdLinked"}
     assert json.loads(events[0]["payload"])["event_id"] == events[0]["event_id"]
     assert transfers["g-bad"]["error_value"] == "FI123" and transfers["g-ok"]["state"] == "succeeded"
-    assert pq.read_table(out / "attempts.parquet").num_rows == 3
+    assert transfers["g-same"]["note"] == "unchanged"
+    assert pq.read_table(out / "attempts.parquet").num_rows == 4
     assert pq.read_table(out / "id_map.parquet").to_pylist()[0]["procountor_id"] == "700"
 
 

@@ -60,10 +60,28 @@ def test_state_follows_latest_request(store: ProjectionStore) -> None:
     _, _, _, second = r2 = ev.requested(TENANT, "inv-2", version="v2", seconds=100)
     store.apply_records(feed(r2))
     assert store.transfer(TENANT, "sales-invoice", "inv-2")["state"] == "pending"
-    store.apply_records(feed(ev.outcome(second, "skipped", seconds=101, target_id="55")))
+    store.apply_records(feed(ev.outcome(second, "skipped", seconds=101, target_id="55", note="already there")))
     entry = store.transfer(TENANT, "sales-invoice", "inv-2")
     assert entry["state"] == "succeeded" and entry["request_id"] == second["event_id"]
     assert entry["source_version"] == "v2" and entry["attempt_count"] == 2
+    assert entry["note"] == "already there"  # why nothing was written, for the log
+    assert store.history("inv-2", tenant=TENANT)[-1]["summary"] == "attempt 1: skipped (already there) -> Procountor 55"
+
+
+def test_a_version_made_before_the_note_column_gets_it_on_open(tmp_path: Path) -> None:
+    feed = Feed()
+    _, _, _, request = req = ev.requested(TENANT, "inv-old")
+    with ProjectionStore(tmp_path / "proj") as store:
+        store.apply_records(feed(req, ev.outcome(request, "failed_data", error=ev.data_error())))
+        for table in ("outcomes", "transfers"):  # as the tables of schema version 1 were
+            store.db.execute(f"ALTER TABLE {table} DROP COLUMN note")
+        store.db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    with ProjectionStore(tmp_path / "proj") as store:
+        assert store.transfer(TENANT, "sales-invoice", "inv-old")["note"] is None
+        store.apply_records(feed(ev.outcome(request, "skipped", attempt=2, seconds=5, note="done")))
+        entry = store.transfer(TENANT, "sales-invoice", "inv-old")
+        assert entry["state"] == "succeeded" and entry["note"] == "done"
+        assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
 
 
 def test_duplicates_applied_once_and_garbage_counted(store: ProjectionStore) -> None:
