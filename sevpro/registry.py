@@ -34,6 +34,7 @@ from sevpro.company import CompanySettings
 from streams.mapping.countries import iso2
 from streams.mapping.errors import SOLUTIONS
 from streams.mapping.sales_invoice import normalise_business_id
+from streams.mapping.text import non_cp1252
 
 Json = dict[str, Any]
 Severity = Literal["ok", "info", "warning", "error"]
@@ -651,26 +652,16 @@ def compare_dimension(
     return findings
 
 
-def _non_cp1252(text: str) -> list[str]:
-    bad = []
-    for char in text:
-        try:
-            char.encode("cp1252")
-        except UnicodeEncodeError:
-            bad.append(char)
-    return bad
-
-
 def check_project_names(projects: list[Json]) -> list[Finding]:
     """The seed: a project name must not contain special characters (Procountor takes Windows-1252 only)."""
     findings = []
     for project in projects:
-        bad = _non_cp1252(str(project.get("name") or ""))
+        bad = non_cp1252(str(project.get("name") or ""))
         if bad:
             findings.append(Finding(
                 "projects", str(project.get("number")), "invalid_characters", "error",
                 f"project {project.get('number')} {project.get('name')}", field="name", severa=project.get("name"),
-                message=f"the name contains characters Procountor does not accept: {' '.join(sorted(set(bad)))}",
+                message=f"the name contains characters Procountor does not accept: {' '.join(bad)}",
                 fix="Remove the special characters from the project name in Severa.",
             ))
     return findings

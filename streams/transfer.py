@@ -24,6 +24,7 @@ from schemas.codec import now
 from sevpro.company import CompanySettings
 from sevpro.logs import get_logger
 from streams.mapping.errors import TransferDataError, classify_procountor_error
+from streams.mapping.text import non_cp1252
 
 log = get_logger(__name__)
 Json = dict[str, Any]
@@ -304,6 +305,7 @@ class ToProcountor(Transfer):
                     raise TransferDataError("DIMENSION_MISMATCH", record=self._record(request), field="dimension",
                                             value=dimension_name,
                                             message=f"Procountor has no dimension named {dimension_name!r}")
+                _check_item_texts(label, code, description)
                 body = {"codeName": code, "description": description or code}
                 found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),
                                               f"{label} {code}")
@@ -334,6 +336,19 @@ class ToProcountor(Transfer):
             if transaction["id"] in wanted:
                 transaction["dimensionItemValues"] = wanted[transaction["id"]]
         await procountor_call(context.client.update_ledger_receipt(receipt), record)
+
+
+def _check_item_texts(label: str, code: str, name: str | None) -> None:
+    """The seed: a project's name must not contain special characters; nor may any item's code or name."""
+    for part, value in (("code", code), ("name", name or "")):
+        bad = non_cp1252(value)
+        if bad:
+            raise TransferDataError(
+                "INVALID_CHARACTERS", record=f"{label} {code}", field=f"{label.replace(' ', '_')}.{part}",
+                value=value,
+                message=f"the {label}'s {part} has characters Procountor does not accept: {' '.join(bad)}",
+                solution=f"Remove the special characters from the {label}'s {part} in Severa; the item is made "
+                         "when the record is transferred again.")
 
 
 def _cached_item(context: CompanyContext, dimension_name: str, code: str) -> Json | None:

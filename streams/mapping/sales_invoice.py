@@ -36,6 +36,7 @@ from sevpro.company import CompanySettings
 from streams.mapping.countries import iso2, procountor_country
 from streams.mapping.errors import TransferDataError, size_code
 from streams.mapping.severa_models import Customer, Invoice, InvoiceRow, Ref, parse
+from streams.mapping.text import non_cp1252
 from streams.mapping.units import to_procountor_unit
 from streams.mapping.vat import vat_rates
 
@@ -102,7 +103,7 @@ class _Errors:
         value = value.strip()
         if not value:
             return None
-        bad = _non_cp1252(value)
+        bad = non_cp1252(value)
         if bad:
             self.add(
                 "INVALID_CHARACTERS",
@@ -113,18 +114,6 @@ class _Errors:
         if limit is not None and len(value) > limit:
             self.add(size_code(limit), field, value)
         return value
-
-
-def _non_cp1252(text: str) -> list[str]:
-    # Procountor accepts the Windows-1252 repertoire only (procountor-api.md §3).
-    bad: list[str] = []
-    for char in text:
-        try:
-            char.encode("cp1252")
-        except UnicodeEncodeError:
-            if char not in bad:
-                bad.append(char)
-    return bad
 
 
 def record_name(invoice: Mapping[str, Any]) -> str:

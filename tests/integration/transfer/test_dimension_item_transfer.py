@@ -124,3 +124,14 @@ async def test_an_item_made_in_procountor_after_the_cache_was_loaded_is_used_not
     assert result.state == "succeeded"
     assert stack.writes() == before  # looked up again before creating: no second item, no refused duplicate
     assert [i["id"] for i in _items(stack, "FI", "2026005")] == [made["id"]]
+
+
+async def test_a_project_name_with_special_characters_is_a_data_error_before_any_write(stack: Any) -> None:
+    before = stack.writes()
+    request = _request(stack, "FI", 2026005, "2026-11-25T10:00:00", name="Rocket 🚀 project")
+    result = await _transfer(stack).handle(request)
+    assert result.state == "failed_data" and result.error is not None
+    assert (result.error.code, result.error.record, result.error.field, result.error.value) == (
+        "INVALID_CHARACTERS", "project 2026005", "project.name", "Rocket 🚀 project")
+    assert "🚀" in result.error.message and "project's name in Severa" in result.error.solution
+    assert stack.writes() == before and _items(stack, "FI", "2026005") == []
