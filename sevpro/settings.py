@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     purchase_invoice_poll_seconds: float = 10.0
     transient_retry_seconds: float = 60.0
     transfer_concurrency: int = 16
+    # Partitions of the topics the worker creates: the most workers a tenant can spread its work over.
+    topic_partitions: int = Field(default=4, ge=1)
+    # How soon the group notices a worker that died without leaving (kill -9, a lost host) and hands its
+    # partitions, and the leader's pollers, to the others. Kafka accepts 6 s at the least (the broker's
+    # group.min.session.timeout.ms); faust's own default of 60 s would stall a crashed worker's invoices.
+    session_timeout_seconds: float = Field(default=10.0, ge=6.0)
     # One projector per host writes the SQLite read models; further workers on the host turn theirs off.
     run_projector: bool = True
     # When to synchronize: "continuous" (ours: every few seconds), "incumbent" (Finnish day 10 min, evening

@@ -13,6 +13,7 @@ import faust
 
 from schemas.codec import CodecError, decode, encode, now
 from sevpro.kafka_broker import project_home
+from sevpro.settings import get_settings
 from streams import topics
 from streams.transport import Transport
 
@@ -33,6 +34,7 @@ def _bootstrap() -> str:
     return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
 
+_settings = get_settings()  # `sevpro worker` has checked them before it imports this module
 app = SevproApp(
     # One consumer group per tenant: a tenant's workers share its partitions and act on its events only.
     os.environ.get("SEVPRO_APP_ID") or f"sevpro-{os.environ.get('SEVPRO_TENANT', 'demo')}",
@@ -40,7 +42,7 @@ app = SevproApp(
     processing_guarantee="at_least_once",
     value_serializer="raw",
     key_serializer="raw",
-    topic_partitions=int(os.environ.get("SEVPRO_TOPIC_PARTITIONS", "4")),
+    topic_partitions=_settings.topic_partitions,
     topic_replication_factor=1,
     consumer_auto_offset_reset="earliest",
     store="memory://",
@@ -51,6 +53,8 @@ app = SevproApp(
     # Small batches commit often: a crash re-delivers little.
     broker_commit_every=100,
     broker_commit_interval=1.0,
+    broker_session_timeout=_settings.session_timeout_seconds,
+    broker_heartbeat_interval=min(3.0, _settings.session_timeout_seconds / 3),
 )
 
 

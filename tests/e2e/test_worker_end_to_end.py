@@ -178,6 +178,42 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
             assert secret not in text
 
 
+def test_two_workers_of_a_tenant_one_killed_mid_run_every_invoice_once(kafka, unique, tmp_path: Path) -> None:
+    """Two hosts share a tenant's partitions; one dies by SIGKILL while invoices are in flight. The other takes
+    its partitions and the pollers over (after the session timeout) and nothing is lost or written twice."""
+    # Latency keeps transfers in flight long enough for the kill to land between their steps.
+    with SandboxServer(severa_app(seed="demo", latency_ms=20)) as severa, \
+            SandboxServer(procountor_app(seed="demo", latency_ms=150)) as procountor:
+        numbers = {str(i["number"]) for i in severa.app.state.store.all("invoices") if i["status"]["name"] == WAITING}
+        env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"pair-{unique}")
+        env.update(SEVPRO_TENANT=f"pair{unique}", SEVPRO_SESSION_TIMEOUT_SECONDS="6")
+
+        def transferred() -> list[dict]:
+            return [i for company in ("FI", "SE") for i in procountor.app.state.store.company(company).invoices.values()
+                    if i.get("originalInvoiceNumber") in numbers]
+
+        doomed_log, survivor_log = tmp_path / "doomed.log", tmp_path / "survivor.log"
+        doomed = _start_worker(env | {"SEVPRO_HOME": str(tmp_path / "doomed")}, doomed_log)
+        survivor = _start_worker(env | {"SEVPRO_HOME": str(tmp_path / "survivor")}, survivor_log)
+        try:
+            _wait_until(lambda: len(transferred()) >= 1, doomed, doomed_log, timeout=120)
+            os.killpg(doomed.pid, signal.SIGKILL)  # no goodbye to the group: found missing by its session timeout
+            doomed.wait()
+            at_kill = len(transferred())
+            entries = _wait_for_log(tmp_path / "survivor", env["SEVPRO_TENANT"], numbers, survivor, survivor_log)
+        finally:
+            _stop(doomed)
+            _stop(survivor)
+    assert at_kill < 8, "the kill came after the work was done: the test proves nothing"
+    assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
+    per_number = Counter(i["originalInvoiceNumber"] for i in transferred())
+    assert len(per_number) == 8 and set(per_number.values()) == {1}, per_number
+    assert sum(i["status"]["name"] == "Transferred to Procountor" for i in severa.app.state.store.all("invoices")) == 8
+    fees = [f["description"] for f in severa.app.state.store.all("projectfees")
+            if "Procountor #" in (f.get("description") or "")]
+    assert len(fees) >= PURCHASES_TO_IMPORT and len(fees) == len(set(fees)), fees
+
+
 def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique, tmp_path: Path) -> None:
     severa_port = _free()
     with SandboxServer(procountor_app(seed="demo")) as procountor:

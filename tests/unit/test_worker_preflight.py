@@ -42,3 +42,11 @@ def test_invalid_setting_names_the_variable_without_its_value() -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 2, output
     assert "SEVPRO_TRANSFER_CONCURRENCY" in output and "sixteen" not in output and "Traceback" not in output
+
+
+def test_a_session_timeout_kafka_would_refuse_is_named() -> None:
+    result = _worker({"SEVPRO_SESSION_TIMEOUT_SECONDS": "2", "SEVPRO_PROCOUNTOR_API_KEY_FI": "k1",
+                      "SEVPRO_PROCOUNTOR_API_KEY_SE": "k2"})
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "SEVPRO_SESSION_TIMEOUT_SECONDS" in output and "6" in output and "Traceback" not in output
