@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench bench-failover clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -27,6 +27,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/sales_invoice_drain.py
+
+bench-failover: $(STAMP)
+	$(PY) benchmarks/failover.py
 
 clean:
 	rm -rf $(VENV) .sevpro
