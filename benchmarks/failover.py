@@ -39,12 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its
 from sales_invoice_drain import (  # noqa: E402
     DRAFT,
     REPO,
-    BenchmarkTimeout,
     Stack,
     Watcher,
     clone_invoice,
     console,
     percentile,
+    run,
     status_guid,
     warm_up,
 )
@@ -167,47 +167,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("SEVPRO_HOME", str(REPO / ".sevpro"))
     os.environ["SEVPRO_SESSION_TIMEOUT_SECONDS"] = str(args.session_timeout)  # both workers inherit it
     stack = Stack(args, deadline=time.monotonic() + args.timeout, home=Path(os.environ["SEVPRO_HOME"]) / "failover")
-    signal.signal(signal.SIGTERM, _interrupt)
     watcher = Watcher(stack)
-    second: subprocess.Popen[bytes] | None = None
-    try:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def body() -> None:
         stack.start()
         templates = warm_up(stack)
-        warmed = {str(t["number"]) for t in templates}
         second, second_home = start_second_worker(stack)
-        wait_caught_up(stack, second_home, warmed)
+        started.append(second)
+        wait_caught_up(stack, second_home, {str(t["number"]) for t in templates})
         watcher.start()
         numbers, killed_at = trickle(stack, watcher, templates, args, second, second_home)
         report(stack, watcher, numbers, killed_at, args)
-        return 0
-    except BenchmarkTimeout as exc:
-        console.print(f"[red]benchmark aborted: {exc}; worker log: {stack.worker_log}[/red]")
-        return 2
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]")
-        return 130
-    except RuntimeError as exc:
-        console.print(f"[red]benchmark failed: {exc}[/red]")
-        return 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        watcher.stop()
-        if second is not None and second is not stack.worker:  # killed before the trickle got that far
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(second.pid, signal.SIGTERM)
-            second.wait(timeout=30)
-        with console.status("stopping the workers, the sandboxes and Kafka..."):
-            stack.stop()
+
+    def stop_second() -> None:
+        for second in started:
+            if second is not stack.worker:  # the first worker was not killed yet: the stack stops only that one
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(second.pid, signal.SIGTERM)
+                second.wait(timeout=30)
+
+    return run(stack, watcher, body, stop_second)
 
 
 if __name__ == "__main__":

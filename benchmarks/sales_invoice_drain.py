@@ -532,27 +532,16 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    # The repository's .sevpro holds the Kafka jars, wherever the benchmark is started from.
-    os.environ.setdefault("SEVPRO_HOME", str(REPO / ".sevpro"))
-    stack = Stack(args, deadline=time.monotonic() + args.timeout)
+def run(stack: Stack, watcher: Watcher, body: Callable[[], None],
+        before_stop: Callable[[], None] = lambda: None) -> int:
+    """Run `body`, report how it ended as an exit code, and always stop what was started."""
     # SIGTERM (a CI cancel, `timeout`) takes the same path as Ctrl-C, so the finally below always runs.
     signal.signal(signal.SIGTERM, _interrupt)
-    watcher = Watcher(stack)
     try:
-        stack.start()
-        templates = warm_up(stack)
-        one_time_calls(stack, time.monotonic())
-        console.print(f"templates: {len(templates)} demo invoices that transferred "
-                      f"({', '.join(str(t['number']) for t in templates)})")
-        watcher.start()
-        idle = idle_latency(stack, watcher, templates, args.idle_runs)
-        result = drain(stack, watcher, templates, args.invoices)
-        report(stack, idle, result)
+        body()
         return 0
     except BenchmarkTimeout as exc:
-        console.print(f"[red]benchmark aborted: {exc} (--timeout {args.timeout:.0f}); "
+        console.print(f"[red]benchmark aborted: {exc} (--timeout {stack.args.timeout:.0f}); "
                       f"worker log: {stack.worker_log}[/red]")
         return 2
     except KeyboardInterrupt:
@@ -566,8 +555,30 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         watcher.stop()
-        with console.status("stopping the worker, the sandboxes and Kafka..."):
+        before_stop()
+        with console.status("stopping the workers, the sandboxes and Kafka..."):
             stack.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # The repository's .sevpro holds the Kafka jars, wherever the benchmark is started from.
+    os.environ.setdefault("SEVPRO_HOME", str(REPO / ".sevpro"))
+    stack = Stack(args, deadline=time.monotonic() + args.timeout)
+    watcher = Watcher(stack)
+
+    def body() -> None:
+        stack.start()
+        templates = warm_up(stack)
+        one_time_calls(stack, time.monotonic())
+        console.print(f"templates: {len(templates)} demo invoices that transferred "
+                      f"({', '.join(str(t['number']) for t in templates)})")
+        watcher.start()
+        idle = idle_latency(stack, watcher, templates, args.idle_runs)
+        result = drain(stack, watcher, templates, args.invoices)
+        report(stack, idle, result)
+
+    return run(stack, watcher, body)
 
 
 if __name__ == "__main__":
