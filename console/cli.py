@@ -12,7 +12,7 @@ app = typer.Typer(add_completion=False, help="The operations console.")
 @app.command("console")
 def console_command(host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default:"
                                                                " the console has no login)."),
-                    port: int = typer.Option(8090, help="Port to listen on."),
+                    port: int = typer.Option(8090, min=1, max=65535, help="Port to listen on."),
                     db: Path | None = typer.Option(None, "--db", help="Folder of the projection versions (default:"
                                                    " $SEVPRO_HOME/projections or ./.sevpro/projections)."),
                     bootstrap: str | None = typer.Option(None, "--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS",

@@ -28,7 +28,15 @@ DB_HELP = "Folder of the projection versions (default: $SEVPRO_HOME/projections 
 
 
 def _db(db: Path | None) -> Path:
-    return db if db is not None else default_db_path()
+    """The folder of the projection versions, made if missing; one clear line when it cannot be."""
+    path = db if db is not None else default_db_path()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        console.print(f"[red]error:[/red] the read models' folder {str(path)!r} cannot be used: {exc.strerror}",
+                      soft_wrap=True)
+        raise typer.Exit(1) from None
+    return path
 
 
 def _bootstrap(bootstrap: str | None) -> str:
@@ -231,7 +239,12 @@ def export_command(out: Path = typer.Option(Path("sevpro-export"), help="Folder 
     from projections.export import export
 
     with ProjectionStore(_db(db)) as store:
-        written = export(store, out, tenant=tenant)
+        try:
+            written = export(store, out, tenant=tenant)
+        except OSError as exc:
+            console.print(f"[red]error:[/red] the export cannot be written to {str(out)!r}: {exc.strerror}",
+                          soft_wrap=True)
+            raise typer.Exit(1) from None
     for name, path in written.items():
         console.print(f"{name}: {path}")
 

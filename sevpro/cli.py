@@ -34,7 +34,7 @@ def _fail(message: str) -> None:
 
 
 @kafka_app.command("up")
-def kafka_up(port: int = typer.Option(9092, help="Client port; the controller uses port+1.")) -> None:
+def kafka_up(port: int = typer.Option(9092, min=1, max=65534, help="Client port; the controller uses port+1.")) -> None:
     """Start the broker (resolving the jars on first use); a second `up` is harmless."""
     broker = LocalKafkaBroker(port=port)
     try:
@@ -124,7 +124,7 @@ def worker(loglevel: str = typer.Option("info")) -> None:
 
 
 @sandbox_app.command("severa")
-def sandbox_severa(port: int = typer.Option(8081), host: str = typer.Option("127.0.0.1"),
+def sandbox_severa(port: int = typer.Option(8081, min=1, max=65535), host: str = typer.Option("127.0.0.1"),
                    seed: str | None = typer.Option(None, help="'demo' loads the demo organisation."),
                    latency_ms: float = typer.Option(0.0, help="Added latency per request."),
                    error_rate: float = typer.Option(0.0, help="Fraction of requests answered 500."),
@@ -142,7 +142,7 @@ def sandbox_severa(port: int = typer.Option(8081), host: str = typer.Option("127
 
 
 @sandbox_app.command("procountor")
-def sandbox_procountor(port: int = typer.Option(8082), host: str = typer.Option("127.0.0.1"),
+def sandbox_procountor(port: int = typer.Option(8082, min=1, max=65535), host: str = typer.Option("127.0.0.1"),
                        seed: str | None = typer.Option(None, help="'demo' loads the demo companies."),
                        latency_ms: float = typer.Option(0.0, help="Added latency per request."),
                        error_rate: float = typer.Option(0.0, help="Fraction of requests answered 500."),
@@ -161,9 +161,10 @@ def sandbox_procountor(port: int = typer.Option(8082), host: str = typer.Option(
 
 
 @app.command()
-def demo(severa_port: int = typer.Option(8081, help="Port of the Severa sandbox."),
-         procountor_port: int = typer.Option(8082, help="Port of the Procountor sandbox."),
-         kafka_port: int = typer.Option(9192, help="Port of the demo's own Kafka broker (reset at every start)."),
+def demo(severa_port: int = typer.Option(8081, min=1, max=65535, help="Port of the Severa sandbox."),
+         procountor_port: int = typer.Option(8082, min=1, max=65535, help="Port of the Procountor sandbox."),
+         kafka_port: int = typer.Option(9192, min=1, max=65534,
+                                        help="Port of the demo's own Kafka broker (reset at every start)."),
          timeout: float = typer.Option(240.0, help="Seconds to wait for the demo invoices."),
          exit_when_done: bool = typer.Option(False, help="Stop after printing the transfer log.")) -> None:
     """Broker, both sandboxes with demo data, pollers and worker: transfer the demo invoices, print the log."""

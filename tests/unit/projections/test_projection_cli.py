@@ -115,3 +115,24 @@ def test_state_is_taken_with_underscores_as_the_events_spell_it(root: Path) -> N
     result = runner.invoke(app, ["log", "--json", "--state", "failed_data", "--db", str(root)])
     assert result.exit_code == 0, result.output
     assert [e["severa_id"] for e in json.loads(result.output)] == ["g-bad"]
+
+
+def test_an_unusable_folder_is_one_clear_line_not_a_traceback(root: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    read = runner.invoke(app, ["log", "--db", str(blocker / "projections")])
+    assert read.exit_code == 1 and "Traceback" not in read.output
+    assert f"the read models' folder {str(blocker / 'projections')!r} cannot be used: Not a directory" in read.output
+    written = runner.invoke(app, ["export", "--db", str(root), "--out", str(blocker / "export")])
+    assert written.exit_code == 1 and "Traceback" not in written.output
+    assert f"the export cannot be written to {str(blocker / 'export')!r}" in written.output
+
+
+@pytest.mark.parametrize("args", [["sandbox", "severa", "--port", "70000"], ["demo", "--kafka-port", "0"],
+                                  ["kafka", "up", "--port", "65535"]])
+def test_a_port_out_of_range_is_refused_by_its_option(args: list[str]) -> None:
+    from sevpro.cli import app as sevpro_app
+
+    result = runner.invoke(sevpro_app, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--" in result.output and "port" in result.output
