@@ -6,9 +6,10 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +19,8 @@ from rich.table import Table
 from projections.apply import STATES
 from projections.store import ProjectionStore, default_db_path
 from streams.topics import TRANSFER_KINDS
+
+T = TypeVar("T")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Transfer log, ID map and history, built from the Kafka topics.")
@@ -47,6 +50,18 @@ def _bootstrap(bootstrap: str | None) -> str:
     from sevpro.kafka_broker import resolve_bootstrap
 
     return resolve_bootstrap().bootstrap
+
+
+def _on_kafka(bootstrap: str, main: Coroutine[Any, Any, T]) -> T:
+    """Run `main`, which talks to Kafka at `bootstrap`; a broker that cannot be reached is one clear line."""
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        return asyncio.run(main)
+    except KafkaConnectionError as exc:
+        console.print(f"[red]error:[/red] Kafka at {bootstrap} cannot be reached ({exc}); give --bootstrap or "
+                      "set KAFKA_BOOTSTRAP_SERVERS", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _time(value: str | None, option: str) -> datetime | None:
@@ -199,7 +214,8 @@ def replay_command(since: str | None = typer.Option(None, help="Start at this ti
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = asyncio.run(replay(_bootstrap(bootstrap), _db(db), since=_time(since, "--since"), progress=update))
+        servers = _bootstrap(bootstrap)
+        result = _on_kafka(servers, replay(servers, _db(db), since=_time(since, "--since"), progress=update))
     console.print(f"version {result.version} is current (was {result.previous}): {result.applied} events applied "
                   f"from {result.records} records, {result.undecodable} undecodable skipped")
 
@@ -218,10 +234,11 @@ def reprocess_command(state: str = typer.Option("failed-transient", help="Transf
     """Request the selected transfers again (reason "reprocess"); the transfer agent skips what is done."""
     from projections.reprocess import reprocess
 
+    servers = "" if dry_run else _bootstrap(bootstrap)
     with ProjectionStore(_db(db)) as store:
-        requests = asyncio.run(reprocess(
-            "" if dry_run else _bootstrap(bootstrap), store, dry_run=dry_run, state=state, kind=kind,
-            company=company, tenant=tenant, since=_time(since, "--since"), until=_time(until, "--until")))
+        requests = _on_kafka(servers, reprocess(
+            servers, store, dry_run=dry_run, state=state, kind=kind, company=company, tenant=tenant,
+            since=_time(since, "--since"), until=_time(until, "--until")))
     if as_json:
         _print_json([{k: v for k, v in r.items() if k != "snapshot"} | {"requested_at": r["requested_at"].isoformat()}
                      for r in requests])
@@ -258,19 +275,21 @@ def project_command(db: Path | None = DbOption, bootstrap: str | None = Bootstra
 
     configure()
 
+    servers = _bootstrap(bootstrap)
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        projector = Projector(_bootstrap(bootstrap), _db(db), batch_size=batch_size)
+        projector = Projector(servers, _db(db), batch_size=batch_size)
         await projector.start()
         try:
             await projector.run(stop)
         finally:
             await projector.stop()
 
-    asyncio.run(main())
+    _on_kafka(servers, main())
 
 
 if __name__ == "__main__":

@@ -65,8 +65,12 @@ class Projector:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, isolation_level="read_committed", enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=self.batch_size, client_id="sevpro-projector")
-        await self.consumer.start()
-        await self.refresh_assignment()
+        try:
+            await self.consumer.start()
+            await self.refresh_assignment()
+        except BaseException:
+            await self.stop()  # a broker that cannot be reached leaves no open consumer or database behind
+            raise
 
     async def stop(self) -> None:
         if self.consumer is not None:

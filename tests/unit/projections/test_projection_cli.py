@@ -136,3 +136,14 @@ def test_a_port_out_of_range_is_refused_by_its_option(args: list[str]) -> None:
     result = runner.invoke(sevpro_app, args)
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--" in result.output and "port" in result.output
+
+
+@pytest.mark.parametrize("command", [["replay"], ["project"], ["reprocess", "--state", "failed-data"]])
+def test_a_broker_that_cannot_be_reached_is_one_clear_line(root: Path, command: list[str]) -> None:
+    from projections import versions
+
+    current = versions.current_version(root)
+    result = runner.invoke(app, [*command, "--db", str(root), "--bootstrap", "127.0.0.1:1"])
+    assert result.exit_code == 1, result.output
+    assert "Kafka at 127.0.0.1:1 cannot be reached" in result.output and "Traceback" not in result.output
+    assert versions.current_version(root) == current  # a replay that could not start switched nothing
