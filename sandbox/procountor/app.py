@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 import secrets
@@ -51,6 +52,7 @@ from .rules import (
 )
 from .store import Company, ProcountorStore, parse_datetime
 
+log = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 200
 MAX_BATCH_IDS = 200
 
@@ -200,8 +202,13 @@ class Sandbox:
                     response = await handler(request, self.store.company(token.company))
                 except ApiError as exc:
                     response = errors_response(exc.status, exc.errors)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, UnicodeDecodeError):
                     response = error(400, "Invalid JSON")
+                except (TypeError, AttributeError, KeyError, ValueError) as exc:
+                    # The real API deserializes into its models first: a value of the wrong type or shape is
+                    # the client's error (400), never a 500. Logged, so that a sandbox bug does not hide here.
+                    log.warning("request refused as malformed: %s: %r", stat_key, exc)
+                    response = error(400, "INVALID_REQUEST_BODY")
             if method != "GET" and response.status_code < 300 and self.state_file:
                 self.store.save(self.state_file)
             if self.config.timeout_rate and self.random.random() < self.config.timeout_rate:

@@ -7,6 +7,7 @@ of Severa's OpenAPI document (an operation with several scopes needs all of them
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from sandbox.severa.web import (
     parse_datetime,
     token_page,
 )
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 
@@ -757,3 +760,9 @@ async def run(op: Operation, ctx: Ctx) -> Response:
         return not_found().response()
     except ApiError as error:
         return error.response()
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # The real API deserializes into its models first: a value of the wrong type or shape is the
+        # client's error (400), never a 500. Logged, so that a sandbox bug does not hide behind it.
+        log.warning("request refused as malformed: %s %s: %r", op.method, op.path, exc)
+        return ApiError(400, "InvalidRequest", "The request does not match the model of the operation.",
+                        location="RequestBody").response()

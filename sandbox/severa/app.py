@@ -246,7 +246,11 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
         if client is None or not secrets.compare_digest(str(secret), client["secret"]):
             return exception_model(401, "AuthenticationRequired", "Invalid client credentials.")
         allowed = set(client["scopes"])
-        requested = _split_scopes(_ci(body, "scope"))
+        scope = _ci(body, "scope")
+        if scope is not None and not isinstance(scope, str):
+            return exception_model(400, "InvalidParameter", "scope must be a string of scopes.", name="scope",
+                                   location="RequestBody")
+        requested = _split_scopes(scope)
         if requested - allowed:
             # "If scopes that are not allowed for the client are requested, returns unauthorized."
             return exception_model(
