@@ -232,13 +232,14 @@ def reprocess_command(state: str = typer.Option("failed-transient", help="Transf
                       as_json: bool = typer.Option(False, "--json"),
                       db: Path | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
     """Request the selected transfers again (reason "reprocess"); the transfer agent skips what is done."""
-    from projections.reprocess import reprocess
+    from projections.reprocess import publish, select
 
-    servers = "" if dry_run else _bootstrap(bootstrap)
     with ProjectionStore(_db(db)) as store:
-        requests = _on_kafka(servers, reprocess(
-            servers, store, dry_run=dry_run, state=state, kind=kind, company=company, tenant=tenant,
-            since=_time(since, "--since"), until=_time(until, "--until")))
+        requests = select(store, state=state, kind=kind, company=company, tenant=tenant,
+                          since=_time(since, "--since"), until=_time(until, "--until"))
+    if requests and not dry_run:  # the broker is looked for (and perhaps started) only when there is work
+        servers = _bootstrap(bootstrap)
+        _on_kafka(servers, publish(servers, requests))
     if as_json:
         _print_json([{k: v for k, v in r.items() if k != "snapshot"} | {"requested_at": r["requested_at"].isoformat()}
                      for r in requests])

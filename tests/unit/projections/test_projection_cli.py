@@ -147,3 +147,16 @@ def test_a_broker_that_cannot_be_reached_is_one_clear_line(root: Path, command: 
     assert result.exit_code == 1, result.output
     assert "Kafka at 127.0.0.1:1 cannot be reached" in result.output and "Traceback" not in result.output
     assert versions.current_version(root) == current  # a replay that could not start switched nothing
+
+
+def test_reprocess_with_nothing_selected_looks_for_no_broker(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sevpro.kafka_broker
+
+    def no_broker_wanted() -> None:
+        raise AssertionError("a broker was looked for (and might have been started) with nothing to publish")
+
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setattr(sevpro.kafka_broker, "resolve_bootstrap", no_broker_wanted)
+    result = runner.invoke(app, ["reprocess", "--state", "pending", "--db", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "0 transfer(s) requested again" in result.output
