@@ -241,7 +241,10 @@ class ProjectionStore:
                   since: datetime | None = None, until: datetime | None = None,
                   tenant: str | None = None) -> list[dict[str, Any]]:
         """The transfer log, newest first. The period [since, until) applies to the record's last event."""
-        where, args = _filters(company=company, kind=kind, state=state, tenant=tenant)
+        where, args = _filters(company=company, kind=kind, state=state)
+        if tenant:
+            where.append(TENANT_AND_ITS_COMPANIES)
+            args += _tenant_args(tenant)
         if since is not None:
             where.append("updated_at >= ?")
             args.append(_since_ms(since))
@@ -260,8 +263,8 @@ class ProjectionStore:
                "transfers.tenant AND q.kind=transfers.kind AND q.source_id=transfers.source_id))")
         args: list[Any] = [ref]
         if tenant:
-            sql += " AND tenant=?2"
-            args.append(tenant)
+            sql += " AND " + TENANT_AND_ITS_COMPANIES
+            args += _tenant_args(tenant)
         with self._read() as db:
             return [_transfer(db, row) for row in db.execute(sql + " ORDER BY tenant, kind, source_id", args)]
 
@@ -314,9 +317,9 @@ class ProjectionStore:
         other system's ids and to their correlation ids, whose events are included too: asking for a Severa
         invoice shows the Procountor invoice it became, and everything done in that business transaction."""
         with self._read() as db:
-            tenant_sql = " AND tenant=?" if tenant else ""
+            tenant_sql = " AND " + TENANT_AND_ITS_COMPANIES if tenant else ""
             anchors = db.execute("SELECT DISTINCT record_name, tenant, event_id FROM event_refs WHERE ref=?"
-                                 + tenant_sql, [record] + ([tenant] if tenant else [])).fetchall()
+                                 + tenant_sql, [record] + (_tenant_args(tenant) if tenant else [])).fetchall()
             if not anchors:
                 return []
             tenants = {a["tenant"] for a in anchors}
@@ -363,6 +366,15 @@ class ProjectionStore:
                 sql = f"SELECT * FROM {table}" + (" WHERE tenant=?" if tenant else "") + f" ORDER BY {order}"
                 out[table] = [tuple(r) for r in db.execute(sql, [tenant] if tenant else [])]
         return out
+
+
+# A tenant's Procountor pollers publish as `<tenant>/<company>` (each company its own watermarks), so the
+# purchase invoices' records carry that tenant: what a user or the retry asks of a tenant includes them.
+TENANT_AND_ITS_COMPANIES = "(tenant=? OR substr(tenant, 1, ?)=?)"
+
+
+def _tenant_args(tenant: str) -> list[Any]:
+    return [tenant, len(tenant) + 1, f"{tenant}/"]
 
 
 def _filters(**values: Any) -> tuple[list[str], list[Any]]:

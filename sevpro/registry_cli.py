@@ -54,7 +54,8 @@ def _severa(settings: Settings) -> SeveraClient:
     return SeveraClient(settings.severa_url, settings.severa_client_id,
                         settings.severa_client_secret.get_secret_value(),
                         requests_per_second=settings.severa_requests_per_second, max_retries=_MAX_RETRIES,
-                        backoff_initial=_BACKOFF_INITIAL, backoff_max=_BACKOFF_MAX)
+                        backoff_initial=_BACKOFF_INITIAL, backoff_max=_BACKOFF_MAX,
+                        timeout=settings.http_timeout_seconds)
 
 
 def _procountor(settings: Settings, company: CompanySettings) -> ProcountorClient:
@@ -63,7 +64,8 @@ def _procountor(settings: Settings, company: CompanySettings) -> ProcountorClien
                             settings.procountor_client_secret.get_secret_value(),
                             company.procountor_api_key(os.environ),
                             requests_per_second=settings.procountor_requests_per_second, max_retries=_MAX_RETRIES,
-                            backoff_initial=_BACKOFF_INITIAL, backoff_max=_BACKOFF_MAX)
+                            backoff_initial=_BACKOFF_INITIAL, backoff_max=_BACKOFF_MAX,
+                            timeout=settings.http_timeout_seconds)
 
 
 async def _per_company(

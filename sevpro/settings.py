@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     purchase_invoice_poll_seconds: float = 10.0
     transient_retry_seconds: float = 60.0
     transfer_concurrency: int = 16
+    # Every API call gives up after this long; a write that timed out is found by the retry's search before
+    # it writes again (neither API has idempotency keys).
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
     # Partitions of the topics the worker creates: the most workers a tenant can spread its work over.
     topic_partitions: int = Field(default=4, ge=1)
     # How soon the group notices a worker that died without leaving (kill -9, a lost host) and hands its

@@ -59,13 +59,15 @@ class Runtime:
         settings = self.settings
         self.severa = SeveraClient(settings.severa_url, settings.severa_client_id,
                                    settings.severa_client_secret.get_secret_value(),
-                                   requests_per_second=settings.severa_requests_per_second)
+                                   requests_per_second=settings.severa_requests_per_second,
+                                   timeout=settings.http_timeout_seconds)
         # Procountor's rate limit is per API client, and the companies' clients share one client id.
         shared_pace = AsyncLimiter(settings.procountor_requests_per_second, 1.0)
         for name, api_key in procountor_api_keys(self.companies, os.environ).items():
             self.procountor[name] = ProcountorClient(
                 settings.procountor_url, settings.procountor_client_id,
-                settings.procountor_client_secret.get_secret_value(), api_key, limiter=shared_pace)
+                settings.procountor_client_secret.get_secret_value(), api_key, limiter=shared_pace,
+                timeout=settings.http_timeout_seconds)
         self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
         await self.producer.start()
         self.directory = await CompanyDirectory.load(self.companies, self.severa)

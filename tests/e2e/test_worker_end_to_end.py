@@ -214,6 +214,38 @@ def test_two_workers_of_a_tenant_one_killed_mid_run_every_invoice_once(kafka, un
     assert len(fees) >= PURCHASES_TO_IMPORT and len(fees) == len(set(fees)), fees
 
 
+def test_faults_on_both_apis_end_with_every_invoice_once(kafka, unique, tmp_path: Path) -> None:
+    """500s from both APIs, slow Severa answers, and Procountor calls that time out *after* they were carried
+    out: the transient retries finish every transfer, and the searches before each write keep every invoice,
+    attachment and Severa status change single."""
+    with SandboxServer(severa_app(seed="demo", error_rate=0.15, slow_rate=0.05, slow_ms=2500)) as severa, \
+            SandboxServer(procountor_app(seed="demo", error_rate=0.15, timeout_rate=0.08,
+                                         timeout_delay_s=2.5)) as procountor:
+        numbers = {str(i["number"]) for i in severa.app.state.store.all("invoices") if i["status"]["name"] == WAITING}
+        env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"chaos-{unique}")
+        env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"chaos{unique}",
+                   SEVPRO_HTTP_TIMEOUT_SECONDS="1.5", SEVPRO_TRANSIENT_RETRY_SECONDS="2")
+        log = tmp_path / "worker.log"
+        worker = _start_worker(env, log)
+        try:
+            entries = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, worker, log, timeout=420)
+        finally:
+            _stop(worker)
+        faults = (severa.app.state.sandbox.stats.injected_errors, procountor.app.state.sandbox.stats.injected_errors,
+                  procountor.app.state.sandbox.stats.injected_timeouts)
+    assert all(faults), f"the faults did not happen: {faults}"
+    # A transient failure never ends as a data error: the same four data errors as without faults.
+    failed = {e["severa_number"]: e["last_error"]["code"] for e in entries if e["state"] == "failed-data"}
+    assert failed == {"10005": "REGISTRY_MISMATCH", "10006": "ERROR_BRN_CODE", "10007": "CLOSED_FISCAL_PERIOD",
+                      "10008": "SIZE_MUST_BE_BETWEEN_0_AND_100"}
+    assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
+    created = [i for c in ("FI", "SE") for i in procountor.app.state.store.company(c).invoices.values()
+               if i.get("originalInvoiceNumber") in numbers]
+    assert sorted(Counter(i["originalInvoiceNumber"] for i in created).values()) == [1] * 8
+    assert all(len(i.get("attachments") or []) <= 1 for i in created), [i.get("attachments") for i in created]
+    assert sum(i["status"]["name"] == "Transferred to Procountor" for i in severa.app.state.store.all("invoices")) == 8
+
+
 def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique, tmp_path: Path) -> None:
     severa_port = _free()
     with SandboxServer(procountor_app(seed="demo")) as procountor:

@@ -164,6 +164,24 @@ def test_transfer_filters(store: ProjectionStore) -> None:
     assert [t["severa_id"] for t in store.find_transfers("1001")] == ["a", "b"]
 
 
+def test_a_tenant_includes_its_companies_purchase_records_and_no_other_tenant(store: ProjectionStore) -> None:
+    from projections.reprocess import select
+
+    feed = Feed()
+    _, _, _, sale = r1 = ev.requested(TENANT, "s", seconds=0)
+    # The Procountor poller of company FI publishes as "<tenant>/FI"; "<tenant>x" is another tenant.
+    _, _, _, buy = r2 = ev.requested(f"{TENANT}/FI", "p", kind="purchase-invoice", number="77", seconds=1)
+    _, _, _, other = r3 = ev.requested(f"{TENANT}x", "o", seconds=2)
+    store.apply_records(feed(r1, r2, r3, *(ev.outcome(r, "failed_transient", seconds=5, error=ev.transient_error())
+                                           for r in (sale, buy, other))))
+    assert sorted(t["severa_id"] for t in store.transfers(tenant=TENANT)) == ["p", "s"]
+    assert [t["severa_id"] for t in store.transfers(tenant=f"{TENANT}/FI")] == ["p"]
+    assert [t["severa_id"] for t in store.find_transfers("77", tenant=TENANT)] == ["p"]
+    assert store.history("p", tenant=TENANT) and not store.history("p", tenant=f"{TENANT}x")
+    # The worker's retry of transient failures asks for its tenant: the purchase import is retried too.
+    assert sorted(r["source_id"] for r in select(store, state="failed-transient", tenant=TENANT)) == ["p", "s"]
+
+
 def test_reader_follows_the_current_pointer(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     reader = ProjectionStore(root)
