@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from sandbox.procountor.app import create_app as procountor_app
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sevpro.demo import worker_environment
+from sevpro.kafka_broker import LocalKafkaBroker
 
 pytestmark = pytest.mark.integration
 WAITING = "Waiting for transfer to Procountor"
@@ -243,6 +245,47 @@ def test_faults_on_both_apis_end_with_every_invoice_once(kafka, unique, tmp_path
                if i.get("originalInvoiceNumber") in numbers]
     assert sorted(Counter(i["originalInvoiceNumber"] for i in created).values()) == [1] * 8
     assert all(len(i.get("attachments") or []) <= 1 for i in created), [i.get("attachments") for i in created]
+    assert sum(i["status"]["name"] == "Transferred to Procountor" for i in severa.app.state.store.all("invoices")) == 8
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="needs Java to run a broker of its own")
+def test_the_broker_away_for_seconds_mid_run_loses_and_doubles_nothing(unique, tmp_path: Path) -> None:
+    """A broker of this test's own (the shared one must stay up) stops while invoices are in flight and comes
+    back 8 s later: the worker rides it out, and every invoice ends in Procountor once."""
+    from sandbox.runner import free_port
+
+    broker = LocalKafkaBroker(port=free_port(), name=f"bounce-{unique}")
+    broker.reset()
+    bootstrap = broker.start().bootstrap
+    try:
+        with SandboxServer(severa_app(seed="demo", latency_ms=50)) as severa, \
+                SandboxServer(procountor_app(seed="demo", latency_ms=150)) as procountor:
+            numbers = {str(i["number"]) for i in severa.app.state.store.all("invoices")
+                       if i["status"]["name"] == WAITING}
+            env = worker_environment(bootstrap, severa.url, procountor.url, f"bounce-{unique}")
+            env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"bounce{unique}",
+                       SEVPRO_TRANSIENT_RETRY_SECONDS="2")
+
+            def created() -> list[dict]:
+                return [i for c in ("FI", "SE") for i in procountor.app.state.store.company(c).invoices.values()
+                        if i.get("originalInvoiceNumber") in numbers]
+
+            log = tmp_path / "worker.log"
+            worker = _start_worker(env, log)
+            try:
+                _wait_until(lambda: len(created()) >= 1, worker, log, timeout=120)
+                broker.stop()
+                time.sleep(8)
+                assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+                broker.start()
+                entries = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, worker, log)
+            finally:
+                _stop(worker)
+    finally:
+        broker.stop()
+        shutil.rmtree(broker.run_dir, ignore_errors=True)
+    assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
+    assert sorted(Counter(i["originalInvoiceNumber"] for i in created()).values()) == [1] * 8
     assert sum(i["status"]["name"] == "Transferred to Procountor" for i in severa.app.state.store.all("invoices")) == 8
 
 
