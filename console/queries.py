@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from projections.apply import STATES
-from projections.store import ProjectionStore, iso
+from projections.store import TENANT_AND_ITS_COMPANIES, ProjectionStore, iso, tenant_args
 
 # Outcome states that end an attempt well; their first one after a request is its "done" time.
 DONE_STATES = ("succeeded", "skipped")
@@ -43,11 +43,14 @@ class TransferFilter:
     def sql(self) -> tuple[str, list[Any]]:
         where: list[str] = []
         args: list[Any] = []
-        for column in ("tenant", "company", "kind", "state"):
+        for column in ("company", "kind", "state"):
             value = getattr(self, column)
             if value:
                 where.append(f"{column}=?")
                 args.append(value)
+        if self.tenant:  # with its companies' purchase imports, as everywhere (projections/store.py)
+            where.append(TENANT_AND_ITS_COMPANIES)
+            args += tenant_args(self.tenant)
         if self.since is not None:
             where.append("updated_at >= ?")
             args.append(_ms(self.since))

@@ -244,7 +244,7 @@ class ProjectionStore:
         where, args = _filters(company=company, kind=kind, state=state)
         if tenant:
             where.append(TENANT_AND_ITS_COMPANIES)
-            args += _tenant_args(tenant)
+            args += tenant_args(tenant)
         if since is not None:
             where.append("updated_at >= ?")
             args.append(_since_ms(since))
@@ -264,7 +264,7 @@ class ProjectionStore:
         args: list[Any] = [ref]
         if tenant:
             sql += " AND " + TENANT_AND_ITS_COMPANIES
-            args += _tenant_args(tenant)
+            args += tenant_args(tenant)
         with self._read() as db:
             return [_transfer(db, row) for row in db.execute(sql + " ORDER BY tenant, kind, source_id", args)]
 
@@ -319,7 +319,7 @@ class ProjectionStore:
         with self._read() as db:
             tenant_sql = " AND " + TENANT_AND_ITS_COMPANIES if tenant else ""
             anchors = db.execute("SELECT DISTINCT record_name, tenant, event_id FROM event_refs WHERE ref=?"
-                                 + tenant_sql, [record] + (_tenant_args(tenant) if tenant else [])).fetchall()
+                                 + tenant_sql, [record] + (tenant_args(tenant) if tenant else [])).fetchall()
             if not anchors:
                 return []
             tenants = {a["tenant"] for a in anchors}
@@ -373,7 +373,7 @@ class ProjectionStore:
 TENANT_AND_ITS_COMPANIES = "(tenant=? OR substr(tenant, 1, ?)=?)"
 
 
-def _tenant_args(tenant: str) -> list[Any]:
+def tenant_args(tenant: str) -> list[Any]:
     return [tenant, len(tenant) + 1, f"{tenant}/"]
 
 

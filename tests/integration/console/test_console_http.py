@@ -248,3 +248,14 @@ def test_a_record_with_nothing_to_write_says_why(tmp_path: Path) -> None:
         page = http.get("/records/proj-7").text
         assert "Nothing to write:</strong> the item is closed already &lt;as in Procountor&gt;" in page
         assert http.get("/api/records/proj-7").json()["transfers"][0]["note"].startswith("the item is closed")
+
+
+def test_a_tenant_filter_includes_its_companies_purchase_imports(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    with ProjectionStore(root) as store:
+        store.apply_records(ev.Feed()(ev.requested("acme", "inv-1"),
+                                      ev.requested("acme/FI", "buy-1", kind="purchase-invoice", seconds=1),
+                                      ev.requested("acme2", "inv-2", seconds=2)))
+    with SandboxServer(create_app(root)) as server, httpx.Client(base_url=server.url) as http:
+        listed = http.get("/api/transfers", params={"tenant": "acme"}).json()
+        assert sorted(i["severa_id"] for i in listed["items"]) == ["buy-1", "inv-1"]
