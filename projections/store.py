@@ -241,10 +241,7 @@ class ProjectionStore:
                   since: datetime | None = None, until: datetime | None = None,
                   tenant: str | None = None) -> list[dict[str, Any]]:
         """The transfer log, newest first. The period [since, until) applies to the record's last event."""
-        where, args = _filters(company=company, kind=kind, state=state)
-        if tenant:
-            where.append(TENANT_AND_ITS_COMPANIES)
-            args += tenant_args(tenant)
+        where, args = _scoped(tenant, company=company, kind=kind, state=state)
         if since is not None:
             where.append("updated_at >= ?")
             args.append(_since_ms(since))
@@ -289,7 +286,7 @@ class ProjectionStore:
     # -- ID map --------------------------------------------------------------------------------------------
     def id_map(self, kind: str | None = None, tenant: str | None = None,
                company: str | None = None) -> list[dict[str, Any]]:
-        where, args = _filters(kind=kind, tenant=tenant, company=company)
+        where, args = _scoped(tenant, kind=kind, company=company)
         sql = "SELECT * FROM id_links" + (" WHERE " + " AND ".join(where) if where else "")
         with self._read() as db:
             return [_link(r) for r in db.execute(sql + " ORDER BY tenant, company, kind, severa_key", args)]
@@ -353,7 +350,7 @@ class ProjectionStore:
 
     def events(self, tenant: str | None = None) -> list[dict[str, Any]]:
         """Every applied event (for export), in time order."""
-        where, args = _filters(tenant=tenant)
+        where, args = _scoped(tenant)
         sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
         with self._read() as db:
             return [_event(r) for r in db.execute(sql + " ORDER BY occurred_at, topic, partition, offset", args)]
@@ -362,9 +359,10 @@ class ProjectionStore:
         """Every read-model row, sorted: two stores built from the same events must dump equal."""
         out: dict[str, list[tuple[Any, ...]]] = {}
         with self._read() as db:
+            where, args = _scoped(tenant)
+            condition = " WHERE " + " AND ".join(where) if where else ""
             for table, order in MODEL_TABLES.items():
-                sql = f"SELECT * FROM {table}" + (" WHERE tenant=?" if tenant else "") + f" ORDER BY {order}"
-                out[table] = [tuple(r) for r in db.execute(sql, [tenant] if tenant else [])]
+                out[table] = [tuple(r) for r in db.execute(f"SELECT * FROM {table}{condition} ORDER BY {order}", args)]
         return out
 
 
@@ -380,6 +378,15 @@ def tenant_args(tenant: str) -> list[Any]:
 def _filters(**values: Any) -> tuple[list[str], list[Any]]:
     where = [f"{name}=?" for name, value in values.items() if value is not None]
     return where, [value for value in values.values() if value is not None]
+
+
+def _scoped(tenant: str | None, **values: Any) -> tuple[list[str], list[Any]]:
+    """`_filters` for what users (and the retry) ask: a tenant with its companies."""
+    where, args = _filters(**values)
+    if tenant:
+        where.append(TENANT_AND_ITS_COMPANIES)
+        args += tenant_args(tenant)
+    return where, args
 
 
 def _attempts(db: sqlite3.Connection, tenant: str, kind: str, source_id: str) -> list[dict[str, Any]]:

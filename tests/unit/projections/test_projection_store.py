@@ -178,6 +178,8 @@ def test_a_tenant_includes_its_companies_purchase_records_and_no_other_tenant(st
     assert [t["severa_id"] for t in store.transfers(tenant=f"{TENANT}/FI")] == ["p"]
     assert [t["severa_id"] for t in store.find_transfers("77", tenant=TENANT)] == ["p"]
     assert store.history("p", tenant=TENANT) and not store.history("p", tenant=f"{TENANT}x")
+    assert {e["tenant"] for e in store.events(TENANT)} == {TENANT, f"{TENANT}/FI"}
+    assert {row[0] for row in store.dump(TENANT)["transfers"]} == {TENANT, f"{TENANT}/FI"}
     # The worker's retry of transient failures asks for its tenant: the purchase import is retried too.
     assert sorted(r["source_id"] for r in select(store, state="failed-transient", tenant=TENANT)) == ["p", "s"]
 
