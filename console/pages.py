@@ -23,7 +23,7 @@ from console.html import (
     when,
 )
 from console.queries import Page
-from projections.apply import STATES
+from projections.apply import STATES, systems_of
 
 STATE_TITLES = {"failed-data": "Needs your action", "failed-transient": "Retrying automatically",
                 "pending": "Pending", "succeeded": "Succeeded"}
@@ -36,10 +36,12 @@ def _card(label: str, value: Any, sub: Any = "", cls: str = "", href: str | None
 
 
 def _record_link(row: dict[str, Any]) -> Safe:
-    """A record as its Severa number (or id), linking to its page."""
+    """A record as its source system's number (or id), linking to its page."""
     number = row.get("severa_number") or row.get("source_number")
     source_id = row.get("severa_id") or row.get("source_id") or ""
-    return link(record_url(source_id, row.get("tenant")), number or source_id, title=f"Severa {source_id}")
+    source = systems_of(str(row.get("kind") or ""))[0]
+    return link(record_url(source_id, row.get("tenant")), f"{source} {number or source_id}",
+                title=f"{source} {source_id}")
 
 
 def _problem(error: dict[str, Any] | None, with_solution: bool = True) -> Safe:
@@ -196,13 +198,14 @@ def transfers(result: Page, params: dict[str, str], facets: dict[str, list[str]]
     for e in result.items:
         procountor: Any = "–"
         if e["procountor_id"]:
-            label = e["procountor_id"] + (f" (no. {e['procountor_number']})" if e["procountor_number"] else "")
+            label = f"{systems_of(e['kind'])[1]} {e['procountor_id']}" + (
+                f" (no. {e['procountor_number']})" if e["procountor_number"] else "")
             procountor = link(record_url(e["procountor_id"], e["tenant"]), label)
         failure = e["last_error"] if e["state"].startswith("failed") else None
         rows.append([when(e["updated_at"]), e["company"], _nowrap(e["kind"]), _record_link(e), procountor,
                      state_badge(e["state"]), e["attempt_count"], _problem(failure)])
     body = [fmt("<h1>Transfer log <span class=\"muted\">({n})</span></h1>", n=result.total), form,
-            table(["Updated (UTC)", "Company", "Kind", "Severa no.", "Procountor", "State", "Attempts", "Reason"],
+            table(["Updated (UTC)", "Company", "Kind", "Record", "Became", "State", "Attempts", "Reason"],
                   rows, cls="log", empty="No record matches."),
             _pager("/transfers", params, result)]
     return page("Transfer log", join(body), active="/transfers", now=now)

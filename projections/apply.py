@@ -26,6 +26,15 @@ KIND_REALMS: dict[str, tuple[str, str]] = {
     "purchase-invoice": ("procountor:purchase_invoice", "severa:purchase_invoice"),
     "dimension-item": ("severa:dimension_item", "procountor:dimension"),
 }
+
+
+def systems_of(kind: str) -> tuple[str, str]:
+    """(source, target) system of a transfer kind as users name them: ("Procountor", "Severa") for a purchase
+    invoice, ("Severa", "Procountor") for the others."""
+    source, target = KIND_REALMS.get(kind, ("severa:", "procountor:"))
+    return source.split(":")[0].capitalize(), target.split(":")[0].capitalize()
+
+
 LINK_REALMS: dict[str, tuple[str, str]] = {
     "customer": ("severa:customer", "procountor:business_partner"),
     "product": ("severa:product", "procountor:product"),

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from projections.apply import STATES
+from projections.apply import STATES, systems_of
 from projections.store import ProjectionStore, default_db_path
 from streams.topics import TRANSFER_KINDS
 
@@ -125,8 +125,9 @@ def log_command(company: str | None = typer.Option(None, help="Only this company
     if as_json:
         _print_json([e | {"reason_for_failure": _reason(e)} for e in entries])
         return
-    table = Table(title=f"Transfer log ({len(entries)})", show_lines=False)
-    for column in ("company", "kind", "Severa no.", "Procountor", "state", "att.", "updated (UTC)", "reason"):
+    table = Table(title=f"Transfer log{f': {kind}' if kind else ''} ({len(entries)})", show_lines=False)
+    # Each kind names its systems: a purchase invoice goes from Procountor to Severa, the others the other way.
+    for column in ("company", "kind", "record", "became", "state", "att.", "updated (UTC)", "reason"):
         table.add_column(column, overflow="fold")
     for e in entries:
         reason = _reason(e)
@@ -138,11 +139,12 @@ def log_command(company: str | None = typer.Option(None, help="Only this company
                 reason_text += f"\n[cyan]→ {reason['solution']}[/]"
         elif e["note"]:
             reason_text = f"[dim]nothing to write: {e['note']}[/]"
-        procountor = e["procountor_id"] or "-"
+        source, target = systems_of(e["kind"])
+        became = f"{target} {e['procountor_id']}" if e["procountor_id"] else "-"
         if e["procountor_number"]:
-            procountor += f" (no. {e['procountor_number']})"
-        table.add_row(e["company"], e["kind"], e["severa_number"] or e["severa_id"], procountor, _state(e["state"]),
-                      str(e["attempt_count"]), (e["updated_at"] or "")[:19], reason_text)
+            became += f" (no. {e['procountor_number']})"
+        table.add_row(e["company"], e["kind"], f"{source} {e['severa_number'] or e['severa_id']}", became,
+                      _state(e["state"]), str(e["attempt_count"]), (e["updated_at"] or "")[:19], reason_text)
     console.print(table)
 
 

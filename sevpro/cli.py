@@ -15,6 +15,7 @@ from projections.cli import log_command
 from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
 from sevpro.registry_cli import app as registry_app
 from sevpro.settings import get_settings
+from streams.topics import TRANSFER_KINDS
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Severa ⇄ Procountor integration on Kafka.")
 kafka_app = typer.Typer(no_args_is_help=True, help="The development Kafka broker (KRaft, from Maven Central jars).")
@@ -181,7 +182,9 @@ def demo(severa_port: int = typer.Option(8081, min=1, max=65535, help="Port of t
         numbers = demo_module.demo_invoice_numbers(stack)
         demo_module.wait_for_transfers(stack, numbers, timeout)
         tenant = get_settings().tenant  # the demo's own, also on a broker other tenants share
-        log_command(company=None, kind=None, state=None, since=None, until=None, tenant=tenant, as_json=False, db=None)
+        for kind in TRANSFER_KINDS:  # one table per kind: the invoices first, not lost among dimension items
+            log_command(company=None, kind=kind, state=None, since=None, until=None, tenant=tenant, as_json=False,
+                        db=None)
         if exit_when_done:
             return
         console.print("Running. Change invoices in the Severa sandbox and watch them flow "

@@ -160,3 +160,17 @@ def test_reprocess_with_nothing_selected_looks_for_no_broker(root: Path, monkeyp
     result = runner.invoke(app, ["reprocess", "--state", "pending", "--db", str(root)])
     assert result.exit_code == 0, result.output
     assert "0 transfer(s) requested again" in result.output
+
+
+def test_the_log_table_names_each_kind_s_systems(tmp_path: Path) -> None:
+    feed = Feed()
+    _, _, _, sale = sale_req = ev.requested(TENANT, "g-sale", number="2001")
+    _, _, _, buy = buy_req = ev.requested(f"{TENANT}/FI", "771", kind="purchase-invoice", number="771", seconds=1)
+    with ProjectionStore(tmp_path / "proj") as store:
+        store.apply_records(feed(
+            sale_req, ev.outcome(sale, "succeeded", seconds=2, target_id="8001", target_number="31"),
+            buy_req, ev.outcome(buy, "succeeded", seconds=3, target_id="fee-guid-1", target_number="2026002")))
+    table = runner.invoke(app, ["log", "--db", str(tmp_path / "proj"), "--tenant", TENANT], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    assert "Severa 2001" in table.output and "Procountor 8001 (no. 31)" in table.output
+    assert "Procountor 771" in table.output and "Severa fee-guid-1 (no. 2026002)" in table.output
