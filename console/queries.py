@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from projections.apply import STATES
-from projections.store import TENANT_AND_ITS_COMPANIES, ProjectionStore, iso, tenant_args
+from projections.store import ProjectionStore, iso, tenant_scope
 
 # Outcome states that end an attempt well; their first one after a request is its "done" time.
 DONE_STATES = ("succeeded", "skipped")
@@ -49,8 +49,9 @@ class TransferFilter:
                 where.append(f"{column}=?")
                 args.append(value)
         if self.tenant:  # with its companies' purchase imports, as everywhere (projections/store.py)
-            where.append(TENANT_AND_ITS_COMPANIES)
-            args += tenant_args(self.tenant)
+            condition, tenant_args = tenant_scope(self.tenant)
+            where.append(condition)
+            args += tenant_args
         if self.since is not None:
             where.append("updated_at >= ?")
             args.append(_ms(self.since))

@@ -260,8 +260,9 @@ class ProjectionStore:
                "transfers.tenant AND q.kind=transfers.kind AND q.source_id=transfers.source_id))")
         args: list[Any] = [ref]
         if tenant:
-            sql += " AND " + TENANT_AND_ITS_COMPANIES
-            args += tenant_args(tenant)
+            condition, tenant_args = tenant_scope(tenant)
+            sql += " AND " + condition
+            args += tenant_args
         with self._read() as db:
             return [_transfer(db, row) for row in db.execute(sql + " ORDER BY tenant, kind, source_id", args)]
 
@@ -314,9 +315,9 @@ class ProjectionStore:
         other system's ids and to their correlation ids, whose events are included too: asking for a Severa
         invoice shows the Procountor invoice it became, and everything done in that business transaction."""
         with self._read() as db:
-            tenant_sql = " AND " + TENANT_AND_ITS_COMPANIES if tenant else ""
+            where, args = _scoped(tenant)
             anchors = db.execute("SELECT DISTINCT record_name, tenant, event_id FROM event_refs WHERE ref=?"
-                                 + tenant_sql, [record] + (tenant_args(tenant) if tenant else [])).fetchall()
+                                 + "".join(" AND " + w for w in where), [record, *args]).fetchall()
             if not anchors:
                 return []
             tenants = {a["tenant"] for a in anchors}
@@ -366,13 +367,11 @@ class ProjectionStore:
         return out
 
 
-# A tenant's Procountor pollers publish as `<tenant>/<company>` (each company its own watermarks), so the
-# purchase invoices' records carry that tenant: what a user or the retry asks of a tenant includes them.
-TENANT_AND_ITS_COMPANIES = "(tenant=? OR substr(tenant, 1, ?)=?)"
-
-
-def tenant_args(tenant: str) -> list[Any]:
-    return [tenant, len(tenant) + 1, f"{tenant}/"]
+def tenant_scope(tenant: str) -> tuple[str, list[Any]]:
+    """The condition (and its arguments) for a tenant with its companies. A tenant's Procountor pollers publish
+    as `<tenant>/<company>` (each company its own watermarks), so its purchase invoices' records carry that
+    tenant: what a user or the retry asks of a tenant includes them."""
+    return "(tenant=? OR substr(tenant, 1, ?)=?)", [tenant, len(tenant) + 1, f"{tenant}/"]
 
 
 def _filters(**values: Any) -> tuple[list[str], list[Any]]:
@@ -384,8 +383,9 @@ def _scoped(tenant: str | None, **values: Any) -> tuple[list[str], list[Any]]:
     """`_filters` for what users (and the retry) ask: a tenant with its companies."""
     where, args = _filters(**values)
     if tenant:
-        where.append(TENANT_AND_ITS_COMPANIES)
-        args += tenant_args(tenant)
+        condition, tenant_args = tenant_scope(tenant)
+        where.append(condition)
+        args += tenant_args
     return where, args
 
 

@@ -37,7 +37,7 @@ def _bootstrap() -> str:
 _settings = get_settings()  # `sevpro worker` has checked them before it imports this module
 app = SevproApp(
     # One consumer group per tenant: a tenant's workers share its partitions and act on its events only.
-    os.environ.get("SEVPRO_APP_ID") or f"sevpro-{os.environ.get('SEVPRO_TENANT', 'demo')}",
+    os.environ.get("SEVPRO_APP_ID") or f"sevpro-{_settings.tenant}",
     broker=[f"kafka://{server}" for server in _bootstrap().split(",")],
     processing_guarantee="at_least_once",
     value_serializer="raw",

@@ -249,6 +249,15 @@ class CompanyContext:
     async def reload_dimensions(self) -> None:
         self.dimensions = {d["name"]: d for d in await self.client.get_dimensions()}
 
+    async def dimension(self, name: str, record: str) -> Json:
+        """The dimension called `name`, read again once if the cache lacks it; a data error if Procountor does."""
+        if name not in self.dimensions:
+            await self.reload_dimensions()
+        if name not in self.dimensions:
+            raise TransferDataError("DIMENSION_MISMATCH", record=record, field="dimension", value=name,
+                                    message=f"Procountor has no dimension named {name!r}")
+        return self.dimensions[name]
+
 
 def company_contexts(companies: dict[str, CompanySettings],
                      procountor: dict[str, ProcountorClient]) -> dict[str, CompanyContext]:
@@ -274,14 +283,7 @@ class ToProcountor(Transfer):
         for row in plan:
             pairs = []
             for item in row["items"]:
-                dimension = context.dimensions.get(item["dimension"])
-                if dimension is None:
-                    await context.reload_dimensions()
-                    dimension = context.dimensions.get(item["dimension"])
-                if dimension is None:
-                    raise TransferDataError("DIMENSION_MISMATCH", record=self._record(request), field="dimension",
-                                            value=item["dimension"],
-                                            message=f"Procountor has no dimension named {item['dimension']!r}")
+                dimension = await context.dimension(item["dimension"], self._record(request))
                 found = await self._item_of(request, context, item["dimension"], item["item"],
                                             item.get("description"), item["kind"])
                 pairs.append((dimension["id"], found["id"]))
@@ -300,11 +302,7 @@ class ToProcountor(Transfer):
                 await context.reload_dimensions()
                 found = _cached_item(context, dimension_name, code)
             if found is None:
-                dimension = context.dimensions.get(dimension_name)
-                if dimension is None:
-                    raise TransferDataError("DIMENSION_MISMATCH", record=self._record(request), field="dimension",
-                                            value=dimension_name,
-                                            message=f"Procountor has no dimension named {dimension_name!r}")
+                dimension = await context.dimension(dimension_name, self._record(request))
                 _check_item_texts(label, code, description)
                 body = {"codeName": code, "description": description or code}
                 found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),

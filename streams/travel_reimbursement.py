@@ -265,11 +265,7 @@ class TravelReimbursementTransfer(ToProcountor):
             centers = self._cost_centers
         plan = row_dimensions(expenses, user, context.settings, centers)
         for name in {item["dimension"] for row in plan for item in row["items"]}:
-            if name not in context.dimensions:
-                await context.reload_dimensions()
-            if name not in context.dimensions:
-                raise TransferDataError("DIMENSION_MISMATCH", record=record, field="dimension", value=name,
-                                        message=f"Procountor has no dimension named {name!r}")
+            await context.dimension(name, record)
         return plan
 
     async def _attachment(self, context: CompanyContext, reimbursement: Json, target: Json, record: str) -> bool:

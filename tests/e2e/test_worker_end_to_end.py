@@ -97,6 +97,16 @@ def _project_item(server: SandboxServer, company: str, code: str) -> dict:
     return next(i for d in dimensions if d["name"] == "Projects" for i in d["items"] if i["codeName"] == code)
 
 
+def _created(procountor: SandboxServer, numbers: set[str]) -> list[dict]:
+    """The Procountor invoices of both demo companies made from the Severa invoices `numbers`."""
+    return [i for c in ("FI", "SE") for i in procountor.app.state.store.company(c).invoices.values()
+            if i.get("originalInvoiceNumber") in numbers]
+
+
+def _moved_in_severa(severa: SandboxServer) -> int:
+    return sum(i["status"]["name"] == "Transferred to Procountor" for i in severa.app.state.store.all("invoices"))
+
+
 def _wait_until(condition: Callable[[], bool], worker: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -190,27 +200,23 @@ def test_two_workers_of_a_tenant_one_killed_mid_run_every_invoice_once(kafka, un
         env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"pair-{unique}")
         env.update(SEVPRO_TENANT=f"pair{unique}", SEVPRO_SESSION_TIMEOUT_SECONDS="6")
 
-        def transferred() -> list[dict]:
-            return [i for company in ("FI", "SE") for i in procountor.app.state.store.company(company).invoices.values()
-                    if i.get("originalInvoiceNumber") in numbers]
-
         doomed_log, survivor_log = tmp_path / "doomed.log", tmp_path / "survivor.log"
         doomed = _start_worker(env | {"SEVPRO_HOME": str(tmp_path / "doomed")}, doomed_log)
         survivor = _start_worker(env | {"SEVPRO_HOME": str(tmp_path / "survivor")}, survivor_log)
         try:
-            _wait_until(lambda: len(transferred()) >= 1, doomed, doomed_log, timeout=120)
+            _wait_until(lambda: len(_created(procountor, numbers)) >= 1, doomed, doomed_log, timeout=120)
             os.killpg(doomed.pid, signal.SIGKILL)  # no goodbye to the group: found missing by its session timeout
             doomed.wait()
-            at_kill = len(transferred())
+            at_kill = len(_created(procountor, numbers))
             entries = _wait_for_log(tmp_path / "survivor", env["SEVPRO_TENANT"], numbers, survivor, survivor_log)
         finally:
             _stop(doomed)
             _stop(survivor)
     assert at_kill < 8, "the kill came after the work was done: the test proves nothing"
     assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
-    per_number = Counter(i["originalInvoiceNumber"] for i in transferred())
+    per_number = Counter(i["originalInvoiceNumber"] for i in _created(procountor, numbers))
     assert len(per_number) == 8 and set(per_number.values()) == {1}, per_number
-    assert sum(i["status"]["name"] == "Transferred to Procountor" for i in severa.app.state.store.all("invoices")) == 8
+    assert _moved_in_severa(severa) == 8
     fees = [f["description"] for f in severa.app.state.store.all("projectfees")
             if "Procountor #" in (f.get("description") or "")]
     assert len(fees) >= PURCHASES_TO_IMPORT and len(fees) == len(set(fees)), fees
@@ -241,11 +247,10 @@ def test_faults_on_both_apis_end_with_every_invoice_once(kafka, unique, tmp_path
     assert failed == {"10005": "REGISTRY_MISMATCH", "10006": "ERROR_BRN_CODE", "10007": "CLOSED_FISCAL_PERIOD",
                       "10008": "SIZE_MUST_BE_BETWEEN_0_AND_100"}
     assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
-    created = [i for c in ("FI", "SE") for i in procountor.app.state.store.company(c).invoices.values()
-               if i.get("originalInvoiceNumber") in numbers]
+    created = _created(procountor, numbers)
     assert sorted(Counter(i["originalInvoiceNumber"] for i in created).values()) == [1] * 8
     assert all(len(i.get("attachments") or []) <= 1 for i in created), [i.get("attachments") for i in created]
-    assert sum(i["status"]["name"] == "Transferred to Procountor" for i in severa.app.state.store.all("invoices")) == 8
+    assert _moved_in_severa(severa) == 8
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs Java to run a broker of its own")
@@ -266,14 +271,10 @@ def test_the_broker_away_for_seconds_mid_run_loses_and_doubles_nothing(unique, t
             env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"bounce{unique}",
                        SEVPRO_TRANSIENT_RETRY_SECONDS="2")
 
-            def created() -> list[dict]:
-                return [i for c in ("FI", "SE") for i in procountor.app.state.store.company(c).invoices.values()
-                        if i.get("originalInvoiceNumber") in numbers]
-
             log = tmp_path / "worker.log"
             worker = _start_worker(env, log)
             try:
-                _wait_until(lambda: len(created()) >= 1, worker, log, timeout=120)
+                _wait_until(lambda: len(_created(procountor, numbers)) >= 1, worker, log, timeout=120)
                 broker.stop()
                 time.sleep(8)
                 assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
@@ -285,8 +286,8 @@ def test_the_broker_away_for_seconds_mid_run_loses_and_doubles_nothing(unique, t
         broker.stop()
         shutil.rmtree(broker.run_dir, ignore_errors=True)
     assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
-    assert sorted(Counter(i["originalInvoiceNumber"] for i in created()).values()) == [1] * 8
-    assert sum(i["status"]["name"] == "Transferred to Procountor" for i in severa.app.state.store.all("invoices")) == 8
+    assert sorted(Counter(i["originalInvoiceNumber"] for i in _created(procountor, numbers)).values()) == [1] * 8
+    assert _moved_in_severa(severa) == 8
 
 
 def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique, tmp_path: Path) -> None:
