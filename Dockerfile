@@ -1,6 +1,8 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md LICENSE ./
+COPY foundation foundation
+COPY registry registry
 COPY sevpro sevpro
 COPY schemas schemas
 COPY streams streams

@@ -47,6 +47,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from foundation.paths import project_home
 from projections import versions
 from projections.store import ProjectionStore
 from sandbox.procountor.app import create_app as procountor_app
@@ -54,7 +55,7 @@ from sandbox.runner import SandboxServer, free_port
 from sandbox.severa.app import create_app as severa_app
 from sandbox.severa.store import SeveraStore, finnish_reference
 from sevpro.demo import worker_environment
-from sevpro.kafka_broker import BrokerError, LocalKafkaBroker, project_home
+from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
 
 REPO = Path(__file__).resolve().parents[1]
 WAITING = "Waiting for transfer to Procountor"
@@ -463,7 +464,7 @@ def report(stack: Stack, idle: list[float], result: Drain) -> None:
     sev_per, pro_per = sev.get("transfer", 0) / n, pro.get("transfer", 0) / n
     poll_rate = sev.get("polling", 0) / to_complete
     settings = {k: v for k, v in stack.env.items() if k.endswith(("PER_SECOND", "CONCURRENCY", "POLL_SECONDS"))}
-    from sevpro.settings import Settings
+    from foundation.settings import Settings
 
     configured = Settings(**{k.removeprefix("SEVPRO_").lower(): v for k, v in settings.items()})
     sev_pace, pro_pace = configured.severa_requests_per_second, configured.procountor_requests_per_second

@@ -24,9 +24,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from foundation.kafka import read_committed_consumer, transactional_producer
+from foundation.logs import get_logger
+from schemas import topics
 from schemas.codec import CodecError, decode, encode, now
-from sevpro.logs import get_logger
-from streams import topics
 
 log = get_logger(__name__)
 
@@ -120,12 +121,7 @@ class Poller:
 
     async def start(self) -> None:
         self.watermarks = await self._load_watermarks()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            transactional_id=f"sevpro-poller-{self.system}-{self.tenant}",
-            enable_idempotence=True,
-            acks="all",
-        )
+        self._producer = transactional_producer(self.bootstrap, f"sevpro-poller-{self.system}-{self.tenant}")
         await self._producer.start()
 
     async def stop(self) -> None:
@@ -142,8 +138,7 @@ class Poller:
 
     async def _load_watermarks(self) -> dict[str, Watermark]:
         """Read the compacted watermark topic to its end; the last record per key wins."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, isolation_level="read_committed",
-                                    enable_auto_commit=False)
+        consumer = read_committed_consumer(self.bootstrap)
         await consumer.start()
         found: dict[str, Watermark] = {}
         try:

@@ -41,12 +41,12 @@ END_OFFSETS_TIMEOUT = 3.0
 
 async def kafka_end_offsets(bootstrap: str) -> EndOffsets:
     """The end offset of every partition of the projection topics that exist."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
+    from foundation.kafka import read_committed_consumer
     from projections.projector import projection_topics
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
-                                enable_auto_commit=False, client_id="sevpro-console",
+    consumer = read_committed_consumer(bootstrap, client_id="sevpro-console",
                                 request_timeout_ms=int(END_OFFSETS_TIMEOUT * 1000))
 
     async def fetch() -> EndOffsets:

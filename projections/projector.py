@@ -17,10 +17,11 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from foundation.kafka import read_committed_consumer
+from foundation.logs import get_logger
 from projections.apply import millis
 from projections.store import BatchResult, ProjectionStore, default_db_path
-from sevpro.logs import get_logger
-from streams import topics as topic_names
+from schemas import topics as topic_names
 
 log = get_logger(__name__)
 
@@ -62,9 +63,8 @@ class Projector:
     # -- life cycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.store = ProjectionStore(self.root, version=self.fixed_version, follow=False)
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, isolation_level="read_committed", enable_auto_commit=False,
-            auto_offset_reset="earliest", max_poll_records=self.batch_size, client_id="sevpro-projector")
+        self.consumer = read_committed_consumer(self.bootstrap, auto_offset_reset="earliest",
+                                                max_poll_records=self.batch_size, client_id="sevpro-projector")
         try:
             await self.consumer.start()
             await self.refresh_assignment()

@@ -11,11 +11,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
+from foundation.kafka import idempotent_producer
 from projections.store import ProjectionStore
+from schemas import topics
 from schemas.codec import encode
-from streams import topics
 
 _REPROCESS = re.compile(r"^(?P<original>.+):reprocess:(?P<n>\d+)$")
 
@@ -66,7 +65,7 @@ def select(store: ProjectionStore, *, state: str | None = "failed-transient", ki
 
 async def publish(bootstrap: str, requests: list[dict[str, Any]]) -> None:
     """Publish reprocess requests, keyed tenant/source_id like every request, with an idempotent producer."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = idempotent_producer(bootstrap)
     await producer.start()
     try:
         for request in requests:

@@ -97,7 +97,7 @@ class BatchResult:
 
 def default_db_path() -> Path:
     """`<project home>/projections`, the folder of versions; `SEVPRO_HOME` moves the project home."""
-    from sevpro.kafka_broker import project_home
+    from foundation.paths import project_home
 
     return project_home() / "projections"
 

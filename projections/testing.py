@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas import topics
 from schemas.codec import encode
-from streams import topics
 
 BASE_TIME = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 

@@ -9,13 +9,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from console.cli import app as console_app
-from projections.cli import app as projections_app
-from projections.cli import log_command
+from foundation.settings import get_settings
+from schemas.topics import TRANSFER_KINDS
+from sevpro.console_cli import app as console_app
 from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
+from sevpro.projections_cli import app as projections_app
+from sevpro.projections_cli import log_command
 from sevpro.registry_cli import app as registry_app
-from sevpro.settings import get_settings
-from streams.topics import TRANSFER_KINDS
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Severa ⇄ Procountor integration on Kafka.")
 kafka_app = typer.Typer(no_args_is_help=True, help="The development Kafka broker (KRaft, from Maven Central jars).")
@@ -81,7 +81,7 @@ def _check_worker_settings() -> None:
     (which company, which field), exit code 2, no traceback; never a crash at the first event."""
     from pydantic import ValidationError
 
-    from sevpro.company import CompanySettingsError, demo_companies_path, load_companies, procountor_api_keys
+    from foundation.company import CompanySettingsError, demo_companies_path, load_companies, procountor_api_keys
 
     try:
         settings = get_settings()
@@ -106,13 +106,13 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     from sevpro.kafka_broker import resolve_bootstrap
 
     _check_worker_settings()
-    from streams.topics import ensure_topics
+    from foundation.kafka import ensure_topics
 
     broker = resolve_bootstrap()
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
     from faust import Worker
 
-    from sevpro.logs import configure as configure_logs
+    from foundation.logs import configure as configure_logs
     from streams.app import app as faust_app  # reads KAFKA_BOOTSTRAP_SERVERS: imported after it is set
     from streams.app import load_agents
 

@@ -19,13 +19,14 @@ from pathlib import Path
 
 from rich.console import Console
 
+from foundation.paths import project_home
+from foundation.settings import get_settings
 from projections.store import ProjectionStore, default_db_path
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.procountor.demo import DEMO_FI_API_KEY, DEMO_SE_API_KEY
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
-from sevpro.kafka_broker import LocalKafkaBroker, project_home
-from sevpro.settings import get_settings
+from sevpro.kafka_broker import LocalKafkaBroker
 
 console = Console()
 WAITING = "Waiting for transfer to Procountor"

@@ -23,6 +23,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from foundation.paths import project_home
+
 KAFKA_VERSION = "4.4.0"
 _POM = "pom.xml"
 _LOG_CONFIG = "log4j2.properties"
@@ -42,9 +44,6 @@ class BrokerStatus:
     data_dir: Path
 
 
-def project_home() -> Path:
-    """Where jars, broker data and logs live (git-ignored). `SEVPRO_HOME` overrides."""
-    return Path(os.environ.get("SEVPRO_HOME", Path.cwd() / ".sevpro")).resolve()
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -259,11 +258,11 @@ def _wait_for_metadata(bootstrap: str, deadline: float) -> None:
     """The port opens before the broker has a controller; wait until a client gets cluster metadata."""
     import asyncio
 
-    from aiokafka.admin import AIOKafkaAdminClient
+    from foundation.kafka import admin_client
 
     async def probe() -> None:
         while True:
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+            admin = admin_client(bootstrap, request_timeout_ms=3000)
             try:
                 await admin.start()
                 await admin.list_topics()

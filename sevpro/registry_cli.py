@@ -21,10 +21,10 @@ from rich.table import Table
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError
-from sevpro.checks import ITEMS, Check, exit_code, run_checks
-from sevpro.company import CompanySettings, CompanySettingsError, demo_companies_path, load_companies
-from sevpro.registry import REGISTRIES, Report, SeveraRegistries, compare_registries
-from sevpro.settings import Settings
+from foundation.company import CompanySettings, CompanySettingsError, demo_companies_path, load_companies
+from foundation.settings import Settings
+from registry.checks import ITEMS, Check, exit_code, run_checks
+from registry.compare import REGISTRIES, Report, SeveraRegistries, compare_registries
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Registry comparison report and the checks before enabling the integration.")

@@ -22,14 +22,15 @@ import httpx
 
 from connectors.procountor.errors import ProcountorTransientError
 from connectors.severa.errors import SeveraTransientError
+from foundation.company import demo_companies_path, load_companies
+from foundation.logs import get_logger
+from foundation.schedule import Schedule
+from foundation.settings import get_settings
 from projections.projector import Projector
 from projections.reprocess import reprocess
+from schemas import topics
 from schemas.codec import CodecError, decode
-from sevpro.company import demo_companies_path, load_companies
-from sevpro.logs import get_logger
-from sevpro.schedule import Schedule
-from sevpro.settings import get_settings
-from streams import dimension_item, purchase_invoice, topics
+from streams import dimension_item, purchase_invoice
 from streams import travel_reimbursement as travel
 from streams.app import app, send_dead_letter, topic
 from streams.notification_feed import NotificationFeed

@@ -11,10 +11,10 @@ from typing import Any
 
 import faust
 
+from foundation.paths import project_home
+from foundation.settings import get_settings
+from schemas import topics
 from schemas.codec import CodecError, decode, encode, now
-from sevpro.kafka_broker import project_home
-from sevpro.settings import get_settings
-from streams import topics
 from streams.transport import Transport
 
 

@@ -23,10 +23,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sevpro.company import CompanySettings
-from sevpro.logs import get_logger
+from foundation.company import CompanySettings
+from foundation.logs import get_logger
+from foundation.types import Json
 from streams.sales_invoice import CompanyDirectory
-from streams.transfer import Attempt, CompanyContext, Json, Skip, ToProcountor, procountor_call, request_event
+from streams.transfer import Attempt, CompanyContext, Skip, ToProcountor, procountor_call, request_event
 
 log = get_logger(__name__)
 KIND = "dimension-item"

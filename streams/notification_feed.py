@@ -19,10 +19,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from foundation.company import CompanySettings
+from foundation.kafka import idempotent_producer, read_committed_consumer
+from foundation.logs import get_logger
+from schemas import topics
 from schemas.codec import CodecError, decode, encode, now
-from sevpro.company import CompanySettings
-from sevpro.logs import get_logger
-from streams import topics
 from streams.notification_text import Failure
 from streams.notify import Notifier, on_outcome
 
@@ -47,10 +48,9 @@ class NotificationFeed:
         notifier.on_sent = self._record_sent
 
     async def start(self) -> None:
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
+        self.producer = idempotent_producer(self.bootstrap)
         await self.producer.start()
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, isolation_level="read_committed",
-                                         enable_auto_commit=False, client_id="sevpro-notifier")
+        self.consumer = read_committed_consumer(self.bootstrap, client_id="sevpro-notifier")
         await self.consumer.start()
         metadata = await self.consumer._client.fetch_all_metadata()  # noqa: SLF001 (no public "all topics")
         self.assigned = [TopicPartition(topic, partition) for topic in self.topics

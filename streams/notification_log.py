@@ -46,7 +46,7 @@ Group = tuple[str, str, str]  # tenant, company, recipient: one email each
 
 
 def default_path() -> Path:
-    from sevpro.kafka_broker import project_home
+    from foundation.paths import project_home
 
     return project_home() / "notifications.sqlite3"
 

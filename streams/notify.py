@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from sevpro.company import CompanySettings
-from sevpro.logs import get_logger
+from foundation.company import CompanySettings
+from foundation.logs import get_logger
 from streams.notification_log import NotificationLog
 from streams.notification_text import (
     Failure,
@@ -69,7 +69,7 @@ class NotifierConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> NotifierConfig:
-        """From ``sevpro.settings.Settings``; a setting the model does not have yet keeps its default."""
+        """From ``foundation.settings.Settings``; a setting the model does not have yet keeps its default."""
         defaults = cls()
         values = {name: getattr(settings, setting, getattr(defaults, name)) for name, setting in (
             ("smtp_host", "smtp_host"), ("smtp_port", "smtp_port"), ("smtp_from", "smtp_from"),
@@ -98,7 +98,7 @@ class Notifier:
     def outbox(self) -> Path:
         if self.config.outbox is not None:
             return self.config.outbox
-        from sevpro.kafka_broker import project_home
+        from foundation.paths import project_home
 
         return project_home() / "outbox"
 

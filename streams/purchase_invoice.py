@@ -33,8 +33,8 @@ from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError, ProcountorTransientError
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraNotFound, SeveraTransientError
-from sevpro.company import CompanySettings
-from sevpro.logs import get_logger
+from foundation.company import CompanySettings
+from foundation.logs import get_logger
 from streams.mapping.errors import TransferDataError
 from streams.mapping.purchase_invoice import (
     PlannedFee,

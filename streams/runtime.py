@@ -21,12 +21,13 @@ from connectors.procountor.poller import procountor_poller
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraTransientError
 from connectors.severa.poller import severa_poller
+from foundation.company import CompanySettings, demo_companies_path, load_companies, procountor_api_keys
+from foundation.kafka import idempotent_producer
+from foundation.logs import get_logger
+from foundation.settings import Settings, get_settings
 from projections.store import ProjectionStore
+from schemas import topics
 from schemas.codec import encode
-from sevpro.company import CompanySettings, demo_companies_path, load_companies, procountor_api_keys
-from sevpro.logs import get_logger
-from sevpro.settings import Settings, get_settings
-from streams import topics
 from streams.dimension_item import DimensionItemTransfer
 from streams.purchase_invoice import ProjectDimensions, PurchaseInvoiceTransfer, PurchaseInvoiceTrigger
 from streams.sales_invoice import KIND, CompanyDirectory, SalesInvoiceTransfer
@@ -68,7 +69,7 @@ class Runtime:
                 settings.procountor_url, settings.procountor_client_id,
                 settings.procountor_client_secret.get_secret_value(), api_key, limiter=shared_pace,
                 timeout=settings.http_timeout_seconds)
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
+        self.producer = idempotent_producer(self.bootstrap)
         await self.producer.start()
         self.directory = await CompanyDirectory.load(self.companies, self.severa)
         self.store = ProjectionStore()

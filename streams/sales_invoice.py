@@ -25,8 +25,8 @@ from typing import Any
 
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
-from sevpro.company import CompanySettings
-from sevpro.logs import get_logger
+from foundation.company import CompanySettings
+from foundation.logs import get_logger
 from streams.mapping.attachments import choose_attachment, validate_attachment
 from streams.mapping.errors import TransferDataError, registry_mismatch
 from streams.mapping.sales_invoice import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -20,15 +20,14 @@ from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError, ProcountorNotFound, ProcountorTransientError
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraTransientError
+from foundation.company import CompanySettings
+from foundation.logs import get_logger
+from foundation.types import Emit, Json
 from schemas.codec import now
-from sevpro.company import CompanySettings
-from sevpro.logs import get_logger
 from streams.mapping.errors import TransferDataError, classify_procountor_error
 from streams.mapping.text import non_cp1252
 
 log = get_logger(__name__)
-Json = dict[str, Any]
-Emit = Callable[[str, Json], Awaitable[None]]  # (record name, record) → published
 TRANSIENT_SOLUTION = ("A temporary problem reaching Severa or Procountor; the transfer is retried automatically "
                       "on the next cycle.")
 

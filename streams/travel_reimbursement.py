@@ -22,8 +22,8 @@ from datetime import date
 
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
-from sevpro.company import CompanySettings
-from sevpro.logs import get_logger
+from foundation.company import CompanySettings
+from foundation.logs import get_logger
 from streams.mapping.attachments import validate_attachment
 from streams.mapping.errors import TransferDataError
 from streams.mapping.travel_reimbursement import (

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any
 
 from connectors.polling import EntitySource, Poller
 from connectors.procountor.client import ProcountorClient
+from foundation.types import Json
 
-Json = dict[str, Any]
 BATCH = 200
 
 

@@ -41,6 +41,8 @@ import httpx
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from foundation.types import Json
+
 from .errors import (
     SeveraAuthError,
     SeveraError,
@@ -50,7 +52,6 @@ from .errors import (
 
 log = logging.getLogger(__name__)
 
-Json = dict[str, Any]
 PdfOption = Literal["All", "InvoiceOnly", "AttachmentAndBreakdown"]
 
 #: The scopes the integration needs (reference §2.5); request only these.

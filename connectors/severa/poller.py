@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from connectors.polling import EntitySource, Poller
 from connectors.severa.client import SeveraClient
-
-Json = dict[str, Any]
+from foundation.types import Json
 
 
 def _listed(call: Callable[..., Awaitable[list[Json]]]) -> Callable[[datetime | None], AsyncIterator[Json]]:

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from sevpro.company import AttachmentMode, CompanySettings, SalesInvoiceSettings
+from foundation.company import AttachmentMode, CompanySettings, SalesInvoiceSettings
 from streams.mapping.errors import TransferDataError
 
 PdfOption = Literal["All", "AttachmentAndBreakdown"]

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from foundation.types import Json
 from streams.mapping.errors import TransferDataError
 
-Json = dict[str, Any]
 CENT = Decimal("0.01")
 _MARKER = re.compile(r"Procountor #(\d+)(?!\d)")
 NAME_MAX = 100  # Severa publishes no limit; a product name's length (§5.5) keeps it readable everywhere

@@ -32,7 +32,7 @@ from stdnum.fi import ytunnus
 from stdnum.se import orgnr
 from stdnum.se import vat as se_vat
 
-from sevpro.company import CompanySettings
+from foundation.company import CompanySettings
 from streams.mapping.countries import iso2, procountor_country
 from streams.mapping.errors import TransferDataError, size_code
 from streams.mapping.severa_models import Customer, Invoice, InvoiceRow, Ref, parse

@@ -26,12 +26,11 @@ from typing import Any
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
-from sevpro.company import CompanySettings
+from foundation.company import CompanySettings
+from foundation.types import Json
 from streams.mapping.errors import TransferDataError
 from streams.mapping.sales_invoice import _check_fiscal_period, _Errors
 from streams.mapping.units import to_procountor_unit
-
-Json = dict[str, Any]
 
 ORIGINAL_INVOICE_NUMBER_MAX = 40
 ROW_PRODUCT_MAX = 100

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from foundation.company import load_companies, procountor_api_keys
 from sandbox.procountor.demo import DEMO_FI_API_KEY, DEMO_SE_API_KEY
-from sevpro.company import load_companies, procountor_api_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 

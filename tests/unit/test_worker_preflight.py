@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sevpro.company import demo_companies_path
+from foundation.company import demo_companies_path
 
 
 def _worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

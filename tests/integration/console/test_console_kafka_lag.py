@@ -9,17 +9,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from console.app import create_app
 from console.lag import kafka_end_offsets
+from foundation.kafka import ensure_topics
 from projections import testing as ev
 from projections.projector import Projector
 from sandbox.runner import SandboxServer
+from schemas import topics
 from schemas.codec import encode
-from streams import topics
 
 pytestmark = pytest.mark.integration
 
 
 async def test_lag_on_the_broker_goes_to_zero_when_projected(kafka, unique, tmp_path) -> None:
-    await topics.ensure_topics(kafka.bootstrap, partitions=1)
+    await ensure_topics(kafka.bootstrap, partitions=1)
     start = (await kafka_end_offsets(kafka.bootstrap)).get((topics.REGISTRY_LINKS, 0), 0)
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
     await producer.start()

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from smtp_sink import SmtpSink
 
-from sevpro.company import CompanySettings, demo_companies_path, load_companies
+from foundation.company import CompanySettings, demo_companies_path, load_companies
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from smtp_sink import SmtpSink
 from structlog.testing import capture_logs
 
-from sevpro.company import CompanySettings
+from foundation.company import CompanySettings
 from streams.mapping.errors import SOLUTIONS
 from streams.notification_log import NotificationLog
 from streams.notify import Notifier, NotifierConfig, on_outcome

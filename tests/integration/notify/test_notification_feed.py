@@ -15,9 +15,10 @@ from pydantic import SecretStr
 from smtp_sink import SmtpSink
 
 from connectors.polling import behind
+from foundation.company import CompanySettings
+from foundation.kafka import ensure_topics
+from schemas import topics
 from schemas.codec import decode, encode
-from sevpro.company import CompanySettings
-from streams import topics
 from streams.notification_feed import NotificationFeed
 from streams.notification_log import NotificationLog
 from streams.notify import Notifier
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def publish(kafka: Any) -> AsyncIterator[Any]:
-    await topics.ensure_topics(kafka.bootstrap)
+    await ensure_topics(kafka.bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connectors.polling import EntitySource, Poller, parse_version
-from streams import topics
+from schemas import topics
 
 from .kafka_read import read_events
 

@@ -13,7 +13,7 @@ from connectors.procountor.poller import procountor_poller
 from sandbox.procountor.app import create_app
 from sandbox.procountor.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_FI_API_KEY
 from sandbox.runner import SandboxServer
-from streams import topics
+from schemas import topics
 
 from .kafka_read import read_events
 

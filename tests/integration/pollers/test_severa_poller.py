@@ -12,7 +12,7 @@ from connectors.severa.poller import severa_poller
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app
 from sandbox.severa.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from streams import topics
+from schemas import topics
 
 from .kafka_read import read_events
 

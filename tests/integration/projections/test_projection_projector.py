@@ -26,8 +26,8 @@ from projections.projector import Projector
 from projections.replay import replay
 from projections.reprocess import reprocess
 from projections.store import ProjectionStore
+from schemas import topics
 from schemas.codec import encode
-from streams import topics
 from tests.integration.pollers.kafka_read import read_events
 
 pytestmark = pytest.mark.integration
@@ -108,7 +108,7 @@ async def test_killed_projector_resumes_with_identical_results(kafka, unique, tm
     root.mkdir()
     env = os.environ | {"PYTHONPATH": str(REPO)}
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "projections.cli", "project", "--db", str(root), "--bootstrap", kafka.bootstrap,
+        sys.executable, "-m", "sevpro.projections_cli", "project", "--db", str(root), "--bootstrap", kafka.bootstrap,
         "--batch-size", "5", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # Kill it as soon as it has applied something of this test's events.

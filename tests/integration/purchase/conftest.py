@@ -14,6 +14,7 @@ import pytest
 
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
+from foundation.company import demo_companies_path, load_companies
 from projections.store import ProjectionStore
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.procountor.demo import DEMO_CLIENT_ID as P_ID
@@ -23,9 +24,8 @@ from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sandbox.severa.demo import DEMO_CLIENT_ID as S_ID
 from sandbox.severa.demo import DEMO_CLIENT_SECRET as S_SECRET
+from schemas import topics
 from schemas.codec import encode
-from sevpro.company import demo_companies_path, load_companies
-from streams import topics
 from streams.mapping.purchase_invoice import marked_invoice_id
 from streams.purchase_invoice import ProjectDimensions, PurchaseInvoiceTransfer, PurchaseInvoiceTrigger
 

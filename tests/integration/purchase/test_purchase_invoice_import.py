@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from foundation.company import PURCHASE_IMPORT_STATUSES
 from sandbox.procountor.demo import PURCHASES
-from sevpro.company import PURCHASE_IMPORT_STATUSES
 from streams.mapping.purchase_invoice import fee_key
 from streams.purchase_invoice import KIND
 

@@ -10,6 +10,8 @@ import pytest
 
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
+from foundation.company import CompanySettings, demo_companies_path, load_companies
+from registry.compare import SeveraRegistries
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.procountor.demo import DEMO_CLIENT_ID as P_ID
 from sandbox.procountor.demo import DEMO_CLIENT_SECRET as P_SECRET
@@ -18,8 +20,6 @@ from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sandbox.severa.demo import DEMO_CLIENT_ID as S_ID
 from sandbox.severa.demo import DEMO_CLIENT_SECRET as S_SECRET
-from sevpro.company import CompanySettings, demo_companies_path, load_companies
-from sevpro.registry import SeveraRegistries
 
 API_KEYS = {"FI": DEMO_FI_API_KEY, "SE": DEMO_SE_API_KEY}
 FAST = {"requests_per_second": 500.0, "backoff_initial": 0.01, "backoff_max": 0.05, "max_retries": 1}

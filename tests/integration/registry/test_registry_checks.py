@@ -6,10 +6,10 @@ from datetime import date
 
 from stdnum.fi import ytunnus
 
+from registry.checks import exit_code, run_checks
 from sandbox.procountor.demo import DEMO_FI_API_KEY, DEMO_SE_API_KEY, person
 from sandbox.severa.demo import DEMO_CUSTOMERS, DEMO_USERS
 from sandbox.severa.store import demo_guid
-from sevpro.checks import exit_code, run_checks
 
 TODAY = date(2026, 11, 25)
 

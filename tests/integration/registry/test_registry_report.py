@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from registry.compare import Report, SeveraRegistries, compare_registries
 from sandbox.procountor.demo import MISMATCH_1005_BUSINESS_ID, product
 from sandbox.severa.demo import DEMO_CUSTOMERS
 from sandbox.severa.store import demo_guid
-from sevpro.registry import Report, SeveraRegistries, compare_registries
 
 TODAY = date(2026, 11, 25)  # inside the demo's travel product validity (2026)
 

@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
+from schemas import topics
 from schemas.codec import decode, encode, now
 from sevpro.demo import worker_environment
-from streams import topics
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from foundation.company import demo_companies_path, load_companies
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.procountor.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_FI_API_KEY
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
-from sevpro.company import demo_companies_path, load_companies
 from streams.mapping.errors import TransferDataError
 from streams.mapping.sales_invoice import map_sales_invoice
 

@@ -12,6 +12,7 @@ import pytest
 
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
+from foundation.company import CompanySettings, demo_companies_path, load_companies
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.procountor.demo import DEMO_CLIENT_ID as P_ID
 from sandbox.procountor.demo import DEMO_CLIENT_SECRET as P_SECRET
@@ -20,7 +21,6 @@ from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sandbox.severa.demo import DEMO_CLIENT_ID as S_ID
 from sandbox.severa.demo import DEMO_CLIENT_SECRET as S_SECRET
-from sevpro.company import CompanySettings, demo_companies_path, load_companies
 from streams.sales_invoice import CompanyDirectory
 from streams.travel_reimbursement import TravelDirectory, TravelReimbursementTransfer, travel_request
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from console.cli import app as console_cli
 from console.html import Safe, esc, fmt, record_url, seconds, url
 from console.lag import compute_lag, measure_lag
 from console.queries import like_escape, percentile
+from sevpro.console_cli import app as console_cli
 
 
 def test_percentile_is_nearest_rank() -> None:

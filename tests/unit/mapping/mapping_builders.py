@@ -6,7 +6,7 @@ import copy
 import uuid
 from typing import Any
 
-from sevpro.company import CompanySettings, demo_companies_path, load_companies
+from foundation.company import CompanySettings, demo_companies_path, load_companies
 
 
 def guid(kind: str, key: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sevpro.company import demo_companies_path, load_companies
+from foundation.company import demo_companies_path, load_companies
 from streams.dimension_item import KIND, item_code, transfer_requests
 
 COMPANIES = load_companies(demo_companies_path())

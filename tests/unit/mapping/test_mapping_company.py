@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from sevpro.company import (
+from foundation.company import (
     AttachmentMode,
     CompanySettings,
     CompanySettingsError,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sevpro.company import PURCHASE_IMPORT_STATUSES, demo_companies_path, load_companies
+from foundation.company import PURCHASE_IMPORT_STATUSES, demo_companies_path, load_companies
 from streams.mapping.errors import TransferDataError
 from streams.mapping.purchase_invoice import (
     fee_body,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sevpro.company import CompanySettings, demo_companies_path, load_companies
+from foundation.company import CompanySettings, demo_companies_path, load_companies
 from streams.mapping.errors import SOLUTIONS as SEED_SOLUTIONS
 from streams.mapping.errors import TransferDataError
 from streams.mapping.travel_reimbursement import (

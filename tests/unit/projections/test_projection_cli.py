@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from projections import testing as ev
-from projections.cli import app
 from projections.reprocess import next_reprocess_id, original_request_id
 from projections.store import ProjectionStore
 from projections.testing import Feed
+from sevpro.projections_cli import app
 
 TENANT = "t-cli"
 runner = CliRunner()

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from sevpro.checks import exit_code, report_checks
-from sevpro.company import demo_companies_path, load_companies
-from sevpro.registry import (
+from foundation.company import demo_companies_path, load_companies
+from registry.checks import exit_code, report_checks
+from registry.compare import (
     Finding,
     Report,
     WantedItem,

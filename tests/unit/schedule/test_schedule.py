@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sevpro.schedule import Schedule, ScheduleError, slots
+from foundation.schedule import Schedule, ScheduleError, slots
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 INCUMBENT = Schedule.incumbent()

@@ -30,13 +30,13 @@ from schwifty.exceptions import SchwiftyException
 
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
-from sevpro.company import CompanySettings
+from foundation.company import CompanySettings
+from foundation.types import Json
 from streams.mapping.countries import iso2
 from streams.mapping.errors import SOLUTIONS
 from streams.mapping.sales_invoice import normalise_business_id
 from streams.mapping.text import non_cp1252
 
-Json = dict[str, Any]
 Severity = Literal["ok", "info", "warning", "error"]
 SEVERITIES: tuple[Severity, ...] = ("ok", "info", "warning", "error")
 

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from projections.apply import STATES, systems_of
 from projections.store import ProjectionStore, default_db_path
-from streams.topics import TRANSFER_KINDS
+from schemas.topics import TRANSFER_KINDS
 
 T = TypeVar("T")
 
@@ -273,8 +273,8 @@ def export_command(out: Path = typer.Option(Path("sevpro-export"), help="Folder 
 def project_command(db: Path | None = DbOption, bootstrap: str | None = BootstrapOption,
                     batch_size: int = typer.Option(500, help="Records per SQLite transaction.")) -> None:
     """Run the projector in the foreground until Ctrl-C or SIGTERM."""
+    from foundation.logs import configure
     from projections.projector import Projector
-    from sevpro.logs import configure
 
     configure()
 

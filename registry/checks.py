@@ -8,7 +8,7 @@ Each ``Check`` says ok, warning or error, which record and field it concerns and
   VAT number the Severa business unit has, and "if the API key is correct, you will be able to view all
   existing Procountor dimensions": the dimension names of the settings must be among them;
 - registry and data matching, bank accounts in IBAN format and user details: the registry comparison report
-  (``sevpro.registry``), one check per difference.
+  (``registry.compare``), one check per difference.
 
 Messages name settings and environment variables, never a key or a secret.
 """
@@ -23,8 +23,8 @@ from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorAuthError, ProcountorError, ProcountorTransientError
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraAuthError, SeveraError, SeveraForbidden, SeveraTransientError
-from sevpro.company import CompanySettings
-from sevpro.registry import REGISTRIES, Report, SeveraRegistries, compare_registries, find_company_unit
+from foundation.company import CompanySettings
+from registry.compare import REGISTRIES, Report, SeveraRegistries, compare_registries, find_company_unit
 from streams.mapping.sales_invoice import normalise_business_id
 
 Status = Literal["ok", "warning", "error"]

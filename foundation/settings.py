@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     # One projector per host writes the SQLite read models; further workers on the host turn theirs off.
     run_projector: bool = True
     # When to synchronize: "continuous" (ours: every few seconds), "incumbent" (Finnish day 10 min, evening
-    # hourly, nothing at night) or windows such as "07:00-18:00/5m" (sevpro/schedule.py).
+    # hourly, nothing at night) or windows such as "07:00-18:00/5m" (foundation/schedule.py).
     sync_schedule: str = "continuous"
 
     # Error notification e-mail; without an SMTP host, messages go to <SEVPRO_HOME>/outbox/*.eml.

@@ -54,32 +54,3 @@ def leader_topic(app_id: str) -> str:
     """faust elects the leader (who runs the pollers) through this one-partition topic of the app."""
     return f"{app_id}-__assignor-__leader"
 
-
-async def ensure_topics(bootstrap: str, partitions: int = 4, app_id: str | None = None) -> list[str]:
-    """Create every topic that does not exist yet (compacted where it must be); returns those created.
-
-    Done before the worker starts: faust ignores a source topic that is missing when it subscribes, and then
-    never consumes it (for its leader topic: no worker is ever leader, so no poller runs); a topic auto-created
-    by a producer would not be compacted.
-    """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [*all_topics(), SMOKE_IN, SMOKE_OUT] + ([leader_topic(app_id)] if app_id else [])
-        missing = [name for name in wanted if name not in existing]
-        single = COMPACTED | ({leader_topic(app_id)} if app_id else set())
-        if missing:
-            new = [NewTopic(name, 1 if name in single else partitions, 1,
-                            topic_configs={"cleanup.policy": "compact"} if name in COMPACTED else {})
-                   for name in missing]
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them at the same moment
-        return missing
-    finally:
-        await admin.close()

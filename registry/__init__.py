@@ -1,0 +1,1 @@
+"""Registry comparison and the checks before enabling: features that only read both systems."""
