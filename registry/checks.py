@@ -25,7 +25,7 @@ from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraAuthError, SeveraError, SeveraForbidden, SeveraTransientError
 from foundation.company import CompanySettings
 from registry.compare import REGISTRIES, Report, SeveraRegistries, compare_registries, find_company_unit
-from streams.mapping.sales_invoice import normalise_business_id
+from streams.mapping.counter_party import normalise_business_id
 
 Status = Literal["ok", "warning", "error"]
 

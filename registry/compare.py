@@ -32,9 +32,9 @@ from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
 from foundation.company import CompanySettings
 from foundation.types import Json
+from streams.mapping.counter_party import normalise_business_id
 from streams.mapping.countries import iso2
 from streams.mapping.errors import SOLUTIONS
-from streams.mapping.sales_invoice import normalise_business_id
 from streams.mapping.text import non_cp1252
 
 Severity = Literal["ok", "info", "warning", "error"]

@@ -28,16 +28,13 @@ from connectors.severa.client import SeveraClient
 from foundation.company import CompanySettings
 from foundation.logs import get_logger
 from streams.mapping.attachments import choose_attachment, validate_attachment
+from streams.mapping.checks import record_name
+from streams.mapping.counter_party import normalise_business_id
+from streams.mapping.dimensions import row_dimensions
 from streams.mapping.errors import TransferDataError, registry_mismatch
-from streams.mapping.sales_invoice import (
-    customer_to_business_partner,
-    map_sales_invoice,
-    missing_products,
-    normalise_business_id,
-    record_name,
-    row_code,
-    row_dimensions,
-)
+from streams.mapping.products import customer_to_business_partner, missing_products
+from streams.mapping.rows import row_code
+from streams.mapping.sales_invoice import map_sales_invoice
 from streams.mapping.severa_models import InvoiceRow, parse
 from streams.transfer import (
     Attempt,

@@ -28,8 +28,8 @@ from schwifty.exceptions import SchwiftyException
 
 from foundation.company import CompanySettings
 from foundation.types import Json
+from streams.mapping.checks import Errors, check_fiscal_period
 from streams.mapping.errors import TransferDataError
-from streams.mapping.sales_invoice import _check_fiscal_period, _Errors
 from streams.mapping.units import to_procountor_unit
 
 ORIGINAL_INVOICE_NUMBER_MAX = 40
@@ -198,11 +198,11 @@ def map_travel_invoice(reimbursement: Json, expenses: list[Json], user: Json, pe
     from Procountor); ``fiscal_years``: Procountor's (None skips the closed-period pre-check).
     """
     record = record_name(reimbursement)
-    errors = _Errors(record)
+    errors = Errors(record)
     code, iban = employee(user, record=record)
     when = reimbursement_date(reimbursement)
     if fiscal_years is not None:
-        _check_fiscal_period(when, fiscal_years, errors)
+        check_fiscal_period(when, fiscal_years, errors)
     if errors.items:
         raise errors.items[0]  # CLOSED_FISCAL_PERIOD, with the seed's own solution (it names travel too)
     number = reimbursement.get("number")
@@ -252,7 +252,7 @@ def map_travel_invoice(reimbursement: Json, expenses: list[Json], user: Json, pe
 
 
 def _row(index: int, expense: Json, products: Mapping[str, Json], settings: CompanySettings,
-         errors: _Errors) -> Json:
+         errors: Errors) -> Json:
     path = f"invoiceRows[{index}]"
     code = expense_code(expense, settings)
     product = products.get(code)

@@ -7,7 +7,7 @@ from mapping_builders import KNOWN_CODES, customer, invoice, row, rows, settings
 
 from streams.mapping import TransferDataError, map_sales_invoice, validate_sales_invoice
 from streams.mapping.errors import SOLUTIONS
-from streams.mapping.sales_invoice import to_procountor_language
+from streams.mapping.languages import to_procountor_language
 
 IBAN_FI = "FI2112345600000785"
 
