@@ -18,10 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
-from connectors.procountor.errors import ProcountorTransientError
-from connectors.severa.errors import SeveraTransientError
+from connectors.errors import TransientApiError
 from foundation.company import demo_companies_path, load_companies
 from foundation.logs import get_logger
 from foundation.schedule import Schedule
@@ -98,7 +95,7 @@ async def _trigger(stream: Any, agent: str, decide: Callable[[Runtime, dict[str,
             await runtime.emit("TransferRequested", request)
 
 
-TRANSIENT = (SeveraTransientError, ProcountorTransientError, httpx.TransportError)
+TRANSIENT = TransientApiError  # either API, transport errors included (the clients translate them)
 
 
 def _backoff() -> Iterator[float]:

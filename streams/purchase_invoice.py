@@ -27,12 +27,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import httpx
-
+from connectors.errors import TransientApiError
 from connectors.procountor.client import ProcountorClient
-from connectors.procountor.errors import ProcountorError, ProcountorTransientError
+from connectors.procountor.errors import ProcountorError
 from connectors.severa.client import SeveraClient
-from connectors.severa.errors import SeveraError, SeveraNotFound, SeveraTransientError
+from connectors.severa.errors import SeveraError, SeveraNotFound
 from foundation.company import CompanySettings
 from foundation.logs import get_logger
 from streams.mapping.errors import TransferDataError
@@ -162,7 +161,7 @@ class PurchaseInvoiceTrigger:
             dimension = await self.dimensions.project_dimension(company.name)
             if dimension_ids(invoice) - self.dimensions.known_ids(company.name):
                 dimension = await self.dimensions.project_dimension(company.name, refresh=True)
-        except (ProcountorError, httpx.TransportError) as exc:
+        except ProcountorError as exc:  # transport errors included
             log.warning("project dimension not readable; the transfer decides", company=company.name,
                         error=f"{type(exc).__name__}: {exc}"[:300])
             return transfer_request(observed, company, None)
@@ -267,7 +266,7 @@ class PurchaseInvoiceTransfer(Transfer):
                                     adopted=imported[-1].action != "created", **self._targets([imported[-1]]))
             await self._remove_dropped(request, attempt, planned, links)
             return self._targets(imported)
-        except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
+        except TransientApiError as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
         except ProcountorError as exc:
             raise TransferDataError("PROCOUNTOR_ERROR", record=record, field=None, value=None,

@@ -14,12 +14,11 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiolimiter import AsyncLimiter
 
+from connectors.errors import TransientApiError
 from connectors.polling import Poller
 from connectors.procountor.client import ProcountorClient
-from connectors.procountor.errors import ProcountorTransientError
 from connectors.procountor.poller import procountor_poller
 from connectors.severa.client import SeveraClient
-from connectors.severa.errors import SeveraTransientError
 from connectors.severa.poller import severa_poller
 from foundation.company import CompanySettings, demo_companies_path, load_companies, procountor_api_keys
 from foundation.kafka import idempotent_producer
@@ -163,7 +162,7 @@ async def get_runtime(bootstrap: str) -> Runtime:
             runtime = Runtime(settings, companies, bootstrap)
             try:
                 await runtime.start()
-            except (SeveraTransientError, ProcountorTransientError) as error:
+            except TransientApiError as error:
                 await runtime.stop()
                 failures += 1
                 delay = min(START_RETRY_MAX_SECONDS, 2.0 ** failures)

@@ -14,12 +14,11 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-import httpx
-
+from connectors.errors import TransientApiError
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError, ProcountorNotFound, ProcountorTransientError
 from connectors.severa.client import SeveraClient
-from connectors.severa.errors import SeveraError, SeveraTransientError
+from connectors.severa.errors import SeveraError
 from foundation.company import CompanySettings
 from foundation.logs import get_logger
 from foundation.types import Emit, Json
@@ -178,7 +177,7 @@ class Transfer:
         """The steps, with the APIs' failures turned into transient failures or data errors."""
         try:
             return await self._transfer(request, attempt)
-        except (ProcountorTransientError, SeveraTransientError, httpx.TransportError) as exc:
+        except TransientApiError as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
         except SeveraError as exc:
             status = getattr(exc, "status", None)

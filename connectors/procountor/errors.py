@@ -1,9 +1,15 @@
-"""Typed Procountor errors that keep every `{status, field, message}` of the error body."""
+"""Typed Procountor errors that keep every `{status, field, message}` of the error body.
+
+The classes subclass the shared roots of `connectors.errors` (transient, data, auth), so callers catch one
+class per kind of failure for both APIs.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from connectors.errors import ApiAuthError, ApiDataError, ApiError, TransientApiError
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,7 @@ class ProcountorFieldError:
         )
 
 
-class ProcountorError(Exception):
+class ProcountorError(ApiError):
     """A refused or failed Procountor call."""
 
     def __init__(
@@ -56,7 +62,7 @@ class ProcountorError(Exception):
         return [e for e in self.errors if e.field == field]
 
 
-class ProcountorValidationError(ProcountorError):
+class ProcountorValidationError(ProcountorError, ApiDataError):
     """400: the data was refused (validation codes, closed period, registry mismatch); fix the data."""
 
 
@@ -64,19 +70,19 @@ class ProcountorConflict(ProcountorValidationError):
     """The resource changed since it was read (stale `version` → 400 on `version`, or 409): re-read."""
 
 
-class ProcountorNotFound(ProcountorError):
+class ProcountorNotFound(ProcountorError, ApiDataError):
     """404."""
 
 
-class ProcountorAuthError(ProcountorError):
+class ProcountorAuthError(ProcountorError, ApiAuthError):
     """401 after one re-login, or refused credentials / API key."""
 
 
-class ProcountorForbidden(ProcountorError):
-    """403: insufficient rights or an action not allowed in the invoice's current status."""
+class ProcountorForbidden(ProcountorError, ApiDataError):
+    """403: an action not allowed in the invoice's current status, a closed fiscal year (or insufficient rights)."""
 
 
-class ProcountorTransientError(ProcountorError):
+class ProcountorTransientError(ProcountorError, TransientApiError):
     """429, 5xx, timeouts or connection errors that outlasted the retries (or a write not safe to repeat)."""
 
     def __init__(self, message: str, *, maybe_applied: bool = False, **kwargs: Any) -> None:

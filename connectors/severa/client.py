@@ -201,14 +201,14 @@ class SeveraClient:
                 response = await self._http.request(
                     method, path, params=_clean(params), json=json_body, headers=headers
                 )
-            except httpx.ConnectError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: safe to repeat, also for creates.
                 raise _Retry(self._transient(f"connection failed: {type(exc).__name__}", method, template)) from exc
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                error = self._transient(f"{type(exc).__name__} during request", method, template, maybe=is_create)
+            except httpx.TransportError as exc:  # every other transport error (timeouts included) leaves as ours
+                lost = self._transient(f"{type(exc).__name__} during request", method, template, maybe=is_create)
                 if is_create and not self.retry_writes:
-                    raise error from exc
-                raise _Retry(error) from exc
+                    raise lost from exc
+                raise _Retry(lost) from exc
         if response.status_code < 400:
             return response
         error = error_from_response(
@@ -221,16 +221,15 @@ class SeveraClient:
         if response.status_code == 429:
             raise _Retry(error, delay=getattr(error, "retry_after", None))
         if response.status_code >= 500:
-            error.maybe_applied = is_create  # type: ignore[attr-defined]
+            assert isinstance(error, SeveraTransientError)
+            error.maybe_applied = is_create
             if is_create and not self.retry_writes:
                 raise error
             raise _Retry(error)
         raise error
 
-    def _transient(self, message: str, method: str, template: str, *, maybe: bool = False) -> SeveraError:
-        error = SeveraTransientError(message, method=method, path=template)
-        error.maybe_applied = maybe  # type: ignore[attr-defined]
-        return error
+    def _transient(self, message: str, method: str, template: str, *, maybe: bool = False) -> SeveraTransientError:
+        return SeveraTransientError(message, method=method, path=template, maybe_applied=maybe)
 
     def _wait(self, retry_state: Any) -> float:
         backoff = wait_exponential_jitter(

@@ -3,15 +3,18 @@
 Severa answers errors with ``ExceptionModel`` (``{"error": {"httpStatusCode", "type", "details": [{"message",
 "location": {...}}]}}``); 404 has an empty body and 429 a plain-text gateway message. Every error keeps the
 HTTP ``status``, the Severa ``type`` (e.g. ``InvalidParameter``, ``InsufficientApiScope``), a readable
-``message`` and the raw ``details`` list.
+``message`` and the raw ``details`` list. The classes subclass the shared roots of ``connectors.errors``
+(transient, data, auth), so callers catch one class per kind of failure for both APIs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from connectors.errors import ApiAuthError, ApiDataError, ApiError, TransientApiError
 
-class SeveraError(Exception):
+
+class SeveraError(ApiError):
     """Base of every error the Severa client raises."""
 
     def __init__(
@@ -38,11 +41,11 @@ class SeveraError(Exception):
         return f"{where}{self.status}{kind}: {self.message}"
 
 
-class SeveraNotFound(SeveraError):
+class SeveraNotFound(SeveraError, ApiDataError):
     """404: the guid (or route) does not exist."""
 
 
-class SeveraValidationError(SeveraError):
+class SeveraValidationError(SeveraError, ApiDataError):
     """400: the request was refused (``InvalidParameter``, ``InvalidOperation``, ...); a data error."""
 
     @property
@@ -55,16 +58,20 @@ class SeveraValidationError(SeveraError):
         ]
 
 
-class SeveraAuthError(SeveraError):
+class SeveraAuthError(SeveraError, ApiAuthError):
     """401: bad client credentials, or a token rejected even after a fresh login."""
 
 
-class SeveraForbidden(SeveraError):
+class SeveraForbidden(SeveraError, ApiAuthError):
     """403: missing API scope (``InsufficientApiScope``), add-on or permission."""
 
 
-class SeveraTransientError(SeveraError):
+class SeveraTransientError(SeveraError, TransientApiError):
     """5xx, timeouts, connection errors (and 429) that persisted through the bounded retries."""
+
+    def __init__(self, message: str, *, maybe_applied: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.maybe_applied = maybe_applied
 
 
 class SeveraRateLimited(SeveraTransientError):
