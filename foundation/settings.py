@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     # Read without the prefix too: KAFKA_BOOTSTRAP_SERVERS is the name every Kafka tool uses.
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     tenant: str = "demo"
+    # The faust app id, which names the consumer group: default `sevpro-<tenant>` (one group per tenant).
+    app_id: str | None = None
     companies_file: Path | None = None
 
     severa_url: str = "http://127.0.0.1:8081/rest-api"

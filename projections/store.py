@@ -5,7 +5,7 @@ and the agents on the same host, and the state and the offsets it was built from
 transaction. SQLite gives that atomicity with no server to run, WAL mode lets readers read while the projector
 writes, and a version is one file, so a replay can build a new one beside the live one and switch a pointer.
 PostgreSQL would be the choice for several hosts reading over the network; the SQL here is plain enough to
-port (see docs/projections.md).
+port (README, "Why SQLite (and when PostgreSQL)").
 """
 
 from __future__ import annotations

@@ -103,22 +103,20 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     """Run the faust worker (agents, pollers, projections) against the resolved broker."""
     import asyncio
 
-    from sevpro.kafka_broker import resolve_bootstrap
-
-    _check_worker_settings()
-    from foundation.kafka import ensure_topics
-
-    broker = resolve_bootstrap()
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
     from faust import Worker
 
+    from foundation.company import demo_companies_path, load_companies
+    from foundation.kafka import ensure_topics
     from foundation.logs import configure as configure_logs
-    from streams.app import app as faust_app  # reads KAFKA_BOOTSTRAP_SERVERS: imported after it is set
-    from streams.app import load_agents
+    from sevpro.kafka_broker import resolve_bootstrap
+    from streams.bootstrap import bootstrap
 
+    _check_worker_settings()
+    broker = resolve_bootstrap()
+    settings = get_settings()
+    companies = load_companies(settings.companies_file or demo_companies_path())
+    faust_app = bootstrap(settings, companies, broker.bootstrap)
     asyncio.run(ensure_topics(broker.bootstrap, partitions=faust_app.conf.topic_partitions, app_id=faust_app.conf.id))
-
-    load_agents()
     sys.argv = [sys.argv[0]]
     configure_logs(loglevel)
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()

@@ -1,4 +1,4 @@
-"""The production agents and timers, registered on the faust app (imported by `sevpro worker`).
+"""The production agents and timers, registered on a worker's faust app by `register` (see streams/bootstrap.py).
 
 severa.invoice.observed ─────────trigger──▶ transfer.sales-invoice.requested ────transfer──▶ transfer.*.outcome
 severa.travel_reimbursement.observed ─trigger─▶ transfer.travel-reimbursement.requested ──▶ registry.links
@@ -15,87 +15,42 @@ import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.errors import TransientApiError
-from foundation.company import demo_companies_path, load_companies
 from foundation.logs import get_logger
 from foundation.schedule import Schedule
-from foundation.settings import get_settings
+from foundation.types import Json
 from projections.projector import Projector
 from projections.reprocess import reprocess
 from schemas import topics
-from schemas.codec import CodecError, decode
+from schemas.codec import CodecError, decode, encode
 from streams import dimension_item, purchase_invoice
 from streams import travel_reimbursement as travel
-from streams.app import app, send_dead_letter, topic
+from streams.app import SevproApp
 from streams.notification_feed import NotificationFeed
 from streams.notify import Notifier, NotifierConfig
-from streams.runtime import Runtime, close_runtime, get_runtime
+from streams.runtime import Runtime, RuntimeStarter
 from streams.sales_invoice import KIND, transfer_request
 from streams.transfer import Transfer
 
 log = get_logger(__name__)
-settings = get_settings()
-sync_schedule = Schedule.parse(settings.sync_schedule)
-invoice_observed = topic(topics.observed("severa", "invoice"))
-sales_requested = topic(topics.transfer_requested(KIND))
-purchase_observed = topic(topics.observed("procountor", "purchase_invoice"))
-purchase_requested = topic(topics.transfer_requested(purchase_invoice.KIND))
-travel_observed = topic(topics.observed("severa", "travel_reimbursement"))
-travel_requested = topic(topics.transfer_requested(travel.KIND))
-user_observed = topic(topics.observed("severa", "user"))
-dimension_sources_observed = app.topic(*(topics.observed("severa", entity) for entity in dimension_item.SOURCES),
-                                       value_type=bytes, key_type=bytes, value_serializer="raw", key_serializer="raw")
-dimension_item_requested = topic(topics.transfer_requested(dimension_item.KIND))
-
-
-def _bootstrap() -> str:
-    return ",".join(str(url).removeprefix("kafka://") for url in app.conf.broker)
-
-
-def _ours(tenant: str) -> bool:
-    """Events of other tenants share the topics; this worker acts on its own tenant's only."""
-    return tenant == settings.tenant or tenant.startswith(f"{settings.tenant}/")
-
-
-async def _decoded(event: Any, expected: str, agent: str) -> dict[str, Any] | None:
-    """This tenant's record, or None: another tenant's event, or an undecodable or unexpected message, which is
-    parked on the dead-letter topic."""
-    try:
-        name, record = decode(event.value)
-        if name != expected:
-            raise CodecError(f"expected {expected}, got {name}")
-    except CodecError as exc:
-        await send_dead_letter(event, f"{agent}: {exc}")
-        return None
-    return record if _ours(str(record.get("tenant", ""))) else None
-
-
-async def _trigger(stream: Any, agent: str, decide: Callable[[Runtime, dict[str, Any]], Awaitable[Any]]) -> None:
-    """Observed entity versions → transfer requests (`decide` returns a request, a list of them, or None)."""
-    runtime = await get_runtime(_bootstrap())
-    async for event in stream.events():
-        observed = await _decoded(event, "EntityObserved", agent)
-        if observed is None:
-            continue
-        requests: Any = None
-        for wait in _backoff():
-            try:
-                requests = await decide(runtime, observed)
-                break
-            except (ValueError, KeyError) as exc:
-                await send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}")
-                break
-            except TRANSIENT as exc:  # the API is down: hold this partition rather than lose the event
-                log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
-                await asyncio.sleep(wait)
-        for request in requests if isinstance(requests, list) else [requests] if requests else []:
-            await runtime.emit("TransferRequested", request)
-
 
 TRANSIENT = TransientApiError  # either API, transport errors included (the clients translate them)
+Decide = Callable[[Runtime, Json], Awaitable[Any]]
+
+
+@dataclass
+class WorkerState:
+    """What the timers keep between ticks, owned by one worker (never module globals)."""
+
+    stopping: bool = False
+    last_sync: datetime | None = None
+    poll_round: asyncio.Task[None] | None = None
+    poll_failures: dict[int, tuple[int, float]] = field(default_factory=dict)
+    notifications: NotificationFeed | None = None
 
 
 def _backoff() -> Iterator[float]:
@@ -106,216 +61,226 @@ def _backoff() -> Iterator[float]:
         delay = min(60.0, delay * 2)
 
 
-async def _sales_request(runtime: Runtime, observed: dict[str, Any]) -> dict[str, Any] | None:
-    assert runtime.directory is not None
-    return transfer_request(observed, runtime.directory)
+def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
+    """Declare the worker's topics, agents, timers and tasks on `app`; they share `starter`'s runtime."""
+    settings, tenant, bootstrap = starter.settings, starter.settings.tenant, starter.bootstrap
+    sync_schedule = Schedule.parse(settings.sync_schedule)
+    state = WorkerState()
 
+    def ours(record_tenant: str) -> bool:
+        """Events of other tenants share the topics; this worker acts on its own tenant's only."""
+        return record_tenant == tenant or record_tenant.startswith(f"{tenant}/")
 
-async def _purchase_request(runtime: Runtime, observed: dict[str, Any]) -> dict[str, Any] | None:
-    assert runtime.purchase_trigger is not None
-    return await runtime.purchase_trigger.request(observed)
+    async def decoded(event: Any, expected: str, agent: str) -> Json | None:
+        """This tenant's record, or None: another tenant's event, or an undecodable or unexpected message, which
+        is parked on the dead-letter topic."""
+        try:
+            name, record = decode(event.value)
+            if name != expected:
+                raise CodecError(f"expected {expected}, got {name}")
+        except CodecError as exc:
+            await app.send_dead_letter(event, f"{agent}: {exc}")
+            return None
+        return record if ours(str(record.get("tenant", ""))) else None
 
+    async def trigger(stream: Any, agent: str, decide: Decide) -> None:
+        """Observed entity versions → transfer requests (`decide` returns a request, a list of them, or None)."""
+        runtime = await starter.get()
+        async for event in stream.events():
+            observed = await decoded(event, "EntityObserved", agent)
+            if observed is None:
+                continue
+            requests: Any = None
+            for wait in _backoff():
+                try:
+                    requests = await decide(runtime, observed)
+                    break
+                except (ValueError, KeyError) as exc:
+                    await app.send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}")
+                    break
+                except TRANSIENT as exc:  # the API is down: hold this partition rather than lose the event
+                    log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
+                    await asyncio.sleep(wait)
+            for request in requests if isinstance(requests, list) else [requests] if requests else []:
+                await runtime.emit("TransferRequested", request)
 
-async def _travel_request(runtime: Runtime, observed: dict[str, Any]) -> dict[str, Any] | None:
-    assert runtime.travel_directory is not None
-    return await travel.travel_request(observed, runtime.travel_directory)
-
-
-@app.agent(invoice_observed)
-async def sales_invoice_trigger(stream: Any) -> None:
-    """An invoice version in its company's transfer status becomes a transfer request."""
-    await _trigger(stream, "sales_invoice_trigger", _sales_request)
-
-
-@app.agent(purchase_observed)
-async def purchase_invoice_trigger(stream: Any) -> None:
-    """A purchase invoice in an import status, dimensioned to projects, becomes an import request."""
-    await _trigger(stream, "purchase_invoice_trigger", _purchase_request)
-
-
-@app.agent(travel_observed)
-async def travel_reimbursement_trigger(stream: Any) -> None:
-    """A travel reimbursement in its company's status_before becomes a transfer request."""
-    await _trigger(stream, "travel_reimbursement_trigger", _travel_request)
-
-
-async def _dimension_item_requests(runtime: Runtime, observed: dict[str, Any]) -> list[dict[str, Any]]:
-    return dimension_item.transfer_requests(observed, runtime.companies)
-
-
-@app.agent(dimension_sources_observed)
-async def dimension_item_trigger(stream: Any) -> None:
-    """A project, cost center or business unit version becomes a status check of its item, per company."""
-    await _trigger(stream, "dimension_item_trigger", _dimension_item_requests)
-
-
-@app.agent(dimension_item_requested)
-async def dimension_item_transfer(stream: Any) -> None:
-    """Close or reopen dimension items in Procountor as their Severa sources are, in order."""
-    await _transfer_each(stream, "dimension_item_transfer", lambda runtime: runtime.dimension_items)
-
-
-@app.agent(user_observed)
-async def travel_user_cache(stream: Any) -> None:
-    """Keep each user's business unit current for the travel trigger."""
-    runtime = await get_runtime(_bootstrap())
-    assert runtime.travel_directory is not None
-    async for event in stream.events():
-        observed = await _decoded(event, "EntityObserved", "travel_user_cache")
-        if observed is not None:
-            runtime.travel_directory.remember_user(json.loads(observed["snapshot"]))
-
-
-async def _transfer_each(stream: Any, agent: str, transfer_of: Callable[[Runtime], Transfer | None]) -> None:
-    """Carry out the requests one after the other (kinds of small volume)."""
-    runtime = await get_runtime(_bootstrap())
-    transfer = transfer_of(runtime)
-    assert transfer is not None
-    async for event in stream.events():
-        request = await _decoded(event, "TransferRequested", agent)
-        if request is not None:
-            await transfer.handle(request, runtime.attempt_number(request))
-
-
-@app.agent(sales_requested)
-async def sales_invoice_transfer(stream: Any) -> None:
-    """Carry out transfer requests; different invoices concurrently, one invoice's requests in order."""
-    runtime = await get_runtime(_bootstrap())
-    limit = asyncio.Semaphore(settings.transfer_concurrency)
-    async for events in stream.take_events(settings.transfer_concurrency * 4, within=0.05):
-        by_invoice: dict[bytes, list[Any]] = defaultdict(list)
-        for event in events:
-            by_invoice[event.key].append(event)
-        await asyncio.gather(*(_transfer_in_order(runtime, queue, limit) for queue in by_invoice.values()))
-
-
-async def _transfer_in_order(runtime: Runtime, queue: list[Any], limit: asyncio.Semaphore) -> None:
-    assert runtime.transfer is not None
-    async with limit:
-        for event in queue:
-            request = await _decoded(event, "TransferRequested", "sales_invoice_transfer")
+    async def transfer_each(stream: Any, agent: str, transfer_of: Callable[[Runtime], Transfer]) -> None:
+        """Carry out the requests one after the other (kinds of small volume)."""
+        runtime = await starter.get()
+        transfer = transfer_of(runtime)
+        async for event in stream.events():
+            request = await decoded(event, "TransferRequested", agent)
             if request is not None:
-                await runtime.transfer.handle(request, runtime.attempt_number(request))
+                await transfer.handle(request, runtime.attempt_number(request))
 
+    async def transfer_in_order(runtime: Runtime, queue: list[Any], limit: asyncio.Semaphore) -> None:
+        async with limit:
+            for event in queue:
+                request = await decoded(event, "TransferRequested", "sales_invoice_transfer")
+                if request is not None:
+                    await runtime.transfer.handle(request, runtime.attempt_number(request))
 
-@app.agent(purchase_requested)
-async def purchase_invoice_transfer(stream: Any) -> None:
-    """Import purchase invoices as Severa project fees, in order (purchase volumes are small)."""
-    await _transfer_each(stream, "purchase_invoice_transfer", lambda runtime: runtime.purchase_transfer)
+    async def sales_request(runtime: Runtime, observed: Json) -> Json | None:
+        return transfer_request(observed, runtime.directory)
 
+    async def purchase_request(runtime: Runtime, observed: Json) -> Json | None:
+        return await runtime.purchase_trigger.request(observed)
 
-@app.agent(travel_requested)
-async def travel_reimbursement_transfer(stream: Any) -> None:
-    """Transfer travel reimbursements as Procountor travel invoices, in order."""
-    await _transfer_each(stream, "travel_reimbursement_transfer", lambda runtime: runtime.travel)
+    async def travel_request(runtime: Runtime, observed: Json) -> Json | None:
+        return await travel.travel_request(observed, runtime.travel_directory)
 
+    async def dimension_item_requests(runtime: Runtime, observed: Json) -> list[Json]:
+        return dimension_item.transfer_requests(observed, runtime.companies)
 
-_notifications: NotificationFeed | None = None
-_stopping = False
+    @app.agent(app.raw_topic(topics.SMOKE_IN))
+    async def smoke(stream: Any) -> None:
+        """Echo an EntityObserved to the smoke output, caused by the input: proves the app runs on the broker."""
+        smoke_out = app.raw_topic(topics.SMOKE_OUT)
+        async for event in stream.events():
+            try:
+                _, record = decode(event.value)
+            except CodecError as exc:
+                await app.send_dead_letter(event, f"undecodable: {exc}")
+                continue
+            echoed = {**record, "event_id": f"smoke:{record['event_id']}", "causation_id": record["event_id"]}
+            await smoke_out.send(key=event.key, value=encode("EntityObserved", echoed))
 
+    @app.agent(app.raw_topic(topics.observed("severa", "invoice")))
+    async def sales_invoice_trigger(stream: Any) -> None:
+        """An invoice version in its company's transfer status becomes a transfer request."""
+        await trigger(stream, "sales_invoice_trigger", sales_request)
 
-@app.timer(interval=1.0, on_leader=True)
-async def send_error_notifications() -> None:
-    """Leader-only: failed transfers → e-mail to the company's error address (batched; from Kafka, so a new
-    leader neither loses what was pending nor repeats what was sent)."""
-    global _notifications
-    if _stopping:
-        return
-    try:
-        if _notifications is None:
-            companies = load_companies(settings.companies_file or demo_companies_path())
-            feed = NotificationFeed(_bootstrap(), Notifier(NotifierConfig.from_settings(settings)), companies, _ours)
-            await feed.start()
-            _notifications = feed
-        await _notifications.tick()
-    except Exception as exc:  # the next tick tries again; the log says why
-        log.error("error notifications failed", error=f"{type(exc).__name__}: {exc}")
+    @app.agent(app.raw_topic(topics.observed("procountor", "purchase_invoice")))
+    async def purchase_invoice_trigger(stream: Any) -> None:
+        """A purchase invoice in an import status, dimensioned to projects, becomes an import request."""
+        await trigger(stream, "purchase_invoice_trigger", purchase_request)
 
+    @app.agent(app.raw_topic(topics.observed("severa", "travel_reimbursement")))
+    async def travel_reimbursement_trigger(stream: Any) -> None:
+        """A travel reimbursement in its company's status_before becomes a transfer request."""
+        await trigger(stream, "travel_reimbursement_trigger", travel_request)
 
-_poll_failures: dict[int, tuple[int, float]] = {}
-_last_sync: datetime | None = None
+    @app.agent(app.raw_topic(*(topics.observed("severa", entity) for entity in dimension_item.SOURCES)))
+    async def dimension_item_trigger(stream: Any) -> None:
+        """A project, cost center or business unit version becomes a status check of its item, per company."""
+        await trigger(stream, "dimension_item_trigger", dimension_item_requests)
 
+    @app.agent(app.raw_topic(topics.transfer_requested(dimension_item.KIND)))
+    async def dimension_item_transfer(stream: Any) -> None:
+        """Close or reopen dimension items in Procountor as their Severa sources are, in order."""
+        await transfer_each(stream, "dimension_item_transfer", lambda runtime: runtime.dimension_items)
 
-_poll_round_task: asyncio.Task[None] | None = None
+    @app.agent(app.raw_topic(topics.observed("severa", "user")))
+    async def travel_user_cache(stream: Any) -> None:
+        """Keep each user's business unit current for the travel trigger."""
+        runtime = await starter.get()
+        async for event in stream.events():
+            observed = await decoded(event, "EntityObserved", "travel_user_cache")
+            if observed is not None:
+                runtime.travel_directory.remember_user(json.loads(observed["snapshot"]))
 
+    @app.agent(app.raw_topic(topics.transfer_requested(KIND)))
+    async def sales_invoice_transfer(stream: Any) -> None:
+        """Carry out transfer requests; different invoices concurrently, one invoice's requests in order."""
+        runtime = await starter.get()
+        limit = asyncio.Semaphore(settings.transfer_concurrency)
+        async for events in stream.take_events(settings.transfer_concurrency * 4, within=0.05):
+            by_invoice: dict[bytes, list[Any]] = defaultdict(list)
+            for event in events:
+                by_invoice[event.key].append(event)
+            await asyncio.gather(*(transfer_in_order(runtime, queue, limit) for queue in by_invoice.values()))
 
-@app.timer(interval=0.5, on_leader=True)
-async def poll_sources() -> None:
-    """Leader-only: start a round of polling when one is due and none is running. A round can take seconds
-    (the APIs' pace); it runs as a task of its own so the timer never overlaps itself."""
-    global _last_sync, _poll_round_task
-    if _stopping or (_poll_round_task is not None and not _poll_round_task.done()):
-        return
-    now_utc = datetime.now(UTC)
-    if not sync_schedule.is_due(_last_sync, now_utc):
-        return
-    _last_sync = now_utc
-    _poll_round_task = asyncio.get_running_loop().create_task(_poll_round(), name="poll-round")
+    @app.agent(app.raw_topic(topics.transfer_requested(purchase_invoice.KIND)))
+    async def purchase_invoice_transfer(stream: Any) -> None:
+        """Import purchase invoices as Severa project fees, in order (purchase volumes are small)."""
+        await transfer_each(stream, "purchase_invoice_transfer", lambda runtime: runtime.purchase_transfer)
 
+    @app.agent(app.raw_topic(topics.transfer_requested(travel.KIND)))
+    async def travel_reimbursement_transfer(stream: Any) -> None:
+        """Transfer travel reimbursements as Procountor travel invoices, in order."""
+        await transfer_each(stream, "travel_reimbursement_transfer", lambda runtime: runtime.travel)
 
-async def _poll_round() -> None:
-    """Read Severa and Procountor changes that are due (each source at its own pace)."""
-    try:
-        runtime = await get_runtime(_bootstrap())
+    @app.timer(interval=1.0, on_leader=True)
+    async def send_error_notifications() -> None:
+        """Leader-only: failed transfers → e-mail to the company's error address (batched; from Kafka, so a new
+        leader neither loses what was pending nor repeats what was sent)."""
+        if state.stopping:
+            return
+        try:
+            if state.notifications is None:
+                feed = NotificationFeed(bootstrap, Notifier(NotifierConfig.from_settings(settings)),
+                                        starter.companies, ours)
+                await feed.start()
+                state.notifications = feed
+            await state.notifications.tick()
+        except Exception as exc:  # the next tick tries again; the log says why
+            log.error("error notifications failed", error=f"{type(exc).__name__}: {exc}")
+
+    @app.timer(interval=0.5, on_leader=True)
+    async def poll_sources() -> None:
+        """Leader-only: start a round of polling when one is due and none is running. A round can take seconds
+        (the APIs' pace); it runs as a task of its own so the timer never overlaps itself."""
+        if state.stopping or (state.poll_round is not None and not state.poll_round.done()):
+            return
+        now_utc = datetime.now(UTC)
+        if not sync_schedule.is_due(state.last_sync, now_utc):
+            return
+        state.last_sync = now_utc
+        state.poll_round = asyncio.get_running_loop().create_task(poll_round(), name="poll-round")
+
+    async def poll_round() -> None:
+        """Read Severa and Procountor changes that are due (each source at its own pace)."""
+        try:
+            runtime = await starter.get()
+            if runtime.stopped:
+                return
+            if not runtime.pollers:
+                await runtime.start_pollers()
+        except Exception as exc:  # the next round tries again
+            log.error("pollers could not start", error=f"{type(exc).__name__}: {exc}")
+            return
+        now = asyncio.get_running_loop().time()
+        for poller in runtime.pollers:
+            failures, not_before = state.poll_failures.get(id(poller), (0, 0.0))
+            if now < not_before:
+                continue
+            try:
+                await poller.poll_due()
+                state.poll_failures.pop(id(poller), None)
+            except Exception as exc:  # the client retried already; back off, exponentially, and say so
+                delay = min(300.0, 2.0 ** (failures + 1))
+                state.poll_failures[id(poller)] = (failures + 1, now + delay)
+                log.error("poll failed, backing off", system=poller.system, tenant=poller.tenant,
+                          failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")
+
+    @app.timer(interval=settings.transient_retry_seconds, on_leader=True)
+    async def retry_transient_failures() -> None:
+        """Failed-transient transfers are requested again on the next cycle, through the normal idempotent path."""
+        runtime = await starter.get()
         if runtime.stopped:
             return
-        if not runtime.pollers:
-            await runtime.start_pollers()
-    except Exception as exc:  # the next round tries again
-        log.error("pollers could not start", error=f"{type(exc).__name__}: {exc}")
-        return
-    now = asyncio.get_running_loop().time()
-    for poller in runtime.pollers:
-        failures, not_before = _poll_failures.get(id(poller), (0, 0.0))
-        if now < not_before:
-            continue
-        try:
-            await poller.poll_due()
-            _poll_failures.pop(id(poller), None)
-        except Exception as exc:  # the client retried already; back off, exponentially, and say so
-            delay = min(300.0, 2.0 ** (failures + 1))
-            _poll_failures[id(poller)] = (failures + 1, now + delay)
-            log.error("poll failed, backing off", system=poller.system, tenant=poller.tenant,
-                      failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")
+        retried = await reprocess(bootstrap, runtime.store, state="failed-transient", tenant=tenant)
+        if retried:
+            log.info("transient failures requested again", count=len(retried))
 
+    @app.task
+    async def run_projector() -> None:
+        """Keep the transfer log, ID map and history current in this worker's SQLite projection."""
+        if not settings.run_projector:
+            return
+        async with Projector(bootstrap) as projector:
+            await projector.run(asyncio.Event())
 
-@app.timer(interval=settings.transient_retry_seconds, on_leader=True)
-async def retry_transient_failures() -> None:
-    """Failed-transient transfers are requested again on the next cycle, through the normal idempotent path."""
-    runtime = await get_runtime(_bootstrap())
-    if runtime.stopped:
-        return
-    assert runtime.store is not None
-    retried = await reprocess(_bootstrap(), runtime.store, state="failed-transient", tenant=settings.tenant)
-    if retried:
-        log.info("transient failures requested again", count=len(retried))
+    @app.on_before_shutdown.connect
+    async def close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """The worker is stopping: close the pollers' and the runtime's producers and the API clients."""
+        state.stopping = True
+        if state.poll_round is not None and not state.poll_round.done():
+            state.poll_round.cancel()  # a poll cancelled mid-transaction aborts it: nothing half-published
+            with contextlib.suppress(asyncio.CancelledError):
+                await state.poll_round
+        if state.notifications is not None:
+            await state.notifications.stop()
+        await starter.close()
 
-
-@app.task
-async def run_projector() -> None:
-    """Keep the transfer log, ID map and history current in this worker's SQLite projection."""
-    if not settings.run_projector:
-        return
-    stop = asyncio.Event()
-    async with Projector(_bootstrap()) as projector:
-        await projector.run(stop)
-
-
-@app.on_before_shutdown.connect
-async def _close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-    """The worker is stopping: close the pollers' and the runtime's producers and the API clients."""
-    global _stopping
-    _stopping = True
-    if _poll_round_task is not None and not _poll_round_task.done():
-        _poll_round_task.cancel()  # a poll cancelled mid-transaction aborts it: nothing half-published
-        with contextlib.suppress(asyncio.CancelledError):
-            await _poll_round_task
-    if _notifications is not None:
-        await _notifications.stop()
-    await close_runtime()
-
-
-__all__ = ["dimension_item_transfer", "dimension_item_trigger", "poll_sources", "purchase_invoice_transfer",
-           "purchase_invoice_trigger", "retry_transient_failures", "run_projector", "sales_invoice_transfer",
-           "sales_invoice_trigger", "send_error_notifications", "travel_reimbursement_transfer",
-           "travel_reimbursement_trigger", "travel_user_cache"]
+    return state
