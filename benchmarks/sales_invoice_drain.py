@@ -168,8 +168,11 @@ class Stack:
         self.home.mkdir(parents=True)
         bootstrap = self._start_broker()
         latency = self.args.latency_ms
-        sev = severa_app(seed="demo", latency_ms=latency, rate_limit_per_second=SEVERA_LIMIT)
-        proc = procountor_app(seed="demo", latency_ms=latency, rate_limit_per_second=PROCOUNTOR_LIMIT)
+        # The real APIs' limits unless a benchmark measures something else (the fuzz: robustness, not speed).
+        sev = severa_app(seed="demo", latency_ms=latency,
+                         rate_limit_per_second=getattr(self.args, "severa_limit", SEVERA_LIMIT))
+        proc = procountor_app(seed="demo", latency_ms=latency,
+                              rate_limit_per_second=getattr(self.args, "procountor_limit", PROCOUNTOR_LIMIT))
         self.severa_store, self.procountor_store = sev.state.store, proc.state.store
         self.severa_calls = CallRecorder(sev, "/rest-api")
         self.procountor_calls = CallRecorder(proc, "/api", ("originalInvoiceNumber",))
