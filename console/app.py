@@ -1,6 +1,7 @@
 """The operations console: server-rendered pages and a JSON API over the read models, and `/metrics`.
 
-Read-only: the console never writes to the read models or to Kafka. Every request reads the version `current`
+Signing in, sessions, CSRF tokens and the Host allow-list are console.auth's. Read-only: the console never
+writes to the read models or to Kafka. Every request reads the version `current`
 names (a replay's switch shows at once). With a bootstrap, the overview and `/metrics` also show how far the
 projector is behind the topics.
 """
@@ -15,11 +16,15 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from console import pages
+from console.auth import SESSION_COOKIE, ConsoleAuth, RequireLogin, csrf_token, safe_next
 from console.html import record_url
 from console.lag import EndOffsetsFetcher, Lag, kafka_end_offsets, measure_lag
 from console.metrics import render
@@ -70,10 +75,11 @@ TRANSFER_PARAMS = ("company", "kind", "state", "tenant", "since", "until", "q", 
 ID_PARAMS = ("kind", "company", "tenant", "q", "per_page")
 
 
-def create_app(db_root: Path | None = None, bootstrap: str | None = None, *,
+def create_app(db_root: Path | None = None, bootstrap: str | None = None, *, auth: ConsoleAuth,
                now: Callable[[], datetime] | None = None, end_offsets: EndOffsetsFetcher | None = None,
                refresh: int | None = 30) -> Starlette:
-    """The console over the projection folder `db_root` (default: the project's); `bootstrap` adds the lag.
+    """The console over the projection folder `db_root` (default: the project's); `bootstrap` adds the lag;
+    `auth` says who may sign in and which Host names are served.
 
     `now` and `end_offsets` are seams for tests (a fixed clock, end offsets without a broker); `refresh` is
     the overview's auto-refresh in seconds (None: off)."""
@@ -100,6 +106,25 @@ def create_app(db_root: Path | None = None, bootstrap: str | None = None, *,
                                  until=_date(p.get("until"), "until", end=True), text=p.get("q") or None)
         return filters, _int(p.get("page"), "page", 1, 1, 10**9), _int(p.get("per_page"), "per_page", 50, 1,
                                                                           MAX_PER_PAGE)
+
+    # -- signing in ---------------------------------------------------------------------------------------
+    async def login_form(request: Request) -> Response:
+        return HTMLResponse(pages.login(safe_next(request.query_params.get("next")), None))
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        name, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
+        target = safe_next(str(form.get("next") or ""))
+        if not await run_in_threadpool(auth.check, name, password):
+            return HTMLResponse(pages.login(target, "Wrong user name or password.", name), status_code=401)
+        request.session.clear()  # a new session (and CSRF token) for the signed-in user
+        request.session["user"] = name
+        csrf_token(request)
+        return RedirectResponse(target, status_code=303)
+
+    async def logout(request: Request) -> Response:
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
 
     # -- pages -------------------------------------------------------------------------------------------
     async def overview_page(request: Request) -> Response:
@@ -189,6 +214,8 @@ def create_app(db_root: Path | None = None, bootstrap: str | None = None, *,
         return HTMLResponse(pages.error_page(exc.status_code, str(exc.detail), stamp()), status_code=exc.status_code)
 
     routes = [
+        Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
         Route("/", overview_page), Route("/transfers", transfers_page), Route("/records/{ref:path}", record_page),
         Route("/ids", ids_page), Route("/search", search),
         Route("/api/overview", api_overview), Route("/api/transfers", api_transfers),
@@ -196,6 +223,12 @@ def create_app(db_root: Path | None = None, bootstrap: str | None = None, *,
         Route("/metrics", metrics), Route("/healthz", health),
     ]
     handlers: dict[Any, Any] = {BadParameter: bad_parameter, HTTPException: http_error}
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    middleware = [  # outermost first: an unknown Host is refused before anything else is looked at
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(auth.allowed_hosts), www_redirect=False),
+        Middleware(SessionMiddleware, secret_key=auth.session_secret, session_cookie=SESSION_COOKIE,
+                   max_age=int(auth.session_hours * 3600), same_site="lax", https_only=auth.secure_cookies),
+        Middleware(RequireLogin, auth=auth),
+    ]
+    app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
     app.state.queries = queries
     return app

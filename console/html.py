@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from console.auth import CSRF_FIELD, current_csrf, current_user
+
 
 class Safe(str):
     """Markup that is already escaped."""
@@ -164,20 +166,43 @@ border-radius:4px;cursor:pointer}
 details summary{cursor:pointer;color:var(--accent)}
 pre{white-space:pre-wrap;word-break:break-all;font-size:12px;background:#f3f5f7;padding:8px;border-radius:4px;
 margin:6px 0 0}
+header form.who{display:flex;gap:8px;align-items:center;font-size:13px;color:#cfe0f1}
+button.link{background:none;border:none;color:#cfe0f1;padding:0;text-decoration:underline}
+form.login{max-width:340px;display:flex;flex-direction:column;gap:10px;background:var(--card);
+border:1px solid var(--line);border-radius:6px;padding:18px}
+form.login label{display:flex;flex-direction:column;gap:3px;font-size:13px;color:var(--muted)}
+form.login input{font:inherit;padding:6px 8px;border:1px solid #c5ced8;border-radius:4px}
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:0 24px}
 """
 
 
-def page(title: str, body: Safe, active: str = "", now: str | None = None, refresh: int | None = None) -> str:
+def page(title: str, body: Safe, active: str = "", now: str | None = None, refresh: int | None = None,
+         bare: bool = False) -> str:
+    """A whole page; `bare` (the login page) leaves out the navigation, the search and the signed-in user."""
     nav = join(link(href, text, cls="active" if href == active else None) for href, text in NAV)
     head_extra = fmt('<meta http-equiv="refresh" content="{r}">', r=refresh) if refresh else Safe("")
     stamp = fmt('<span class="when">as of {n} UTC</span>', n=now[:19].replace("T", " ")) if now else Safe("")
+    tools = Safe("") if bare else fmt(
+        '<nav>{nav}</nav><form class="search" method="get" action="/search"><input name="q"'
+        ' placeholder="Find number or id" aria-label="Find a record by number or id"></form>{stamp}{who}',
+        nav=nav, stamp=stamp, who=_signed_in())
     return fmt(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">{extra}'
         "<title>{title} · sevpro</title><style>{css}</style></head><body>"
-        '<header><span class="brand">Severa ⇄ Procountor</span><nav>{nav}</nav>'
-        '<form class="search" method="get" action="/search"><input name="q" placeholder="Find number or id"'
-        ' aria-label="Find a record by number or id"></form>{stamp}</header>'
+        '<header><span class="brand">Severa ⇄ Procountor</span>{tools}</header>'
         "<main>{body}</main></body></html>",
-        extra=head_extra, title=title, css=Safe(CSS), nav=nav, stamp=stamp, body=body)
+        extra=head_extra, title=title, css=Safe(CSS), tools=tools, body=body)
+
+
+def csrf_field() -> Safe:
+    """The hidden CSRF token every form that changes something must carry (checked by console.auth)."""
+    return fmt('<input type="hidden" name="{n}" value="{v}">', n=CSRF_FIELD, v=current_csrf.get() or "")
+
+
+def _signed_in() -> Safe:
+    user = current_user.get()
+    if not user:
+        return Safe("")
+    return fmt('<form class="who" method="post" action="/logout"><span class="user">{u}</span>{t}'
+               '<button type="submit" class="link">Sign out</button></form>', u=user, t=csrf_field())

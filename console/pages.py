@@ -8,6 +8,7 @@ from typing import Any
 
 from console.html import (
     Safe,
+    csrf_field,
     esc,
     fmt,
     join,
@@ -301,3 +302,14 @@ def id_map(result: Page, params: dict[str, str], facets: dict[str, list[str]], n
 def error_page(status: int, message: str, now: str) -> str:
     return page("Error", fmt('<h1>{s}</h1><p>{m}</p><p><a href="/">Back to the overview</a></p>', s=status,
                              m=message), now=now)
+
+
+def login(next_path: str, error: str | None, name: str = "") -> str:
+    """The sign-in form; `error` says why the last try was refused."""
+    problem = fmt('<div class="callout bad" role="alert">{e}</div>', e=error) if error else Safe("")
+    form = fmt(
+        '<form class="login" method="post" action="/login">{csrf}<input type="hidden" name="next" value="{n}">'
+        '<label>User<input name="username" autocomplete="username" value="{u}" required autofocus></label>'
+        '<label>Password<input type="password" name="password" autocomplete="current-password" required>'
+        '</label><button type="submit">Sign in</button></form>', csrf=csrf_field(), n=next_path, u=name)
+    return page("Sign in", join([Safe("<h1>Sign in</h1>"), problem, form]), bare=True)

@@ -6,9 +6,14 @@ the seed's kind of message and solution, failed-transient, pending, a dead lette
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+import httpx
+
+from console.auth import ConsoleAuth, hash_password
 from projections import testing as ev
 from projections.store import ProjectionStore
 
@@ -74,3 +79,26 @@ def fill(root: Path) -> Sample:
         result = store.apply_records(ev.Feed()(*events))
     sample.events = result.applied
     return sample
+
+
+USER = "operator"
+PASSWORD = "correct horse battery staple"
+
+
+@cache
+def _user_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+def auth(**overrides: object) -> ConsoleAuth:
+    """The tests' console users: USER with PASSWORD (plain HTTP on loopback: cookies without Secure)."""
+    return ConsoleAuth(**{"users": {USER: _user_hash()}, "secure_cookies": False, **overrides})  # type: ignore[arg-type]
+
+
+def login(http: httpx.Client, user: str = USER, password: str = PASSWORD) -> httpx.Response:
+    """Sign in as a browser does: fetch the form (its CSRF token), post it; the client keeps the cookie."""
+    form = http.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token, "the login form has no CSRF token"
+    return http.post("/login", data={"username": user, "password": password, "csrf_token": token.group(1),
+                                     "next": "/"})

@@ -7,10 +7,12 @@ appear in a repr or a log line, and per-company Procountor API keys are named by
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 class Settings(BaseSettings):
@@ -65,6 +67,27 @@ class Settings(BaseSettings):
     notify_transient_after: int = 3
     notify_batch_seconds: float = 60.0
     notify_max_age_seconds: float = 86400.0
+
+    # -- the operations console (`sevpro console`; console/auth.py) -------------------------------------------
+    # Users: `name:argon2-hash` lines (default <SEVPRO_HOME>/console-users, written by `sevpro console user add`)
+    # and/or SEVPRO_CONSOLE_USERS as JSON {"name": "$argon2id$..."}.
+    console_users_file: Path | None = None
+    console_users: dict[str, str] = Field(default_factory=dict)
+    # Signs the session cookies; without it each start makes a random one (sessions end with the process).
+    console_session_secret: SecretStr | None = None
+    console_session_hours: float = Field(default=12.0, gt=0)
+    # Off by default. Set only when an authenticating reverse proxy (oauth2-proxy, ...) is the console's one
+    # way in: every request carrying this header is signed in as the user it names.
+    console_trusted_user_header: str | None = None
+    # Host names served (DNS rebinding): comma-separated; the loopback names by default.
+    console_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK_NAMES))
+    # Secure cookies (HTTPS only); default: on, except when the console listens on loopback over plain HTTP.
+    console_secure_cookies: bool | None = None
+
+    @field_validator("console_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
 
 def get_settings() -> Settings:

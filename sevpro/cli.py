@@ -24,7 +24,7 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(sandbox_app, name="sandbox")
 # log, show, ids, replay, reprocess, export, project: the read models' commands, at the top level.
 app.registered_commands.extend(projections_app.registered_commands)
-app.registered_commands.extend(console_app.registered_commands)  # console: the operations web console
+app.add_typer(console_app, name="console")  # the operations web console, and its users
 app.registered_commands.extend(registry_app.registered_commands)  # compare, check: before enabling
 console = Console()
 

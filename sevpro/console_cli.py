@@ -1,4 +1,4 @@
-"""`sevpro console`: serve the operations console."""
+"""`sevpro console`: serve the operations console; `sevpro console user add|remove`: who may sign in."""
 
 from __future__ import annotations
 
@@ -6,12 +6,19 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(add_completion=False, help="The operations console.")
+# `sevpro console` (sevpro/cli.py adds it under that name): serves when no subcommand is given.
+app = typer.Typer(add_completion=False, invoke_without_command=True,
+                  help="The operations console (sign-in required), and its users.")
+user_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The console's users (argon2 hashes).")
+app.add_typer(user_app, name="user")
+
+USERS_FILE_HELP = "Users file (default: $SEVPRO_CONSOLE_USERS_FILE, else $SEVPRO_HOME/console-users)."
 
 
-@app.command("console")
-def console_command(host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default:"
-                                                               " the console has no login)."),
+@app.callback()
+def console_command(ctx: typer.Context,
+                    host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default; on"
+                                                               " any other, serve it behind TLS)."),
                     port: int = typer.Option(8090, min=1, max=65535, help="Port to listen on."),
                     db: Path | None = typer.Option(None, "--db", help="Folder of the projection versions (default:"
                                                    " $SEVPRO_HOME/projections or ./.sevpro/projections)."),
@@ -19,12 +26,64 @@ def console_command(host: str = typer.Option("127.0.0.1", help="Interface to lis
                                                          help="Kafka bootstrap, to show the projector's lag."),
                     refresh: int = typer.Option(30, help="Overview auto-refresh in seconds (0: off).")) -> None:
     """Transfer log, failures and what to do, ID map, record histories and /metrics, in a browser."""
+    if ctx.invoked_subcommand is not None:
+        return
     import uvicorn
 
     from console.app import create_app
+    from console.auth import UsersFileError, auth_from_settings
+    from foundation.settings import get_settings
 
-    typer.echo(f"console on http://{host}:{port}/  (metrics: /metrics, JSON: /api/overview)")
-    uvicorn.run(create_app(db, bootstrap, refresh=refresh or None), host=host, port=port, log_level="warning")
+    try:
+        auth = auth_from_settings(get_settings(), host)
+    except (UsersFileError, OSError) as error:
+        typer.echo(f"error: the console cannot start: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"console on http://{host}:{port}/  (sign in; metrics: /metrics, JSON: /api/overview, both also"
+               " with HTTP Basic credentials)")
+    uvicorn.run(create_app(db, bootstrap, auth=auth, refresh=refresh or None), host=host, port=port,
+                log_level="warning")
+
+
+def _users_file(given: Path | None) -> Path:
+    from console.auth import default_users_file
+    from foundation.settings import get_settings
+
+    return given or get_settings().console_users_file or default_users_file()
+
+
+@user_app.command("add")
+def user_add(name: str = typer.Argument(..., help="User name (letters, digits, . _ @ -)."),
+             users_file: Path | None = typer.Option(None, "--users-file", help=USERS_FILE_HELP),
+             password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                                          help="Asked for when not given (never put it on a command line).")
+             ) -> None:
+    """Add a user, or set a new password for one; the file keeps an argon2 hash, never the password."""
+    from console.auth import UsersFileError, save_user
+
+    path = _users_file(users_file)
+    if len(password) < 10:
+        typer.echo("error: use a password of 10 characters or more", err=True)
+        raise typer.Exit(2)
+    try:
+        new = save_user(path, name, password)
+    except UsersFileError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{'added' if new else 'new password for'} {name} in {path}")
+
+
+@user_app.command("remove")
+def user_remove(name: str, users_file: Path | None = typer.Option(None, "--users-file", help=USERS_FILE_HELP)
+                ) -> None:
+    """Remove a user (their sessions end at their next request)."""
+    from console.auth import remove_user
+
+    path = _users_file(users_file)
+    if not remove_user(path, name):
+        typer.echo(f"error: no user {name} in {path}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"removed {name} from {path}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ that a user can change data in the Severa sandbox and watch it flow.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from console.auth import default_users_file, save_user
 from foundation.paths import project_home
 from foundation.settings import get_settings
 from projections.store import ProjectionStore, default_db_path
@@ -92,6 +94,16 @@ def start(severa_port: int | None, procountor_port: int | None, kafka_port: int)
     return DemoStack(bootstrap, severa, procountor, worker, broker, log_file)
 
 
+DEMO_CONSOLE_USER = "demo"
+
+
+def console_login() -> tuple[str, str]:
+    """A console user for the demo with a new random password (the console refuses to start without users)."""
+    password = secrets.token_urlsafe(12)
+    save_user(default_users_file(), DEMO_CONSOLE_USER, password)
+    return DEMO_CONSOLE_USER, password
+
+
 def print_where(stack: DemoStack) -> None:
     console.print(f"Kafka:               [bold]{stack.bootstrap}[/bold]")
     console.print(f"Severa sandbox:      [bold]{stack.severa.url}/rest-api[/bold]  "
@@ -101,6 +113,10 @@ def print_where(stack: DemoStack) -> None:
                   f"(FI) / {DEMO_SE_API_KEY} (SE)")
     console.print(f"Worker log:          {stack.worker_log}")
     console.print(f"Error e-mails (FI):  {project_home() / 'outbox'}/*.eml")
+    user, password = console_login()
+    console.print(f"Console:             [bold]sevpro console[/bold] in another shell, then http://127.0.0.1:8090/ "
+                  f"user [bold]{user}[/bold] password [bold]{password}[/bold] (new at every demo start; "
+                  "`sevpro console user add NAME` for your own)")
 
 
 def demo_invoice_numbers(stack: DemoStack) -> set[str]:

@@ -1,4 +1,5 @@
-"""The console in a real browser: from the overview to a failed record, its solution and its history.
+"""The console in a real browser: signing in (and being refused), then from the overview to a failed record,
+its solution and its history.
 
 Needs the `playwright` package and a Chromium at /usr/bin/chromium (or $SEVPRO_CHROMIUM); skips, saying which
 is missing, otherwise. Screenshots go to $SEVPRO_SCREENSHOTS or pytest's tmp folder.
@@ -46,13 +47,55 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
+def sign_in(page: Any, user: str, password: str) -> None:
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("form.login button[type=submit]")
+
+
+def test_sign_in_refuses_a_wrong_password_and_returns_to_the_page_asked_for(browser: Any, tmp_path: Path,
+                                                                             shots: Path) -> None:
+    root = tmp_path / "proj"
+    sample = sample_log.fill(root)
+    app = create_app(root, now=lambda: ev.at(3600), refresh=None, auth=sample_log.auth())
+    with SandboxServer(app) as server:
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        # A page without a session goes to the login, and nothing of the page shows.
+        page.goto(f"{server.url}/records/{sample.failed_data}?tenant=acme")
+        page.wait_for_url("**/login?next=*")
+        assert page.title() == "Sign in · sevpro"
+        assert sample_log.SOLUTION not in page.content()
+
+        sign_in(page, sample_log.USER, "not the password")
+        assert page.title() == "Sign in · sevpro"
+        assert "Wrong user name or password." in page.locator("[role=alert]").inner_text()
+        assert page.input_value("input[name=username]") == sample_log.USER
+        page.screenshot(path=str(shots / "console-login-refused.png"), full_page=True)
+        page.goto(server.url + "/")  # still not signed in
+        page.wait_for_url("**/login?next=*")
+
+        page.goto(f"{server.url}/records/{sample.failed_data}?tenant=acme")
+        sign_in(page, sample_log.USER, sample_log.PASSWORD)
+        page.wait_for_url(f"**/records/{sample.failed_data}?tenant=acme")
+        assert sample_log.SOLUTION in page.locator(".callout").inner_text()
+        assert sample_log.USER in page.locator("header form.who").inner_text()
+
+        page.click("header form.who button")  # sign out
+        page.wait_for_url("**/login")
+        page.goto(server.url + "/ids")
+        page.wait_for_url("**/login?next=*")
+        page.close()
+
+
 def test_overview_to_failed_record_shows_solution_and_history(browser: Any, tmp_path: Path, shots: Path) -> None:
     root = tmp_path / "proj"
     sample = sample_log.fill(root)
-    app = create_app(root, now=lambda: ev.at(3600), refresh=None)
+    app = create_app(root, now=lambda: ev.at(3600), refresh=None, auth=sample_log.auth())
     with SandboxServer(app) as server:
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         page.goto(server.url + "/")
+        sign_in(page, sample_log.USER, sample_log.PASSWORD)
+        page.wait_for_url(server.url + "/")
         assert page.title() == "Overview · sevpro"
         needs_action = page.locator("table.needs-action")
         assert needs_action.locator("tbody tr").count() == 1

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from console_signin import signed_in
 from prometheus_client.parser import text_string_to_metric_families
 
 from console import testing as sample_log
@@ -16,7 +17,6 @@ from console.lag import EndOffsets
 from projections import testing as ev
 from projections import versions
 from projections.store import ProjectionStore
-from sandbox.runner import SandboxServer
 
 NOW = ev.at(3600)  # one hour after the sample's first event
 
@@ -29,8 +29,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, sample_log.S
 
 @pytest.fixture(scope="module")
 def client(filled: tuple[Path, sample_log.Sample]) -> Iterator[httpx.Client]:
-    with SandboxServer(create_app(filled[0], now=lambda: NOW)) as server, \
-            httpx.Client(base_url=server.url, timeout=10) as http:
+    with signed_in(create_app(filled[0], now=lambda: NOW, auth=sample_log.auth())) as http:
         yield http
 
 
@@ -189,8 +188,8 @@ async def _unreachable(bootstrap: str) -> EndOffsets:
 
 
 def test_lag_from_end_offsets(filled: tuple[Path, sample_log.Sample]) -> None:
-    app = create_app(filled[0], "broker:9092", now=lambda: NOW, end_offsets=_ends)
-    with SandboxServer(app) as server, httpx.Client(base_url=server.url) as http:
+    app = create_app(filled[0], "broker:9092", now=lambda: NOW, end_offsets=_ends, auth=sample_log.auth())
+    with signed_in(app) as http:
         m = metrics_of(http.get("/metrics").text)
         lag = http.get("/api/overview").json()["lag"]
         overview = http.get("/").text
@@ -202,8 +201,8 @@ def test_lag_from_end_offsets(filled: tuple[Path, sample_log.Sample]) -> None:
     assert lag["total"] == 7 and lag["error"] is None
     assert "7 offsets behind broker:9092" in overview
 
-    app = create_app(filled[0], "gone:1", end_offsets=_unreachable)
-    with SandboxServer(app) as server, httpx.Client(base_url=server.url) as http:
+    app = create_app(filled[0], "gone:1", end_offsets=_unreachable, auth=sample_log.auth())
+    with signed_in(app) as http:
         m = metrics_of(http.get("/metrics").text)
         overview = http.get("/").text
     assert m[("sevpro_kafka_up", ())] == 0
@@ -214,7 +213,7 @@ def test_lag_from_end_offsets(filled: tuple[Path, sample_log.Sample]) -> None:
 def test_follows_a_replay_switch(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     sample_log.fill(root)
-    with SandboxServer(create_app(root)) as server, httpx.Client(base_url=server.url) as http:
+    with signed_in(create_app(root, auth=sample_log.auth())) as http:
         assert http.get("/api/transfers").json()["total"] == 6
         version = versions.reserve_next(root)
         with ProjectionStore(root, version=version, follow=False) as rebuilt:
@@ -229,7 +228,7 @@ def test_follows_a_replay_switch(tmp_path: Path) -> None:
 
 
 def test_an_empty_store_renders_every_page(tmp_path: Path) -> None:
-    with SandboxServer(create_app(tmp_path / "empty")) as server, httpx.Client(base_url=server.url) as http:
+    with signed_in(create_app(tmp_path / "empty", auth=sample_log.auth())) as http:
         for path in ("/", "/transfers", "/ids", "/metrics", "/api/overview", "/api/transfers", "/api/ids",
                      "/healthz"):
             assert http.get(path).status_code == 200, path
@@ -244,7 +243,7 @@ def test_a_record_with_nothing_to_write_says_why(tmp_path: Path) -> None:
         store.apply_records(ev.Feed()(requested, ev.outcome(
             request, "skipped", attempt=0, target_id="66", target_number="2026007",
             note="the item is closed already <as in Procountor>")))
-    with SandboxServer(create_app(root)) as server, httpx.Client(base_url=server.url) as http:
+    with signed_in(create_app(root, auth=sample_log.auth())) as http:
         page = http.get("/records/proj-7").text
         assert "Nothing to write:</strong> the item is closed already &lt;as in Procountor&gt;" in page
         assert http.get("/api/records/proj-7").json()["transfers"][0]["note"].startswith("the item is closed")
@@ -256,6 +255,6 @@ def test_a_tenant_filter_includes_its_companies_purchase_imports(tmp_path: Path)
         store.apply_records(ev.Feed()(ev.requested("acme", "inv-1"),
                                       ev.requested("acme/FI", "buy-1", kind="purchase-invoice", seconds=1),
                                       ev.requested("acme2", "inv-2", seconds=2)))
-    with SandboxServer(create_app(root)) as server, httpx.Client(base_url=server.url) as http:
+    with signed_in(create_app(root, auth=sample_log.auth())) as http:
         listed = http.get("/api/transfers", params={"tenant": "acme"}).json()
         assert sorted(i["severa_id"] for i in listed["items"]) == ["buy-1", "inv-1"]

@@ -7,6 +7,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from console import testing as sample_log
 from console.app import create_app
 from console.lag import kafka_end_offsets
 from foundation.kafka import ensure_topics
@@ -35,9 +36,10 @@ async def test_lag_on_the_broker_goes_to_zero_when_projected(kafka, unique, tmp_
     assert ends[(topics.REGISTRY_LINKS, 0)] == start + 3
 
     root = tmp_path / "proj"
-    app = create_app(root, kafka.bootstrap)
-    with SandboxServer(app) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+    app = create_app(root, kafka.bootstrap, auth=sample_log.auth())
+    with SandboxServer(app) as server:  # read as a scraper would: HTTP Basic credentials
+        async with httpx.AsyncClient(base_url=server.url, timeout=20,
+                                     auth=(sample_log.USER, sample_log.PASSWORD)) as http:
             before = (await http.get("/api/overview")).json()["lag"]
             assert before["error"] is None and before["total"] >= 3  # nothing applied yet
             async with Projector(kafka.bootstrap, root) as projector:
