@@ -1,0 +1,164 @@
+"""Replay benchmark (issue 16): how fast `sevpro replay` rebuilds the read models from the topics.
+
+    python benchmarks/replay.py [--events 100000] [--batch-size 1000]
+
+Starts its own Kafka broker (reset, on free ports), fills the topics with `--events` events of realistic sizes,
+as one busy tenant's month would leave them (per invoice: the observed Severa invoice with its full snapshot, the
+transfer request carrying that snapshot, the outcomes of each step and the ID links), then times
+`sevpro replay` end to end as a user runs it (a subprocess: start, read every topic, build a new version, switch)
+and reads its peak memory. Prints events, seconds, events per second and peak RSS.
+
+A benchmark prints figures; it asserts nothing. Everything it started stops on exit, Ctrl-C or failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its sibling is importable
+
+from sales_invoice_drain import REPO, _free_port_pair  # noqa: E402
+
+from foundation.kafka import ensure_topics, idempotent_producer  # noqa: E402
+from projections import testing  # noqa: E402
+from schemas.codec import encode  # noqa: E402
+from sevpro.kafka_broker import LocalKafkaBroker  # noqa: E402
+
+console = Console(width=None if sys.stdout.isatty() else 120)
+STEPS = ("customer", "products", "invoice", "dimensions", "attachment", "approved", "severa-status")
+
+
+def invoice_snapshot(number: int) -> dict[str, Any]:
+    """A Severa invoice as the API returns it (about 4 KB of JSON, as the demo's are)."""
+    guid = f"00000000-0000-4000-8000-{number:012d}"
+    money = {"amount": 1234.5, "currencyCode": "EUR", "multiCurrencyInfo": []}
+    person = {"code": None, "name": "REST API", "guid": "18e8b0dd-8d4b-50c3-a2cb-dcbc6b4086b1",
+              "firstName": "REST", "lastName": "API"}
+    address = {"addressline": "Mannerheimintie 1", "postalCode": "00100", "city": "Helsinki", "state": None,
+               "country": "Finland"}
+    return {
+        "guid": guid, "number": number, "referenceNumber": f"{number}3",
+        "status": {"guid": "07df8c19-4145-5852-87f6-63a92480e608", "name": "Waiting for transfer to Procountor",
+                   "isSent": False, "isWaitingPayment": False, "isPaid": False},
+        "customer": {"name": f"Customer {number % 300} Oy", "guid": f"c-{number % 300}", "number": number % 300},
+        "projects": [{"name": f"Project {number % 90}", "guid": f"p-{number % 90}", "number": 2026000 + number % 90}],
+        "date": "2026-11-20", "dueDate": "2026-12-04", "entryDate": "2026-11-20", "paymentTerm": 14,
+        "overdueInterest": 8.0, "yourReference": f"Order {number}", "currency": {"code": "EUR", "name": "Euro"},
+        "currencyRate": 1.0, "receiverAddress": address, "senderAddress": address, "receiverVatNumber": "3007007-7",
+        "senderVatNumber": "2617416-4", "isCreditNote": False, "invoiceNumberBusinessUnitGuid": "bu-fi",
+        "billingCustomer": {"name": f"Customer {number % 300} Oy", "guid": f"c-{number % 300}"},
+        "notes": "Thank you for your business. " * 10, "workHourValueAddedTax": 25.5,
+        "createdDateTime": "2026-11-20T08:00:00+00:00", "createdBy": person,
+        "lastUpdatedDateTime": "2026-11-25T08:00:00+00:00", "lastUpdatedBy": person,
+        "totalExcludingTax": money, "totalTax": money, "totalIncludingTax": money,
+        "workHoursTotalExcludingTax": money, "projectFeesTotalExcludingTax": money,
+        "rows": [{"description": f"Development work, week {w}", "quantity": 12.5, "unitPrice": money,
+                  "vatRate": 25.5, "code": ["DEV"], "salesAccount": {"number": "3000", "name": "Sales"}}
+                 for w in range(6)],
+    }
+
+
+def invoice_events(tenant: str, number: int) -> list[tuple[str, bytes, str, dict[str, Any]]]:
+    """What one transferred invoice leaves on the topics: 1 observed + 1 request + 9 outcomes + 1 link = 12."""
+    snapshot = invoice_snapshot(number)
+    guid = snapshot["guid"]
+    seconds = number * 0.01
+    observed = testing.observed(tenant, "severa", "invoice", guid, snapshot, version=f"v{number}", seconds=seconds)
+    request = testing.requested(tenant, guid, number=str(number), version=f"v{number}", seconds=seconds,
+                                snapshot=snapshot)
+    request_record = request[3]
+    outcomes = [testing.outcome(request_record, "attempting", seconds=seconds + 0.1)]
+    outcomes += [testing.outcome(request_record, "step", step=step, seconds=seconds + 0.2 + i * 0.01)
+                 for i, step in enumerate(STEPS)]
+    outcomes.append(testing.outcome(request_record, "succeeded", target_id=str(number), target_number=str(number),
+                                    seconds=seconds + 0.5))
+    link = testing.linked(tenant, "invoice", str(number), str(number), severa_id=guid, seconds=seconds + 0.4,
+                          correlation_id=request_record["correlation_id"])
+    return [observed, request, *outcomes, link]
+
+
+async def fill(bootstrap: str, events: int) -> tuple[int, int]:
+    """Publish about `events` events; returns (events, bytes)."""
+    await ensure_topics(bootstrap, partitions=4)
+    producer = idempotent_producer(bootstrap, linger_ms=20, max_batch_size=1_048_576)
+    await producer.start()
+    sent = size = 0
+    try:
+        number = 100_000
+        while sent < events:
+            pending = []
+            for topic, key, name, record in invoice_events("bench", number):
+                value = encode(name, record)
+                size += len(value)
+                pending.append(await producer.send(topic, key=key, value=value))
+            sent += len(pending)
+            number += 1
+            if number % 500 == 0:
+                await asyncio.gather(*pending)
+                console.print(f"  published {sent} events", end="\r")
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent, size
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=100_000, help="events to publish and replay")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("SEVPRO_HOME", str(REPO / ".sevpro"))
+    broker = LocalKafkaBroker(port=_free_port_pair(), name="bench-replay")
+    broker.reset()
+    db = Path(tempfile.mkdtemp(prefix="sevpro-replay-bench-"))
+    try:
+        with console.status("starting Kafka..."):
+            bootstrap = broker.start().bootstrap
+        started = time.monotonic()
+        events, size = asyncio.run(fill(bootstrap, args.events))
+        console.print(f"published {events} events ({size / 1e6:.1f} MB) in {time.monotonic() - started:.1f} s")
+        command = [sys.executable, "-m", "sevpro.cli", "replay", "--bootstrap", bootstrap, "--db", str(db)]
+        with console.status(f"sevpro replay of {events} events..."):
+            started = time.monotonic()
+            result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+            seconds = time.monotonic() - started
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the replay: the only child that ran
+        if result.returncode != 0:
+            console.print(f"[red]sevpro replay failed ({result.returncode}):[/red]\n{result.stdout}{result.stderr}")
+            return 1
+        table = Table(title="sevpro replay, end to end (process start to switch)")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        table.add_row("events", str(events))
+        table.add_row("bytes on the topics", f"{size / 1e6:.1f} MB")
+        table.add_row("seconds", f"{seconds:.1f}")
+        table.add_row("events per second", f"{events / seconds:,.0f}")
+        table.add_row("peak RSS of the replay", f"{peak_kb / 1024:.0f} MB")
+        console.print(table)
+        console.print(json.dumps({"events": events, "seconds": round(seconds, 2),
+                                  "events_per_second": round(events / seconds), "peak_rss_mb": round(peak_kb / 1024)}))
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        with console.status("stopping Kafka..."):
+            broker.stop()
+            broker.reset()
+        shutil.rmtree(db, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
