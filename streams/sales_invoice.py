@@ -43,8 +43,10 @@ from streams.transfer import (
     Json,
     ToProcountor,
     TransferLog,
+    Withdrawn,
     procountor_call,
     request_event,
+    withdrawn_note,
 )
 
 log = get_logger(__name__)
@@ -178,6 +180,7 @@ class SalesInvoiceTransfer(ToProcountor):
                 fiscal_years=context.fiscal_years,
                 original_procountor_invoice_number=await self._credited(context, invoice),
             )
+            await self._still_requested(company, request)  # the last read before the first write
             if partner is None:
                 partner = await self._create_partner(request, context, customer, record)
             await self._create_products(request, context, to_create)
@@ -186,6 +189,7 @@ class SalesInvoiceTransfer(ToProcountor):
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
         else:
+            await self._still_requested(company, request, existing)
             items = await self._dimension_items(request, context, rows, invoice)
             target, adopted = existing, True
         target_id = str(target["id"])
@@ -204,6 +208,23 @@ class SalesInvoiceTransfer(ToProcountor):
         return {"target_id": target_id, "target_number": _str(target.get("invoiceNumber"))}
 
     # ---------------------------------------------------------------------------------------- steps
+    async def _still_requested(self, company: CompanySettings, request: Json, existing: Json | None = None) -> None:
+        """Read the invoice again: a user may have moved it back to draft, or changed it, since the request (or
+        since the failure a transient retry repeats). `existing`: the Procountor invoice an earlier attempt
+        made, which then goes on only if the invoice is still wanted, or already moved on by that attempt."""
+        directory = await self._directory()
+        current = await self.severa.get_invoice(request["source_id"])
+        if existing is not None and (current.get("status") or {}).get("guid") == directory.status_guid(
+                company.sales_invoices.after_transfer_status):
+            return  # the earlier attempt's last step was done: only the rest of its steps remain
+        written = "nothing was written" if existing is None else (
+            f"Procountor invoice {existing.get('invoiceNumber') or existing['id']}, made by an earlier attempt, was "
+            "left as it is (not approved or sent)")
+        note = withdrawn_note(request, current, "status", directory.status_guid(company.sales_invoices.transfer_status),
+                              written)
+        if note:
+            raise Withdrawn(note)
+
     async def _customer(self, invoice: Json, record: str) -> Json:
         ref = invoice.get("billingCustomer") or invoice.get("customer") or {}
         guid = ref.get("guid")

@@ -9,9 +9,12 @@ steps run, and the result is published as `succeeded`, `failed_data` (with the u
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from connectors.errors import TransientApiError
@@ -59,6 +62,48 @@ def already_done(log: TransferLog, request: Json) -> bool:
 
 class TransientFailure(Exception):
     """A failure that a later retry may cure (network, 5xx, 429, timeouts)."""
+
+
+class Withdrawn(Exception):
+    """The record in Severa is no longer the requested one (moved out of the transfer status, or changed): the
+    transfer stops before its first write and ends `skipped`, the message being the outcome's note."""
+
+
+AUDIT_FIELDS = ("lastUpdatedDateTime", "lastUpdatedBy")
+
+
+def content_hash(record: Mapping[str, Any]) -> str:
+    """A Severa record's content, hashed without its audit fields: a newer version that only touched those
+    (or went to another status and came back unchanged) has the same content as the requested one."""
+    content = {k: v for k, v in record.items() if k not in AUDIT_FIELDS}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def withdrawn_note(request: Json, current: Mapping[str, Any], status_field: str, transfer_status: str | None,
+                   written: str = "nothing was written") -> str | None:
+    """Why the request's snapshot may no longer be written (None: it may). It may while the record is still in
+    the company's transfer status (guid `transfer_status`) at the requested version, or at a newer version whose
+    content is the same. A newer version that changed is a request of its own."""
+    status = current.get(status_field) or {}
+    when = _local_time(current.get("lastUpdatedDateTime"))
+    if status.get("guid") != transfer_status:
+        return f"moved to {status.get('name') or 'another status'} at {when}; {written}"
+    if current.get("lastUpdatedDateTime") == request["source_version"]:
+        return None
+    if content_hash(current) == content_hash(json.loads(request["snapshot"])):
+        return None
+    return f"changed at {when} (the new version is transferred on its own request); {written}"
+
+
+def _local_time(value: Any) -> str:
+    """A Severa date-time as users read it in the log ('2026-11-30 10:42 UTC'); as given if it does not parse."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 @dataclass
@@ -204,6 +249,10 @@ class Transfer:
         await self._outcome(request, attempt, "attempting")
         try:
             target = await self._api_errors_classified(request, attempt)
+        except Withdrawn as withdrawn:
+            await self._outcome(request, attempt, "skipped", note=str(withdrawn))
+            log.info("withdrawn before the write", record=self._record(request), reason=str(withdrawn))
+            return TransferResult("skipped")
         except TransferDataError as error:
             await self._outcome(request, attempt, "failed_data", error=error.to_dict())
             log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)

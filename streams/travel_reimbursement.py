@@ -46,8 +46,10 @@ from streams.transfer import (
     Json,
     ToProcountor,
     TransferLog,
+    Withdrawn,
     procountor_call,
     request_event,
+    withdrawn_note,
 )
 
 log = get_logger(__name__)
@@ -173,6 +175,7 @@ class TravelReimbursementTransfer(ToProcountor):
                                       products, company, fiscal_years=context.fiscal_years,
                                       vat_percentages=await self._vat_percentages(context))
             plan = await self._dimension_plan(context, expenses, user, record)
+            await self._still_requested(company, request)  # the last read before the first write
             person = await self._write_person(request, context, user, code, person, wanted_person, record)
             body["partnerId"] = person["id"]
             items = await self._dimension_pairs(request, context, plan)
@@ -180,6 +183,7 @@ class TravelReimbursementTransfer(ToProcountor):
             adopted = False
         else:
             plan = await self._dimension_plan(context, expenses, user, record)
+            await self._still_requested(company, request, existing)
             items = await self._dimension_pairs(request, context, plan)
             target, adopted = existing, True
         target_id = str(target["id"])
@@ -200,6 +204,21 @@ class TravelReimbursementTransfer(ToProcountor):
                 "target_number": None if target.get("invoiceNumber") is None else str(target["invoiceNumber"])}
 
     # ---------------------------------------------------------------------------------------- steps
+    async def _still_requested(self, company: CompanySettings, request: Json, existing: Json | None = None) -> None:
+        """Read the reimbursement again before the first write (see SalesInvoiceTransfer._still_requested)."""
+        directory = await self._directory()
+        settings = company.travel_reimbursements
+        current = await self.severa.get_travel_reimbursement(request["source_id"])
+        if existing is not None and (current.get("travelReimbursementStatus") or {}).get("guid") == (
+                directory.status_guid(settings.status_after)):
+            return  # the earlier attempt's last step was done: only the rest of its steps remain
+        written = "nothing was written" if existing is None else (
+            f"Procountor travel invoice {existing['id']}, made by an earlier attempt, was left as it is")
+        note = withdrawn_note(request, current, "travelReimbursementStatus",
+                              directory.status_guid(settings.status_before), written)
+        if note:
+            raise Withdrawn(note)
+
     async def _existing_invoice(self, context: CompanyContext, reimbursement: Json) -> Json | None:
         """The travel invoice an earlier attempt created, found by the reimbursement number."""
         number = reimbursement.get("number")

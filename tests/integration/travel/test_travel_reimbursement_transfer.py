@@ -274,3 +274,18 @@ async def test_trigger_finds_the_company_above_the_users_business_unit(travel) -
     user["businessUnit"] = {"guid": "00000000-0000-0000-0000-000000000000", "name": "Elsewhere"}
     travel.directory.remember_user(user)
     assert await travel_request(travel.observed(2), travel.directory) is None
+
+
+async def test_reimbursement_sent_back_to_approved_before_the_write_is_skipped_with_nothing_written(travel) -> None:
+    request = await travel.request(1)
+    store = travel.severa_store
+    store.set_travel_reimbursement_status(
+        request["source_id"], store.status_by_name("travelreimbursementstatuses", "Approved")["guid"])
+    writes_before = travel.writes()
+    result = await travel.transfer().handle(request)
+    assert result.state == "skipped"
+    assert travel.travel_invoices(1) == []
+    assert travel.writes() == writes_before, "not even the person or an item"
+    assert _status(travel, 1) == "Approved"
+    note = [r for name, r in travel.events if name == "TransferOutcome"][-1]["note"]
+    assert note.startswith("moved to Approved at ") and note.endswith("; nothing was written"), note
