@@ -89,6 +89,22 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
+    # -- Kafka: how every client connects (foundation/kafka.py `security_options` checks the combination) --
+    # Read without the SEVPRO_ prefix, as KAFKA_BOOTSTRAP_SERVERS: the names Kafka tools and images use.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, validation_alias="KAFKA_SASL_MECHANISM")
+    kafka_sasl_username: str | None = Field(default=None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(default=None, validation_alias="KAFKA_SASL_PASSWORD")
+    # The password from a mounted secret (Docker, Kubernetes) instead of the environment.
+    kafka_sasl_password_file: Path | None = Field(default=None, validation_alias="KAFKA_SASL_PASSWORD_FILE")
+    # Without a CA file, TLS trusts the system's CAs (managed services use public ones).
+    kafka_ssl_ca_file: Path | None = Field(default=None, validation_alias="KAFKA_SSL_CA_FILE")
+    # A client certificate and its key (PEM) for clusters that authenticate clients by TLS (mTLS).
+    kafka_ssl_cert_file: Path | None = Field(default=None, validation_alias="KAFKA_SSL_CERT_FILE")
+    kafka_ssl_key_file: Path | None = Field(default=None, validation_alias="KAFKA_SSL_KEY_FILE")
+
 
 def get_settings() -> Settings:
     return Settings()

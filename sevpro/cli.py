@@ -76,21 +76,29 @@ def kafka_reset() -> None:
     console.print("Kafka stopped and its data deleted.")
 
 
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable of a setting: SEVPRO_<NAME>, or its own name for KAFKA_* settings."""
+    name = ".".join(map(str, loc)).upper()
+    return name if name.startswith("KAFKA_") else f"SEVPRO_{name}"
+
+
 def _check_worker_settings() -> None:
     """Refuse to start on settings the worker cannot run with, before it joins the group: one clear message
     (which company, which field), exit code 2, no traceback; never a crash at the first event."""
     from pydantic import ValidationError
 
     from foundation.company import CompanySettingsError, demo_companies_path, load_companies, procountor_api_keys
+    from foundation.kafka import KafkaSettingsError, security_options
 
     try:
         settings = get_settings()
+        security_options(settings)
         companies = load_companies(settings.companies_file or demo_companies_path())
         procountor_api_keys(companies, os.environ)
-    except CompanySettingsError as error:
+    except (CompanySettingsError, KafkaSettingsError) as error:
         problem = str(error)
     except ValidationError as error:  # the input is left out: it may be a secret
-        problem = "; ".join(f"SEVPRO_{'.'.join(map(str, item['loc'])).upper()}: {item['msg']}"
+        problem = "; ".join(f"{_variable(item['loc'])}: {item['msg']}"
                             for item in error.errors(include_url=False, include_input=False))
     else:
         return
@@ -106,13 +114,19 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     from faust import Worker
 
     from foundation.company import demo_companies_path, load_companies
-    from foundation.kafka import ensure_topics
+    from foundation.kafka import KafkaUnreachable, ensure_topics, reach
     from foundation.logs import configure as configure_logs
     from sevpro.kafka_broker import resolve_bootstrap
     from streams.bootstrap import bootstrap
 
     _check_worker_settings()
     broker = resolve_bootstrap()
+    try:
+        asyncio.run(reach(broker.bootstrap))
+    except KafkaUnreachable as exc:
+        console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}; check KAFKA_BOOTSTRAP_SERVERS "
+                      "and the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", soft_wrap=True)
+        raise typer.Exit(1) from None
     settings = get_settings()
     companies = load_companies(settings.companies_file or demo_companies_path())
     faust_app = bootstrap(settings, companies, broker.bootstrap)

@@ -56,8 +56,13 @@ def _on_kafka(bootstrap: str, main: Coroutine[Any, Any, T]) -> T:
     """Run `main`, which talks to Kafka at `bootstrap`; a broker that cannot be reached is one clear line."""
     from aiokafka.errors import KafkaConnectionError
 
+    from foundation.kafka import KafkaSettingsError
+
     try:
         return asyncio.run(main)
+    except KafkaSettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
     except KafkaConnectionError as exc:
         console.print(f"[red]error:[/red] Kafka at {bootstrap} cannot be reached ({exc}); give --bootstrap or "
                       "set KAFKA_BOOTSTRAP_SERVERS", soft_wrap=True)

@@ -13,11 +13,12 @@ from typing import Any
 
 import faust
 
+from foundation.kafka import security_options
 from foundation.paths import project_home
 from foundation.settings import Settings
 from schemas import topics
 from schemas.codec import encode, now
-from streams.transport import Transport
+from streams.transport import Transport, faust_credentials
 
 
 class SevproApp(faust.App):
@@ -65,6 +66,7 @@ def create_app(settings: Settings, bootstrap: str) -> SevproApp:
     return SevproApp(
         app_id(settings),
         broker=[f"kafka://{server}" for server in bootstrap.split(",")],
+        broker_credentials=faust_credentials(security_options(settings)),
         processing_guarantee="at_least_once",
         value_serializer="raw",
         key_serializer="raw",
