@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from foundation.paths import project_home
@@ -33,6 +33,62 @@ _RESOURCES = Path(__file__).parent / "kafka"  # the POM and the broker's log con
 
 class BrokerError(RuntimeError):
     """The broker could not be prepared, started or stopped; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """A broker as a secured cluster runs it: clients on a SASL_SSL listener with SCRAM users, optionally ACLs.
+
+    For tests of the project's own security; the default broker (`security=None`) stays plaintext. The
+    certificate files are made by whoever asks for the broker (the broker's must name 127.0.0.1).
+    """
+
+    keystore: Path  # PKCS12 with the broker's key and certificate
+    keystore_password: str
+    ca_file: Path  # PEM: the CA the broker's own connections to itself (inter-broker) trust
+    admin: tuple[str, str]  # (user, password): inter-broker traffic, and the super user when ACLs are on
+    users: dict[str, str] = field(default_factory=dict)  # further SCRAM users, name -> password
+    acls: bool = False  # StandardAuthorizer: nothing is allowed without an ACL (except to the super user)
+
+    def client_options(self, user: str | None = None, password: str | None = None,
+                       mechanism: str = "SCRAM-SHA-512") -> dict[str, object]:
+        """aiokafka's arguments to connect as `user` (the admin by default)."""
+        from aiokafka.helpers import create_ssl_context
+
+        name, secret = (user, password) if user is not None else self.admin
+        return {"security_protocol": "SASL_SSL", "ssl_context": create_ssl_context(cafile=self.ca_file),
+                "sasl_mechanism": mechanism, "sasl_plain_username": name,
+                "sasl_plain_password": secret if secret is not None else self.users[name]}
+
+    def properties(self) -> list[str]:
+        admin, password = self.admin
+        jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{admin}" '
+                f'password="{password}";')
+        lines = [
+            "inter.broker.listener.name=SASL_SSL",
+            "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            # One login module per mechanism; the admin's credentials are what the broker uses to reach itself.
+            f"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={jaas}",
+            f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}",
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.location={self.keystore}",
+            f"ssl.keystore.password={self.keystore_password}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={self.ca_file}",
+        ]
+        if self.acls:
+            # The controller listener is plaintext on loopback, where the broker itself is ANONYMOUS; clients
+            # come in on the SASL_SSL listener only, always as an authenticated user.
+            lines += ["authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                      f"super.users=User:{admin};User:ANONYMOUS"]
+        return lines
+
+    def scram_arguments(self) -> list[str]:
+        """StorageTool's --add-scram for every user: in KRaft, SCRAM users exist from the first start."""
+        users = {self.admin[0]: self.admin[1], **self.users}
+        return [arg for name, password in users.items() for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+                for arg in ("--add-scram", f"{mechanism}=[name={name},password={password}]")]
 
 
 @dataclass(frozen=True)
@@ -81,7 +137,7 @@ class LocalKafkaBroker:
     """
 
     def __init__(self, home: Path | None = None, port: int = 9092, controller_port: int | None = None,
-                 version: str = KAFKA_VERSION, name: str = "dev") -> None:
+                 version: str = KAFKA_VERSION, name: str = "dev", security: BrokerSecurity | None = None) -> None:
         self.home = (home or project_home()) / "kafka"
         self.version = version
         self.port = port
@@ -92,6 +148,7 @@ class LocalKafkaBroker:
         self.log_dir = self.run_dir / "logs"
         self.pid_file = self.run_dir / "broker.pid"
         self.port_file = self.run_dir / "broker.port"
+        self.security = security
 
     @property
     def bootstrap(self) -> str:
@@ -136,16 +193,22 @@ class LocalKafkaBroker:
         running = pid is not None and port_open("127.0.0.1", self.port)
         return BrokerStatus(running, self.bootstrap, pid, self.log_file, self.data_dir)
 
+    def client_options(self) -> dict[str, object]:
+        """aiokafka's arguments to talk to this broker as its administrator."""
+        return self.security.client_options() if self.security else {"security_protocol": "PLAINTEXT"}
+
     def _properties(self) -> str:
+        listener = "SASL_SSL" if self.security else "PLAINTEXT"
         # Comments must stand on their own lines: after a value, '#' is part of the value.
         return "\n".join([
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            f"listeners={listener}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners={listener}://127.0.0.1:{self.port}",
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,{listener}:{listener}",
+            *(self.security.properties() if self.security else []),
             f"log.dirs={self.data_dir}",
             "num.partitions=4",
             "offsets.topic.replication.factor=1",
@@ -190,7 +253,7 @@ class LocalKafkaBroker:
             cluster_id = _kafka_uuid()
             fmt = subprocess.run(
                 [java, *jvm_logging, "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
-                 "-t", cluster_id, "-c", str(props)],
+                 "-t", cluster_id, "-c", str(props), *(self.security.scram_arguments() if self.security else [])],
                 capture_output=True, text=True, timeout=120,
             )
             if fmt.returncode != 0:
@@ -210,7 +273,7 @@ class LocalKafkaBroker:
             if proc.poll() is not None:
                 raise BrokerError(f"the broker exited with code {proc.returncode}; see {self.log_file}")
             if port_open("127.0.0.1", self.port):
-                _wait_for_metadata(self.bootstrap, deadline)
+                _wait_for_metadata(self.bootstrap, deadline, self.client_options())
                 return self.status()
             time.sleep(0.2)
         self.stop()
@@ -254,7 +317,7 @@ def _kafka_uuid() -> str:
             return cluster_id
 
 
-def _wait_for_metadata(bootstrap: str, deadline: float) -> None:
+def _wait_for_metadata(bootstrap: str, deadline: float, security: dict[str, object]) -> None:
     """The port opens before the broker has a controller; wait until a client gets cluster metadata."""
     import asyncio
 
@@ -262,7 +325,7 @@ def _wait_for_metadata(bootstrap: str, deadline: float) -> None:
 
     async def probe() -> None:
         while True:
-            admin = admin_client(bootstrap, request_timeout_ms=3000)
+            admin = admin_client(bootstrap, security=security, request_timeout_ms=3000)
             try:
                 await admin.start()
                 await admin.list_topics()
