@@ -144,6 +144,7 @@ code,.id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
 .state-succeeded,.state-skipped{background:#dafbe1;color:var(--ok)}
 .state-pending,.state-attempting,.state-step{background:#fff8c5;color:var(--warn)}
 .state-failed-data,.state-failed_data{background:#ffebe9;color:var(--bad)}
+.state-failed-config,.state-failed_config{background:#fff4e5;color:var(--bad)}
 .state-failed-transient,.state-failed_transient{background:#fbefff;color:var(--retry)}
 .solution{color:#0b4f8a;font-weight:500}
 .problem{margin-bottom:2px}

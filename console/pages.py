@@ -26,7 +26,8 @@ from console.html import (
 from console.queries import Page
 from projections.apply import STATES, systems_of
 
-STATE_TITLES = {"failed-data": "Needs your action", "failed-transient": "Retrying automatically",
+STATE_TITLES = {"failed-data": "Needs your action", "failed-config": "Settings refused",
+                "failed-transient": "Retrying automatically",
                 "pending": "Pending", "succeeded": "Succeeded"}
 
 
@@ -83,6 +84,8 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
     cards = [
         _card("Needs action", totals["failed-data"], "failed-data records", "bad" if totals["failed-data"] else "",
               url("/transfers", {"state": "failed-data"})),
+        _card("Settings refused", totals["failed-config"], "failed-config records",
+              "bad" if totals["failed-config"] else "", url("/transfers", {"state": "failed-config"})),
         _card("Retrying", totals["failed-transient"], "failed-transient records",
               "retry" if totals["failed-transient"] else "", url("/transfers", {"state": "failed-transient"})),
         _card("Pending", totals["pending"], fmt("oldest since {t}", t=when(oldest["updated_at"])) if oldest else
@@ -92,8 +95,10 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
         _card("Requests, last hour", hour.get("requests", 0), f"{day.get('requests', 0)} in 24 h"),
         _card("Succeeded, last hour", hour.get("succeeded", 0) + hour.get("skipped", 0),
               f"{day.get('succeeded', 0) + day.get('skipped', 0)} in 24 h"),
-        _card("Failed, last hour", hour.get("failed_data", 0) + hour.get("failed_transient", 0),
-              f"{hour.get('failed_data', 0)} data, {hour.get('failed_transient', 0)} transient"),
+        _card("Failed, last hour",
+              hour.get("failed_data", 0) + hour.get("failed_config", 0) + hour.get("failed_transient", 0),
+              f"{hour.get('failed_data', 0)} data, {hour.get('failed_config', 0)} settings, "
+              f"{hour.get('failed_transient', 0)} transient"),
         _card("Latency p50", seconds(latency["p50_seconds"]), f"request → succeeded, {latency['count']} in 24 h"),
         _card("Latency p95", seconds(latency["p95_seconds"]), f"max {seconds(latency['max_seconds'])}"),
     ]
@@ -114,6 +119,19 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
          for r in failed["items"]), cls="needs-action", empty="No record needs a user's action."))
     if failed["total"] > len(failed["items"]):
         body.append(link(url("/transfers", {"state": "failed-data"}), f"All {failed['total']} …"))
+
+    config = data["failed_config"]
+    if config["total"]:
+        body.append(fmt('<h2 id="settings-refused">Settings refused <span class="muted">({n})</span></h2>',
+                        n=config["total"]))
+        body.append(Safe('<p class="muted">An API refused the integration\'s credentials, scopes or API key. Fix '
+                         "the settings: these records are retried on every cycle and go through then.</p>"))
+        body.append(table(
+            ["Record", "Company", "Kind", "Problem", "What to do", "Updated"],
+            ([_record_link(r), r["company"], _nowrap(r["kind"]),
+              fmt("<strong>{c}</strong> {m}", c=r["error_code"], m=r["error_message"]),
+              fmt('<span class="solution">{s}</span>', s=r["error_solution"]), when(r["updated_at"])]
+             for r in config["items"]), cls="needs-action"))
 
     transient = data["failed_transient"]
     body.append(fmt('<h2>Retrying automatically <span class="muted">({n})</span></h2>', n=transient["total"]))
@@ -262,6 +280,10 @@ def _transfer(e: dict[str, Any]) -> Safe:
         out.append(fmt('<div class="callout"><strong>Not transferred: the data needs fixing.</strong>'
                        "<div>Record <code>{rec}</code>, field <code>{f}</code>, value <code>{v}</code></div>{p}</div>",
                        rec=error.get("record"), f=error.get("field"), v=_value(error.get("value")), p=_problem(error)))
+    elif error and e["state"] == "failed-config":
+        out.append(fmt('<div class="callout"><strong>Not transferred: an API refused the integration\'s settings.'
+                       "</strong> It is retried on every cycle and goes through once they are fixed.{p}</div>",
+                       p=_problem(error)))
     elif error and e["state"] == "failed-transient":
         out.append(fmt('<div class="callout retry"><strong>Will be retried automatically.</strong>{p}</div>',
                        p=_problem(error)))

@@ -214,7 +214,8 @@ class ConsoleQueries:
             out = {"requests": db.execute("SELECT COUNT(*) FROM requests WHERE requested_at >= ?",
                                           (at,)).fetchone()[0]}
             for row in db.execute("SELECT state, COUNT(*) FROM outcomes WHERE occurred_at >= ? AND state IN"
-                                  " ('succeeded', 'skipped', 'failed_transient', 'failed_data') GROUP BY state",
+                                  " ('succeeded', 'skipped', 'failed_transient', 'failed_config', 'failed_data')"
+                                  " GROUP BY state",
                                   (at,)):
                 out[row[0]] = row[1]
             for row in db.execute("SELECT record_name, COUNT(*) FROM events WHERE occurred_at >= ? AND record_name"
@@ -228,7 +229,7 @@ class ConsoleQueries:
         with self._read() as db:
             requests = db.execute("SELECT kind, COUNT(*) FROM requests GROUP BY kind ORDER BY kind").fetchall()
             outcomes = db.execute("SELECT kind, state, COUNT(*) FROM outcomes WHERE state IN ('succeeded',"
-                                  " 'skipped', 'failed_transient', 'failed_data') GROUP BY kind, state"
+                                  " 'skipped', 'failed_transient', 'failed_config', 'failed_data') GROUP BY kind, state"
                                   " ORDER BY kind, state").fetchall()
         return [tuple(r) for r in requests], [tuple(r) for r in outcomes]  # type: ignore[misc]
 
@@ -261,10 +262,12 @@ class ConsoleQueries:
     def overview(self, now: datetime) -> dict[str, Any]:
         data_total, data_failures = self.failures("failed-data")
         transient_total, transient_failures = self.failures("failed-transient", limit=20)
+        config_total, config_failures = self.failures("failed-config", limit=20)
         return {
             "now": now.isoformat(timespec="seconds"),
             "counts": self.state_counts(),
             "failed_data": {"total": data_total, "items": data_failures},
+            "failed_config": {"total": config_total, "items": config_failures},
             "failed_transient": {"total": transient_total, "items": transient_failures},
             "failures_by_code": self.failures_by_code(),
             "oldest_pending": self.oldest_pending(),

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 TERMINAL = {"succeeded": "succeeded", "skipped": "succeeded", "failed_transient": "failed-transient",
-            "failed_data": "failed-data"}
-STATES = ("pending", "succeeded", "failed-transient", "failed-data")
+            "failed_config": "failed-config", "failed_data": "failed-data"}
+STATES = ("pending", "succeeded", "failed-transient", "failed-config", "failed-data")
 
 # (system, entity) of the source and the target of each transfer kind, so that ids of different entity types
 # never match each other in the history (Procountor ids are small integers shared by many registers).

@@ -83,3 +83,16 @@ async def reprocess(bootstrap: str, store: ProjectionStore, *, dry_run: bool = F
     if requests and not dry_run:
         await publish(bootstrap, requests)
     return requests
+
+
+#: What the worker requests again on every cycle: transient failures, and configuration failures (credentials,
+#: scopes, API key), which end once the configuration is fixed.
+RETRIED_STATES = ("failed-transient", "failed-config")
+
+
+async def retry_failures(bootstrap: str, store: ProjectionStore, tenant: str) -> list[dict[str, Any]]:
+    """The worker's retry on each cycle: re-request the tenant's (and its companies') retried failures."""
+    retried = []
+    for state in RETRIED_STATES:
+        retried += await reprocess(bootstrap, store, state=state, tenant=tenant)
+    return retried

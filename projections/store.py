@@ -403,7 +403,8 @@ def _attempts(db: sqlite3.Connection, tenant: str, kind: str, source_id: str) ->
             entry["steps"].append(row["step"])
         if not entry["terminal"]:  # the first terminal outcome of an attempt decides its result
             entry["result"] = row["state"]
-            entry["terminal"] = row["state"] in ("succeeded", "skipped", "failed_transient", "failed_data")
+            entry["terminal"] = row["state"] in ("succeeded", "skipped", "failed_transient", "failed_config",
+                                                 "failed_data")
         if row["error"]:
             entry["error"] = json.loads(row["error"])
     out = sorted(attempts.values(), key=lambda a: (a["first_at"], a["request_id"], a["attempt"]))

@@ -26,7 +26,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Transfer log, ID map and history, built from the Kafka topics.")
 console = Console()
 
-STATE_STYLE = {"succeeded": "green", "pending": "yellow", "failed-transient": "magenta", "failed-data": "red"}
+STATE_STYLE = {"succeeded": "green", "pending": "yellow", "failed-transient": "magenta", "failed-config": "red",
+               "failed-data": "red"}
 DB_HELP = "Folder of the projection versions (default: $SEVPRO_HOME/projections or ./.sevpro/projections)."
 
 

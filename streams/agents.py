@@ -24,7 +24,7 @@ from foundation.logs import get_logger
 from foundation.schedule import Schedule
 from foundation.types import Json
 from projections.projector import Projector
-from projections.reprocess import reprocess
+from projections.reprocess import retry_failures
 from schemas import topics
 from schemas.codec import CodecError, decode, encode
 from streams import dimension_item, purchase_invoice
@@ -255,13 +255,14 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
 
     @app.timer(interval=settings.transient_retry_seconds, on_leader=True)
     async def retry_transient_failures() -> None:
-        """Failed-transient transfers are requested again on the next cycle, through the normal idempotent path."""
+        """Failed-transient and failed-config transfers are requested again on the next cycle, through the
+        normal idempotent path."""
         runtime = await starter.get()
         if runtime.stopped:
             return
-        retried = await reprocess(bootstrap, runtime.store, state="failed-transient", tenant=tenant)
+        retried = await retry_failures(bootstrap, runtime.store, tenant)
         if retried:
-            log.info("transient failures requested again", count=len(retried))
+            log.info("transient and configuration failures requested again", count=len(retried))
 
     @app.task
     async def run_projector() -> None:

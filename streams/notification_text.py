@@ -2,9 +2,11 @@
 
 The seed: "If you want to receive email notifications of errors in integration, check the box Send email when
 integration reports on errors". A data error (``failed_data``) is worth one email per transfer request; a
-transient one only once it has failed ``threshold`` times for the same record version (the retry usually cures
-it). Several failures of one company inside the batch window go in one email. No I/O here: `streams/notify.py`
-keeps the record of what was sent and delivers the message.
+configuration error (``failed_config``: credentials, scopes, API key) one email per record version, at once,
+however often the retry on each cycle fails again; a transient one only once it has failed ``threshold`` times
+for the same record version (the retry usually cures it). Several failures of one company inside the batch
+window go in one email. No I/O here: `streams/notify.py` keeps the record of what was sent and delivers the
+message.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _SUBJECT_RECORDS = 3  # records named in a batch subject before "and N more"
 class Failure:
     """One failed transfer as the email tells it; stored as JSON until the batch is sent."""
 
-    key: str  # the idempotency key of the notification: data:<request id> or transient:<record version>
+    key: str  # the notification's idempotency key: data:<request id>, config: or transient:<record version>
     tenant: str
     company: str
     company_name: str
@@ -48,6 +50,7 @@ class Failure:
     solution: str | None
     occurred_at: str  # ISO 8601, UTC
     source_id: str | None = None  # the source record's id (Severa guid or Procountor id)
+    config: bool = False  # an API refused the integration's settings (credentials, scopes, API key)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +78,8 @@ def notification_key(outcome: Mapping[str, Any], transient_failures: int, thresh
     state = outcome.get("state")
     if state == "failed_data":
         return f"data:{outcome['request_id']}"
+    if state == "failed_config":
+        return f"config:{record_key(outcome)}"
     if state == "failed_transient":
         failures = max(transient_failures, int(outcome.get("attempt") or 0))
         return f"transient:{record_key(outcome)}" if failures >= threshold else None
@@ -106,6 +111,7 @@ def failure_from_outcome(outcome: Mapping[str, Any], key: str, *, company_name: 
         solution=error.get("solution"),
         occurred_at=_iso(outcome.get("occurred_at")),
         source_id=outcome.get("source_id"),
+        config=outcome.get("state") == "failed_config",
     )
 
 
@@ -113,6 +119,8 @@ def headline(failure: Failure) -> str:
     """``Severa → Procountor: sales invoice 10007 was not transferred``."""
     if failure.transient:
         what = f"could not be transferred after {failure.attempts} attempts (still retrying)"
+    elif failure.config:
+        what = "was not transferred: the integration's settings were refused"
     else:
         what = "was not transferred"
     return f"{direction(failure.kind)}: {failure.record} {what}"
@@ -154,9 +162,13 @@ def body(failures: Sequence[Failure]) -> str:
         lines.append(f"   When:     {failure.occurred_at.replace('T', ' ')[:19]} UTC")
         lines.append(f"   Details:  sevpro show {failure.lookup}")
         lines.append("")
-    if any(not f.transient for f in failures):
+    if any(not f.transient and not f.config for f in failures):
         lines += ["Data errors are not retried until the record changes in the source system; the transfer log "
                   "lists every one (sevpro log --state failed-data).", ""]
+    if any(f.config for f in failures):
+        lines += ["Configuration errors (credentials, API scopes, API key) are retried on every cycle and go "
+                  "through once the settings are fixed; this is the only email about them "
+                  "(sevpro log --state failed-config).", ""]
     if any(f.transient for f in failures):
         lines += ["Temporary errors are retried automatically; no action is needed unless they persist "
                   "(sevpro log --state failed-transient).", ""]

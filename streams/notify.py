@@ -111,7 +111,7 @@ class Notifier:
             if self.store.cancel_pending(key_of_record):
                 log.info("error notification dropped: transferred after all", record=key_of_record)
             return False
-        if state not in ("failed_data", "failed_transient") or company is None:
+        if state not in ("failed_data", "failed_config", "failed_transient") or company is None:
             return False
         if not company.send_error_email or not company.error_email:
             return False

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from connectors.errors import TransientApiError
+from connectors.errors import ApiAuthError, TransientApiError
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError
 from connectors.severa.client import SeveraClient
@@ -268,6 +268,8 @@ class PurchaseInvoiceTransfer(Transfer):
             return self._targets(imported)
         except TransientApiError as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        except ApiAuthError:
+            raise  # a configuration error: Transfer classifies it
         except ProcountorError as exc:
             raise TransferDataError("PROCOUNTOR_ERROR", record=record, field=None, value=None,
                                     message=f"Procountor refused reading the dimensions: {exc}") from exc

@@ -2,7 +2,8 @@
 
 A transfer carries out one `TransferRequested`: it is skipped without any API call when the transfer log shows it
 (or this version of the record) succeeded; otherwise `attempting` is published before the first write, the
-steps run, and the result is published as `succeeded`, `failed_data` (with the user's reason) or
+steps run, and the result is published as `succeeded`, `failed_data` (with the user's reason),
+`failed_config` (an API refused the credentials, scopes or API key; retried on the next cycle) or
 `failed_transient` (retried on the next cycle). Every outcome and every ID link is an event.
 """
 
@@ -17,16 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
-from connectors.errors import TransientApiError
+from connectors.errors import ApiAuthError, TransientApiError
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError, ProcountorNotFound, ProcountorTransientError
 from connectors.severa.client import SeveraClient
-from connectors.severa.errors import SeveraError
+from connectors.severa.errors import SeveraError, SeveraForbidden
 from foundation.company import CompanySettings
 from foundation.logs import get_logger
 from foundation.types import Emit, Json
 from schemas.codec import now
-from streams.mapping.errors import TransferDataError, classify_procountor_error
+from streams.mapping.errors import TransferDataError, classify_procountor_error, solution_for
 from streams.mapping.text import non_cp1252
 
 log = get_logger(__name__)
@@ -106,9 +107,28 @@ def _local_time(value: Any) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
+class ConfigFailure(Exception):
+    """An API refused the integration's configuration (credentials, scopes, API key), not the record's data."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def config_failure(error: ApiAuthError) -> ConfigFailure:
+    """Severa 401/403 and Procountor 401 (reference: credentials, scopes, API key) as the user's error code."""
+    if isinstance(error, SeveraForbidden):
+        code = "SEVERA_FORBIDDEN"
+    elif isinstance(error, SeveraError):
+        code = "SEVERA_UNAUTHORIZED"
+    else:
+        code = "UNAUTHORIZED"
+    return ConfigFailure(code, f"{type(error).__name__}: {error}")
+
+
 @dataclass
 class TransferResult:
-    state: str  # succeeded, failed_data, failed_transient, skipped
+    state: str  # succeeded, failed_data, failed_config, failed_transient, skipped
     target_id: str | None = None
     error: TransferDataError | None = None
 
@@ -224,6 +244,8 @@ class Transfer:
             return await self._transfer(request, attempt)
         except TransientApiError as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        except ApiAuthError as exc:
+            raise config_failure(exc) from exc
         except SeveraError as exc:
             status = getattr(exc, "status", None)
             if status is not None and int(status) >= 500:
@@ -257,6 +279,14 @@ class Transfer:
             await self._outcome(request, attempt, "failed_data", error=error.to_dict())
             log.warning("transfer failed: data", record=error.record, code=error.code, field=error.field)
             return TransferResult("failed_data", error=error)
+        except ConfigFailure as failure:
+            record = self._record(request)
+            await self._outcome(request, attempt, "failed_config", error={
+                "code": failure.code, "kind": "config", "record": record, "field": None, "value": None,
+                "message": str(failure)[:1000], "solution": solution_for(failure.code),
+            })
+            log.warning("transfer failed: configuration", record=record, code=failure.code)
+            return TransferResult("failed_config")
         except TransientFailure as failure:
             record = self._record(request)
             await self._outcome(request, attempt, "failed_transient", error={
@@ -405,7 +435,7 @@ async def procountor_call(call: Awaitable[Json], record: str) -> Json:
     """Await a Procountor write; a refusal becomes a classified data error naming the field."""
     try:
         return await call
-    except ProcountorTransientError:
+    except (ProcountorTransientError, ApiAuthError):
         raise
     except ProcountorNotFound as exc:
         raise TransferDataError("NOT_FOUND", record=record, field=None, value=None, message=str(exc)) from exc

@@ -142,6 +142,15 @@ SOLUTIONS: dict[str, str] = {
         "Procountor refused the API credentials. Check the API key in the integration settings (and that the "
         "API user still has all rights); the transfer is retried automatically."
     ),
+    "SEVERA_UNAUTHORIZED": (
+        "Severa refused the integration's API client. Check the client id and secret (SEVPRO_SEVERA_CLIENT_ID, "
+        "SEVPRO_SEVERA_CLIENT_SECRET) and that the API client is still active in Severa's settings; the "
+        "transfer is retried automatically."
+    ),
+    "SEVERA_FORBIDDEN": (
+        "Severa refused a request for want of an API scope, add-on or right (the message names it). Grant the "
+        "integration's API client the scope in Severa's settings; the transfer is retried automatically."
+    ),
     "UNKNOWN": (
         "Procountor refused the invoice. Check the error message and its content. If the error requires "
         "corrections to the invoice, move the invoice to draft status in Severa, make the necessary "

@@ -258,3 +258,24 @@ def test_a_tenant_filter_includes_its_companies_purchase_imports(tmp_path: Path)
     with signed_in(create_app(root, auth=sample_log.auth())) as http:
         listed = http.get("/api/transfers", params={"tenant": "acme"}).json()
         assert sorted(i["severa_id"] for i in listed["items"]) == ["buy-1", "inv-1"]
+
+
+def test_a_configuration_error_is_shown_as_settings_to_fix_not_data(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    _, _, _, request = requested = ev.requested("acme", "inv-cfg", number="10012")
+    error = {"code": "SEVERA_FORBIDDEN", "kind": "config", "record": "sales invoice 10012", "field": None,
+             "value": None, "message": "SeveraForbidden: 403 InsufficientApiScope: customers:read",
+             "solution": "Grant the integration's API client the scope in Severa's settings"}
+    with ProjectionStore(root) as store:
+        store.apply_records(ev.Feed()(requested, ev.outcome(request, "failed_config", error=error)))
+    with signed_in(create_app(root, now=lambda: NOW, auth=sample_log.auth())) as http:
+        overview = http.get("/").text
+        assert "Settings refused" in overview and "InsufficientApiScope" in overview
+        assert "Grant the integration&#x27;s API client the scope" in overview
+        assert http.get("/api/overview").json()["failed_config"]["total"] == 1
+        page = http.get("/records/inv-cfg").text
+        assert "Not transferred: an API refused the integration's settings." in page
+        listed = http.get("/api/transfers", params={"state": "failed-config"}).json()
+        assert [i["severa_id"] for i in listed["items"]] == ["inv-cfg"]
+        metrics = http.get("/metrics").text
+        assert 'state="failed-config"' in metrics

@@ -20,6 +20,10 @@ def outcome(number: str, state: str = "failed_data", *, request: str | None = No
     if state == "failed_data":
         error = {"code": code, "kind": "data", "record": f"sales invoice {number}", "field": "billingDate",
                  "value": "2019-12-31", "message": f"{code} (billingDate)", "solution": SOLUTIONS[code]}
+    elif state == "failed_config":
+        error = {"code": code, "kind": "config", "record": f"sales invoice {number}", "field": None, "value": None,
+                 "message": "SeveraForbidden: GET /v1/customers/{guid}: 403 InsufficientApiScope: customers:read",
+                 "solution": SOLUTIONS[code]}
     elif state == "failed_transient":
         error = {"code": "TRANSIENT", "kind": "transient", "record": f"sales invoice {number}", "field": None,
                  "value": None, "message": "ConnectTimeout: Procountor did not answer", "solution": "retried"}

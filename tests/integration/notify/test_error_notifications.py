@@ -94,6 +94,31 @@ async def test_transient_failures_wait_for_the_threshold(
         await notifier.aclose()
 
 
+async def test_a_configuration_error_is_mailed_at_once_and_only_once_across_retries(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    """Severa refused a scope: the first failure is worth an e-mail (no threshold: no retry cures it until the
+    configuration is fixed), and the retries on every cycle, each a new request, send nothing more."""
+    notifier = Notifier(smtp(smtp_sink, transient_threshold=3), NotificationLog(tmp_path / "n.sqlite3"))
+    tries = [outcome("10012", "failed_config", code="SEVERA_FORBIDDEN",
+                     request=f"demo:sales-invoice:guid-10012:v1{suffix}")
+             for suffix in ("", ":reprocess:1", ":reprocess:2")]
+    try:
+        assert await notifier.record(tries[0], companies["FI"])
+        assert await notifier.flush_due(force=True) == 1
+        for retry in tries[1:]:
+            assert not await notifier.record(retry, companies["FI"])
+        assert await notifier.flush_due(force=True) == 0
+    finally:
+        await notifier.aclose()
+    [received] = smtp_sink.received
+    assert received.message["Subject"] == ("[Kumpula Consulting Oy] Severa → Procountor: sales invoice 10012 "
+                                           "was not transferred: the integration's settings were refused")
+    text = received.message.get_content()
+    for expected in ("SEVERA_FORBIDDEN", "InsufficientApiScope", SOLUTIONS["SEVERA_FORBIDDEN"],
+                     "sevpro log --state failed-config"):
+        assert expected in text
+
+
 async def test_a_success_inside_the_window_cancels_the_email(
         smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
     notifier = Notifier(smtp(smtp_sink, transient_threshold=1, batch_seconds=60),

@@ -24,7 +24,7 @@ from projections import testing as ev
 from projections import versions
 from projections.projector import Projector
 from projections.replay import replay
-from projections.reprocess import reprocess
+from projections.reprocess import reprocess, retry_failures
 from projections.store import ProjectionStore
 from schemas import topics
 from schemas.codec import encode
@@ -247,3 +247,41 @@ async def test_replay_from_a_time_leaves_older_records_out(kafka, unique, tmp_pa
     with ProjectionStore(root, version=2) as rebuilt:
         assert [t["severa_id"] for t in rebuilt.transfers(tenant=tenant)] == ["after"]
         assert rebuilt.meta()["built_since"] == since.isoformat()
+
+
+def _config_error() -> dict[str, Any]:
+    return {"code": "UNAUTHORIZED", "kind": "config", "record": "sales invoice 1", "field": None, "value": None,
+            "message": "ProcountorAuthError: Procountor refused the client credentials or API key",
+            "solution": "Check the API key"}
+
+
+async def test_configuration_failures_are_logged_as_such_and_retried_for_the_exact_tenant_only(
+        kafka, unique, tmp_path) -> None:
+    """`failed_config` is its own state in the log, and the retry on the next cycle re-requests it (with the
+    transient failures) for this tenant and its companies, never for a tenant whose name merely starts alike."""
+    tenant = f"t{unique}"
+    _, _, _, mine = r_mine = ev.requested(tenant, "inv-1", number="1")
+    _, _, _, company = r_company = ev.requested(f"{tenant}/FI", "buy-1", number="7", kind="purchase-invoice")
+    _, _, _, other = r_other = ev.requested(f"{tenant}2", "inv-9", number="9")
+    _, _, _, data = r_data = ev.requested(tenant, "inv-2", number="2")
+    await publish(kafka.bootstrap, [
+        r_mine, r_company, r_other, r_data,
+        ev.outcome(mine, "failed_config", error=_config_error()),
+        ev.outcome(company, "failed_transient", error=ev.transient_error()),
+        ev.outcome(other, "failed_config", error=_config_error()),
+        ev.outcome(data, "failed_data", error=ev.data_error()),
+    ])
+    async with Projector(kafka.bootstrap, tmp_path / "proj") as projector:
+        await projector.catch_up()
+        store = projector.store
+        entry = store.transfer(tenant, "sales-invoice", "inv-1")
+        assert entry["state"] == "failed-config" and entry["last_error"]["code"] == "UNAUTHORIZED"
+        assert [e["severa_id"] for e in store.transfers(state="failed-config", tenant=tenant)] == ["inv-1"]
+
+        sent = await retry_failures(kafka.bootstrap, store, tenant)
+        assert sorted(r["event_id"] for r in sent) == sorted([f"{mine['event_id']}:reprocess:1",
+                                                              f"{company['event_id']}:reprocess:1"])
+        await projector.catch_up()
+        assert store.transfer(tenant, "sales-invoice", "inv-1")["state"] == "pending"
+        assert store.transfer(f"{tenant}2", "sales-invoice", "inv-9")["state"] == "failed-config"
+        assert store.transfer(tenant, "sales-invoice", "inv-2")["state"] == "failed-data"
