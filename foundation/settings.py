@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     procountor_url: str = "http://127.0.0.1:8082/api"
     procountor_client_id: str = "sevpro-demo-client"
     procountor_client_secret: SecretStr = SecretStr("sevpro-demo-secret")
-    procountor_requests_per_second: float = 18.0
+    # Procountor suspends an API client that goes over 20 a second; the pacer never bursts (issue 12).
+    procountor_requests_per_second: float = Field(default=18.0, gt=0, le=20)
 
     # Invoices are polled often (seconds from status change to Procountor); registries rarely.
     invoice_poll_seconds: float = 1.0

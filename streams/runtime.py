@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiolimiter import AsyncLimiter
 
 from connectors.errors import TransientApiError
 from connectors.polling import Poller
-from connectors.procountor.client import ProcountorClient
+from connectors.procountor.client import ProcountorClient, procountor_pacer
 from connectors.procountor.poller import procountor_poller
 from connectors.severa.client import SeveraClient
 from connectors.severa.poller import severa_poller
@@ -67,7 +66,7 @@ class Runtime:
                               requests_per_second=settings.severa_requests_per_second,
                               timeout=settings.http_timeout_seconds)
         # Procountor's rate limit is per API client, and the companies' clients share one client id.
-        shared_pace = AsyncLimiter(settings.procountor_requests_per_second, 1.0)
+        shared_pace = procountor_pacer(settings.procountor_requests_per_second)
         procountor = {name: ProcountorClient(settings.procountor_url, settings.procountor_client_id,
                                              settings.procountor_client_secret.get_secret_value(), api_key,
                                              limiter=shared_pace, timeout=settings.http_timeout_seconds)

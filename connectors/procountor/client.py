@@ -6,7 +6,9 @@
 
 - `base_url` includes the API base path (`…/api`, `…/latest/api`, …).
 - M2M token (client credentials + API key), reused until shortly before expiry; one re-login on 401.
-- Paced with aiolimiter (`requests_per_second`); 429, 5xx, timeouts and connection errors are retried with
+- Paced request by request (`procountor_pacer`: one request per 1/`requests_per_second` s, no bursts: Procountor
+  allows 20 per second per API client and suspends the client beyond that); pass one pacer to every client of
+  the same API client id (all of a tenant's companies). 429, 5xx, timeouts and connection errors are retried with
   exponential backoff and jitter (tenacity), at most `max_retries` times, then `ProcountorTransientError`.
   Writes (POST/PUT/PATCH) are repeated only when the request surely did not take effect (429, connection
   refused); after a 5xx or timeout on a write the error says `maybe_applied=True`, because Procountor has no
@@ -42,6 +44,8 @@ from .errors import (
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 200
+#: Procountor's documented limit is 20 requests a second per API client; stay just under it by default.
+DEFAULT_REQUESTS_PER_SECOND = 18.0
 MAX_BATCH_IDS = 200
 TOKEN_PATH = "/oauth/token"
 
@@ -69,6 +73,14 @@ def _datetime_param(value: str | datetime | date | None) -> str | None:
     return f"{value.isoformat()}T00:00:00"
 
 
+def procountor_pacer(requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND) -> AsyncLimiter:
+    """One request per 1/`requests_per_second` s and never a burst: capacity 1, so an idle spell saves nothing
+    up (`AsyncLimiter(18, 1.0)` let about 36 requests through in the first second after an idle spell)."""
+    if requests_per_second <= 0:
+        raise ValueError("requests_per_second must be positive")
+    return AsyncLimiter(1, 1.0 / requests_per_second)
+
+
 class ProcountorClient:
     """Typed access to one Procountor company (the one the API key belongs to)."""
 
@@ -79,7 +91,7 @@ class ProcountorClient:
         client_secret: str,
         api_key: str,
         *,
-        requests_per_second: float = 10.0,
+        requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
         timeout: float = 30.0,
         max_retries: int = 5,
         backoff_initial: float = 0.5,
@@ -99,12 +111,8 @@ class ProcountorClient:
         self.retry_writes = retry_writes
         self.token_refresh_margin_s = token_refresh_margin_s
         self.calls: Counter[str] = Counter()
-        # Procountor limits per API client: clients of several companies with one client id share a limiter.
-        self._limiter = limiter or (
-            AsyncLimiter(max(1.0, requests_per_second), 1.0)
-            if requests_per_second >= 1
-            else (AsyncLimiter(1, 1 / requests_per_second))
-        )
+        # Procountor limits per API client: clients of several companies with one client id share a pacer.
+        self._limiter = limiter or procountor_pacer(requests_per_second)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
         self._token: str | None = None
         self._token_expires_at = 0.0

@@ -23,7 +23,7 @@ import random
 import re
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -92,22 +92,23 @@ class Stats:
         }
 
 
-class TokenBucket:
-    """Requests per second per API client; one second of burst."""
+class SlidingWindow:
+    """At most `rate` requests in any one-second window per API client (Procountor: 20 a second per API
+    client, suspension beyond that); unlike a token bucket, an idle spell saves nothing up for a burst."""
 
     def __init__(self) -> None:
-        self.buckets: dict[str, tuple[float, float]] = {}
+        self.accepted: dict[str, deque[float]] = {}
 
     def allow(self, key: str, rate: float | None) -> bool:
         if rate is None or rate <= 0:
             return True
         now = time.monotonic()
-        tokens, last = self.buckets.get(key, (rate, now))
-        tokens = min(rate, tokens + (now - last) * rate)
-        if tokens < 1:
-            self.buckets[key] = (tokens, now)
+        window = self.accepted.setdefault(key, deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= rate:
             return False
-        self.buckets[key] = (tokens - 1, now)
+        window.append(now)
         return True
 
 
@@ -153,7 +154,7 @@ class Sandbox:
         self.config = config
         self.state_file = state_file
         self.tokens: dict[str, Token] = {}
-        self.bucket = TokenBucket()
+        self.bucket = SlidingWindow()
         self.stats = Stats()
         self.random = random.Random()
 

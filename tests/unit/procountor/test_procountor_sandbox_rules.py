@@ -425,3 +425,23 @@ def test_demo_business_ids_are_valid() -> None:
     assert all(ytunnus.is_valid(fi_business_id(n)) for n in range(1001, 1105))
     assert all(orgnr.is_valid(se_business_id(n)) for n in range(2001, 2005))
     assert ytunnus.is_valid(MISMATCH_1005_BUSINESS_ID) and MISMATCH_1005_BUSINESS_ID != fi_business_id(1005)
+
+
+async def test_rate_limit_is_a_sliding_second_with_no_saved_up_burst() -> None:
+    """20 a second per API client in any one-second window: a full burst after an idle spell, then a steady
+    trickle in the same second, must not get through (a token bucket refilling at 20/s let both through)."""
+    import asyncio
+
+    from sandbox.procountor.app import create_app
+
+    app = create_app(seed=None, rate_limit_per_second=20)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox") as http:
+        await login(http)
+        await asyncio.sleep(1.1)
+        burst = [(await http.get("/api/company")).status_code for _ in range(20)]
+        trickle = []
+        for _ in range(8):
+            await asyncio.sleep(0.05)
+            trickle.append((await http.get("/api/company")).status_code)
+    assert burst == [200] * 20
+    assert set(trickle) == {429}
