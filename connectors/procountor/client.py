@@ -286,6 +286,20 @@ class ProcountorClient:
                 return
             previous_id = results[-1]["id"]
 
+    async def _numbered_pages(self, template: str, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Offset paging by `page` number, ascending id, for lists without keyset paging (e.g. `/persons`)."""
+        number = 0
+        while True:
+            page = await self._request(
+                "GET", template, params={**params, "orderById": "ASC", "size": MAX_PAGE_SIZE, "page": number}
+            )
+            results = page.get("results") or []
+            for item in results:
+                yield item
+            if len(results) < MAX_PAGE_SIZE:
+                return
+            number += 1
+
     # -- company, fiscal years, VAT --------------------------------------------------------------------------
     async def get_company(self) -> dict[str, Any]:
         return await self._request("GET", "/company")
@@ -588,9 +602,12 @@ class ProcountorClient:
 
     # -- persons ------
     async def find_person(self, person_number: str) -> dict[str, Any] | None:
-        """The active person whose person number (employee number) is exactly `person_number`, or None."""
-        async for person in self._iterate("/persons", {"personNumber": person_number}, MAX_PAGE_SIZE):
-            if person.get("personNumber") == person_number:
+        """The active person whose person number (employee number) is exactly `person_number`, or None.
+
+        `GET /persons` matches `personNumber` partially and answers `PersonBasicInfo` with the number at
+        `invoicingInfo.personNumber`; it pages by `page` number (it has no `previousId`)."""
+        async for person in self._numbered_pages("/persons", {"personNumber": person_number}):
+            if (person.get("invoicingInfo") or {}).get("personNumber") == person_number:
                 return person
         return None
 

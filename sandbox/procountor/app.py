@@ -628,18 +628,8 @@ class Sandbox:
             items = [p for p in items if q["personNumber"] in p["invoicingInfo"].get("personNumber", "")]
         if q.get("includeInactive", "false").lower() != "true":
             items = [p for p in items if p["registryInfo"].get("active", True)]
-        return page(
-            request,
-            items,
-            lambda p: {
-                "id": p["id"],
-                "firstName": p.get("firstName"),
-                "lastName": p["lastName"],
-                "personNumber": p["invoicingInfo"].get("personNumber"),
-                "active": p["registryInfo"].get("active"),
-                "version": p["version"],
-            },
-        )
+        # PersonBasicInfo; `/persons` pages by `page` number only (no `previousId` parameter).
+        return page(request, items, person_basic_info, keyset=False)
 
     async def get_person(self, request: Request, company: Company) -> Response:
         person = company.persons.get(path_id(request))
@@ -773,14 +763,19 @@ ORDERINGS = (
 
 
 def page(
-    request: Request, items: list[dict[str, Any]], shape: Callable[[dict[str, Any]], dict[str, Any]]
+    request: Request,
+    items: list[dict[str, Any]],
+    shape: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    keyset: bool = True,
 ) -> Response:
-    """Ordering, keyset (`previousId`) and offset (`page`) paging, and the `{results, meta}` envelope."""
+    """Ordering, keyset (`previousId`, where the operation has it) and offset (`page`) paging, and the
+    `{results, meta}` envelope."""
     q = request.query_params
     try:
         size = int(q.get("size", 50))
         page_number = int(q.get("page", 0))
-        previous_id = int(q["previousId"]) if q.get("previousId") else None
+        previous_id = int(q["previousId"]) if keyset and q.get("previousId") else None
     except ValueError:
         raise ApiError.one(400, "size", "INVALID_VALUE") from None
     if not 1 <= size <= MAX_PAGE_SIZE:
@@ -856,6 +851,20 @@ def partner_basic_info(partner: dict[str, Any]) -> dict[str, Any]:
             k: invoicing_info.get(k) for k in ("customerNumber", "identifier", "identifierType")
         },
         "registryInfo": {"active": (partner.get("registryInfo") or {}).get("active", True)},
+    }
+
+
+def person_basic_info(person: dict[str, Any]) -> dict[str, Any]:
+    """PersonBasicInfo: the person number is under `invoicingInfo`, as in the public model."""
+    invoicing_info = person.get("invoicingInfo") or {}
+    address = person.get("deliveryAddress") or {}
+    return {
+        "id": person["id"],
+        "firstName": person.get("firstName"),
+        "lastName": person["lastName"],
+        "deliveryAddress": {k: address.get(k) for k in ("street", "zip", "city", "country")},
+        "invoicingInfo": {k: invoicing_info.get(k) for k in ("personNumber", "identifier", "identifierType")},
+        "registryInfo": {"active": (person.get("registryInfo") or {}).get("active", True)},
     }
 
 
