@@ -361,8 +361,9 @@ class SalesInvoiceTransfer(ToProcountor):
         content = await self.severa.get_invoice_pdf(invoice["guid"], pdf_get_options=option)
         name = validate_attachment(f"invoice-{invoice.get('number')}.pdf", "application/pdf", len(content),
                                    record=record)
+        # The invoice PDF goes out with the invoice (sendWithInvoice, required by the public Attachment model).
         meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
-                "mimeType": "application/pdf"}
+                "mimeType": "application/pdf", "sendWithInvoice": True}
         await procountor_call(context.client.upload_attachment(meta, content, "application/pdf"), record)
         return True
 

@@ -289,13 +289,16 @@ class TravelReimbursementTransfer(ToProcountor):
 
     async def _attachment(self, context: CompanyContext, reimbursement: Json, target: Json, record: str) -> bool:
         """The reimbursement PDF (the reimbursement and all its attachments as one file), uploaded once."""
-        if await context.client.list_invoice_attachments(int(target["id"])):
+        # The invoice's own `attachments` (an adopted invoice was just read; a new one has none): GET /attachments
+        # needs a paid add-on and answers another shape.
+        if target.get("attachments"):
             return False  # uploaded by an earlier attempt
         content = await self.severa.get_travel_reimbursement_pdf(reimbursement["guid"])
         name = validate_attachment(f"travel-reimbursement-{reimbursement.get('number')}.pdf", "application/pdf",
                                    len(content), record=record)
+        # sendWithInvoice is required, and may be true only for sales and purchase orders' invoices.
         meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
-                "mimeType": "application/pdf"}
+                "mimeType": "application/pdf", "sendWithInvoice": False}
         await procountor_call(context.client.upload_attachment(meta, content, "application/pdf"), record)
         return True
 

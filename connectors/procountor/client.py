@@ -400,6 +400,7 @@ class ProcountorClient:
         )
 
     async def _invoice_action(self, invoice_id: int, action: str, body: Any = None) -> dict[str, Any]:
+        """Every action answers an InfoMessage `{message}`, not the invoice: read the invoice for its status."""
         return await self._request("PUT", f"/invoices/{{id}}/{action}", path_params={"id": invoice_id}, json_body=body)
 
     async def approve_invoice(self, invoice_id: int, comment: str | None = None) -> dict[str, Any]:
@@ -586,19 +587,17 @@ class ProcountorClient:
     async def upload_attachment(
         self, meta: Mapping[str, Any], content: bytes, content_type: str = "application/octet-stream"
     ) -> dict[str, Any]:
-        """multipart/form-data: `meta` (JSON Attachment: name, referenceType, referenceId, …) and `file`."""
+        """multipart/form-data: `meta` (JSON Attachment) and `file`. The public model requires `name`,
+        `referenceType`, `referenceId` and `sendWithInvoice` (true only for SALES_INVOICE, SALES_ORDER,
+        PURCHASE_ORDER); an invoice's attachments are read from the invoice (`GET /attachments` is a paid add-on)."""
+        missing = [key for key in ("name", "referenceType", "referenceId", "sendWithInvoice") if key not in meta]
+        if missing:
+            raise ValueError(f"attachment meta lacks {missing}")
         files = {
             "meta": (None, json.dumps(dict(meta)), "application/json"),
             "file": (str(meta["name"]), content, content_type),
         }
         return await self._request("POST", "/attachments", files=files)
-
-    async def list_invoice_attachments(self, invoice_id: int) -> list[dict[str, Any]]:
-        found = []
-        async for item in self._iterate("/attachments", {"referenceId": invoice_id}, MAX_PAGE_SIZE):
-            if item.get("referenceType") == "INVOICE":
-                found.append(item)
-        return found
 
     # -- persons ------
     async def find_person(self, person_number: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import mimetypes
 import random
 import re
 import secrets
@@ -367,10 +368,11 @@ class Sandbox:
     def invoice_action(self, action: str) -> Handler:
         async def handler(request: Request, company: Company) -> Response:
             body = await request.body()
-            invoice = invoicing.transition(
+            invoicing.transition(
                 self.store, company, path_id(request), action, json.loads(body) if body else None
             )
-            return JSONResponse(public(invoice))
+            # InfoMessage, as every invoice action answers in the public description (not the invoice).
+            return JSONResponse({"message": f"Invoice {action} done."})
 
         return handler
 
@@ -558,25 +560,31 @@ class Sandbox:
         check.enum(
             meta.get("referenceType"), "meta.referenceType", {"INVOICE", "LEDGERRECEIPT"}, required=True
         )
+        # Required in the public Attachment model; true only for SALES_INVOICE, SALES_ORDER and PURCHASE_ORDER.
+        send_with_invoice = meta.get("sendWithInvoice")
+        if not isinstance(send_with_invoice, bool):
+            check.add("meta.sendWithInvoice", "MUST_NOT_BE_NULL")
         if check.errors:
             raise ApiError(400, check.errors)
+        reference_id = json_integer(meta.get("referenceId"))  # "123" is read as 123, as the API's JSON does
         target = (company.invoices if meta["referenceType"] == "INVOICE" else company.ledger_receipts).get(
-            meta.get("referenceId")
+            reference_id  # type: ignore[arg-type]
         )
         if target is None:
             check.add("meta.referenceId", "INVALID_VALUE")
+        elif send_with_invoice and target.get("type") not in SEND_WITH_INVOICE_TYPES:
+            check.add("meta.sendWithInvoice", "INVALID_VALUE")
         errors = check.errors + validate_attachment_file(meta["name"], content)
         if errors:
             raise ApiError(400, errors)
         assert target is not None
-        suffix = meta["name"].rsplit(".", 1)[-1].lower()
         attachment = {
             "id": company.new_id(),
             "name": meta["name"],
             "referenceType": meta["referenceType"],
-            "referenceId": meta["referenceId"],
-            "mimeType": MIME_TYPES[suffix],
-            "sendWithInvoice": bool(meta.get("sendWithInvoice", False)),
+            "referenceId": reference_id,
+            "mimeType": mimetypes.guess_type(meta["name"])[0] or "application/octet-stream",
+            "sendWithInvoice": send_with_invoice,
             "_size": len(content),
             "_attached": self.store.next_version(),
         }
@@ -691,7 +699,18 @@ def person_checks(body: Any) -> Checker:
     return check
 
 
-MIME_TYPES = {"pdf": "application/pdf", "gif": "image/gif", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
+SEND_WITH_INVOICE_TYPES = {"SALES_INVOICE", "SALES_ORDER", "PURCHASE_ORDER"}
+
+
+def json_integer(value: Any) -> int | None:
+    """An integer field as the API's JSON reader takes it: a number, or a string of digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def bearer(request: Request) -> str | None:

@@ -36,3 +36,42 @@ async def test_person_search_answers_person_basic_info_and_the_client_finds_past
     found = await fi_client.find_person("X9")
     assert found is not None and found["id"] == wanted
     assert fi_client.calls["GET /persons"] == 1 + 2
+
+
+async def test_invoice_actions_answer_an_info_message(fi_client: Any, invoice_body: Any) -> None:
+    from tests.public_reference import procountor_operation
+
+    for action in ("approve", "send", "sendToCirculation", "verify"):
+        answer = procountor_operation("PUT", f"/invoices/{{invoiceId}}/{action}")["responses"]["200"]
+        assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/InfoMessage")
+    invoice = await fi_client.create_invoice(invoice_body())
+    approved = await fi_client.approve_invoice(invoice["id"])
+    assert set(approved) == {"message"} and procountor_unknown_fields(approved, "InfoMessage") == []
+    sent = await fi_client.send_invoice(invoice["id"])
+    assert set(sent) == {"message"}
+    assert (await fi_client.get_invoice(invoice["id"]))["status"] == "SENT"
+
+
+async def test_attachments_of_any_type_up_to_ten_million_bytes_with_a_string_reference_id(
+    fi_client: Any, invoice_body: Any
+) -> None:
+    from connectors.procountor.errors import ProcountorValidationError
+    from tests.public_reference import procountor_schema
+
+    assert "sendWithInvoice" in procountor_schema("Attachment")["required"]
+    invoice = await fi_client.create_invoice(invoice_body())
+    sheet = await fi_client.upload_attachment(
+        {"name": "hours.xlsx", "referenceType": "INVOICE", "referenceId": str(invoice["id"]),
+         "sendWithInvoice": True},
+        b"PK\x03\x04 spreadsheet",
+    )
+    assert sheet["referenceId"] == invoice["id"] and sheet["sendWithInvoice"] is True
+    assert procountor_unknown_fields(sheet, "Attachment") == []
+    with pytest.raises(ProcountorValidationError) as caught:
+        await fi_client.upload_attachment(
+            {"name": "big.bin", "referenceType": "INVOICE", "referenceId": invoice["id"], "sendWithInvoice": True},
+            b"0" * 10_000_001,
+        )
+    assert caught.value.has_code("FILE_SIZE_TOO_BIG")
+    listed = (await fi_client.get_invoice(invoice["id"]))["attachments"]
+    assert [a["name"] for a in listed] == ["hours.xlsx"]

@@ -289,3 +289,29 @@ async def test_reimbursement_sent_back_to_approved_before_the_write_is_skipped_w
     assert _status(travel, 1) == "Approved"
     note = [r for name, r in travel.events if name == "TransferOutcome"][-1]["note"]
     assert note.startswith("moved to Approved at ") and note.endswith("; nothing was written"), note
+
+
+@pytest.mark.parametrize("crash_after", ["invoice", "attachment"])
+async def test_travel_pdf_once_from_the_invoice_attachments_never_the_paid_attachment_search(
+        travel, crash_after) -> None:
+    """`GET /attachments` needs a paid add-on and answers another shape: the "already uploaded?" check reads the
+    invoice's own `attachments`, as the sales path does."""
+    _fix_ticket_vat(travel)
+    request = await travel.request(1)
+
+    async def dying_emit(name: str, record: dict[str, Any]) -> None:
+        travel.events.append((name, record))
+        if name == "TransferOutcome" and record["step"] == crash_after:
+            raise Crash(crash_after)
+
+    dying = TravelReimbursementTransfer(travel.severa, travel.procountor, travel.companies, dying_emit,
+                                        directory=travel.directory)
+    with pytest.raises(Crash):
+        await dying.handle(request)
+    result = await travel.transfer().handle(request, attempt_number=2)
+    assert result.state == "succeeded", result.error
+    [target] = travel.travel_invoices(1)
+    [attachment] = target["attachments"]
+    assert attachment["sendWithInvoice"] is False  # may be true only for sales and purchase orders' invoices
+    calls = travel.procountor_server.app.state.sandbox.stats.calls
+    assert calls["GET /attachments"] == 0 and calls["POST /attachments"] == 1
