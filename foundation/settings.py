@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     procountor_client_id: str = "sevpro-demo-client"
     procountor_client_secret: SecretStr = SecretStr("sevpro-demo-secret")
     # Procountor suspends an API client that goes over 20 a second; the pacer never bursts (issue 12).
-    procountor_requests_per_second: float = Field(default=18.0, gt=0, le=20)
+    procountor_requests_per_second: float = Field(default=18.0, gt=0)
 
     # Invoices are polled often (seconds from status change to Procountor); registries rarely.
     invoice_poll_seconds: float = 1.0
