@@ -20,6 +20,16 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
+# `Bearer <token>`, and `<secret-like name>=<value>` or `"<name>": "<value>"` inside free text.
+_SECRET_VALUES = re.compile(r"(?i)(bearer\s+|(?:secret|token|api_?key|password|authorization)[\w-]*"
+                            r"[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)[^\s\"'&,;]+")
+
+
+def redact_text(text: str) -> str:
+    """Free text (an exception's message) without the values of anything that looks like a secret."""
+    return _SECRET_VALUES.sub(lambda match: f"{match.group(1)}***", text)
+
+
 def configure(level: str = "info") -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s")
     structlog.configure(

@@ -5,6 +5,11 @@ A transfer carries out one `TransferRequested`: it is skipped without any API ca
 steps run, and the result is published as `succeeded`, `failed_data` (with the user's reason),
 `failed_config` (an API refused the credentials, scopes or API key; retried on the next cycle) or
 `failed_transient` (retried on the next cycle). Every outcome and every ID link is an event.
+
+Every attempt ends with an outcome. An exception nobody foresaw (a bug, an answer of a shape no one expected)
+becomes reason `INTERNAL` with the exception's type and message (secrets
+redacted): retried as transient until the record version has failed so `INTERNAL_ATTEMPTS` times, then
+`failed_data`, left for a user (fix and change the record, or `sevpro reprocess`); the agent goes on.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import traceback
 import uuid
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from connectors.errors import ApiAuthError, TransientApiError
 from connectors.procountor.client import ProcountorClient
@@ -24,13 +30,15 @@ from connectors.procountor.errors import ProcountorError, ProcountorNotFound, Pr
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraForbidden
 from foundation.company import CompanySettings
-from foundation.logs import get_logger
+from foundation.logs import get_logger, redact_text
 from foundation.types import Emit, Json
+from projections.reprocess import original_request_id
 from schemas.codec import now
 from streams.mapping.errors import TransferDataError, classify_procountor_error, solution_for
 from streams.mapping.text import non_cp1252
 
 log = get_logger(__name__)
+T = TypeVar("T")
 TRANSIENT_SOLUTION = ("A temporary problem reaching Severa or Procountor; the transfer is retried automatically "
                       "on the next cycle.")
 
@@ -59,6 +67,12 @@ def already_done(log: TransferLog, request: Json) -> bool:
         return True
     entry = log.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
     return entry.get("state") == "succeeded" and entry.get("source_version") == request["source_version"]
+
+
+INTERNAL_ATTEMPTS = 3  # unexpected failures of one record version before it waits for a user
+INTERNAL_SOLUTION = ("An unexpected error (the message says which); the transfer is retried automatically {left}. "
+                     "If it persists, correct the record in its source system or report the message to your "
+                     "integration support; then transfer it again (`sevpro reprocess`, or change the record).")
 
 
 class TransientFailure(Exception):
@@ -238,10 +252,11 @@ class Transfer:
         """The steps; returns the succeeded outcome's fields (target_id, target_number)."""
         raise NotImplementedError
 
-    async def _api_errors_classified(self, request: Json, attempt: Attempt) -> Json:
-        """The steps, with the APIs' failures turned into transient failures or data errors."""
+    async def _api_errors_classified(self, request: Json, step: Awaitable[T]) -> T:
+        """`step` (the skip check, the steps), with the APIs' failures turned into transient failures or data
+        errors."""
         try:
-            return await self._transfer(request, attempt)
+            return await step
         except TransientApiError as exc:
             raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
         except ApiAuthError as exc:
@@ -261,16 +276,16 @@ class Transfer:
         """Carry out one request; every outcome is published, nothing is raised but cancellation."""
         if already_done(self.log, request):
             return TransferResult("skipped")
-        skip = await self._skip(request)
-        if skip:
-            await self._outcome(request, None, "skipped", note=skip.note, target_id=skip.target_id,
-                                target_number=skip.target_number)
-            log.info("nothing to write", record=self._record(request), reason=skip.note)
-            return TransferResult("skipped", target_id=skip.target_id)
         attempt = Attempt(attempt_number)
-        await self._outcome(request, attempt, "attempting")
         try:
-            target = await self._api_errors_classified(request, attempt)
+            skip = await self._api_errors_classified(request, self._skip(request))
+            if skip:
+                await self._outcome(request, None, "skipped", note=skip.note, target_id=skip.target_id,
+                                    target_number=skip.target_number)
+                log.info("nothing to write", record=self._record(request), reason=skip.note)
+                return TransferResult("skipped", target_id=skip.target_id)
+            await self._outcome(request, attempt, "attempting")
+            target = await self._api_errors_classified(request, self._transfer(request, attempt))
         except Withdrawn as withdrawn:
             await self._outcome(request, attempt, "skipped", note=str(withdrawn))
             log.info("withdrawn before the write", record=self._record(request), reason=str(withdrawn))
@@ -295,8 +310,33 @@ class Transfer:
             })
             log.warning("transfer failed: transient", record=record, error=str(failure)[:300])
             return TransferResult("failed_transient")
+        except Exception as exc:  # noqa: BLE001 - anything unforeseen still ends the attempt with an outcome
+            return await self._internal(request, attempt, exc)
         await self._outcome(request, attempt, "succeeded", **target)
         return TransferResult("succeeded", target_id=target.get("target_id"))
+
+    async def _internal(self, request: Json, attempt: Attempt, exc: Exception) -> TransferResult:
+        """An unforeseen failure: `failed_transient` (INTERNAL) until this record version has failed so
+        `INTERNAL_ATTEMPTS` times (the log may lag: it may take one more), then `failed_data`: a user decides."""
+        failures = 1 + _internal_failures(self.log, request)
+        state = "failed_data" if failures >= INTERNAL_ATTEMPTS else "failed_transient"
+        left = "no more" if state == "failed_data" else f"up to {INTERNAL_ATTEMPTS - failures} more time(s)"
+        record, message = self._record(request), redact_text(f"{type(exc).__name__}: {exc}")[:1000]
+        error = TransferDataError("INTERNAL", record=record, field=None, value=None, message=message,
+                                  solution=INTERNAL_SOLUTION.format(left=left)).to_dict()
+        await self._outcome(request, attempt, state, error={**error, "kind": "internal"})
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        log.error("transfer failed: unexpected error", record=record, failures=failures, state=state,
+                  error=message[:300], at=f"{where.filename}:{where.lineno}" if where else None)
+        return TransferResult(state)
+
+
+def _internal_failures(transfer_log: TransferLog, request: Json) -> int:
+    """How many earlier attempts at this record version (its request and the retries of it) ended INTERNAL."""
+    entry = transfer_log.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
+    version = original_request_id(request["event_id"])
+    return sum(1 for a in entry.get("attempts", [])
+               if original_request_id(a["request_id"]) == version and (a.get("error") or {}).get("code") == "INTERNAL")
 
 
 @dataclass

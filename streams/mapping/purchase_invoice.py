@@ -120,9 +120,10 @@ def fingerprint(invoice: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def project_number(code_name: str) -> int | None:
-    """Severa project numbers are integers (int64); an item code such as "2026001" is one."""
+    """Severa project numbers are integers (int64); an item code such as "2026001" is one ("²" is a digit to
+    str.isdigit, but no number)."""
     text = code_name.strip()
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def plan_fees(invoice: Mapping[str, Any], dimension: Mapping[str, Any]) -> list[PlannedFee]:

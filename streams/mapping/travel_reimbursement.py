@@ -165,7 +165,15 @@ def person_differs(person: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool
 
 
 def reimbursement_date(reimbursement: Mapping[str, Any]) -> date:
-    return date.fromisoformat(str(reimbursement.get("date"))[:10])
+    """The reimbursement's date; a data error naming the field when it has none, or not a date."""
+    value = reimbursement.get("date")
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise TransferDataError("INVALID_FIELD", record=f"travel reimbursement {reimbursement.get('number')}",
+                                field="date", value=value, message=f"the date {value!r} is not a date",
+                                solution="Give the travel reimbursement its date in Severa; it is transferred "
+                                         "again when it changes.") from None
 
 
 def expense_code(expense: Mapping[str, Any], settings: CompanySettings) -> str:

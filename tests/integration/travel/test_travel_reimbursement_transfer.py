@@ -18,8 +18,8 @@ WAITING = "Waiting for transfer to Procountor"
 TRANSFERRED = "Transferred to Procountor"
 
 
-class Crash(Exception):
-    """The worker dies here (not a transfer error: nothing catches it)."""
+class Crash(BaseException):
+    """The worker process dies here (not an error the agent handles: a BaseException, as SystemExit)."""
 
 
 def _status(travel, number: int) -> str:
