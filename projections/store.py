@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from projections import versions
-from projections.apply import apply_event, millis
+from projections.apply import apply_events, millis
 from schemas.codec import CodecError, decode
 
 SCHEMA = """
@@ -184,6 +184,7 @@ class ProjectionStore:
         result = BatchResult()
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            batch = []
             for record in records:
                 result.records += 1
                 key = (record.topic, record.partition)
@@ -195,10 +196,9 @@ class ProjectionStore:
                     self.db.execute("INSERT OR IGNORE INTO rejected VALUES (?,?,?,?)",
                                     (record.topic, record.partition, record.offset, str(exc)[:500]))
                     continue
-                if apply_event(self.db, name, event, record.topic, record.partition, record.offset):
-                    result.applied += 1
-                else:
-                    result.duplicates += 1
+                batch.append((name, event, record.topic, record.partition, record.offset))
+            applied = apply_events(self.db, batch)
+            result.applied, result.duplicates = applied.applied, applied.duplicates
             self.db.executemany(
                 "INSERT INTO applied_offsets VALUES (?,?,?) ON CONFLICT(topic, partition) DO UPDATE"
                 " SET offset=max(offset, excluded.offset)",
