@@ -10,6 +10,7 @@ per kind of failure and never import httpx.
     │   │   └── SeveraRateLimited
     │   └── ProcountorTransientError
     ├── ApiDataError              the data was refused: validation, not found, conflict, wrong status
+    │   ├── ContentTooLarge       a download over the caller's limit (stopped there, never read whole)
     │   ├── SeveraValidationError, SeveraNotFound
     │   └── ProcountorValidationError (ProcountorConflict), ProcountorNotFound, ProcountorForbidden
     └── ApiAuthError              the configuration was refused: credentials, scopes, API key
@@ -43,3 +44,15 @@ class ApiDataError(ApiError):
 
 class ApiAuthError(ApiError):
     """The API refused the configuration: client credentials, API scopes, API key, rights."""
+
+
+class ContentTooLarge(ApiDataError):
+    """A download is larger than the caller's limit: it was stopped at the limit, never read whole.
+
+    ``size`` is the size the server declared (Content-Length), or, without one, the bytes received when the
+    download stopped (``exact`` False: the file is at least that big)."""
+
+    def __init__(self, what: str, size: int, limit: int, *, exact: bool) -> None:
+        self.size, self.limit, self.exact = size, limit, exact
+        super().__init__(f"{what}: {'' if exact else 'more than '}{size if exact else limit} bytes, over the "
+                         f"limit of {limit}")

@@ -23,11 +23,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.errors import ContentTooLarge
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
 from foundation.company import CompanySettings
 from foundation.logs import get_logger
-from streams.mapping.attachments import choose_attachment, validate_attachment
+from streams.mapping.attachments import (
+    MAX_ATTACHMENT_BYTES,
+    attachment_too_large,
+    choose_attachment,
+    validate_attachment,
+)
 from streams.mapping.checks import record_name
 from streams.mapping.counter_party import normalise_business_id
 from streams.mapping.dimensions import row_dimensions
@@ -358,9 +364,13 @@ class SalesInvoiceTransfer(ToProcountor):
         # A new invoice has no attachment yet; an adopted one was just read, with its attachments listed.
         if adopted and target.get("attachments"):
             return False  # uploaded by an earlier attempt
-        content = await self.severa.get_invoice_pdf(invoice["guid"], pdf_get_options=option)
-        name = validate_attachment(f"invoice-{invoice.get('number')}.pdf", "application/pdf", len(content),
-                                   record=record)
+        filename = f"invoice-{invoice.get('number')}.pdf"
+        try:
+            content = await self.severa.get_invoice_pdf(invoice["guid"], pdf_get_options=option,
+                                                        max_bytes=MAX_ATTACHMENT_BYTES)
+        except ContentTooLarge as too_large:
+            raise attachment_too_large(filename, too_large.size, exact=too_large.exact, record=record) from None
+        name = validate_attachment(filename, "application/pdf", len(content), record=record)
         # The invoice PDF goes out with the invoice (sendWithInvoice, required by the public Attachment model).
         meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
                 "mimeType": "application/pdf", "sendWithInvoice": True}

@@ -20,11 +20,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
+from connectors.errors import ContentTooLarge
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
 from foundation.company import CompanySettings
 from foundation.logs import get_logger
-from streams.mapping.attachments import validate_attachment
+from streams.mapping.attachments import MAX_ATTACHMENT_BYTES, attachment_too_large, validate_attachment
 from streams.mapping.errors import TransferDataError
 from streams.mapping.travel_reimbursement import (
     employee,
@@ -293,9 +294,13 @@ class TravelReimbursementTransfer(ToProcountor):
         # needs a paid add-on and answers another shape.
         if target.get("attachments"):
             return False  # uploaded by an earlier attempt
-        content = await self.severa.get_travel_reimbursement_pdf(reimbursement["guid"])
-        name = validate_attachment(f"travel-reimbursement-{reimbursement.get('number')}.pdf", "application/pdf",
-                                   len(content), record=record)
+        filename = f"travel-reimbursement-{reimbursement.get('number')}.pdf"
+        try:
+            content = await self.severa.get_travel_reimbursement_pdf(reimbursement["guid"],
+                                                                     max_bytes=MAX_ATTACHMENT_BYTES)
+        except ContentTooLarge as too_large:
+            raise attachment_too_large(filename, too_large.size, exact=too_large.exact, record=record) from None
+        name = validate_attachment(filename, "application/pdf", len(content), record=record)
         # sendWithInvoice is required, and may be true only for sales and purchase orders' invoices.
         meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
                 "mimeType": "application/pdf", "sendWithInvoice": False}

@@ -41,6 +41,7 @@ import httpx
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from connectors.errors import ContentTooLarge
 from foundation.types import Json
 
 from .errors import (
@@ -188,8 +189,10 @@ class SeveraClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         authenticated: bool = True,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
-        """One HTTP exchange; raises ``_Retry`` for what may be repeated, typed errors otherwise."""
+        """One HTTP exchange; raises ``_Retry`` for what may be repeated, typed errors otherwise (a successful
+        answer over ``max_bytes`` is ``ContentTooLarge``)."""
         headers = {}
         if authenticated:
             headers["Authorization"] = f"{self._token_type} {await self._access_token()}"
@@ -197,10 +200,14 @@ class SeveraClient:
         is_create = method == "POST" and template not in ("/v1/token", "/v1/refreshtoken")
         async with self._limiter:
             self.calls[f"{method} {template}"] += 1
+            request = self._http.build_request(method, path, params=_clean(params), json=json_body, headers=headers)
             try:
-                response = await self._http.request(
-                    method, path, params=_clean(params), json=json_body, headers=headers
-                )
+                # Streamed, so that a download is stopped at `max_bytes` rather than read whole first.
+                response = await self._http.send(request, stream=True)
+                try:
+                    response = await _read_body(response, max_bytes, f"{method} {template}")
+                finally:
+                    await response.aclose()
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: safe to repeat, also for creates.
                 raise _Retry(self._transient(f"connection failed: {type(exc).__name__}", method, template)) from exc
@@ -250,6 +257,7 @@ class SeveraClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         authenticated: bool = True,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         """Send with pacing, bounded retries and one re-login on 401."""
         path = template.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
@@ -270,6 +278,7 @@ class SeveraClient:
                             params=params,
                             json_body=json_body,
                             authenticated=authenticated,
+                            max_bytes=max_bytes,
                         )
             except _Retry as exhausted:
                 log.warning("severa %s %s gave up after %d attempts", method, template, self.max_retries + 1)
@@ -386,8 +395,9 @@ class SeveraClient:
     async def _get(self, template: str, **path_params: str) -> Json:
         return await self._json("GET", template, path_params=path_params)
 
-    async def _bytes(self, template: str, params: Mapping[str, Any] | None = None, **path_params: str) -> bytes:
-        response = await self._send("GET", template, path_params=path_params, params=params)
+    async def _bytes(self, template: str, params: Mapping[str, Any] | None = None, *, max_bytes: int | None = None,
+                     **path_params: str) -> bytes:
+        response = await self._send("GET", template, path_params=path_params, params=params, max_bytes=max_bytes)
         return response.content
 
     async def _create(self, template: str, body: Mapping[str, Any], **path_params: str) -> Any:
@@ -460,13 +470,16 @@ class SeveraClient:
         return next((s for s in await self.list_invoice_statuses() if s.get("name") == name), None)
 
     async def get_invoice_pdf(
-        self, invoice_guid: str, *, pdf_get_options: PdfOption = "All", invoice_type: str = "Invoice"
+        self, invoice_guid: str, *, pdf_get_options: PdfOption = "All", invoice_type: str = "Invoice",
+        max_bytes: int | None = None,
     ) -> bytes:
         """``GET /v1/invoices/{guid}/pdf``: ``All`` = PDF with attachments, ``AttachmentAndBreakdown`` =
-        breakdown and attachments without the invoice image, ``InvoiceOnly``."""
+        breakdown and attachments without the invoice image, ``InvoiceOnly``. Over ``max_bytes``:
+        ``ContentTooLarge`` (the download stops there)."""
         return await self._bytes(
             "/v1/invoices/{guid}/pdf",
             {"pdfGetOptions": pdf_get_options, "invoiceType": invoice_type},
+            max_bytes=max_bytes,
             guid=invoice_guid,
         )
 
@@ -478,9 +491,10 @@ class SeveraClient:
     async def get_file(self, file_guid: str) -> Json:
         return await self._get("/v1/files/{guid}", guid=file_guid)
 
-    async def get_file_data(self, file_guid: str) -> bytes:
-        """Binary content of a file (e.g. an invoice attachment's ``fileGuid``)."""
-        return await self._bytes("/v1/files/{guid}/filedata", guid=file_guid)
+    async def get_file_data(self, file_guid: str, *, max_bytes: int | None = None) -> bytes:
+        """Binary content of a file (e.g. an invoice attachment's ``fileGuid``); ``ContentTooLarge`` over
+        ``max_bytes``."""
+        return await self._bytes("/v1/files/{guid}/filedata", max_bytes=max_bytes, guid=file_guid)
 
     async def set_invoice_status(self, invoice_guid: str, status_guid: str) -> Json:
         """Write-back: move the invoice to another status (e.g. "Transferred to Procountor")."""
@@ -707,8 +721,10 @@ class SeveraClient:
             )
         )
 
-    async def get_travel_reimbursement_pdf(self, reimbursement_guid: str) -> bytes:
-        return await self._bytes("/v1/travelreimbursements/{guid}/pdf", guid=reimbursement_guid)
+    async def get_travel_reimbursement_pdf(self, reimbursement_guid: str, *, max_bytes: int | None = None) -> bytes:
+        """The reimbursement with its attachments as one PDF; ``ContentTooLarge`` over ``max_bytes``."""
+        return await self._bytes("/v1/travelreimbursements/{guid}/pdf", max_bytes=max_bytes,
+                                 guid=reimbursement_guid)
 
     async def set_travel_reimbursement_status(self, reimbursement_guid: str, status_guid: str) -> Json:
         """Write-back: move the reimbursement to another status."""
@@ -738,3 +754,23 @@ class SeveraClient:
 
 
 __all__ = ["DEFAULT_SCOPES", "SeveraClient"]
+
+
+async def _read_body(response: httpx.Response, max_bytes: int | None, what: str) -> httpx.Response:
+    """The answer with its body read; a successful one over ``max_bytes`` raises ``ContentTooLarge`` as soon as
+    that is known (its Content-Length, or the bytes received so far), without reading the rest."""
+    if max_bytes is None or response.status_code >= 400:
+        await response.aread()
+        return response
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ContentTooLarge(what, int(declared), max_bytes, exact=True)
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ContentTooLarge(what, size, max_bytes, exact=False)
+        chunks.append(chunk)
+    # The body as received, decoded already: the encoding and length headers no longer describe it.
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-encoding", "content-length")}
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks), request=response.request)

@@ -75,6 +75,15 @@ def clean_filename(filename: str) -> str:
     return re.sub(r"_+", "_", cleaned)
 
 
+def attachment_too_large(filename: str, size: int, *, exact: bool, record: str = "attachment") -> TransferDataError:
+    """BAD_ATTACHMENT for a file whose download was stopped at the limit (`exact` False: at least `size` bytes)."""
+    told = f"{size} bytes" if exact else f"more than {MAX_ATTACHMENT_BYTES} bytes"
+    return TransferDataError(
+        "BAD_ATTACHMENT", record=record, field="file", value=filename,
+        message=f"BAD_ATTACHMENT (file): {filename!r} is {told}; 1…{MAX_ATTACHMENT_BYTES} allowed",
+    )  # fmt: skip
+
+
 def validate_attachment(filename: str, content_type: str | None, size: int, *, record: str = "attachment") -> str:
     """The file name to upload, cleaned; raises BAD_ATTACHMENT for a wrong type, an empty or a too big file.
 
