@@ -11,8 +11,10 @@ Exactly once without an external-id field on Severa's fees (kafka-and-faust.md �
 - A later version whose fees would be the same (APPROVED → PAID changes only the status) is recognised from
   the last imported version's snapshot and closed as `skipped`, again without any API call.
 - Each fee is linked in the ID map (`IdLinked` kind `project_fee`, severa_key `<invoice id>:<project>`), and
-  its description carries the marker `Procountor #<id>`. Before creating, the linked fee is read, or else the
-  project's fees are searched for the marker, so a crash between the POST and its record never doubles a fee;
+  its description carries the marker `Procountor <company> #<id>` (ids are per company). Before creating, the
+  linked fee is read, or else the project's fees are searched for the marker, so a crash between the POST and
+  its record never doubles a fee. An old marker without the company (`Procountor #<id>`) still counts, unless
+  the ID map links that fee to another company's invoice, and is replaced by the new one on the next write;
   a fee found whose amount, date or texts differ is PATCHed, never created again. A project a later version
   is no longer dimensioned to loses its (linked, not yet invoiced) fee.
 - Every project is looked up before the first write, so a missing project is a data error with nothing written.
@@ -41,10 +43,10 @@ from streams.mapping.purchase_invoice import (
     fee_body,
     fee_changes,
     fee_key,
+    fee_marker,
     fingerprint,
     is_dimensioned,
     is_importable,
-    marked_invoice_id,
     missing_project,
     plan_fees,
     project_amounts,
@@ -310,7 +312,7 @@ class PurchaseInvoiceTransfer(Transfer):
 
     async def _import_fee(self, request: Json, invoice: Json, fee: PlannedFee, project: Json,
                           links: Mapping[int, str]) -> ImportedFee:
-        body = fee_body(invoice, fee, project)
+        body = fee_body(invoice, fee, project, request["company"])
         found = await self._existing_fee(request, fee, project, links.get(fee.project_number))
         if found is None:
             created = await self.severa.create_project_fee(body)
@@ -329,17 +331,17 @@ class PurchaseInvoiceTransfer(Transfer):
 
     async def _existing_fee(self, request: Json, fee: PlannedFee, project: Json, guid: str | None) -> _Found | None:
         """The fee this invoice already has on the project: the linked one, else one carrying the marker."""
-        invoice_id = str(request["source_id"])
         if guid:
             try:
                 linked = await self.severa.get_project_fee(guid)
             except SeveraNotFound:
                 linked = None  # deleted in Severa since: search, then create again
-            if linked and marked_invoice_id(linked) == invoice_id and (
+            if linked and _marks(linked, request) and (
                     (linked.get("project") or {}).get("guid") == project["guid"]):
                 return _Found(linked, linked=True)
+        others = self._fees_of_other_companies(request)
         marked = [f for f in await self.severa.list_project_fees(project_guid=project["guid"])
-                  if marked_invoice_id(f) == invoice_id]
+                  if _marks(f, request) and f["guid"] not in others]
         if not marked:
             return None
         if len(marked) > 1:
@@ -347,6 +349,16 @@ class PurchaseInvoiceTransfer(Transfer):
                         record=_record(request), project=fee.project_number, fees=[f["guid"] for f in marked])
         marked.sort(key=lambda f: (str(f.get("createdDateTime") or ""), f["guid"]))
         return _Found(marked[0], linked=False)
+
+    def _fees_of_other_companies(self, request: Json) -> set[str]:
+        """Fee guids the ID map links to the purchase invoices of the tenant's other companies: an old marker
+        (no company) on one of them is not this invoice's."""
+        id_map = getattr(self.log, "id_map", None)
+        if id_map is None:
+            return set()
+        tenant = str(request["tenant"]).removesuffix(f"/{request['company']}")
+        return {str(link["severa_id"]) for link in id_map(kind=FEE_LINK, tenant=tenant)
+                if link["company"] != request["company"] and link.get("severa_id")}
 
     def _links(self, request: Json) -> dict[int, str]:
         """Project number → fee guid of this invoice's fees in the ID map (empty without a projection)."""
@@ -376,7 +388,7 @@ class PurchaseInvoiceTransfer(Transfer):
                 fee = await self.severa.get_project_fee(guid)
             except SeveraNotFound:
                 continue  # removed already (by an earlier attempt or a user)
-            if marked_invoice_id(fee) != str(request["source_id"]):
+            if not _marks(fee, request):
                 continue
             if fee.get("invoice"):
                 log.warning("fee of a project no longer dimensioned is invoiced; left as it is",
@@ -389,6 +401,13 @@ class PurchaseInvoiceTransfer(Transfer):
 
 def _record(request: Json) -> str:
     return f"purchase invoice {request.get('source_number') or request['source_id']}"
+
+
+def _marks(fee: Json, request: Json) -> bool:
+    """The fee's marker names the request's invoice: of its company, or an old marker that names none."""
+    found = fee_marker(fee)
+    return (found is not None and found.invoice_id == str(request["source_id"])
+            and found.company in (None, request["company"]))
 
 
 __all__ = ["KIND", "ProjectDimensions", "PurchaseInvoiceTransfer", "PurchaseInvoiceTrigger", "project_amounts",

@@ -10,8 +10,10 @@ Decisions where the sources leave room:
 - A fee is a cost: `unitCost` = the project's net amount (accounting currency), quantity 1, `isBillable`
   false, `productType` Materials (reference §5.12: "probably Materials or Subcontracting, non-billable").
   Whether and at what price to bill it on is the project manager's choice in Severa.
-- Severa fees have no external-id field, so the description starts with the marker `Procountor #<id>`: with
-  it the import finds a fee it created even when its own record of the POST was lost.
+- Severa fees have no external-id field, so the description starts with the marker `Procountor <company> #<id>`:
+  with it the import finds a fee it created even when its own record of the POST was lost. Procountor ids are
+  per company (FI's and SE's invoice 4 are two invoices), hence the company. Markers written before it was
+  added (`Procountor #<id>`) are still recognised (see `streams/purchase_invoice.py` for when).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from foundation.types import Json
 from streams.mapping.errors import TransferDataError
 
 CENT = Decimal("0.01")
-_MARKER = re.compile(r"Procountor #(\d+)(?!\d)")
+# `Procountor FI #4711`, or the old `Procountor #4711` (no company).
+_MARKER = re.compile(r"Procountor (?:(?P<company>\S(?:.*?\S)?) )?#(?P<id>\d+)(?!\d)")
 NAME_MAX = 100  # Severa publishes no limit; a product name's length (§5.5) keeps it readable everywhere
 DESCRIPTION_MAX = 1000
 
@@ -51,14 +54,28 @@ class PlannedFee:
     amount: Decimal
 
 
-def marker(invoice_id: int | str) -> str:
-    return f"Procountor #{invoice_id}"
+def marker(company: str, invoice_id: int | str) -> str:
+    return f"Procountor {company} #{invoice_id}"
+
+
+@dataclass(frozen=True)
+class FeeMarker:
+    """What a fee's marker says: the Procountor invoice id, and its company (None in an old marker)."""
+
+    invoice_id: str
+    company: str | None
+
+
+def fee_marker(fee: Mapping[str, Any]) -> FeeMarker | None:
+    """The marker of a fee's description, or None for fees the import did not create."""
+    found = _MARKER.search(str(fee.get("description") or ""))
+    return FeeMarker(found.group("id"), found.group("company")) if found else None
 
 
 def marked_invoice_id(fee: Mapping[str, Any]) -> str | None:
     """The Procountor invoice id a fee's description names, or None for fees the import did not create."""
-    found = _MARKER.search(str(fee.get("description") or ""))
-    return found.group(1) if found else None
+    found = fee_marker(fee)
+    return found.invoice_id if found else None
 
 
 def fee_key(invoice_id: int | str, project_number: int | str) -> str:
@@ -158,9 +175,9 @@ def fee_name(invoice: Mapping[str, Any]) -> str:
     return f"Purchase invoice {number} {supplier_name(invoice)}".strip()[:NAME_MAX]
 
 
-def fee_description(invoice: Mapping[str, Any]) -> str:
+def fee_description(invoice: Mapping[str, Any], company: str) -> str:
     """Starts with the marker; names the Procountor invoice number, the supplier's number and the supplier."""
-    text = f"{marker(invoice['id'])}: purchase invoice {invoice.get('invoiceNumber')}"
+    text = f"{marker(company, invoice['id'])}: purchase invoice {invoice.get('invoiceNumber')}"
     if invoice.get("originalInvoiceNumber"):
         text += f" (supplier's invoice {invoice['originalInvoiceNumber']})"
     if supplier := supplier_name(invoice):
@@ -168,14 +185,14 @@ def fee_description(invoice: Mapping[str, Any]) -> str:
     return text[:DESCRIPTION_MAX]
 
 
-def fee_body(invoice: Mapping[str, Any], fee: PlannedFee, project: Mapping[str, Any]) -> Json:
-    """`POST /v1/projectfees` body (ProjectFeeInputModel) for one project's share of the invoice."""
+def fee_body(invoice: Mapping[str, Any], fee: PlannedFee, project: Mapping[str, Any], company: str) -> Json:
+    """`POST /v1/projectfees` body (ProjectFeeInputModel) for one project's share of `company`'s invoice."""
     currency = (project.get("currency") or {}).get("code") or (invoice.get("paymentInfo") or {}).get(
         "currency") or "EUR"
     body: Json = {
         "project": {"guid": project["guid"]},
         "name": fee_name(invoice),
-        "description": fee_description(invoice),
+        "description": fee_description(invoice, company),
         "productType": "Materials",
         "quantity": 1.0,
         "unitCost": {"amount": float(fee.amount), "currencyCode": currency},

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from foundation.company import PURCHASE_IMPORT_STATUSES
-from sandbox.procountor.demo import PURCHASES
-from streams.mapping.purchase_invoice import fee_key
+from sandbox.procountor.demo import PURCHASES, se_business_id
+from sandbox.procountor.invoicing import create_invoice, update_ledger_receipt
+from streams.mapping.purchase_invoice import fee_key, marked_invoice_id
 from streams.purchase_invoice import KIND
 
 pytestmark = pytest.mark.integration
@@ -20,7 +22,7 @@ def _project(stack, fee: dict[str, Any]) -> int:
 
 def _imported_fee_guids(stack) -> list[str]:
     fees = stack.severa_store.all("projectfees")
-    return sorted(f["guid"] for f in fees if "Procountor #" in (f["description"] or ""))
+    return sorted(f["guid"] for f in fees if marked_invoice_id(f))
 
 
 async def _redimension(stack, invoice_id: int, shares: dict[str, float], company: str = "FI") -> None:
@@ -219,3 +221,85 @@ async def test_moving_the_cost_to_another_project_moves_the_fee(stack) -> None:
     writes = stack.severa_writes()  # the same request again, without the log: nothing left to do
     assert (await stack.transfer(with_log=False).handle(request)).state == "succeeded"
     assert stack.severa_writes() == writes
+
+
+def _same_id_in_se(stack, fi_invoice: dict[str, Any], project: str, net: float) -> dict[str, Any]:
+    """A purchase invoice of the SE company with the id of an FI one (each Procountor company counts its own
+    ids), dimensioned to `project`, approved; SE imports purchase invoices too."""
+    se = stack.procountor_store.company("SE")
+    restore, se.next_id = se.next_id, int(fi_invoice["id"])
+    body = {k: fi_invoice[k] for k in ("type", "date", "invoiceChannel", "vatStatus", "discountPercent",
+                                       "counterParty", "paymentInfo", "extraInfo")}
+    body["originalInvoiceNumber"] = "SE-9001"
+    body["counterParty"] = {"identifier": se_business_id(2001),
+                            "counterPartyAddress": {"name": "Leverantör AB", "country": "SWEDEN"}}
+    body["invoiceRows"] = [{"product": "Cloud", "quantity": 1, "unit": "PIECE", "unitPrice": net,
+                            "discountPercent": 0, "vatPercent": 25.0}]
+    invoice = create_invoice(stack.procountor_store, se, body)
+    se.next_id = max(restore, se.next_id)
+    assert invoice["id"] == fi_invoice["id"]
+    projects = se.find_dimension("Projects")
+    item = next(i for i in projects["items"] if i["codeName"] == project)
+    receipt = se.ledger_receipts[invoice["ledgerReceiptId"]]
+    transactions = [{**t, "dimensionItemValues": [{"dimensionId": projects["id"], "itemId": item["id"],
+                                                    "value": t["accountingValue"]}]}
+                    if t["transactionType"] == "ENTRY" else t for t in receipt["transactions"]]
+    update_ledger_receipt(stack.procountor_store, se, receipt["id"],
+                          {"version": receipt["version"], "transactions": transactions})
+    stack.procountor_store.set_invoice_status("SE", invoice["id"], "APPROVED")
+    settings = stack.companies["SE"]
+    stack.companies["SE"] = settings.model_copy(update={
+        "purchase_invoices": settings.purchase_invoices.model_copy(update={"enabled": True})})
+    return invoice
+
+
+def _fees_on(stack, project: int) -> list[dict[str, Any]]:
+    return [f for f in stack.severa_store.all("projectfees")
+            if "Procountor" in (f["description"] or "") and _project(stack, f) == project]
+
+
+async def test_two_companies_purchase_invoices_with_one_id_become_two_fees(stack) -> None:
+    """Procountor ids are per company: FI's and SE's invoice 'no. N' are different invoices, and the fee's
+    marker says whose it is, so the second import neither adopts nor overwrites the first one's fee."""
+    fi_invoice = stack.purchase("Pilvipalvelu Oy")  # APPROVED, 480 on 2026001
+    se_invoice = _same_id_in_se(stack, fi_invoice, "2026001", 777.0)
+    assert (await stack.transfer().handle(await stack.request(fi_invoice["id"]))).state == "succeeded"
+    se_request = await stack.request(se_invoice["id"], company="SE")
+    assert se_request is not None and se_request["tenant"] == "demo/SE"
+    result = await stack.transfer().handle(se_request)
+    assert result.state == "succeeded", result.error
+
+    fees = {f["unitCost"]["amount"]: f for f in _fees_on(stack, 2026001)}
+    assert sorted(fees) == [480.0, 777.0], "one fee per company's invoice, the FI one untouched"
+    assert fees[480.0]["description"].startswith(f"Procountor FI #{fi_invoice['id']}:")
+    assert fees[777.0]["description"].startswith(f"Procountor SE #{se_invoice['id']}:")
+
+
+async def test_a_fee_with_an_old_marker_is_still_recognised_but_only_for_its_own_company(stack) -> None:
+    """Fees written before the marker named the company ('Procountor #N') are still found: a crash before the
+    link was recorded does not double them. One the ID map links to another company's invoice is not adopted."""
+    fi_invoice = stack.purchase("Konesali Oy")  # PAYMENT_QUEUED, 950 on 2026002
+    project = stack.severa_store.all("projects")
+    guid = next(p["guid"] for p in project if p["number"] == 2026002)
+    old = await stack.severa.create_project_fee({
+        "project": {"guid": guid}, "name": "Purchase invoice", "quantity": 1, "isBillable": False,
+        "unitCost": {"amount": 950.0, "currencyCode": "EUR"}, "eventDate": fi_invoice["date"],
+        "description": f"Procountor #{fi_invoice['id']}: purchase invoice {fi_invoice['invoiceNumber']}"})
+    # An SE invoice with the same id, on the same project: the old, unlinked fee is not SE's to take...
+    se_invoice = _same_id_in_se(stack, fi_invoice, "2026002", 300.0)
+    # ...once the ID map says whose it is (an FI link of before the upgrade).
+    await stack.emit("IdLinked", {
+        "event_id": f"demo/FI:FI:project_fee:{fi_invoice['id']}:2026002:{old['guid']}", "correlation_id": "c",
+        "causation_id": None, "tenant": "demo/FI", "company": "FI", "kind": "project_fee",
+        "severa_id": old["guid"], "severa_key": f"{fi_invoice['id']}:2026002",
+        "procountor_id": str(fi_invoice["id"]), "created": True, "occurred_at": datetime.now(UTC)})
+    result = await stack.transfer().handle(await stack.request(se_invoice["id"], company="SE"))
+    assert result.state == "succeeded", result.error
+    assert sorted(f["unitCost"]["amount"] for f in _fees_on(stack, 2026002)) == [300.0, 950.0]
+
+    # FI's own import adopts its old-marker fee (no second one) and writes the new marker on it.
+    result = await stack.transfer().handle(await stack.request(fi_invoice["id"]))
+    assert result.state == "succeeded" and result.target_id == old["guid"]
+    mine = [f for f in _fees_on(stack, 2026002) if f["unitCost"]["amount"] == 950.0]
+    assert [f["guid"] for f in mine] == [old["guid"]]
+    assert mine[0]["description"].startswith(f"Procountor FI #{fi_invoice['id']}:")

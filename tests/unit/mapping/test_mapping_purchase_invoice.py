@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from foundation.company import PURCHASE_IMPORT_STATUSES, demo_companies_path, load_companies
 from streams.mapping.errors import TransferDataError
 from streams.mapping.purchase_invoice import (
+    FeeMarker,
     fee_body,
     fee_changes,
     fee_key,
+    fee_marker,
     fingerprint,
     marked_invoice_id,
     marker,
@@ -90,13 +92,13 @@ def test_fee_body_is_a_non_billable_cost_with_the_marker() -> None:
     body = invoice(entry(480.0, (PROJECTS, 1, 480.0)))
     [fee] = plan_fees(body, DIMENSION)
     project = {"guid": "p-1", "currency": {"code": "EUR"}, "rootPhase": {"guid": "ph-1"}}
-    out = fee_body(body, fee, project)
+    out = fee_body(body, fee, project, "FI")
     assert out["project"] == {"guid": "p-1"} and out["phase"] == {"guid": "ph-1"}
     assert out["unitCost"] == {"amount": 480.0, "currencyCode": "EUR"} and out["quantity"] == 1.0
     assert out["isBillable"] is False and out["eventDate"] == "2026-05-15"
-    assert out["description"].startswith(marker(4711))
+    assert out["description"].startswith(marker("FI", 4711)) and out["description"].startswith("Procountor FI #4711:")
     assert "12" in out["description"] and "S-7002" in out["description"] and "Pilvipalvelu Oy" in out["description"]
-    assert marked_invoice_id(out) == "4711"
+    assert marked_invoice_id(out) == "4711" and fee_marker(out) == FeeMarker("4711", "FI")
     assert fee_changes({**out, "guid": "f"}, out) == {}
 
 
@@ -108,10 +110,17 @@ def test_marker_matches_whole_ids_only() -> None:
     assert fee_key(4711, 2026001) == "4711:2026001"
 
 
+def test_a_marker_names_its_company_and_old_markers_without_one_still_read() -> None:
+    assert fee_marker({"description": "Procountor FI #123: purchase invoice 12"}) == FeeMarker("123", "FI")
+    assert fee_marker({"description": "Procountor Kumpula AB #77 from X"}) == FeeMarker("77", "Kumpula AB")
+    assert fee_marker({"description": "Procountor #123: purchase invoice 12"}) == FeeMarker("123", None)
+    assert fee_marker({"description": "Procountor FI #1234"}) != FeeMarker("123", "FI")
+
+
 def test_changes_name_only_what_differs() -> None:
     body = invoice(entry(480.0, (PROJECTS, 1, 480.0)))
     [fee] = plan_fees(body, DIMENSION)
-    wanted = fee_body(body, fee, {"guid": "p"})
+    wanted = fee_body(body, fee, {"guid": "p"}, "FI")
     current = {**wanted, "unitCost": {"amount": 400.0, "currencyCode": "EUR", "multiCurrencyInfo": []},
                "eventDate": "2026-05-15T00:00:00"}
     assert fee_changes(current, wanted) == {"/unitCost": {"amount": 480.0, "currencyCode": "EUR"}}
