@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -162,6 +164,11 @@ class CompanySettings(_Strict):
     send_error_email: bool = False
     error_email: str | None = None
 
+    # The company's Procountor bank account that sales invoices carry (paymentInfo.bankAccount): the active account
+    # with this IBAN (and currency, when given); unset, the account Procountor marks default for invoices.
+    bank_account_iban: str | None = None
+    bank_account_currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
     sales_invoices: SalesInvoiceSettings
     travel_reimbursements: TravelReimbursementSettings = TravelReimbursementSettings()
     purchase_invoices: PurchaseInvoiceSettings = PurchaseInvoiceSettings()
@@ -180,6 +187,16 @@ class CompanySettings(_Strict):
         if value is not None and not _GUID.match(value):
             raise ValueError("must be a guid like 3fa85f64-5717-4562-b3fc-2c963f66afa6")
         return value.lower() if value else value
+
+    @field_validator("bank_account_iban")
+    @classmethod
+    def _iban(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(IBAN(value).compact)
+        except SchwiftyException:
+            raise ValueError("is not a valid IBAN") from None
 
     @field_validator("error_email")
     @classmethod

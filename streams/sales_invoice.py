@@ -182,7 +182,7 @@ class SalesInvoiceTransfer(ToProcountor):
                 invoice, rows, customer, company,
                 contact_email=invoice.get("receiverContactEmail"),
                 known_product_codes=context.product_codes | {p["code"] for p in to_create},
-                bank_account=context.bank_account,
+                bank_account=context.invoice_bank_account(),
                 fiscal_years=context.fiscal_years,
                 original_procountor_invoice_number=await self._credited(context, invoice),
             )

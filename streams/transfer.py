@@ -346,7 +346,7 @@ class CompanyContext:
     settings: CompanySettings
     client: ProcountorClient
     fiscal_years: list[Json] | None = None
-    bank_account: str | None = None
+    bank_accounts: list[Json] = field(default_factory=list)  # CompanyBankAccountBasicInfo, as Procountor lists them
     dimensions: dict[str, Json] = field(default_factory=dict)  # dimension name → dimension with items
     product_codes: set[str] = field(default_factory=set)  # codes known to exist
     partners: dict[str, Json] = field(default_factory=dict)  # customer number → partner
@@ -358,10 +358,12 @@ class CompanyContext:
             if self.fiscal_years is None:
                 years = await self.client.get_fiscal_years()
                 self.fiscal_years = list(years.get("fiscalYears", years.get("results", [])))
-                accounts = await self.client.get_bank_accounts()
-                listed = accounts.get("bankAccounts", accounts.get("results", []))
-                self.bank_account = next((a.get("accountNumber") for a in listed if a.get("accountNumber")), None)
+                self.bank_accounts = await self.client.get_bank_accounts()
                 await self.reload_dimensions()
+
+    def invoice_bank_account(self) -> str:
+        """The IBAN sales invoices carry: see `choose_bank_account`."""
+        return choose_bank_account(self.bank_accounts, self.settings)
 
     async def reload_dimensions(self) -> None:
         self.dimensions = {d["name"]: d for d in await self.client.get_dimensions()}
@@ -374,6 +376,35 @@ class CompanyContext:
             raise TransferDataError("DIMENSION_MISMATCH", record=record, field="dimension", value=name,
                                     message=f"Procountor has no dimension named {name!r}")
         return self.dimensions[name]
+
+
+def choose_bank_account(accounts: list[Json], settings: CompanySettings) -> str:
+    """The IBAN of the company's active Procountor account with the configured IBAN and currency; with neither
+    configured, the one marked default for invoices. A configuration error names the company and setting.
+
+    Procountor's `accountNumber` is the domestic BBAN; an invoice's `paymentInfo.bankAccount.accountNumber` takes
+    the IBAN, which is the account's `iban` field."""
+    iban, currency = settings.bank_account_iban, settings.bank_account_currency
+    active = [a for a in accounts if a.get("status", "ACTIVE") == "ACTIVE" and a.get("iban")]
+    found = [a for a in active
+             if (iban is None or _compact(a["iban"]) == iban) and (currency is None or a.get("currency") == currency)]
+    if iban is None:
+        found = [a for a in found if a.get("defaultForInvoice")] or (found if currency is not None else [])
+    if len(found) == 1 or (found and iban is not None):
+        return _compact(found[0]["iban"])
+    wanted = " and ".join(part for part in (
+        f"IBAN {iban} (bank_account_iban)" if iban else None,
+        f"currency {currency} (bank_account_currency)" if currency else None,
+    ) if part) or "the mark 'default for invoices' (set bank_account_iban to choose one)"
+    listed = ", ".join(f"{_compact(a['iban'])} {a.get('currency', '?')}"
+                       + (" default for invoices" if a.get("defaultForInvoice") else "") for a in active) or "none"
+    problem = "several accounts match" if found else "no active account matches"
+    raise ConfigFailure("BANK_ACCOUNT_NOT_FOUND",
+                        f"company {settings.name!r}: {problem} {wanted} among Procountor's bank accounts ({listed})")
+
+
+def _compact(iban: str) -> str:
+    return "".join(str(iban).split()).upper()
 
 
 def company_contexts(companies: dict[str, CompanySettings],

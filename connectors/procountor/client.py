@@ -304,8 +304,12 @@ class ProcountorClient:
     async def get_company(self) -> dict[str, Any]:
         return await self._request("GET", "/company")
 
-    async def get_bank_accounts(self) -> dict[str, Any]:
-        return await self._request("GET", "/bankaccounts")
+    async def get_bank_accounts(self) -> list[dict[str, Any]]:
+        """Every company bank account, across pages (`{results, meta}`; `size` ≤ 200, `previousId`, `orderById`).
+
+        Each is a CompanyBankAccountBasicInfo: `iban`, `accountNumber` (the domestic BBAN, generated from the
+        IBAN), `bic`, `currency`, `defaultForInvoice`, `defaultForPayment`, `status` (ACTIVE | INACTIVE)."""
+        return [account async for account in self._iterate("/bankaccounts", {}, MAX_PAGE_SIZE)]
 
     async def get_fiscal_years(self) -> dict[str, Any]:
         return await self._request("GET", "/fiscalyears")

@@ -300,7 +300,8 @@ class Sandbox:
         return JSONResponse(company.info)
 
     async def get_bank_accounts(self, request: Request, company: Company) -> Response:
-        return JSONResponse({"bankAccounts": company.bank_accounts})
+        # CompanyBankAccountSearchResult: {results, meta}, paged by size (≤ 200), previousId and orderById.
+        return page(request, company.bank_accounts, lambda a: a)
 
     async def get_fiscal_years(self, request: Request, company: Company) -> Response:
         return JSONResponse({"fiscalYears": company.fiscal_years})

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from schwifty import IBAN
+
 from .invoicing import create_invoice, update_ledger_receipt
 from .store import Company, ProcountorStore
 
@@ -192,21 +194,31 @@ def base_company(store: ProcountorStore, code: str) -> Company:
         "Helsinki" if fi else "Stockholm",
         "EUR" if fi else "SEK",
     )
-    company.bank_accounts = [
-        {
-            "id": company.new_id(),
-            "name": "Main account",
-            "accountNumber": spec["iban"],
-            "bic": spec["bic"],
-            "currency": "EUR" if fi else "SEK",
-            "defaultAccount": True,
-        }
-    ]
+    company.bank_accounts = [bank_account(company, spec["iban"], spec["bic"], "EUR" if fi else "SEK", store)]
     company.fiscal_years = fiscal_years(company)
     company.vat_statuses = [dict(s) for s in FI_VAT_STATUSES]
     store.companies[code] = company
     store.api_keys[DEMO_FI_API_KEY if fi else DEMO_SE_API_KEY] = code
     return company
+
+
+def bank_account(
+    company: Company, iban: str, bic: str, currency: str, store: ProcountorStore, *, default: bool = True
+) -> dict[str, Any]:
+    """A CompanyBankAccountBasicInfo: `accountNumber` is the domestic BBAN generated from the IBAN."""
+    return {
+        "id": company.new_id(),
+        "accountNumber": IBAN(iban).bban,
+        "iban": IBAN(iban).compact,
+        "bic": bic,
+        "bankName": "Demo Bank",
+        "currency": currency,
+        "defaultForInvoice": default,
+        "defaultForPayment": default,
+        "status": "ACTIVE",
+        "orderNo": len(company.bank_accounts) + 1,
+        "version": store.next_version(),
+    }
 
 
 def seed_base(store: ProcountorStore) -> None:

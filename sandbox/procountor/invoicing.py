@@ -260,9 +260,9 @@ def prepare(company: Company, body: dict[str, Any]) -> dict[str, Any]:
         invoice.setdefault("deliveryAddress", dict(address))
     payment = invoice["paymentInfo"]
     if invoice["type"] in SALES_TYPES and not (payment.get("bankAccount") or {}).get("accountNumber"):
-        default = next((a for a in company.bank_accounts if a.get("defaultAccount")), None)
+        default = next((a for a in company.bank_accounts if a.get("defaultForInvoice")), None)
         if default:
-            payment["bankAccount"] = {"accountNumber": default["accountNumber"]}
+            payment["bankAccount"] = {"accountNumber": default["iban"]}
     return invoice
 
 

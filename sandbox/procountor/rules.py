@@ -321,7 +321,8 @@ def validate_invoice(company: Company, body: Any, *, today: date) -> list[FieldE
                 check.add("paymentInfo.dueDate", "INVALID_VALUE")
         account = (payment.get("bankAccount") or {}).get("accountNumber")
         if account and inv_type in SALES_TYPES:
-            own = {a["accountNumber"] for a in company.bank_accounts}
+            # The invoice takes an IBAN; the company's accounts list it in `iban` (`accountNumber` is the BBAN).
+            own = {a["iban"] for a in company.bank_accounts if a.get("status", "ACTIVE") == "ACTIVE"}
             if not iban_valid(account) or account not in own:
                 check.add("paymentInfo.bankAccount.accountNumber", "INVALID_BANK_ACCOUNT")
 

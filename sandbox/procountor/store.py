@@ -143,6 +143,11 @@ class Company:
         ):
             data[key] = {int(k): v for k, v in data[key].items()}
         data["attachment_files"] = {int(k): bytes.fromhex(v) for k, v in data["attachment_files"].items()}
+        for account in data.get("bank_accounts", []):
+            if "iban" not in account:  # a state file from before the public shape: the IBAN was in accountNumber
+                account["iban"] = account["accountNumber"]
+                account.update(accountNumber=account["iban"][4:], status="ACTIVE",
+                               defaultForInvoice=bool(account.pop("defaultAccount", False)))
         return cls(**data)
 
 

@@ -151,6 +151,12 @@ SOLUTIONS: dict[str, str] = {
         "Severa refused a request for want of an API scope, add-on or right (the message names it). Grant the "
         "integration's API client the scope in Severa's settings; the transfer is retried automatically."
     ),
+    "BANK_ACCOUNT_NOT_FOUND": (
+        "The company's bank account for sales invoices was not found among its Procountor bank accounts (the "
+        "message names the company and the setting). Set bank_account_iban (and bank_account_currency) in the "
+        "company's integration settings to an active account of the Procountor environment, or mark one "
+        "account 'default for invoices' in Procountor; the transfer is retried automatically."
+    ),
     "UNKNOWN": (
         "Procountor refused the invoice. Check the error message and its content. If the error requires "
         "corrections to the invoice, move the invoice to draft status in Severa, make the necessary "

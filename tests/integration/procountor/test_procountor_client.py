@@ -311,7 +311,7 @@ async def test_registers(fi_client: Any, invoice_body: Any) -> None:
     years = await fi_client.get_fiscal_years()
     vats = await fi_client.get_vat_percentages()
     assert company["businessIdentifier"]["code"] == "2617416-4"
-    assert accounts["bankAccounts"][0]["accountNumber"].startswith("FI")
+    assert accounts[0]["iban"].startswith("FI") and accounts[0]["defaultForInvoice"]
     assert [(y["startDate"][:4], y["isOpen"]) for y in years["fiscalYears"]] == [
         ("2027", True),
         ("2026", True),

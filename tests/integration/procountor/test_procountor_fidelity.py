@@ -75,3 +75,22 @@ async def test_attachments_of_any_type_up_to_ten_million_bytes_with_a_string_ref
     assert caught.value.has_code("FILE_SIZE_TOO_BIG")
     listed = (await fi_client.get_invoice(invoice["id"]))["attachments"]
     assert [a["name"] for a in listed] == ["hours.xlsx"]
+
+
+async def test_bank_accounts_are_listed_in_pages_with_the_iban_apart_from_the_domestic_number(
+    procountor_app: Any, fi_client: Any
+) -> None:
+    from sandbox.procountor.demo import bank_account
+
+    store = procountor_app.state.store
+    company = store.company("FI")
+    for _ in range(205):
+        company.bank_accounts.append(bank_account(company, "FI1410093000123458", "NDEAFIHH", "EUR", store,
+                                                  default=False))
+    page = await fi_client._request("GET", "/bankaccounts", params={"size": 200})  # noqa: SLF001
+    assert set(page) == {"results", "meta"} and len(page["results"]) == 200
+    accounts = await fi_client.get_bank_accounts()
+    assert len(accounts) == 206 and fi_client.calls["GET /bankaccounts"] == 1 + 2
+    first = accounts[0]
+    assert first["iban"].startswith("FI") and first["accountNumber"] == first["iban"][4:]
+    assert {"currency", "defaultForInvoice", "status"} <= set(first)

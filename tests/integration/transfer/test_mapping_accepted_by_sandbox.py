@@ -39,7 +39,7 @@ def procountor() -> Iterator[tuple[httpx.Client, dict[str, Any]]]:
             context = {
                 "codes": {p["code"] for p in company.products.values() if p.get("code")},
                 "fiscal_years": http.get("/fiscalyears").json().get("fiscalYears", []),
-                "bank_account": http.get("/bankaccounts").json()["bankAccounts"][0]["accountNumber"],
+                "bank_account": http.get("/bankaccounts").json()["results"][0]["iban"],
             }
             yield http, context
 

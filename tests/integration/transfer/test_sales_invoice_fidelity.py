@@ -17,3 +17,51 @@ async def test_the_invoice_pdf_is_sent_with_the_invoice(stack) -> None:
     [target] = stack.procountor_invoices("FI", 10002)
     [attachment] = target["attachments"]
     assert attachment["name"] == "invoice-10002.pdf" and attachment["sendWithInvoice"] is True
+
+
+def add_account(stack, iban: str, currency: str, *, default: bool = False) -> None:
+    from sandbox.procountor.demo import bank_account
+
+    store = stack.procountor_store
+    company = store.company("FI")
+    if default:
+        for account in company.bank_accounts:
+            account["defaultForInvoice"] = False
+    company.bank_accounts.append(bank_account(company, iban, "NDEAFIHH", currency, store, default=default))
+
+
+async def test_the_invoice_carries_the_iban_of_the_configured_account_never_the_domestic_number(stack) -> None:
+    # Procountor lists accountNumber as the domestic BBAN and the IBAN in iban (reference §12, from the
+    # official OpenAPI's CompanyBankAccountBasicInfo); the invoice takes the IBAN.
+    from tests.public_reference import procountor_notes
+
+    notes = procountor_notes()
+    assert "accountNumber (the domestic BBAN), iban" in notes and "defaultForInvoice" in notes
+    add_account(stack, "FI14 1009 3000 1234 58", "EUR")
+    add_account(stack, "FI49 5000 9420 0287 30", "USD")
+    stack.companies["FI"] = stack.companies["FI"].model_copy(
+        update={"bank_account_iban": "FI1410093000123458", "bank_account_currency": "EUR"})
+    result = await stack.transfer().handle(stack.request(10002))
+    assert result.state == "succeeded", result.error
+    [target] = stack.procountor_invoices("FI", 10002)
+    assert target["paymentInfo"]["bankAccount"]["accountNumber"] == "FI1410093000123458"
+
+
+async def test_without_a_setting_the_account_marked_default_for_invoices(stack) -> None:
+    add_account(stack, "FI1410093000123458", "EUR", default=True)
+    result = await stack.transfer().handle(stack.request(10002))
+    assert result.state == "succeeded", result.error
+    [target] = stack.procountor_invoices("FI", 10002)
+    assert target["paymentInfo"]["bankAccount"]["accountNumber"] == "FI1410093000123458"
+
+
+async def test_no_matching_account_is_a_configuration_error_before_any_write(stack) -> None:
+    stack.companies["FI"] = stack.companies["FI"].model_copy(update={"bank_account_iban": "FI1410093000123458"})
+    writes = stack.writes()
+    result = await stack.transfer().handle(stack.request(10002))
+    assert result.state == "failed_config"
+    [outcome] = [r for name, r in stack.events if name == "TransferOutcome" and r["state"] == "failed_config"]
+    assert outcome["error"]["code"] == "BANK_ACCOUNT_NOT_FOUND"
+    assert "company 'FI'" in outcome["error"]["message"]
+    assert "FI1410093000123458 (bank_account_iban)" in outcome["error"]["message"]
+    assert stack.procountor_invoices("FI", 10002) == [] and stack.writes() == writes
