@@ -111,12 +111,11 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     """Run the faust worker (agents, pollers, projections) against the resolved broker."""
     import asyncio
 
-    from faust import Worker
-
     from foundation.company import demo_companies_path, load_companies
     from foundation.kafka import KafkaUnreachable, ensure_topics, reach
     from foundation.logs import configure as configure_logs
     from sevpro.kafka_broker import resolve_bootstrap
+    from sevpro.worker import DeadlineWorker
     from streams.bootstrap import bootstrap
 
     _check_worker_settings()
@@ -133,7 +132,7 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     asyncio.run(ensure_topics(broker.bootstrap, partitions=faust_app.conf.topic_partitions, app_id=faust_app.conf.id))
     sys.argv = [sys.argv[0]]
     configure_logs(loglevel)
-    Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+    DeadlineWorker(faust_app, loglevel=loglevel).execute_from_commandline()
 
 
 @sandbox_app.command("severa")
