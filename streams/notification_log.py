@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     recorded_at REAL NOT NULL,
     sent_at REAL,
     message_id TEXT,
-    claimed_at REAL  -- a worker is sending it: another worker on this host leaves it alone
+    claimed_at REAL,  -- a worker is sending it: another worker on this host leaves it alone
+    parked TEXT  -- why no e-mail can be made of it: left out of every batch (added later: see _add_parked)
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (sent_at, tenant, company);
 CREATE TABLE IF NOT EXISTS transient_failures (
@@ -60,6 +61,7 @@ class NotificationLog:
         self._db = sqlite3.connect(self.path, isolation_level=None)  # autocommit; explicit BEGIN where needed
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        _add_parked(self._db)
 
     def count_transient(self, event_id: str, record_key: str, now: float) -> int:
         """Record one transient failure (a redelivery counts once); how many this record version has had."""
@@ -86,7 +88,8 @@ class NotificationLog:
         """Unsent failures grouped by email, oldest first."""
         groups: dict[Group, list[tuple[Failure, float]]] = defaultdict(list)
         rows = self._db.execute(
-            "SELECT failure, recorded_at FROM notifications WHERE sent_at IS NULL ORDER BY recorded_at, key")
+            "SELECT failure, recorded_at FROM notifications WHERE sent_at IS NULL AND parked IS NULL"
+            " ORDER BY recorded_at, key")
         for text, recorded_at in rows:
             failure = Failure.from_json(json.loads(text))
             groups[(failure.tenant, failure.company, failure.recipient)].append((failure, recorded_at))
@@ -101,7 +104,7 @@ class NotificationLog:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             rows = self._db.execute(
-                "SELECT failure, recorded_at FROM notifications WHERE sent_at IS NULL "
+                "SELECT failure, recorded_at FROM notifications WHERE sent_at IS NULL AND parked IS NULL "
                 "AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY recorded_at, key", (now - stale_after,))
             groups: dict[Group, list[tuple[Failure, float]]] = defaultdict(list)
             for text, recorded_at in rows:
@@ -121,8 +124,18 @@ class NotificationLog:
         """A delivery failed: the batch is pending again for the next try."""
         self._db.executemany("UPDATE notifications SET claimed_at = NULL WHERE key = ?", [(k,) for k in keys])
 
+    def park(self, key: str, reason: str) -> None:
+        """No e-mail can be made of this notification: keep it, with why, out of every batch from now on."""
+        self._db.execute("UPDATE notifications SET parked = ?, claimed_at = NULL WHERE key = ?", (reason, key))
+
+    def parked(self) -> list[dict[str, str]]:
+        """Every parked notification (key, reason): for support, and `sevpro log` shows the failures anyway."""
+        rows = self._db.execute("SELECT key, parked FROM notifications WHERE parked IS NOT NULL ORDER BY key")
+        return [{"key": key, "reason": reason} for key, reason in rows]
+
     def oldest_pending(self) -> float | None:
-        (oldest,) = self._db.execute("SELECT min(recorded_at) FROM notifications WHERE sent_at IS NULL").fetchone()
+        (oldest,) = self._db.execute(
+            "SELECT min(recorded_at) FROM notifications WHERE sent_at IS NULL AND parked IS NULL").fetchone()
         return oldest
 
     def mark_sent(self, keys: list[str], message_id: str, now: float) -> None:
@@ -158,3 +171,13 @@ class NotificationLog:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _add_parked(db: sqlite3.Connection) -> None:
+    """A record made before notifications could be parked gets the column (two workers may race to add it)."""
+    if "parked" not in {row[1] for row in db.execute("PRAGMA table_info(notifications)")}:
+        try:
+            db.execute("ALTER TABLE notifications ADD COLUMN parked TEXT")
+        except sqlite3.OperationalError as error:
+            if "duplicate column" not in str(error):
+                raise

@@ -12,6 +12,7 @@ message.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -126,18 +127,25 @@ def headline(failure: Failure) -> str:
     return f"{direction(failure.kind)}: {failure.record} {what}"
 
 
+def header_text(text: str) -> str:
+    """`text` fit for a header: control characters and line separators (a header may not hold a line break, and
+    a name from Severa or Procountor may) become spaces, runs of white space one."""
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    return " ".join(cleaned.split())
+
+
 def subject(failures: Sequence[Failure]) -> str:
     """The company, and the record (one failure) or how many records and the first few (a batch)."""
     if not failures:
         raise ValueError("no failures to tell about")
     company = failures[0].company_name
     if len(failures) == 1:
-        return f"[{company}] {headline(failures[0])}"
+        return header_text(f"[{company}] {headline(failures[0])}")
     directions = {direction(f.kind) for f in failures}
     prefix = f"{directions.pop()}: " if len(directions) == 1 else ""
     named = ", ".join(f.record for f in failures[:_SUBJECT_RECORDS])
     more = f" and {len(failures) - _SUBJECT_RECORDS} more" if len(failures) > _SUBJECT_RECORDS else ""
-    return f"[{company}] {prefix}{len(failures)} records were not transferred: {named}{more}"
+    return header_text(f"[{company}] {prefix}{len(failures)} records were not transferred: {named}{more}")
 
 
 def body(failures: Sequence[Failure]) -> str:
@@ -200,7 +208,7 @@ def compose(failures: Sequence[Failure], *, sender: str, now: datetime | None = 
     message["Subject"] = subject(failures)
     message["Date"] = format_datetime(now or datetime.now(UTC))
     message["Message-ID"] = message_id(failures, sender)
-    message["X-Sevpro-Company"] = f"{failures[0].tenant}/{failures[0].company}"
+    message["X-Sevpro-Company"] = header_text(f"{failures[0].tenant}/{failures[0].company}")
     message.set_content(body(failures), cte="quoted-printable")  # 7-bit safe for any relay
     return message
 

@@ -139,9 +139,12 @@ class Notifier:
         async with self._lock:
             now = self.clock()
             sent = 0
-            for (tenant, company, _), failures in self.store.claim_due(self.config.batch_seconds, now,
-                                                                       force=force).items():
-                message = compose(failures, sender=self.config.smtp_from, now=datetime.fromtimestamp(now, UTC))
+            for (tenant, company, _), claimed in self.store.claim_due(self.config.batch_seconds, now,
+                                                                      force=force).items():
+                built = self._build_or_park(claimed, now)
+                if built is None:
+                    continue
+                message, failures = built
                 try:
                     where = await self.deliver(message)
                 except BaseException as error:
@@ -162,6 +165,30 @@ class Notifier:
                 log.info("error notification sent", company=company, tenant=tenant, to=message["To"],
                          records=len(failures), via=where)
             return sent
+
+    def _build_or_park(self, failures: list[Failure], now: float) -> tuple[EmailMessage, list[Failure]] | None:
+        """The batch's e-mail, made and serialised as it will be sent; a failure no e-mail can be made of is
+        parked with its reason (one at a time, so the others still go out). None: nothing left to send."""
+        try:
+            return self._build(failures, now), failures
+        except Exception:  # noqa: BLE001 - find the failures that cannot be told, park them, send the rest
+            pass
+        sendable = []
+        for failure in failures:
+            try:
+                self._build([failure], now)
+                sendable.append(failure)
+            except Exception as error:  # noqa: BLE001
+                reason = f"{type(error).__name__}: {error}"[:500]
+                self.store.park(failure.key, reason)
+                log.error("error notification parked: no e-mail can be made of it", company=failure.company,
+                          tenant=failure.tenant, record=failure.record, reason=reason)
+        return (self._build(sendable, now), sendable) if sendable else None
+
+    def _build(self, failures: list[Failure], now: float) -> EmailMessage:
+        message = compose(failures, sender=self.config.smtp_from, now=datetime.fromtimestamp(now, UTC))
+        message.as_bytes(policy=SMTP_POLICY)  # what delivery does: a header it cannot write raises here
+        return message
 
     async def deliver(self, message: EmailMessage) -> str:
         """SMTP when a host is configured, else an .eml file in the outbox; where it went."""
