@@ -188,8 +188,9 @@ class LocalKafkaBroker:
     def status(self) -> BrokerStatus:
         pid = self._running_pid()
         if pid and self.port_file.exists():
-            self.port = int(self.port_file.read_text())
-            self.controller_port = self.port + 1
+            # "<port> <controller port>" (a file of an older launcher has the port alone: the controller's is +1)
+            ports = [int(p) for p in self.port_file.read_text().split()]
+            self.port, self.controller_port = ports[0], ports[1] if len(ports) > 1 else ports[0] + 1
         running = pid is not None and port_open("127.0.0.1", self.port)
         return BrokerStatus(running, self.bootstrap, pid, self.log_file, self.data_dir)
 
@@ -267,7 +268,7 @@ class LocalKafkaBroker:
         )
         console.close()
         self.pid_file.write_text(str(proc.pid))
-        self.port_file.write_text(str(self.port))
+        self.port_file.write_text(f"{self.port} {self.controller_port}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:

@@ -258,7 +258,8 @@ def test_the_broker_away_for_seconds_mid_run_loses_and_doubles_nothing(unique, t
     back 8 s later: the worker rides it out, and every invoice ends in Procountor once."""
     from sandbox.runner import free_port
 
-    broker = LocalKafkaBroker(port=free_port(), name=f"bounce-{unique}")
+    # Both ports picked free: port + 1 may be taken by another program (the controller would not start).
+    broker = LocalKafkaBroker(port=free_port(), controller_port=free_port(), name=f"bounce-{unique}")
     broker.reset()
     bootstrap = broker.start().bootstrap
     try:

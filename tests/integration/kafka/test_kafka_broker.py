@@ -209,3 +209,14 @@ def test_cli_port_in_use_is_a_clear_message(tmp_path: Path) -> None:
         result = _sevpro("kafka", "up", "--port", str(port), env=env)
     assert result.returncode == 1
     assert "already in use" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_running_broker_is_found_with_both_its_ports(tmp_path: Path) -> None:
+    """A broker whose controller port is not port + 1 (both picked free) is seen with the ports it runs on."""
+    broker = LocalKafkaBroker(home=tmp_path, port=free_port(), controller_port=free_port(), name="ports")
+    broker.run_dir.mkdir(parents=True, exist_ok=True)
+    broker.pid_file.write_text(str(os.getpid()))  # a live pid: "running" as far as the files say
+    broker.port_file.write_text(f"{broker.port} {broker.controller_port}")
+    found = LocalKafkaBroker(home=tmp_path, name="ports")
+    found.status()
+    assert (found.port, found.controller_port) == (broker.port, broker.controller_port)
