@@ -12,6 +12,7 @@ from rich.markup import escape
 from foundation.settings import get_settings
 from schemas.topics import TRANSFER_KINDS
 from sevpro.console_cli import app as console_app
+from sevpro.contract_cli import app as contract_app
 from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
 from sevpro.projections_cli import app as projections_app
 from sevpro.projections_cli import log_command
@@ -22,6 +23,7 @@ kafka_app = typer.Typer(no_args_is_help=True, help="The development Kafka broker
 sandbox_app = typer.Typer(no_args_is_help=True, help="The Severa and Procountor API sandboxes.")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(contract_app, name="contract")
 # log, show, ids, replay, reprocess, export, project: the read models' commands, at the top level.
 app.registered_commands.extend(projections_app.registered_commands)
 app.add_typer(console_app, name="console")  # the operations web console, and its users
