@@ -8,8 +8,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
 
@@ -24,11 +25,18 @@ def free_port() -> int:
 class SandboxServer:
     """A uvicorn server in a daemon thread; `with SandboxServer(app) as server: server.url`."""
 
+    #: Wrappers put around every app served (ASGI middleware), outermost last; the tests install the check of
+    #: all traffic against the public API contract here. `self.app` stays the bare app.
+    app_wrappers: ClassVar[list[Callable[[Any], Any]]] = []
+
     def __init__(self, app: Any, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.app = app
         self.host = host
         self.port = port or free_port()
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="off")
+        served = app
+        for wrap in self.app_wrappers:
+            served = wrap(served)
+        config = uvicorn.Config(served, host=host, port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"sandbox:{self.port}", daemon=True)
 

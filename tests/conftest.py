@@ -1,15 +1,66 @@
-"""Fixtures shared by every test: the real Kafka broker, started the way the project starts it."""
+"""Fixtures shared by every test: the real Kafka broker, started the way the project starts it; and the check
+of every exchange with a sandbox against the public API contract (contract/)."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
-from sandbox.runner import free_port
+from contract.watch import RECORDER, ContractWatch
+from sandbox.runner import SandboxServer, free_port
+from sevpro.contract_cli import default_run_path
 from sevpro.kafka_broker import LocalKafkaBroker, ResolvedBroker, docker_available
+
+_CONTRACT_MARK = pytest.StashKey[int]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every sandbox the tests start (in-process, so the worker subprocess's traffic passes here too) is
+    # wrapped with the contract check.
+    config.addinivalue_line(
+        "markers", "contract_exempt(reason): the test breaks the public API contract on purpose (fuzzing, "
+        "answers of the wrong shape); its exchanges are counted, not failed")
+    if ContractWatch.around_sandbox not in SandboxServer.app_wrappers:
+        SandboxServer.app_wrappers.append(ContractWatch.around_sandbox)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    item.stash[_CONTRACT_MARK] = RECORDER.mark()
+    exempt = item.get_closest_marker("contract_exempt")
+    RECORDER.exempt_reason = str(exempt.args[0]) if exempt else None
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    finally:
+        RECORDER.exempt_reason = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A test during which a client sent, or a sandbox answered, what the public description does not allow
+    fails, naming the operation and the field."""
+    result = yield
+    found = RECORDER.unexpected_since(item.stash.get(_CONTRACT_MARK, 0))
+    if found:
+        lines = "\n".join(f"  {v}" for v in found[:20])
+        raise AssertionError(
+            f"{len(found)} exchange(s) with a sandbox disagree with the public API contract (contract/*.yaml):\n"
+            f"{lines}"
+        )
+    return result
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if RECORDER.requests:  # where `sevpro contract coverage` reads it
+        RECORDER.save(default_run_path())
 
 
 @pytest.fixture(scope="session")

@@ -209,6 +209,7 @@ async def test_rows_with_code_need_no_source_items(stack) -> None:
     assert not [route for route in stack.severa.calls if route.startswith("GET /v1/invoicerows/")]
 
 
+@pytest.mark.contract_exempt("the sandbox answers a row of the wrong shape on purpose")
 async def test_malformed_row_is_a_data_error_naming_the_row_and_field(stack) -> None:
     invoice = stack.invoice(10002)
     row = min((r for r in stack.severa_store.all("invoicerows") if r["invoiceGuid"] == invoice["guid"]),
@@ -261,7 +262,8 @@ async def test_rows_of_a_multi_project_invoice_get_their_own_project_item(stack)
     other_ref = {"guid": other["guid"], "name": other["name"], "number": other["number"]}
     stack.severa_store.update("invoices", invoice["guid"], {"projects": [*invoice["projects"], other_ref]})
     _, kind, item = rows[-1]
-    stack.severa_store.update(kind, item["guid"], {"project": other_ref})
+    # Each kind's project sub-model has guid and name (a project fee's has no number), as the public models say.
+    stack.severa_store.update(kind, item["guid"], {"project": {"guid": other["guid"], "name": other["name"]}})
 
     assert (await stack.transfer().handle(stack.request(10002))).state == "succeeded"
     [target] = stack.procountor_invoices("FI", 10002)
