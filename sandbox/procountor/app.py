@@ -349,7 +349,7 @@ class Sandbox:
                 or term in (i.get("additionalInformation") or "").lower()
             ]
         items = filter_dates(items, "date", q.get("startDate"), q.get("endDate"))
-        items = filter_times(items, "created", q.get("createdStartDate"), q.get("createdEndDate"))
+        items = filter_times(items, "_created", q.get("createdStartDate"), q.get("createdEndDate"))
         items = filter_times(items, "version", q.get("versionStartDate"), q.get("versionEndDate"))
         return page(request, items, invoice_basic_info)
 
@@ -777,7 +777,7 @@ def filter_times(
 ORDERINGS = (
     ("orderById", "id"),
     ("orderByDate", "date"),
-    ("orderByCreated", "created"),
+    ("orderByCreated", "_created"),
     ("orderByVersion", "version"),
 )
 
@@ -848,13 +848,13 @@ def invoice_basic_info(invoice: dict[str, Any]) -> dict[str, Any]:
         "originalInvoiceNumber",
         "invoiceChannel",
         "date",
-        "created",
         "version",
         "invoiceSumInfo",
         "creatorId",
         "counterParty",
     )
     info = {k: invoice.get(k) for k in keys}
+    info["created"] = invoice.get("_created")
     info["dueDate"] = invoice["paymentInfo"]["dueDate"]
     return info
 

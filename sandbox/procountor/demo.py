@@ -138,8 +138,8 @@ def company_info(
         "id": company_id,
         "name": name,
         "country": country,
-        "productVersion": "PROCOUNTOR_SOLO",
-        "operationType": "SELLER",
+        "productVersion": "FINAGO_SOLO",  # values of the public Company enums (S2)
+        "operationType": "PRODUCTION",
         "companyAddress": {**address, "specifier": "", "poBox": ""},
         "billingAddress": address,
         "inTradeRegister": True,

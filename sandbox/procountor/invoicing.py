@@ -245,7 +245,8 @@ READ_ONLY = {
     "paymentDate",
     "attachments",
     "invoiceSumInfo",
-    "created",
+    "created",  # a search result's field (InvoiceBasicInfo), not the invoice's: dropped from a PUT body
+    "_created",
     "creatorId",
     "invoiceOperatorInfo",
     "version",
@@ -279,7 +280,7 @@ def create_invoice(store: ProcountorStore, company: Company, body: Any) -> dict[
             "id": company.new_id(),
             "status": "UNFINISHED",
             "invoiceNumber": company.next_invoice_number,
-            "created": version[:19],
+            "_created": version[:19],  # answered only in search results (InvoiceBasicInfo.created)
             "version": version,
             "attachments": [],
             "creatorId": 1,

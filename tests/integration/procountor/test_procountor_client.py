@@ -210,6 +210,7 @@ async def test_sales_state_machine(fi_client: Any, invoice_body: Any) -> None:
 
     invoice = await fi_client.create_invoice(invoice_body())
     assert invoice["status"] == "UNFINISHED"
+    assert "created" not in invoice  # a search result's field, not the invoice's
     with pytest.raises(ProcountorForbidden):
         await fi_client.send_invoice(invoice["id"])
     await fi_client.approve_invoice(invoice["id"])
@@ -222,6 +223,8 @@ async def test_sales_state_machine(fi_client: Any, invoice_body: Any) -> None:
     no_sending = await fi_client.create_invoice(invoice_body(invoiceChannel="NO_SENDING"))
     await fi_client.approve_invoice(no_sending["id"])
     assert await status(no_sending["id"]) == "APPROVED"
+    [found] = (await fi_client.search_invoices(invoice_number=invoice["invoiceNumber"]))["results"]
+    assert found["created"] and "created" not in await fi_client.get_invoice(invoice["id"])
 
 
 async def test_purchase_circulation(procountor_app: Any, fi_client: Any) -> None:
@@ -299,7 +302,8 @@ async def test_registers(fi_client: Any, invoice_body: Any) -> None:
         {
             "firstName": "Ville",
             "lastName": "Salo",
-            "paymentInfo": {"paymentTermDays": "0", "penalInterestRate": 0, "accountNumber": "FI2112345600000785"},
+            "paymentInfo": {"paymentMethod": "BANK_TRANSFER", "paymentTermDays": "0", "penalInterestRate": 0,
+                            "accountNumber": "FI2112345600000785"},
             "invoicingInfo": {"personNumber": "E006", "language": "FINNISH", "gender": "NOT_APPLICABLE"},
             "registryInfo": {"active": True},
         }
