@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy foundation registry sevpro schemas streams projections connectors sandbox console
+	$(VENV)/bin/mypy foundation registry sevpro schemas streams projections connectors sandbox console contract
 
 bench: $(STAMP)
 	$(PY) benchmarks/sales_invoice_drain.py

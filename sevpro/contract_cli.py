@@ -47,8 +47,9 @@ def coverage_command(
     report = coverage(record)
 
     table = Table(title="Public API contract coverage", title_justify="left")
-    for column in ("system", "operations used", "in the contract", "used, not in the contract",
-                   "requests checked", "answers checked", "used, not exercised by the run"):
+    # used: operations the client calls; missing: of those, not in the contract; not run: used, but no
+    # request of the run reached them.
+    for column in ("system", "used", "in contract", "missing", "requests", "answers", "not run"):
         table.add_column(column, justify="right" if column != "system" else "left")
     for item in report.systems:
         table.add_row(

@@ -16,7 +16,7 @@ def test_ruff_is_clean() -> None:
 
 
 def test_mypy_is_clean() -> None:
-    packages = [p for p in ("sevpro", "schemas", "streams", "projections", "connectors", "sandbox", "console")
-                if (ROOT / p).is_dir()]
+    packages = [p for p in ("sevpro", "schemas", "streams", "projections", "connectors", "sandbox", "console",
+                            "contract") if (ROOT / p).is_dir()]
     result = subprocess.run([str(BIN / "mypy"), *packages], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:]
