@@ -2,9 +2,10 @@
 
 Only the clients speak HTTP, and they do it through a few helpers (``_request("GET", "/company")``,
 ``iter_pages("/v1/invoices")``, ``_create(...)``); every call of a helper with a path template is one
-operation. A path may be a literal, a module constant, an f-string or ``"/prefix/" + kind`` where ``kind``
-runs over a parameter's default tuple; the action helpers (``_invoice_action(id, "approve")``) name the
-last segment. Nothing here imports the clients: the contract stays below everything else.
+operation. The helpers are found from the lowest ones (``BASE_HELPERS``) up. A path may be a literal, a
+module constant, an f-string or ``"/prefix/" + kind`` where ``kind`` runs over a parameter's default tuple;
+the action helpers (``_invoice_action(id, "approve")``) name the last segment. Nothing here imports the
+clients: the contract stays below everything else.
 """
 
 from __future__ import annotations
@@ -15,24 +16,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: helper name -> (HTTP method or None when the first argument is the method, index of the path argument)
-HELPERS: dict[str, dict[str, tuple[str | None, int]]] = {
-    "severa": {
-        "_json": (None, 1),
-        "_send": (None, 1),
-        "_get": ("GET", 0),
-        "_bytes": ("GET", 0),
-        "iter_pages": ("GET", 0),
-        "iter_offset": ("GET", 0),
-        "_create": ("POST", 0),
-        "_patch": ("PATCH", 0),
-    },
-    "procountor": {
-        "_request": (None, 1),
-        "_send": (None, 1),
-        "_batch_get": ("GET", 0),
-        "_iterate": ("GET", 0),
-    },
+#: The lowest helpers through which each client sends: name -> (the method, or the index of the argument that
+#: gives it; the index of the path template argument). Every function that passes its own parameter on as the
+#: path of a helper is a helper too (``_get``, ``iter_pages``, ``_numbered_pages``...), found by the reader.
+BASE_HELPERS: dict[str, dict[str, tuple[str | int, int]]] = {
+    "severa": {"_send": (0, 1)},
+    "procountor": {"_request": (0, 1), "_send": (0, 1)},
 }
 CLIENTS = {"severa": "connectors/severa/client.py", "procountor": "connectors/procountor/client.py"}
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -106,14 +95,45 @@ def _strings(node: ast.expr, constants: dict[str, str], defaults: dict[str, list
     return None
 
 
-def _method_of(node: ast.Call, helper: tuple[str | None, int]) -> str | None:
-    method, _ = helper
-    if method is not None:
+def _params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    return [a.arg for a in [*func.args.posonlyargs, *func.args.args] if a.arg != "self"]
+
+
+def _calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
+    return [n for n in ast.walk(func) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+
+
+def _method_of(node: ast.Call, method: str | int, params: list[str]) -> str | int | None:
+    """The call's HTTP method: a literal, or (for a helper being found) the index of its own parameter."""
+    if isinstance(method, str):
         return method
-    first = node.args[0] if node.args else None
-    if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value in METHODS:
-        return first.value
+    given = node.args[method] if len(node.args) > method else None
+    if isinstance(given, ast.Constant) and isinstance(given.value, str) and given.value in METHODS:
+        return given.value
+    if isinstance(given, ast.Name) and given.id in params:
+        return params.index(given.id)
     return None
+
+
+def _helpers(system: str, functions: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> dict[str, tuple[str | int, int]]:
+    helpers = dict(BASE_HELPERS[system])
+    found = True
+    while found:
+        found = False
+        for func in functions:
+            if func.name in helpers:
+                continue
+            params = _params(func)
+            for node in _calls(func):
+                spec = helpers.get(node.func.attr)  # type: ignore[attr-defined]
+                path = node.args[spec[1]] if spec and len(node.args) > spec[1] else None
+                if spec and isinstance(path, ast.Name) and path.id in params:
+                    method = _method_of(node, spec[0], params)
+                    if method is not None:
+                        helpers[func.name] = (method, params.index(path.id))
+                        found = True
+                        break
+    return helpers
 
 
 def _unescape(path: str) -> str:
@@ -125,8 +145,8 @@ def used_operations(system: str, root: Path = ROOT) -> list[Usage]:
     source = (root / CLIENTS[system]).read_text()
     tree = ast.parse(source)
     constants = _constants(tree)
-    helpers = HELPERS[system]
     functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    helpers = _helpers(system, functions)
     # Functions that pass an argument into the path (``_invoice_action(id, action)``): their templates
     # with a placeholder, completed from each call's literal argument.
     wrappers: dict[str, tuple[str, str, str, int]] = {}
@@ -138,16 +158,14 @@ def used_operations(system: str, root: Path = ROOT) -> list[Usage]:
             if isinstance(loop, ast.For) and isinstance(loop.target, ast.Name) and isinstance(loop.iter, ast.Name):
                 if loop.iter.id in known:
                     known[loop.target.id] = known[loop.iter.id]
-        params = [a.arg for a in func.args.args if a.arg != "self"]
-        for node in ast.walk(func):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-                continue
-            name = node.func.attr
+        params = _params(func)
+        for node in _calls(func):
+            name = node.func.attr  # type: ignore[attr-defined]
             if name not in helpers or func.name in helpers:
                 continue
-            method = _method_of(node, helpers[name])
+            method = _method_of(node, helpers[name][0], [])
             index = helpers[name][1]
-            if method is None or len(node.args) <= index:
+            if not isinstance(method, str) or len(node.args) <= index:
                 continue
             paths = _strings(node.args[index], constants, known)
             if paths is None:
@@ -160,12 +178,12 @@ def used_operations(system: str, root: Path = ROOT) -> list[Usage]:
                 else:
                     found.add(Usage(method, _unescape(path), func.name))
     for func in functions:
-        for node in ast.walk(func):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in wrappers:
-                method, template, hole, position = wrappers[node.func.attr]
-                argument = node.args[position] if len(node.args) > position else None
+        for call in _calls(func):
+            if call.func.attr in wrappers:  # type: ignore[attr-defined]
+                method, template, hole, position = wrappers[call.func.attr]  # type: ignore[attr-defined]
+                argument = call.args[position] if len(call.args) > position else None
                 if not (isinstance(argument, ast.Constant) and isinstance(argument.value, str)):
-                    unreadable.append(f"{func.name}: {node.func.attr}(...) without a literal {hole}")
+                    unreadable.append(f"{func.name}: {call.func.attr}(...) without a literal {hole}")  # type: ignore[attr-defined]
                     continue
                 found.add(Usage(method, _unescape(template.replace("{" + hole + "}", argument.value)), func.name))
     if unreadable:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from contract import SYSTEMS, load
+from contract.model import PRIMITIVES
 from contract.usage import used_keys
 
 
@@ -32,3 +33,20 @@ def test_a_path_the_reader_cannot_follow_is_an_error(tmp_path: Path) -> None:
     client.write_text("class C:\n    async def f(self, where):\n        return await self._request('GET', where())\n")
     with pytest.raises(ValueError, match="cannot read the path"):
         used_keys("procountor", tmp_path)
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_the_contract_describes_only_operations_in_use_and_types_it_defines(system: str) -> None:
+    contract = load(system)
+    matched = (contract.match(*key.split(" ", 1)) for key in used_keys(system))
+    used = {op.key for op in matched if op is not None}
+    assert sorted(set(contract.operations) - used) == []  # drop what no client calls any more
+    referenced = {"ExceptionModel", "ErrorMessages", "ErrorMessage"} & set(contract.models)
+    for model in contract.models.values():
+        referenced |= {t.rstrip("?").replace("[]", "") for t in (model.get("fields") or {}).values()}
+    for op in contract.operations.values():
+        types = [*op.query.values(), op.body, op.form, op.response_type, *(op.multipart or {}).values()]
+        referenced |= {t.rstrip("?").replace("[]", "") for t in types if t}
+    defined = set(contract.models) | set(contract.enums)
+    assert referenced - defined - PRIMITIVES - {"void", "File", "none"} == set()
+    assert defined - referenced == set()
