@@ -10,5 +10,6 @@ COPY connectors connectors
 COPY projections projections
 COPY sandbox sandbox
 COPY console console
+COPY contract contract
 RUN pip install --no-cache-dir -c constraints.txt .
 ENTRYPOINT ["sevpro"]

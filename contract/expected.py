@@ -29,17 +29,11 @@ class Known:
         )
 
 
-PERSONS = "issue 12 item 1: /persons answers carry personNumber under invoicingInfo (branch fidelity)"
 BANK_ACCOUNTS = "issue 12 item 6: GET /bankaccounts answers {results, meta} with iban (branch fidelity)"
-SEND_WITH_INVOICE = "issue 12 item 3: POST /attachments sends sendWithInvoice (branch fidelity)"
 PRODUCT_TYPES = "issue 12, not settled: product search sends type as a comma list; search once per type"
 
 KNOWN: tuple[Known, ...] = (
-    Known("procountor", "GET /persons", "answer", "results[].personNumber", PERSONS),
-    Known("procountor", "GET /persons", "answer", "results[].active", PERSONS),
-    Known("procountor", "GET /persons", "answer", "results[].version", PERSONS),
     Known("procountor", "GET /bankaccounts", "answer", "bankAccounts", BANK_ACCOUNTS),
-    Known("procountor", "POST /attachments", "request", "meta.sendWithInvoice", SEND_WITH_INVOICE),
     Known("procountor", "GET /products", "request", "query type", PRODUCT_TYPES),
 )
 
