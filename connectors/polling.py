@@ -10,6 +10,11 @@ Exactly one event per version, across crashes and restarts:
   at most one poller per tenant can publish, whatever the deployment does.
 
 Entity types without a change filter are read in full and compared with the versions published before.
+
+Nothing one record or one entity type does holds the rest: a version that cannot be published (over
+`MAX_EVENT_BYTES`, or not encodable) becomes an `ObservationFailed` naming it, and is not reported again; an
+entity type whose read or transaction fails is tried again after a backoff of its own while `poll_due` goes on
+with the others.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from schemas.codec import CodecError, decode, encode, now
 log = get_logger(__name__)
 
 FetchChanged = Callable[[datetime | None], AsyncIterator[dict[str, Any]]]
+# An event's encoded size may not pass the producer's max_request_size nor the broker's message.max.bytes
+# (both about 1 MiB by default); kept under both, with room for the record's key and headers.
+MAX_EVENT_BYTES = 1_000_000
+MAX_BACKOFF_S = 300.0
 
 
 class EntityDataError(Exception):
@@ -114,7 +123,8 @@ class Poller:
         self.overlap = overlap
         self.watermarks: dict[str, Watermark] = {}
         self._producer: AIOKafkaProducer | None = None
-        self._last_read: dict[str, float] = {}
+        self._next_read: dict[str, float] = {}  # entity → loop time of its next read
+        self._failures: dict[str, int] = {}  # entity → reads failed in a row
 
     def _watermark_key(self, entity: str) -> bytes:
         return f"{self.system}/{self.tenant}/{entity}".encode()
@@ -173,13 +183,26 @@ class Poller:
         return {source.entity: await self._poll_source(source) for source in self.sources}
 
     async def poll_due(self) -> dict[str, PollStats]:
-        """Read the sources whose interval has passed since their last read (each source its own pace)."""
+        """Read the sources that are due (each source its own pace), in their order; a source that fails is
+        logged and backs off on its own (2, 4 ... 300 s) while the others go on. Stats of the sources read."""
         clock = asyncio.get_running_loop().time()
         stats = {}
         for source in self.sources:
-            if clock - self._last_read.get(source.entity, float("-inf")) >= source.interval:
+            if clock < self._next_read.get(source.entity, float("-inf")):
+                continue
+            try:
                 stats[source.entity] = await self._poll_source(source)
-                self._last_read[source.entity] = clock
+            except Exception as exc:  # noqa: BLE001 - one entity type's failure holds no other
+                failures = self._failures.get(source.entity, 0) + 1
+                self._failures[source.entity] = failures
+                delay = min(MAX_BACKOFF_S, max(source.interval, 2.0 ** failures))
+                self._next_read[source.entity] = clock + delay
+                log.error("poll of an entity type failed, backing off; the others go on", system=self.system,
+                          tenant=self.tenant, entity=source.entity, failures=failures, retry_in_s=delay,
+                          error=f"{type(exc).__name__}: {exc}"[:500])
+                continue
+            self._failures.pop(source.entity, None)
+            self._next_read[source.entity] = clock + source.interval
         return stats
 
     async def _poll_source(self, source: EntitySource) -> PollStats:
@@ -211,13 +234,12 @@ class Poller:
             fresh.append((entity_id, version, item))
 
         new_state = self._next_watermark(source, state, fresh, seen_now)
+        events = self._publishable(source, fresh, errors)
         topic = topics.observed(self.system, source.entity)
         await self._producer.begin_transaction()
         try:
-            for entity_id, version, item in fresh:
-                event = self._observed(source, entity_id, version, item)
-                await self._producer.send(topic, key=topics.key(self.tenant, entity_id),
-                                          value=encode("EntityObserved", event))
+            for entity_id, value in events:
+                await self._producer.send(topic, key=topics.key(self.tenant, entity_id), value=value)
             for failed_id, message, raw in errors:
                 failure = self._failed(source, failed_id, message, raw)
                 await self._producer.send(topics.observation_errors(self.system),
@@ -233,7 +255,7 @@ class Poller:
             await self._producer.abort_transaction()
             raise
         self.watermarks[source.entity] = new_state
-        stats.published = len(fresh)
+        stats.published = len(events)
         stats.errors = len(errors)
         for failed_id, message, _ in errors:
             log.warning("entity not understood", system=self.system, tenant=self.tenant, entity=source.entity,
@@ -242,6 +264,25 @@ class Poller:
             log.info("published", system=self.system, tenant=self.tenant, entity=source.entity,
                      published=stats.published, skipped=stats.skipped, errors=stats.errors)
         return stats
+
+    def _publishable(self, source: EntitySource, fresh: list[tuple[str, str, dict[str, Any]]],
+                     errors: list[tuple[str | None, str, dict[str, Any] | None]]) -> list[tuple[str, bytes]]:
+        """The encoded events of `fresh`; a version that cannot be encoded, or is too big for Kafka, goes to
+        `errors` instead (its marker is in the watermark all the same: it is reported once, not every round)."""
+        events = []
+        for entity_id, version, item in fresh:
+            name = f"{source.entity} {entity_id} (version {version})"
+            try:
+                value = encode("EntityObserved", self._observed(source, entity_id, version, item))
+            except Exception as exc:  # noqa: BLE001 - e.g. text that is no valid Unicode
+                errors.append((entity_id, f"{name} cannot be published: {type(exc).__name__}: {exc}"[:1000], item))
+                continue
+            if len(value) > MAX_EVENT_BYTES:
+                errors.append((entity_id, f"{name} is {len(value)} bytes as an event, over the {MAX_EVENT_BYTES} "
+                                          "bytes Kafka takes: shorten its longest texts in the source system", item))
+                continue
+            events.append((entity_id, value))
+        return events
 
     @staticmethod
     async def _unpublished(source: EntitySource, summaries: AsyncIterator[dict[str, Any]], published: set[str],

@@ -40,9 +40,13 @@ def _iterated(call: Callable[..., AsyncIterator[Json]]) -> Callable[[datetime | 
 
 
 def severa_sources(client: SeveraClient) -> list[EntitySource]:
-    """Every Severa entity type the integration reads, in the order a transfer needs them."""
+    """Every Severa entity type the integration reads: invoices and travel reimbursements first (what users
+    wait for; a transfer reads what else it needs itself), then the registries a transfer uses."""
     changed = "lastUpdatedDateTime"
     return [
+        EntitySource("invoice", _iterated(client.iter_invoices), "guid", changed,
+                     company_of=lambda invoice: invoice.get("invoiceNumberBusinessUnitGuid")),
+        EntitySource("travel_reimbursement", _iterated(client.iter_travel_reimbursements), "guid", changed),
         EntitySource("business_unit", _listed(client.list_business_units), "guid", changed),
         EntitySource("cost_center", _listed(client.list_cost_centers), "guid", changed),
         EntitySource("product", _listed(client.list_products), "guid", changed),
@@ -54,9 +58,6 @@ def severa_sources(client: SeveraClient) -> list[EntitySource]:
         EntitySource("invoice_status", _full(client.list_invoice_statuses), "guid", None, incremental=False),
         EntitySource("travel_reimbursement_status", _full(client.list_travel_reimbursement_statuses), "guid",
                      None, incremental=False),
-        EntitySource("invoice", _iterated(client.iter_invoices), "guid", changed,
-                     company_of=lambda invoice: invoice.get("invoiceNumberBusinessUnitGuid")),
-        EntitySource("travel_reimbursement", _iterated(client.iter_travel_reimbursements), "guid", changed),
     ]
 
 
