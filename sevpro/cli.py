@@ -182,15 +182,24 @@ def demo(severa_port: int = typer.Option(8081, min=1, max=65535, help="Port of t
          timeout: float = typer.Option(240.0, help="Seconds to wait for the demo invoices."),
          exit_when_done: bool = typer.Option(False, help="Stop after printing the transfer log.")) -> None:
     """Broker, both sandboxes with demo data, pollers and worker: transfer the demo invoices, print the log."""
+    import signal
+
     from sevpro import demo as demo_module
     from sevpro.kafka_broker import BrokerError
 
+    def interrupted(signum: int, _: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    # SIGTERM or SIGHUP (a closed terminal, a process manager) stop the demo as Ctrl-C does: with its children.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(stop_signal, interrupted)
+    stack = demo_module.DemoStack()
     try:
-        stack = demo_module.start(severa_port, procountor_port, kafka_port)
-    except (BrokerError, RuntimeError, OSError) as exc:
-        _fail(str(exc))
-        return
-    try:
+        try:
+            demo_module.start(stack, severa_port, procountor_port, kafka_port)
+        except (BrokerError, RuntimeError, OSError) as exc:
+            _fail(str(exc))
+            return
         demo_module.print_where(stack)
         numbers = demo_module.demo_invoice_numbers(stack)
         demo_module.wait_for_transfers(stack, numbers, timeout)
@@ -202,13 +211,15 @@ def demo(severa_port: int = typer.Option(8081, min=1, max=65535, help="Port of t
             return
         console.print("Running. Change invoices in the Severa sandbox and watch them flow "
                       "(`sevpro log` in another shell). Ctrl-C stops.")
-        while stack.worker.poll() is None:
+        while stack.worker is not None and stack.worker.poll() is None:
             stack.worker.wait(timeout=3600)
     except KeyboardInterrupt:
         console.print("stopping...")
     except RuntimeError as exc:
         _fail(str(exc))
     finally:
+        for stop_signal in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(stop_signal, signal.SIG_IGN)  # a second signal must not cut the stop short
         stack.stop()
 
 

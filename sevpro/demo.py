@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -28,6 +28,7 @@ from sandbox.procountor.app import create_app as procountor_app
 from sandbox.procountor.demo import DEMO_FI_API_KEY, DEMO_SE_API_KEY
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
+from sevpro import children
 from sevpro.kafka_broker import LocalKafkaBroker
 
 console = Console()
@@ -36,25 +37,52 @@ WAITING = "Waiting for transfer to Procountor"
 
 @dataclass
 class DemoStack:
-    bootstrap: str
-    severa: SandboxServer
-    procountor: SandboxServer
-    worker: subprocess.Popen[bytes]
-    broker: LocalKafkaBroker | None
-    worker_log: Path
+    """What a demo has started so far (filled in by `start`); `stop` stops all of it, whatever was reached."""
+
+    bootstrap: str = ""
+    severa: SandboxServer | None = None
+    procountor: SandboxServer | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    broker: LocalKafkaBroker | None = None
+    worker_log: Path = field(default_factory=lambda: project_home() / "demo-worker.log")
 
     def stop(self) -> None:
-        if self.worker.poll() is None:
-            os.killpg(self.worker.pid, signal.SIGTERM)
-            try:
-                self.worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.worker.pid, signal.SIGKILL)
-                self.worker.wait()
-        self.severa.stop()
-        self.procountor.stop()
+        if self.worker is not None:
+            if self.worker.poll() is None:
+                os.killpg(self.worker.pid, signal.SIGTERM)
+                try:
+                    self.worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.worker.pid, signal.SIGKILL)
+                    self.worker.wait()
+            worker_pid_file().unlink(missing_ok=True)
+        for server in (self.severa, self.procountor):
+            if server is not None:
+                server.stop()
         if self.broker is not None:
             self.broker.stop()
+
+
+def worker_pid_file() -> Path:
+    """Where the demo notes its worker's pid, so that a later demo can stop a worker this one left behind."""
+    return project_home() / "demo-worker.pid"
+
+
+def stop_leftovers(broker: LocalKafkaBroker | None) -> list[str]:
+    """Stop the broker and the worker an earlier demo left running (one killed before it could stop them);
+    what was stopped, in words."""
+    stopped = []
+    pid = children.read_pid(worker_pid_file())
+    if pid is not None and "sevpro" in children.command_line(pid) and "worker" in children.command_line(pid):
+        children.stop_group(pid)
+        stopped.append(f"the worker an earlier demo left running (pid {pid})")
+    worker_pid_file().unlink(missing_ok=True)
+    if broker is not None:
+        status = broker.status()
+        if status.pid is not None:
+            broker.stop()
+            stopped.append(f"the Kafka broker an earlier demo left running (pid {status.pid})")
+    return stopped
 
 
 def worker_environment(bootstrap: str, severa_url: str, procountor_url: str, app_id: str) -> dict[str, str]:
@@ -70,28 +98,36 @@ def worker_environment(bootstrap: str, severa_url: str, procountor_url: str, app
     }
 
 
-def start(severa_port: int | None, procountor_port: int | None, kafka_port: int) -> DemoStack:
-    broker = None
+def start(stack: DemoStack, severa_port: int | None, procountor_port: int | None, kafka_port: int) -> None:
+    """Start the demo into `stack`, part by part (a signal half way leaves `stack` knowing what to stop).
+
+    The broker and the worker are tied to this process (they stop when it ends, SIGKILL included, on Linux);
+    what an earlier demo left running all the same is stopped first, and said so."""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not bootstrap:
-        broker = LocalKafkaBroker(port=kafka_port, name="demo")
+    broker = None if bootstrap else LocalKafkaBroker(port=kafka_port, name="demo")
+    for leftover in stop_leftovers(LocalKafkaBroker(name="demo") if broker else None):
+        console.print(f"stopped {leftover}")
+    if broker is not None:
+        stack.broker = broker
         broker.reset()  # a fresh world: no topics, offsets or watermarks from an earlier demo
         with console.status(f"starting Kafka on 127.0.0.1:{kafka_port}..."):
-            bootstrap = broker.start().bootstrap
+            bootstrap = broker.start(die_with_parent=True).bootstrap
+    assert bootstrap is not None
+    stack.bootstrap = bootstrap
     # The broker was reset: read models, the notifier's record (offsets of the old topics) and e-mails go too.
     shutil.rmtree(default_db_path(), ignore_errors=True)
     shutil.rmtree(project_home() / "outbox", ignore_errors=True)
     for record in project_home().glob("notifications.sqlite3*"):
         record.unlink()
-    severa = SandboxServer(severa_app(seed="demo"), port=severa_port).start()
-    procountor = SandboxServer(procountor_app(seed="demo"), port=procountor_port).start()
-    log_file = project_home() / "demo-worker.log"
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    env = worker_environment(bootstrap, severa.url, procountor.url, f"sevpro-demo-{int(time.time())}")
+    stack.severa = SandboxServer(severa_app(seed="demo"), port=severa_port).start()
+    stack.procountor = SandboxServer(procountor_app(seed="demo"), port=procountor_port).start()
+    stack.worker_log.parent.mkdir(parents=True, exist_ok=True)
+    env = worker_environment(bootstrap, stack.severa.url, stack.procountor.url, f"sevpro-demo-{int(time.time())}")
     env["SEVPRO_NOTIFY_BATCH_SECONDS"] = "5"  # the demo's error e-mails appear within seconds
-    worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
-                              stdout=log_file.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    return DemoStack(bootstrap, severa, procountor, worker, broker, log_file)
+    stack.worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
+                                    stdout=stack.worker_log.open("wb"), stderr=subprocess.STDOUT,
+                                    start_new_session=True, preexec_fn=children.die_with_parent())
+    worker_pid_file().write_text(str(stack.worker.pid))
 
 
 DEMO_CONSOLE_USER = "demo"
@@ -105,6 +141,7 @@ def console_login() -> tuple[str, str]:
 
 
 def print_where(stack: DemoStack) -> None:
+    assert stack.severa is not None and stack.procountor is not None, "start() the demo first"
     console.print(f"Kafka:               [bold]{stack.bootstrap}[/bold]")
     console.print(f"Severa sandbox:      [bold]{stack.severa.url}/rest-api[/bold]  "
                   "client_id sevpro-demo-client, client_secret sevpro-demo-secret (sandbox only)")
@@ -120,12 +157,14 @@ def print_where(stack: DemoStack) -> None:
 
 
 def demo_invoice_numbers(stack: DemoStack) -> set[str]:
+    assert stack.severa is not None, "start() the demo first"
     store = stack.severa.app.state.store
     return {str(i["number"]) for i in store.all("invoices") if i["status"]["name"] == WAITING}
 
 
 def wait_for_transfers(stack: DemoStack, numbers: set[str], timeout: float) -> list[dict]:
     """Poll the transfer log until every demo invoice has a final state (or the timeout passes)."""
+    assert stack.worker is not None, "start() the demo first"
     deadline = time.monotonic() + timeout
     entries: list[dict] = []
     with console.status("transferring the demo invoices...") as status:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from foundation.paths import project_home
+from sevpro import children
 
 KAFKA_VERSION = "4.4.0"
 _POM = "pom.xml"
@@ -225,7 +226,9 @@ class LocalKafkaBroker:
             "",
         ])
 
-    def start(self, timeout: float = 90.0) -> BrokerStatus:
+    def start(self, timeout: float = 90.0, *, die_with_parent: bool = False) -> BrokerStatus:
+        """Start the broker (or find it running); with `die_with_parent` it stops when this process ends, however
+        it ends (the demo's broker; `sevpro kafka up`'s outlives the command)."""
         current = self.status()
         if current.running:
             return current
@@ -265,6 +268,7 @@ class LocalKafkaBroker:
             [java, "-Xms512m", "-Xmx512m", "-XX:+UseG1GC", *jvm_logging, "-cp", classpath, "kafka.Kafka",
              str(props)],
             stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=children.die_with_parent() if die_with_parent else None,
         )
         console.close()
         self.pid_file.write_text(str(proc.pid))
