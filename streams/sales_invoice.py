@@ -11,9 +11,14 @@ Exactly once, from at-least-once parts:
   idempotency key. A request the transfer log already shows as succeeded is skipped without any API call.
 - `attempting` is published (acks=all) before the first write, so the log shows every attempt, even one
   that died half way.
-- Before creating, Procountor is searched by `originalInvoiceNumber` (Severa's number) and an invoice found
-  there is adopted; every later step first reads the state it would change and writes only what is missing.
-  A crash between any two writes, a redelivery or a replay therefore never doubles anything.
+- Before creating, Procountor is searched by `originalInvoiceNumber` (Severa's number). An invoice found there
+  (that number exactly, a sales invoice, not invalidated) is adopted only when it is what this transfer would
+  write (counterparty, currency, net per VAT rate): an interrupted attempt made it. Any other is a data error
+  (DUPLICATE_ORIGINAL_NUMBER), and one the log shows an earlier version transferred to is a correction
+  (ALREADY_TRANSFERRED; `skipped` when the content is unchanged): nothing is written. Every later step first
+  reads the state it would change and writes only what is missing. A crash between any two writes, a
+  redelivery or a replay therefore never doubles anything. The attachment is fetched and checked before the
+  invoice is created.
 """
 
 from __future__ import annotations
@@ -50,8 +55,11 @@ from streams.transfer import (
     ToProcountor,
     TransferLog,
     Withdrawn,
+    already_transferred,
+    not_ours,
     procountor_call,
     request_event,
+    same_original_number,
     withdrawn_note,
 )
 
@@ -172,20 +180,26 @@ class SalesInvoiceTransfer(ToProcountor):
         rows = await self._with_source_details(await self.severa.get_invoice_rows(request["source_id"]), invoice,
                                                company, record)
         existing = await self._existing_invoice(context, invoice)
+        if existing is not None and (refused := already_transferred(self.log, request, existing, record)):
+            raise refused
+        # Reads and every check first, so that a data error is reported before anything is written.
+        customer = await self._customer(invoice, record)
+        partner = await self._find_partner(context, customer, record)
+        await self._learn_product_codes(context, rows)
+        to_create = missing_products(rows, company, context.product_codes, record=record)
+        body = map_sales_invoice(
+            invoice, rows, customer, company,
+            contact_email=invoice.get("receiverContactEmail"),
+            known_product_codes=context.product_codes | {p["code"] for p in to_create},
+            bank_account=context.invoice_bank_account(),
+            fiscal_years=context.fiscal_years,
+            original_procountor_invoice_number=await self._credited(context, invoice),
+        )
+        if existing is not None and (other := not_ours(existing, body, record=record, number=invoice.get("number"),
+                                                       source_id=request["source_id"])):
+            raise other
+        attachment = await self._attachment_file(context, invoice, existing, record)
         if existing is None:
-            # Reads and every check first, so that a data error is reported before anything is written.
-            customer = await self._customer(invoice, record)
-            partner = await self._find_partner(context, customer, record)
-            await self._learn_product_codes(context, rows)
-            to_create = missing_products(rows, company, context.product_codes, record=record)
-            body = map_sales_invoice(
-                invoice, rows, customer, company,
-                contact_email=invoice.get("receiverContactEmail"),
-                known_product_codes=context.product_codes | {p["code"] for p in to_create},
-                bank_account=context.invoice_bank_account(),
-                fiscal_years=context.fiscal_years,
-                original_procountor_invoice_number=await self._credited(context, invoice),
-            )
             await self._still_requested(company, request)  # the last read before the first write
             if partner is None:
                 partner = await self._create_partner(request, context, customer, record)
@@ -205,7 +219,8 @@ class SalesInvoiceTransfer(ToProcountor):
                          created=not adopted)
         await self._row_dimensions(context, target, items, record)
         await self._outcome(request, attempt, "step", step="dimensions", target_id=target_id)
-        if await self._attachment(context, invoice, target, record, adopted):
+        if attachment is not None:
+            await self._upload(context, target, attachment, record)
             await self._outcome(request, attempt, "step", step="attachment", target_id=target_id)
         await self._target_status(context, target, record)
         await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
@@ -252,7 +267,7 @@ class SalesInvoiceTransfer(ToProcountor):
         if number is None:
             return None
         found = await context.client.find_invoices_by_original_number(str(number), "SALES_INVOICE")
-        live = [f for f in found if f.get("status") not in ("INVALIDATED", "DELETED")]
+        live = same_original_number(found, number, "SALES_INVOICE")
         if not live:
             return None
         return await context.client.get_invoice(int(live[0]["id"]))
@@ -356,26 +371,29 @@ class SalesInvoiceTransfer(ToProcountor):
                                invoice: Json) -> list[Json]:
         return await self._dimension_pairs(request, context, row_dimensions(rows, invoice, context.settings))
 
-    async def _attachment(self, context: CompanyContext, invoice: Json, target: Json, record: str,
-                          adopted: bool) -> bool:
+    async def _attachment_file(self, context: CompanyContext, invoice: Json, existing: Json | None,
+                               record: str) -> tuple[str, bytes] | None:
+        """The PDF to upload (its checked name and content), fetched before the invoice is created, so that a
+        file Procountor would refuse is a data error with nothing written. None: none wanted, or uploaded by
+        an earlier attempt (an adopted invoice was just read, with its attachments listed)."""
         option = choose_attachment(context.settings, invoice)
-        if option is None:
-            return False
-        # A new invoice has no attachment yet; an adopted one was just read, with its attachments listed.
-        if adopted and target.get("attachments"):
-            return False  # uploaded by an earlier attempt
+        if option is None or (existing is not None and existing.get("attachments")):
+            return None
         filename = f"invoice-{invoice.get('number')}.pdf"
         try:
             content = await self.severa.get_invoice_pdf(invoice["guid"], pdf_get_options=option,
                                                         max_bytes=MAX_ATTACHMENT_BYTES)
         except ContentTooLarge as too_large:
             raise attachment_too_large(filename, too_large.size, exact=too_large.exact, record=record) from None
-        name = validate_attachment(filename, "application/pdf", len(content), record=record)
+        return validate_attachment(filename, "application/pdf", len(content), record=record), content
+
+    async def _upload(self, context: CompanyContext, target: Json, attachment: tuple[str, bytes],
+                      record: str) -> None:
+        name, content = attachment
         # The invoice PDF goes out with the invoice (sendWithInvoice, required by the public Attachment model).
         meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
                 "mimeType": "application/pdf", "sendWithInvoice": True}
         await procountor_call(context.client.upload_attachment(meta, content, "application/pdf"), record)
-        return True
 
     async def _target_status(self, context: CompanyContext, target: Json, record: str) -> None:
         """Move the Procountor invoice to the configured status, from wherever it is now."""

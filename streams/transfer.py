@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from connectors.errors import ApiAuthError, TransientApiError
@@ -50,6 +51,8 @@ class TransferLog(Protocol):
 
     def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None: ...
 
+    def request(self, request_id: str) -> dict[str, Any] | None: ...
+
 
 class NoLog:
     """No projection available: every request takes the full idempotent path (still exactly once)."""
@@ -58,6 +61,9 @@ class NoLog:
         return False
 
     def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None:
+        return None
+
+    def request(self, request_id: str) -> dict[str, Any] | None:
         return None
 
 
@@ -79,9 +85,106 @@ class TransientFailure(Exception):
     """A failure that a later retry may cure (network, 5xx, 429, timeouts)."""
 
 
-class Withdrawn(Exception):
-    """The record in Severa is no longer the requested one (moved out of the transfer status, or changed): the
-    transfer stops before its first write and ends `skipped`, the message being the outcome's note."""
+class NothingToWrite(Exception):
+    """The transfer stops before its first write and ends `skipped`, the message being the outcome's note."""
+
+
+class Withdrawn(NothingToWrite):
+    """The record in Severa is no longer the requested one (moved out of the transfer status, or changed)."""
+
+
+GONE = ("INVALIDATED", "DELETED")  # Procountor statuses of an invoice that no longer counts
+
+
+def same_original_number(found: list[Json], number: Any, invoice_type: str) -> list[Json]:
+    """The search hits that are this record's own number: `originalInvoiceNumber` exactly equal, of the same
+    type, not invalidated or deleted (the search's matching is not documented as exact, and a travel
+    reimbursement and a sales invoice may share a number)."""
+    return [f for f in found if str(f.get("originalInvoiceNumber") or "") == str(number)
+            and f.get("type") == invoice_type and f.get("status") not in GONE]
+
+
+def already_transferred(log: TransferLog, request: Json, existing: Json, record: str) -> Exception | None:
+    """A record transferred before (the log shows an earlier request of it succeeded) that comes back to the
+    transfer status: `NothingToWrite` when its content is the same, else the ALREADY_TRANSFERRED data error
+    (a transferred invoice is corrected with a credit note, never by changing it in Procountor); None when the
+    log shows no earlier success, i.e. `existing` is an interrupted attempt's invoice."""
+    entry = log.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
+    mine = original_request_id(request["event_id"])
+    earlier = [a["request_id"] for a in entry.get("attempts", [])
+               if a.get("result") == "succeeded" and original_request_id(a["request_id"]) != mine]
+    if not earlier:
+        return None
+    number, status = existing.get("invoiceNumber") or existing["id"], existing.get("status") or "unknown"
+    before = log.request(earlier[-1]) or {}
+    if before.get("snapshot") and content_hash(json.loads(before["snapshot"])) == content_hash(
+            json.loads(request["snapshot"])):
+        return NothingToWrite(f"transferred already as Procountor invoice no. {number} (status {status}); the "
+                              "content is unchanged, nothing was written")
+    return TransferDataError(
+        "ALREADY_TRANSFERRED", record=record, field=None, value=str(number),
+        message=f"{record} was transferred already as Procountor invoice no. {number} (Procountor id "
+                f"{existing['id']}, status {status}); the change was not written",
+        solution=solution_for("ALREADY_TRANSFERRED"))
+
+
+def _amount(value: Any) -> Decimal:
+    return Decimal(str(value if value is not None else 0))
+
+
+def _net_by_vat(invoice: Mapping[str, Any]) -> dict[Decimal, Decimal]:
+    """Net per VAT rate from the rows, computed the same way for both sides of a comparison."""
+    discount = 1 - _amount(invoice.get("discountPercent")) / 100
+    totals: dict[Decimal, Decimal] = {}
+    for row in invoice.get("invoiceRows") or []:
+        net = _amount(row.get("quantity")) * _amount(row.get("unitPrice")) * (
+            1 - _amount(row.get("discountPercent")) / 100) * discount
+        rate = _amount(row.get("vatPercent"))
+        totals[rate] = totals.get(rate, Decimal(0)) + net
+    return totals
+
+
+def _plain(text: Any) -> str:
+    return "".join(ch for ch in str(text or "") if ch.isalnum()).casefold()
+
+
+def adoption_mismatch(existing: Mapping[str, Any], body: Mapping[str, Any]) -> list[str]:
+    """How an invoice found by its original number differs from what this transfer would write: counterparty
+    (customer number, business id, name), currency, net per VAT rate (beyond a cent). Empty: adopt it."""
+    differences = []
+    theirs, ours = existing.get("counterParty") or {}, body.get("counterParty") or {}
+    for field_name in ("customerNumber", "identifier"):
+        if ours.get(field_name) and _plain(theirs.get(field_name)) != _plain(ours.get(field_name)):
+            differences.append(f"counterparty {field_name} {theirs.get(field_name)!r}, not {ours.get(field_name)!r}")
+    their_name = (theirs.get("counterPartyAddress") or {}).get("name")
+    our_name = (ours.get("counterPartyAddress") or {}).get("name")
+    if our_name and _plain(their_name) != _plain(our_name):
+        differences.append(f"counterparty name {their_name!r}, not {our_name!r}")
+    their_currency = (existing.get("paymentInfo") or {}).get("currency")
+    our_currency = (body.get("paymentInfo") or {}).get("currency")
+    if our_currency and their_currency != our_currency:
+        differences.append(f"currency {their_currency}, not {our_currency}")
+    their_totals, our_totals = _net_by_vat(existing), _net_by_vat(body)
+    for rate in sorted(set(their_totals) | set(our_totals)):
+        theirs_net, ours_net = their_totals.get(rate, Decimal(0)), our_totals.get(rate, Decimal(0))
+        if abs(theirs_net - ours_net) > Decimal("0.01"):
+            differences.append(f"net at VAT {rate:g} % {theirs_net:.2f}, not {ours_net:.2f}")
+    return differences
+
+
+def not_ours(existing: Json, body: Json, *, record: str, number: Any, source_id: str) -> TransferDataError | None:
+    """The DUPLICATE_ORIGINAL_NUMBER data error when the invoice found is not the one this transfer would
+    write (None: it is, an interrupted attempt made it: adopt it)."""
+    differences = adoption_mismatch(existing, body)
+    if not differences:
+        return None
+    found = existing.get("invoiceNumber") or existing["id"]
+    return TransferDataError(
+        "DUPLICATE_ORIGINAL_NUMBER", record=record, field="originalInvoiceNumber", value=str(number),
+        message=f"Procountor already has invoice no. {found} with this original number, not written by this "
+                f"integration (Procountor id {existing['id']}, Severa {source_id}): {'; '.join(differences)}. "
+                "Nothing was written",
+        solution=solution_for("DUPLICATE_ORIGINAL_NUMBER"))
 
 
 AUDIT_FIELDS = ("lastUpdatedDateTime", "lastUpdatedBy")
@@ -286,9 +389,9 @@ class Transfer:
                 return TransferResult("skipped", target_id=skip.target_id)
             await self._outcome(request, attempt, "attempting")
             target = await self._api_errors_classified(request, self._transfer(request, attempt))
-        except Withdrawn as withdrawn:
-            await self._outcome(request, attempt, "skipped", note=str(withdrawn))
-            log.info("withdrawn before the write", record=self._record(request), reason=str(withdrawn))
+        except NothingToWrite as skipped:
+            await self._outcome(request, attempt, "skipped", note=str(skipped))
+            log.info("nothing to write", record=self._record(request), reason=str(skipped))
             return TransferResult("skipped")
         except TransferDataError as error:
             await self._outcome(request, attempt, "failed_data", error=error.to_dict())

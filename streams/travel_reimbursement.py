@@ -48,8 +48,11 @@ from streams.transfer import (
     ToProcountor,
     TransferLog,
     Withdrawn,
+    already_transferred,
+    not_ours,
     procountor_call,
     request_event,
+    same_original_number,
     withdrawn_note,
 )
 
@@ -166,16 +169,23 @@ class TravelReimbursementTransfer(ToProcountor):
         user = await self.severa.get_user((reimbursement.get("user") or {}).get("guid") or "")
         expenses = await self.severa.get_travel_reimbursement_expenses(request["source_id"])
         existing = await self._existing_invoice(context, reimbursement)
+        if existing is not None and (refused := already_transferred(self.log, request, existing, record)):
+            raise refused
+        # Every read and check first: a data error is reported before anything is written.
+        code, iban = employee(user, record=record)
+        person = await self._find_person(context, user, code, record)
+        products = await self._travel_products(context, expenses, reimbursement)
+        wanted_person = person_body(user, code, iban, company, person)
+        body = map_travel_invoice(reimbursement, expenses, user, person or {"id": 0, **wanted_person},
+                                  products, company, fiscal_years=context.fiscal_years,
+                                  vat_percentages=await self._vat_percentages(context))
+        if existing is not None and (other := not_ours(existing, body, record=record,
+                                                       number=reimbursement.get("number"),
+                                                       source_id=request["source_id"])):
+            raise other
+        plan = await self._dimension_plan(context, expenses, user, record)
+        attachment = await self._attachment_file(reimbursement, existing, record)
         if existing is None:
-            # Every read and check first: a data error is reported before anything is written.
-            code, iban = employee(user, record=record)
-            person = await self._find_person(context, user, code, record)
-            products = await self._travel_products(context, expenses, reimbursement)
-            wanted_person = person_body(user, code, iban, company, person)
-            body = map_travel_invoice(reimbursement, expenses, user, person or {"id": 0, **wanted_person},
-                                      products, company, fiscal_years=context.fiscal_years,
-                                      vat_percentages=await self._vat_percentages(context))
-            plan = await self._dimension_plan(context, expenses, user, record)
             await self._still_requested(company, request)  # the last read before the first write
             person = await self._write_person(request, context, user, code, person, wanted_person, record)
             body["partnerId"] = person["id"]
@@ -183,7 +193,6 @@ class TravelReimbursementTransfer(ToProcountor):
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
         else:
-            plan = await self._dimension_plan(context, expenses, user, record)
             await self._still_requested(company, request, existing)
             items = await self._dimension_pairs(request, context, plan)
             target, adopted = existing, True
@@ -195,7 +204,8 @@ class TravelReimbursementTransfer(ToProcountor):
                          target_id, created=not adopted)
         await self._row_dimensions(context, target, items, record)
         await self._outcome(request, attempt, "step", step="dimensions", target_id=target_id)
-        if await self._attachment(context, reimbursement, target, record):
+        if attachment is not None:
+            await self._upload(context, target, attachment, record)
             await self._outcome(request, attempt, "step", step="attachment", target_id=target_id)
         await self._target_status(context, target, record)
         await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
@@ -226,7 +236,7 @@ class TravelReimbursementTransfer(ToProcountor):
         if number is None:
             return None
         found = await context.client.find_invoices_by_original_number(str(number), "TRAVEL_INVOICE")
-        live = [f for f in found if f.get("status") not in ("INVALIDATED", "DELETED")]
+        live = same_original_number(found, number, "TRAVEL_INVOICE")
         return await context.client.get_invoice(int(live[0]["id"])) if live else None
 
     async def _find_person(self, context: CompanyContext, user: Json, code: str, record: str) -> Json | None:
@@ -288,24 +298,29 @@ class TravelReimbursementTransfer(ToProcountor):
             await context.dimension(name, record)
         return plan
 
-    async def _attachment(self, context: CompanyContext, reimbursement: Json, target: Json, record: str) -> bool:
-        """The reimbursement PDF (the reimbursement and all its attachments as one file), uploaded once."""
+    async def _attachment_file(self, reimbursement: Json, existing: Json | None,
+                               record: str) -> tuple[str, bytes] | None:
+        """The reimbursement PDF (the reimbursement and all its attachments as one file), fetched and checked
+        before the invoice is created; None when an earlier attempt uploaded it."""
         # The invoice's own `attachments` (an adopted invoice was just read; a new one has none): GET /attachments
         # needs a paid add-on and answers another shape.
-        if target.get("attachments"):
-            return False  # uploaded by an earlier attempt
+        if existing is not None and existing.get("attachments"):
+            return None
         filename = f"travel-reimbursement-{reimbursement.get('number')}.pdf"
         try:
             content = await self.severa.get_travel_reimbursement_pdf(reimbursement["guid"],
                                                                      max_bytes=MAX_ATTACHMENT_BYTES)
         except ContentTooLarge as too_large:
             raise attachment_too_large(filename, too_large.size, exact=too_large.exact, record=record) from None
-        name = validate_attachment(filename, "application/pdf", len(content), record=record)
+        return validate_attachment(filename, "application/pdf", len(content), record=record), content
+
+    async def _upload(self, context: CompanyContext, target: Json, attachment: tuple[str, bytes],
+                      record: str) -> None:
+        name, content = attachment
         # sendWithInvoice is required, and may be true only for sales and purchase orders' invoices.
         meta = {"name": name, "referenceType": "INVOICE", "referenceId": int(target["id"]),
                 "mimeType": "application/pdf", "sendWithInvoice": False}
         await procountor_call(context.client.upload_attachment(meta, content, "application/pdf"), record)
-        return True
 
     async def _target_status(self, context: CompanyContext, target: Json, record: str) -> None:
         """Move the travel invoice forward to the configured status, from wherever it is now."""

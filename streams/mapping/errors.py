@@ -142,6 +142,17 @@ SOLUTIONS: dict[str, str] = {
         "Procountor refused the API credentials. Check the API key in the integration settings (and that the "
         "API user still has all rights); the transfer is retried automatically."
     ),
+    "ALREADY_TRANSFERRED": (
+        "The invoice was transferred to Procountor already and has been changed since. A transferred invoice is "
+        "corrected with a credit note in Severa: credit the invoice in Severa and make a new one; both are "
+        "transferred. The invoice in Procountor was left as it is."
+    ),
+    "DUPLICATE_ORIGINAL_NUMBER": (
+        "Procountor has an invoice with this invoice's number as its original invoice number that this "
+        "integration did not write (another customer or other amounts). Check that invoice in Procountor: if it "
+        "was entered by hand, invalidate it (or correct its original invoice number), then transfer the invoice "
+        "again."
+    ),
     "SEVERA_UNAUTHORIZED": (
         "Severa refused the integration's API client. Check the client id and secret (SEVPRO_SEVERA_CLIENT_ID, "
         "SEVPRO_SEVERA_CLIENT_SECRET) and that the API client is still active in Severa's settings; the "

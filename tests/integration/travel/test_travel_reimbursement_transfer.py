@@ -315,3 +315,23 @@ async def test_travel_pdf_once_from_the_invoice_attachments_never_the_paid_attac
     assert attachment["sendWithInvoice"] is False  # may be true only for sales and purchase orders' invoices
     calls = travel.procountor_server.app.state.sandbox.stats.calls
     assert calls["GET /attachments"] == 0 and calls["POST /attachments"] == 1
+
+
+async def test_a_travel_invoice_not_written_by_the_integration_is_not_adopted(travel) -> None:
+    """Procountor has a travel invoice with reimbursement 1's number as its original number, for another person
+    and amount (entered by hand): it is not adopted, moved or linked; the reimbursement is a data error naming
+    both, with nothing written (issue 10)."""
+    assert (await travel.transfer().handle(await travel.request(2))).state == "succeeded"
+    [other] = travel.travel_invoices(2)
+    by_hand = await travel.procountor["FI"].create_invoice({**other, "originalInvoiceNumber": "1"})
+    request = await travel.request(1)
+    writes = travel.writes()
+    result = await travel.transfer().handle(request)
+
+    assert result.state == "failed_data" and result.error is not None
+    assert result.error.code == "DUPLICATE_ORIGINAL_NUMBER"
+    assert (f"Procountor already has invoice no. {by_hand['invoiceNumber']} with this original number, not "
+            "written by this integration") in result.error.message
+    assert f"Procountor id {by_hand['id']}" in result.error.message and request["source_id"] in result.error.message
+    assert travel.writes() == writes
+    assert [i["id"] for i in travel.travel_invoices(1)] == [by_hand["id"]]
