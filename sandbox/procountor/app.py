@@ -43,6 +43,7 @@ from . import invoicing
 from .demo import seed_base, seed_demo
 from .invoicing import ApiError
 from .rules import (
+    PAYMENT_METHODS,
     Checker,
     FieldError,
     partner_clash,
@@ -691,6 +692,9 @@ def person_checks(body: Any) -> Checker:
         info.get("gender"), "invoicingInfo.gender", {"FEMALE", "MALE", "NOT_APPLICABLE"}, required=True
     )
     payment = body.get("paymentInfo") or {}
+    # Required in the public PersonPaymentInfo; the values of the partners' payment methods.
+    check.enum(payment.get("paymentMethod"), "paymentInfo.paymentMethod", PAYMENT_METHODS | {"DIRECT_DEBIT"},
+               required=True)
     if payment.get("paymentTermDays") in (None, ""):
         check.add("paymentInfo.paymentTermDays", "MUST_NOT_BE_NULL")
     if payment.get("penalInterestRate") is None:

@@ -448,3 +448,18 @@ async def test_rate_limit_is_a_sliding_second_with_no_saved_up_burst() -> None:
             trickle.append((await http.get("/api/company")).status_code)
     assert burst == [200] * 20
     assert set(trickle) == {429}
+
+
+async def test_a_person_needs_a_payment_method(api: httpx.AsyncClient) -> None:
+    # PersonPaymentInfo requires paymentMethod in the public model (as paymentTermDays and penalInterestRate).
+    person = {
+        "lastName": "Salo",
+        "paymentInfo": {"paymentTermDays": "0", "penalInterestRate": 0},
+        "invoicingInfo": {"personNumber": "E9", "language": "FINNISH", "gender": "NOT_APPLICABLE"},
+        "registryInfo": {"active": True},
+    }
+    refused = await api.post("/api/persons", json=person)
+    assert refused.status_code == 400
+    assert [e["field"] for e in refused.json()["errors"]] == ["paymentInfo.paymentMethod"]
+    person["paymentInfo"]["paymentMethod"] = "BANK_TRANSFER"
+    assert (await api.post("/api/persons", json=person)).status_code == 200
