@@ -78,7 +78,8 @@ def coverage_command(
     else:
         console.print(f"Run record: {path}")
         console.print(f"Violations: {len(report.unexpected)} unexpected, {len(report.expected)} expected "
-                      "(known issue items, waiting for their fix)")
+                      "(known issue items, waiting for their fix); "
+                      f"{record.get('exempted', 0)} findings in tests marked contract_exempt (not counted)")
         for violation in report.unexpected:
             console.print(f"[red]violation:[/red] {describe(violation)}")
         for violation in report.expected:

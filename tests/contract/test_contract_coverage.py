@@ -18,7 +18,7 @@ def _run(tmp_path: Path, violations: list[dict[str, object]]) -> Path:
         "answers": {"severa GET /v1/invoices": 7, "procountor GET /persons": 2},
         "unmatched": {"severa GET /v1/activities": 1},
         "violations": violations,
-        "exempted": 0,
+        "exempted": 4,
         "errors": [],
     }
     path = tmp_path / "run.json"
@@ -40,6 +40,7 @@ def test_a_clean_run_prints_the_counts_and_exits_0(tmp_path: Path) -> None:
     assert f"│ severa     │ {severa:4} │ {severa:11} │       0 │        7 │       7 │" in result.output
     assert f"│ procountor │ {procountor:4} │ {procountor:11} │       0 │        2 │       2 │" in result.output
     assert "Violations: 0 unexpected, 1 expected" in result.output
+    assert "4 findings in tests marked contract_exempt" in result.output
     assert f"expected: procountor GET /persons answer: {known.field}" in result.output
     assert "no longer seen" in result.output  # the other marks: the run did not need them
     assert "not an operation the integration uses (not checked): severa GET /v1/activities x1" in result.output
