@@ -36,11 +36,9 @@ def test_a_path_the_reader_cannot_follow_is_an_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
-def test_the_contract_describes_only_operations_in_use_and_types_it_defines(system: str) -> None:
+def test_the_contract_names_only_types_it_defines_and_defines_only_types_it_names(system: str) -> None:
+    # (An operation no client calls any more is listed by `sevpro contract coverage`: remove it there.)
     contract = load(system)
-    matched = (contract.match(*key.split(" ", 1)) for key in used_keys(system))
-    used = {op.key for op in matched if op is not None}
-    assert sorted(set(contract.operations) - used) == []  # drop what no client calls any more
     referenced = {"ExceptionModel", "ErrorMessages", "ErrorMessage"} & set(contract.models)
     for model in contract.models.values():
         referenced |= {t.rstrip("?").replace("[]", "") for t in (model.get("fields") or {}).values()}
