@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint bench bench-failover clean
+.PHONY: install test demo lint audit bench bench-failover clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy foundation registry sevpro schemas streams projections connectors sandbox console contract
+
+# Known vulnerabilities in the pinned dependencies (pip-audit on constraints.txt).
+audit: $(STAMP)
+	$(PY) .ci/audit_dependencies.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/sales_invoice_drain.py

@@ -29,6 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
+from foundation.settings import SettingsError, read_secret_file
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -223,11 +225,20 @@ class CompanySettings(_Strict):
         return self
 
     def procountor_api_key(self, environ: Mapping[str, str]) -> str:
-        """Resolve the API key from ``environ`` (pass ``os.environ``); the message never contains a key."""
-        key = environ.get(self.procountor_api_key_env)
+        """Resolve the API key from ``environ`` (pass ``os.environ``): the variable, or the file its ``_FILE``
+        variable names (a mounted secret). The message never contains a key."""
+        variable = self.procountor_api_key_env
+        key, path = environ.get(variable), environ.get(f"{variable}_FILE")
+        if key and path:
+            raise CompanySettingsError(f"company {self.name!r}: {variable} and {variable}_FILE are both set: keep one")
+        if path:
+            try:
+                key = read_secret_file(f"{variable}_FILE", path)
+            except SettingsError as error:
+                raise CompanySettingsError(f"company {self.name!r}: {error}") from None
         if not key:
             raise CompanySettingsError(
-                f"company {self.name!r}: environment variable {self.procountor_api_key_env} "
+                f"company {self.name!r}: environment variable {variable} "
                 "(procountor_api_key_env) is not set"
             )
         return key
@@ -301,7 +312,8 @@ def procountor_api_keys(companies: Mapping[str, CompanySettings], environ: Mappi
 
 
 def demo_companies_path() -> Path:
-    """The demo organisation's settings file shipped with the package."""
+    """The demo organisation's settings file shipped with the package: for `sevpro demo` and the tests only (a
+    worker or command never falls back on it)."""
     return Path(__file__).with_name("demo_companies.toml")
 
 

@@ -1,39 +1,95 @@
 """Process-wide settings: one pydantic-settings model from environment variables (prefix SEVPRO_).
 
-Secrets (client secrets, API keys) are read from the environment only, held as SecretStr so that they never
-appear in a repr or a log line, and per-company Procountor API keys are named by the company settings.
+Secrets (client secrets, passwords) are held as SecretStr so that they never appear in a repr or a log line;
+each can also come from a file named by `SEVPRO_<NAME>_FILE`, as Docker and Kubernetes mount secrets.
+Per-company Procountor API keys are named by the company settings (foundation/company.py).
+
+Nothing here defaults to the demo: the tenant, the companies file and the API credentials are empty until set
+(`missing_for_worker` names them), and the API URLs default to the production APIs, never to a sandbox.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+ENV_PREFIX = "SEVPRO_"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be read (e.g. a secret file); the message names the variable, never a value."""
+
+
+def read_secret_file(variable: str, path: str) -> str:
+    """The secret in the file `variable` names, without the trailing newline an editor or `echo` leaves."""
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        raise SettingsError(f"{variable}: cannot read {path}: {reason}") from None
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """`SEVPRO_<NAME>_FILE` for every secret setting: the file's content is the value. Setting both the variable
+    and its file is an error rather than a silent choice."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # all the work is in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            if not _is_secret(field) or field.validation_alias:  # KAFKA_* names have their own _FILE settings
+                continue
+            variable = f"{ENV_PREFIX}{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if os.environ.get(variable):
+                raise SettingsError(f"{variable} and {variable}_FILE are both set: keep one")
+            values[name] = read_secret_file(f"{variable}_FILE", path)
+        return values
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SEVPRO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _SecretFiles(settings_cls), dotenv_settings, file_secret_settings
 
     # Read without the prefix too: KAFKA_BOOTSTRAP_SERVERS is the name every Kafka tool uses.
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    tenant: str = "demo"
+    # Required by the worker (empty: not set). Only `sevpro demo` uses the demo's tenant, companies and
+    # sandbox credentials, and it sets them explicitly for its own worker.
+    tenant: str = ""
     # The faust app id, which names the consumer group: default `sevpro-<tenant>` (one group per tenant).
     app_id: str | None = None
     companies_file: Path | None = None
 
-    severa_url: str = "http://127.0.0.1:8081/rest-api"
-    severa_client_id: str = "sevpro-demo-client"
-    severa_client_secret: SecretStr = SecretStr("sevpro-demo-secret")
+    severa_url: str = "https://api.severa.visma.com/rest-api"
+    severa_client_id: str = ""
+    severa_client_secret: SecretStr = SecretStr("")
     # Just under the APIs' limits (Severa 10/s, Procountor 20/s per API client): benchmarks/README.md.
     severa_requests_per_second: float = 9.5
 
-    procountor_url: str = "http://127.0.0.1:8082/api"
-    procountor_client_id: str = "sevpro-demo-client"
-    procountor_client_secret: SecretStr = SecretStr("sevpro-demo-secret")
+    procountor_url: str = "https://api.procountor.com/api"
+    procountor_client_id: str = ""
+    procountor_client_secret: SecretStr = SecretStr("")
     # Procountor suspends an API client that goes over 20 a second; the pacer never bursts (issue 12).
     procountor_requests_per_second: float = Field(default=18.0, gt=0)
 
@@ -105,6 +161,16 @@ class Settings(BaseSettings):
     # A client certificate and its key (PEM) for clusters that authenticate clients by TLS (mTLS).
     kafka_ssl_cert_file: Path | None = Field(default=None, validation_alias="KAFKA_SSL_CERT_FILE")
     kafka_ssl_key_file: Path | None = Field(default=None, validation_alias="KAFKA_SSL_KEY_FILE")
+
+
+def missing_for_worker(settings: Settings) -> list[str]:
+    """The variables a worker needs that are not set: it must never fall back on the demo's."""
+    required = {"tenant": settings.tenant, "companies_file": settings.companies_file,
+                "severa_client_id": settings.severa_client_id,
+                "severa_client_secret": settings.severa_client_secret.get_secret_value(),
+                "procountor_client_id": settings.procountor_client_id,
+                "procountor_client_secret": settings.procountor_client_secret.get_secret_value()}
+    return [f"{ENV_PREFIX}{name.upper()}" for name, value in required.items() if not value]
 
 
 def get_settings() -> Settings:

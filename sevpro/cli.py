@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from foundation.settings import get_settings
+from foundation.company import CompanySettings
+from foundation.settings import Settings, get_settings
 from schemas.topics import TRANSFER_KINDS
 from sevpro.console_cli import app as console_app
 from sevpro.contract_cli import app as contract_app
@@ -84,26 +85,35 @@ def _variable(loc: tuple[int | str, ...]) -> str:
     return name if name.startswith("KAFKA_") else f"SEVPRO_{name}"
 
 
-def _check_worker_settings() -> None:
+def _check_worker_settings() -> tuple[Settings, dict[str, CompanySettings]]:
     """Refuse to start on settings the worker cannot run with, before it joins the group: one clear message
-    (which company, which field), exit code 2, no traceback; never a crash at the first event."""
+    (which variable, which company, which field), exit code 2, no traceback; never a crash at the first event,
+    and never the demo's companies or sandbox credentials for want of the deployment's own."""
     from pydantic import ValidationError
 
-    from foundation.company import CompanySettingsError, demo_companies_path, load_companies, procountor_api_keys
+    from foundation.company import CompanySettingsError, load_companies, procountor_api_keys
     from foundation.kafka import KafkaSettingsError, security_options
+    from foundation.settings import SettingsError, missing_for_worker
 
     try:
         settings = get_settings()
         security_options(settings)
-        companies = load_companies(settings.companies_file or demo_companies_path())
+        missing = missing_for_worker(settings)
+        if missing:
+            raise SettingsError(f"not set: {', '.join(missing)} (each secret also as <NAME>_FILE; the demo's "
+                                "settings are only for `sevpro demo`)")
+        assert settings.companies_file is not None
+        companies = load_companies(settings.companies_file)
         procountor_api_keys(companies, os.environ)
-    except (CompanySettingsError, KafkaSettingsError) as error:
+    except (CompanySettingsError, KafkaSettingsError, SettingsError) as error:
         problem = str(error)
+    except OSError as error:
+        problem = f"SEVPRO_COMPANIES_FILE: cannot read {error.filename}: {error.strerror}"
     except ValidationError as error:  # the input is left out: it may be a secret
         problem = "; ".join(f"{_variable(item['loc'])}: {item['msg']}"
                             for item in error.errors(include_url=False, include_input=False))
     else:
-        return
+        return settings, companies
     console.print(f"[red]error:[/red] the worker cannot start: {escape(problem)}", soft_wrap=True)
     raise typer.Exit(2)
 
@@ -113,14 +123,13 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     """Run the faust worker (agents, pollers, projections) against the resolved broker."""
     import asyncio
 
-    from foundation.company import demo_companies_path, load_companies
     from foundation.kafka import KafkaUnreachable, ensure_topics, reach
     from foundation.logs import configure as configure_logs
     from sevpro.kafka_broker import resolve_bootstrap
     from sevpro.worker import DeadlineWorker
     from streams.bootstrap import bootstrap
 
-    _check_worker_settings()
+    settings, companies = _check_worker_settings()
     broker = resolve_bootstrap()
     try:
         asyncio.run(reach(broker.bootstrap))
@@ -128,8 +137,6 @@ def worker(loglevel: str = typer.Option("info")) -> None:
         console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}; check KAFKA_BOOTSTRAP_SERVERS "
                       "and the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", soft_wrap=True)
         raise typer.Exit(1) from None
-    settings = get_settings()
-    companies = load_companies(settings.companies_file or demo_companies_path())
     faust_app = bootstrap(settings, companies, broker.bootstrap)
     asyncio.run(ensure_topics(broker.bootstrap, partitions=faust_app.conf.topic_partitions, app_id=faust_app.conf.id))
     sys.argv = [sys.argv[0]]
@@ -203,7 +210,7 @@ def demo(severa_port: int = typer.Option(8081, min=1, max=65535, help="Port of t
         demo_module.print_where(stack)
         numbers = demo_module.demo_invoice_numbers(stack)
         demo_module.wait_for_transfers(stack, numbers, timeout)
-        tenant = get_settings().tenant  # the demo's own, also on a broker other tenants share
+        tenant = demo_module.demo_tenant()  # the demo's own, also on a broker other tenants share
         for kind in TRANSFER_KINDS:  # one table per kind: the invoices first, not lost among dimension items
             log_command(company=None, kind=kind, state=None, since=None, until=None, tenant=tenant, as_json=False,
                         db=None)

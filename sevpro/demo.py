@@ -21,8 +21,8 @@ from pathlib import Path
 from rich.console import Console
 
 from console.auth import default_users_file, save_user
+from foundation.company import demo_companies_path
 from foundation.paths import project_home
-from foundation.settings import get_settings
 from projections.store import ProjectionStore, default_db_path
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.procountor.demo import DEMO_FI_API_KEY, DEMO_SE_API_KEY
@@ -85,12 +85,30 @@ def stop_leftovers(broker: LocalKafkaBroker | None) -> list[str]:
     return stopped
 
 
+DEMO_TENANT = "demo"
+
+
+def demo_tenant() -> str:
+    """The demo's tenant: `demo`, or SEVPRO_TENANT when set (a demo on a broker other tenants share)."""
+    return os.environ.get("SEVPRO_TENANT") or DEMO_TENANT
+
+
+SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET = "sevpro-demo-client", "sevpro-demo-secret"
+
+
 def worker_environment(bootstrap: str, severa_url: str, procountor_url: str, app_id: str) -> dict[str, str]:
-    """The worker's configuration, as an operator would set it (sandbox credentials only)."""
+    """The worker's configuration, every setting explicit as an operator sets it: the demo's tenant and
+    companies, sandbox URLs and credentials (no worker falls back on these by itself)."""
     return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "SEVPRO_APP_ID": app_id,
+        "SEVPRO_TENANT": demo_tenant(),
+        "SEVPRO_COMPANIES_FILE": str(demo_companies_path()),
+        "SEVPRO_SEVERA_CLIENT_ID": SANDBOX_CLIENT_ID,
+        "SEVPRO_SEVERA_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "SEVPRO_PROCOUNTOR_CLIENT_ID": SANDBOX_CLIENT_ID,
+        "SEVPRO_PROCOUNTOR_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
         "SEVPRO_SEVERA_URL": f"{severa_url}/rest-api",
         "SEVPRO_PROCOUNTOR_URL": f"{procountor_url}/api",
         "SEVPRO_PROCOUNTOR_API_KEY_FI": DEMO_FI_API_KEY,
@@ -173,7 +191,7 @@ def wait_for_transfers(stack: DemoStack, numbers: set[str], timeout: float) -> l
                 raise RuntimeError(f"the worker exited with {stack.worker.returncode}; see {stack.worker_log}")
             if default_db_path().exists():
                 with ProjectionStore() as store:
-                    entries = store.transfers(kind="sales-invoice", tenant=get_settings().tenant)
+                    entries = store.transfers(kind="sales-invoice", tenant=demo_tenant())
                 done = {e["severa_number"] for e in entries if e["state"] in ("succeeded", "failed-data")}
                 status.update(f"transferring the demo invoices... {len(done & numbers)}/{len(numbers)}")
                 if numbers <= done:

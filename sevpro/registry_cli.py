@@ -1,6 +1,6 @@
 """`sevpro compare` (the registry comparison report) and `sevpro check` (the checks before enabling).
 
-Companies come from ``Settings().companies_file`` (default: the demo's), URLs and credentials from the same
+Companies come from ``Settings().companies_file`` (SEVPRO_COMPANIES_FILE, required), URLs and credentials from the same
 settings the worker uses (SEVPRO_SEVERA_URL, SEVPRO_PROCOUNTOR_URL, …; each company's API key from the
 environment variable its ``procountor_api_key_env`` names). Both commands only read.
 """
@@ -21,7 +21,7 @@ from rich.table import Table
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError
-from foundation.company import CompanySettings, CompanySettingsError, demo_companies_path, load_companies
+from foundation.company import CompanySettings, CompanySettingsError, load_companies
 from foundation.settings import Settings
 from registry.checks import ITEMS, Check, exit_code, run_checks
 from registry.compare import REGISTRIES, Report, SeveraRegistries, compare_registries
@@ -38,9 +38,12 @@ T = TypeVar("T")
 
 
 def _companies(settings: Settings, names: list[str] | None) -> list[CompanySettings]:
+    if settings.companies_file is None:
+        console.print("[red]error:[/red] SEVPRO_COMPANIES_FILE is not set: point it at your companies file")
+        raise typer.Exit(2)
     try:
-        companies = load_companies(settings.companies_file or demo_companies_path())
-    except CompanySettingsError as error:
+        companies = load_companies(settings.companies_file)
+    except (CompanySettingsError, OSError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     unknown = sorted(set(names or []) - set(companies))

@@ -17,6 +17,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from kafka_security import WORKER, secure_broker
 
+from foundation.company import demo_companies_path
 from foundation.kafka import KafkaUnreachable, admin_client, idempotent_producer, reach
 from projections.store import ProjectionStore
 from sandbox.procountor.app import create_app as procountor_app
@@ -105,7 +106,11 @@ def test_the_worker_with_a_wrong_password_says_so_in_one_line(broker: LocalKafka
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SEVPRO_", "KAFKA_"))}
     env = {**base, **_worker_env(broker, tmp_path, "not-the-password"), "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
            "SEVPRO_HOME": str(tmp_path / "home"), "SEVPRO_PROCOUNTOR_API_KEY_FI": "k1",
-           "SEVPRO_PROCOUNTOR_API_KEY_SE": "k2", "COLUMNS": "400"}
+           "SEVPRO_PROCOUNTOR_API_KEY_SE": "k2", "COLUMNS": "400",
+           # the settings a worker requires (it never falls back on the demo's), so that Kafka is what fails
+           "SEVPRO_TENANT": "secure", "SEVPRO_COMPANIES_FILE": str(demo_companies_path()),
+           "SEVPRO_SEVERA_CLIENT_ID": "id", "SEVPRO_SEVERA_CLIENT_SECRET": "s1",
+           "SEVPRO_PROCOUNTOR_CLIENT_ID": "id", "SEVPRO_PROCOUNTOR_CLIENT_SECRET": "s2"}
     result = subprocess.run([sys.executable, "-m", "sevpro.cli", "worker"], capture_output=True, text=True,
                             timeout=120, env=env)
     output = result.stdout + result.stderr

@@ -48,3 +48,31 @@ def test_dockerfile_copies_every_package_the_project_installs() -> None:
     packages = {name.rstrip("*") for name in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
     copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")}
     assert packages <= copied, f"Dockerfile does not COPY {sorted(packages - copied)}"
+
+
+def test_compose_worker_passes_every_setting_the_worker_requires() -> None:
+    """The worker refuses to start without its tenant, companies file and credentials (no demo defaults)."""
+    from foundation.settings import Settings, missing_for_worker
+
+    environment = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["worker"]["environment"]
+    prefixed = {k.removeprefix("SEVPRO_").lower(): v for k, v in environment.items() if k.startswith("SEVPRO_")}
+    settings = Settings.model_validate({k: v for k, v in prefixed.items() if k in Settings.model_fields})
+    assert missing_for_worker(settings) == []
+
+
+def test_compose_shows_the_kafka_security_settings_commented() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    commented = {line.strip().lstrip("#").strip().split(":")[0] for line in text.splitlines()
+                 if line.strip().startswith("#")}
+    assert {"KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD_FILE",
+            "KAFKA_SSL_CA_FILE"} <= commented
+
+
+def test_the_image_runs_as_a_non_root_user() -> None:
+    lines = [line.split() for line in (ROOT / "Dockerfile").read_text().splitlines() if line.strip()]
+    users = [words[1] for words in lines if words[0] == "USER"]
+    assert users, "the Dockerfile has no USER: the image would run as root"
+    assert users[-1].split(":")[0] not in ("root", "0")
+    last_user = max(i for i, words in enumerate(lines) if words[0] == "USER")
+    assert lines[-1][0] in ("ENTRYPOINT", "CMD") and last_user < len(lines) - 1
+    assert not any(words[0] == "RUN" for words in lines[last_user:]), "RUN after USER would need root"
