@@ -190,7 +190,7 @@ async def ensure_topics(bootstrap: str, partitions: int = 4, app_id: str | None 
         leader = [topics.leader_topic(app_id)] if app_id else []
         wanted = [*topics.all_topics(), topics.SMOKE_IN, topics.SMOKE_OUT, *leader]
         missing = [name for name in wanted if name not in existing]
-        single = topics.COMPACTED | set(leader)
+        single = topics.SINGLE_PARTITION | set(leader)
         if missing:
             new = [NewTopic(name, 1 if name in single else partitions, 1,
                             topic_configs={"cleanup.policy": "compact"} if name in topics.COMPACTED else {})

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from foundation.privacy import without_personal_data
 
 TERMINAL = {"succeeded": "succeeded", "skipped": "succeeded", "failed_transient": "failed-transient",
             "failed_config": "failed-config", "failed_data": "failed-data"}
@@ -165,9 +169,13 @@ def apply_events(db: sqlite3.Connection, batch: list[tuple[str, dict[str, Any], 
     result = Applied()
     # Deduplicated per tenant: conventional observed ids (system:entity:id:version) do not name the tenant,
     # and two Procountor environments can both have an invoice 123 at version 1.
-    keyed = [((name, event.get("tenant") or "", event["event_id"]), name, event, topic, partition, offset)
-             for name, event, topic, partition, offset in batch if event.get("event_id")]
+    keyed = [((name, event.get("tenant") or "", event["event_id"]), name, without_personal_data(name, event), topic,
+              partition, offset) for name, event, topic, partition, offset in batch if event.get("event_id")]
     result.duplicates = len(batch) - len(keyed)
+    # A forgotten person's own events (user versions, person links) read after the forget are not kept.
+    kept = [item for item in keyed if not _of_forgotten(db, item[1], item[2])]
+    result.duplicates += len(keyed) - len(kept)
+    keyed = kept
     seen = _stored(db, [key for key, *_ in keyed])
     fresh = []
     for key, name, event, topic, partition, offset in keyed:
@@ -292,3 +300,77 @@ def recompute_transfer(db: sqlite3.Connection, tenant: str, kind: str, source_id
          min((r["requested_at"] for r in requests), default=None), max(times),
          decisive[-1]["note"] if decisive else None),
     )
+
+
+# -- forgetting a person ------------------------------------------------------------------------------------
+FORGOTTEN = "(forgotten person)"
+# Text columns where a person may be named (a failure's message, a request's snapshot, the history).
+_NAMING_COLUMNS = {"requests": ("snapshot",), "outcomes": ("error",),
+                   "transfers": ("error_value", "error_message", "error_solution", "error_record"),
+                   "events": ("payload", "summary")}
+
+
+@dataclass
+class Forgotten:
+    events: int = 0  # the person's own events (user versions, person links) removed
+    links: int = 0  # ID map entries removed
+    redacted: int = 0  # other rows whose texts named the person
+
+
+def _of_forgotten(db: sqlite3.Connection, name: str, event: dict[str, Any]) -> bool:
+    if name in ("EntityObserved", "ObservationFailed") and (event.get("source_system"), event.get("entity")) == (
+            "severa", "user"):
+        person = event.get("entity_id")
+    elif name == "IdLinked" and event.get("kind") == "person":
+        person = event.get("severa_id")
+    else:
+        return False
+    return person is not None and db.execute("SELECT 1 FROM forgotten WHERE tenant=? AND severa_id=?",
+                                             (event.get("tenant") or "", person)).fetchone() is not None
+
+
+def forget_person(db: sqlite3.Connection, tenant: str, severa_id: str) -> Forgotten:
+    """Remove a Severa user from the read models (inside the caller's transaction): their versions and person
+    links go, their name, e-mail and employee number are replaced in what else names them (the transfers of
+    their travel reimbursements stay: bookkeeping records), and their events read later are not kept."""
+    db.execute("INSERT OR IGNORE INTO forgotten(tenant, severa_id, forgotten_at) VALUES (?,?,?)",
+               (tenant, severa_id, int(time.time() * 1000)))
+    keys = db.execute("SELECT DISTINCT record_name, tenant, event_id FROM event_refs WHERE tenant=? AND"
+                      " realm IN ('severa:user', 'severa:user#') AND ref=?", (tenant, severa_id)).fetchall()
+    texts: set[str] = {severa_id}
+    codes: set[str] = set()
+    for key in keys:
+        row = db.execute("SELECT payload FROM events WHERE record_name=? AND tenant=? AND event_id=?",
+                         tuple(key)).fetchone()
+        payload = json.loads(row[0]) if row else {}
+        if key[0] == "IdLinked":
+            codes.add(str(payload.get("severa_key") or ""))
+        try:
+            user = json.loads(payload.get("snapshot") or "{}") if key[0] == "EntityObserved" else {}
+        except ValueError:
+            user = {}
+        person = " ".join(str(user.get(k) or "").strip() for k in ("firstName", "lastName")).strip()
+        code = str(user.get("code") or "").strip()
+        codes.add(code)
+        texts |= {person, str(user.get("email") or ""), f"{code} ({person})" if code and person else ""}
+    removed = Forgotten()
+    for key in keys:
+        removed.events += db.execute("DELETE FROM events WHERE record_name=? AND tenant=? AND event_id=?",
+                                     tuple(key)).rowcount
+        db.execute("DELETE FROM event_refs WHERE record_name=? AND tenant=? AND event_id=?", tuple(key))
+    removed.links = db.execute("DELETE FROM id_links WHERE tenant=? AND kind='person' AND severa_id=?",
+                               (tenant, severa_id)).rowcount
+    # Longest first, so that "E042 (Maija M)" goes whole before "Maija M"; an employee number only as a word.
+    patterns = [re.escape(t) for t in sorted(texts - {""}, key=len, reverse=True)]
+    patterns += [rf"(?<![\w-]){re.escape(c)}(?![\w-])" for c in sorted(codes - {""}, key=len, reverse=True)]
+    pattern = re.compile("|".join(patterns))
+    for table, columns in _NAMING_COLUMNS.items():
+        for column in columns:
+            rows = db.execute(f"SELECT rowid, {column} FROM {table} WHERE (tenant=? OR substr(tenant, 1, ?)=?)"
+                              f" AND {column} IS NOT NULL", (tenant, len(tenant) + 1, f"{tenant}/")).fetchall()
+            for rowid, text in rows:
+                redacted = pattern.sub(FORGOTTEN, text)
+                if redacted != text:
+                    db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (redacted, rowid))
+                    removed.redacted += 1
+    return removed

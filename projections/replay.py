@@ -13,7 +13,7 @@ from pathlib import Path
 
 from projections import versions
 from projections.projector import Projector
-from projections.store import BatchResult, default_db_path
+from projections.store import BatchResult, ProjectionStore, default_db_path
 
 Progress = Callable[[int, int], None]  # (records done, records known so far)
 
@@ -50,6 +50,10 @@ async def replay(bootstrap: str, root: Path | str | None = None, *, since: datet
         assert builder.store is not None and builder.consumer is not None
         builder.store.set_meta("built_at", datetime.now(UTC).isoformat())
         builder.store.set_meta("built_since", since.isoformat() if since else "beginning")
+        if previous is not None:  # forgotten persons stay forgotten, also once their tombstones are compacted
+            with ProjectionStore(root, version=previous, follow=False) as old:
+                for tenant, person in old.forgotten():
+                    builder.store.forget_person(tenant, person)
         end = await builder.end_offsets()
         for tp, offset in end.items():
             total += max(0, offset - await builder.consumer.position(tp))

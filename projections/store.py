@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from projections import versions
-from projections.apply import apply_events, millis
+from projections.apply import Forgotten, apply_events, forget_person, millis
+from schemas import topics
 from schemas.codec import CodecError, decode
+
+# `sevpro forget` writes a tombstone (key tenant/<user guid>, no value) to this compacted topic.
+PERSON_TOPIC = topics.observed("severa", "user")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -62,6 +66,8 @@ CREATE TABLE IF NOT EXISTS id_links(
   procountor_id TEXT NOT NULL, created INTEGER, event_id TEXT, occurred_at INTEGER,
   PRIMARY KEY(tenant, company, kind, severa_key));
 CREATE INDEX IF NOT EXISTS id_links_severa_id ON id_links(severa_id);
+CREATE TABLE IF NOT EXISTS forgotten(
+  tenant TEXT NOT NULL, severa_id TEXT NOT NULL, forgotten_at INTEGER, PRIMARY KEY(tenant, severa_id));
 """
 # Columns added after a version of the tables was released: (table, column, type). Old events carry none of
 # them, so adding the empty column to an existing version gives what a replay would build.
@@ -83,6 +89,7 @@ class RawRecord(Protocol):
     topic: str
     partition: int
     offset: int
+    key: bytes | None
     value: bytes | None
 
 
@@ -185,10 +192,15 @@ class ProjectionStore:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             batch = []
+            forgotten: list[tuple[str, str]] = []
             for record in records:
                 result.records += 1
                 key = (record.topic, record.partition)
                 result.offsets[key] = max(result.offsets.get(key, -1), record.offset)
+                if record.value is None and record.topic == PERSON_TOPIC and record.key:
+                    tenant, _, person = record.key.decode().partition("/")  # `sevpro forget`'s tombstone
+                    forgotten.append((tenant, person))
+                    continue
                 try:
                     name, event = decode(record.value)  # type: ignore[arg-type]
                 except CodecError as exc:
@@ -198,7 +210,9 @@ class ProjectionStore:
                     continue
                 batch.append((name, event, record.topic, record.partition, record.offset))
             applied = apply_events(self.db, batch)
-            result.applied, result.duplicates = applied.applied, applied.duplicates
+            result.applied, result.duplicates = applied.applied + len(forgotten), applied.duplicates
+            for tenant, person in forgotten:  # after the batch: also the person's versions read with it go
+                forget_person(self.db, tenant, person)
             self.db.executemany(
                 "INSERT INTO applied_offsets VALUES (?,?,?) ON CONFLICT(topic, partition) DO UPDATE"
                 " SET offset=max(offset, excluded.offset)",
@@ -211,6 +225,22 @@ class ProjectionStore:
             raise
         self.db.execute("COMMIT")
         return result
+
+    def forget_person(self, tenant: str, severa_id: str) -> Forgotten:
+        """Remove a Severa user from this version of the read models (see projections.apply.forget_person)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            removed = forget_person(self.db, tenant, severa_id)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        return removed
+
+    def forgotten(self) -> list[tuple[str, str]]:
+        """(tenant, Severa user guid) of every person forgotten, to carry into a replay's new version."""
+        with self._read() as db:
+            return [(r[0], r[1]) for r in db.execute("SELECT tenant, severa_id FROM forgotten ORDER BY 1, 2")]
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))

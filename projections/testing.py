@@ -92,6 +92,11 @@ def observed(tenant: str, system: str, entity: str, entity_id: str, snapshot: di
     return topics.observed(system, entity), topics.key(tenant, entity_id), "EntityObserved", record
 
 
+def tombstone(tenant: str, system: str, entity: str, entity_id: str) -> tuple[str, bytes, str, Any]:
+    """A record with no value for an entity's key (what `sevpro forget` writes to the compacted user topic)."""
+    return topics.observed(system, entity), topics.key(tenant, entity_id), "", None
+
+
 @dataclass
 class Record:
     """A Kafka record as the store sees it (for feeding a ProjectionStore without a broker)."""
@@ -100,6 +105,7 @@ class Record:
     partition: int
     offset: int
     value: bytes | None
+    key: bytes | None = None
 
 
 class Feed:
@@ -110,7 +116,7 @@ class Feed:
 
     def __call__(self, *events: tuple[str, bytes, str, dict[str, Any]]) -> list[Record]:
         out = []
-        for topic, _key, name, record in events:
+        for topic, key, name, record in events:
             counter = self.offsets.setdefault(topic, itertools.count())
-            out.append(Record(topic, 0, next(counter), encode(name, record)))
+            out.append(Record(topic, 0, next(counter), None if record is None else encode(name, record), key))
         return out

@@ -43,7 +43,10 @@ def all_topics() -> list[str]:
     return names + [POLLER_WATERMARKS, REGISTRY_LINKS, DEAD_LETTER, NOTIFICATIONS_SENT]
 
 
-COMPACTED = {POLLER_WATERMARKS}
+# Compacted: the watermarks (the last per key counts), and the Severa users (personal data: the last version
+# per person is all the integration needs, and `sevpro forget`'s tombstone erases a person from the topic).
+COMPACTED = {POLLER_WATERMARKS, observed("severa", "user")}
+SINGLE_PARTITION = {POLLER_WATERMARKS}
 
 
 def key(tenant: str, *parts: str) -> bytes:

@@ -1,4 +1,4 @@
-"""`sevpro log | show | ids | replay | reprocess | export | project`: the read models on the command line."""
+"""`sevpro log | show | ids | replay | reprocess | export | project | forget`: the read models on the command line."""
 
 from __future__ import annotations
 
@@ -256,6 +256,30 @@ def reprocess_command(state: str = typer.Option("failed-transient", help="Transf
     for r in requests:
         console.print(f"{verb} {r['event_id']}")
     console.print(f"{len(requests)} transfer(s) {verb} again")
+
+
+@app.command("forget")
+def forget_command(person: str = typer.Argument(..., help="The Severa user's guid (`sevpro ids --kind person` shows"
+                                                          " it beside the employee number)."),
+                   tenant: str = typer.Option(..., help="The tenant whose user it is."),
+                   db: Path | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
+    """Erase a person: their data leaves the read models, and a tombstone on the compacted user topic erases
+    their snapshots from Kafka and from every projector and later replay."""
+    from projections.forget import person_topic_compacted, publish_tombstone
+
+    servers = _bootstrap(bootstrap)
+    _on_kafka(servers, publish_tombstone(servers, tenant, person))  # first: nothing is changed if Kafka fails
+    with ProjectionStore(_db(db)) as store:
+        removed = store.forget_person(tenant, person)
+    console.print(f"forgot {person} of tenant {tenant}: {removed.events} of their events and {removed.links} ID map"
+                  f" link(s) removed from the read models, {removed.redacted} record(s) that named them redacted;"
+                  " a tombstone is on severa.user.observed")
+    if _on_kafka(servers, person_topic_compacted(servers)) is False:
+        console.print("[yellow]warning:[/yellow] severa.user.observed is not compacted, so Kafka keeps the person's"
+                      " older versions: kafka-configs.sh --alter --entity-type topics --entity-name"
+                      " severa.user.observed --add-config cleanup.policy=compact", soft_wrap=True)
+    console.print("Also erase the person in Severa and Procountor themselves; the transfers of their travel"
+                  " reimbursements are bookkeeping records and stay (README, \"Personal data\").", soft_wrap=True)
 
 
 @app.command("export")

@@ -175,6 +175,11 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
         """Keep each user's business unit current for the travel trigger."""
         runtime = await starter.get()
         async for event in stream.events():
+            if event.value is None:  # a tombstone: `sevpro forget` of tenant/<user guid>
+                tenant, _, guid = (event.key or b"").decode().partition("/")
+                if ours(tenant):
+                    runtime.travel_directory.forget_user(guid)
+                continue
             observed = await decoded(event, "EntityObserved", "travel_user_cache")
             if observed is not None:
                 runtime.travel_directory.remember_user(json.loads(observed["snapshot"]))

@@ -25,6 +25,7 @@ from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
 from foundation.company import CompanySettings
 from foundation.logs import get_logger
+from foundation.privacy import minimal_user
 from streams.mapping.attachments import MAX_ATTACHMENT_BYTES, attachment_too_large, validate_attachment
 from streams.mapping.errors import TransferDataError
 from streams.mapping.travel_reimbursement import (
@@ -80,11 +81,15 @@ class TravelDirectory:
     def remember_user(self, user: Json) -> None:
         """Keep a user seen elsewhere (e.g. on severa.user.observed), so its business unit is current."""
         if user.get("guid"):
-            self.users[user["guid"]] = user
+            self.users[user["guid"]] = minimal_user(user)
+
+    def forget_user(self, guid: str) -> None:
+        """A person forgotten (`sevpro forget`): read from Severa again if ever needed."""
+        self.users.pop(guid, None)
 
     async def user(self, guid: str) -> Json:
         if guid not in self.users:
-            self.users[guid] = await self.severa.get_user(guid)
+            self.users[guid] = minimal_user(await self.severa.get_user(guid))
         return self.users[guid]
 
     def status_guid(self, name_or_guid: str | None) -> str | None:

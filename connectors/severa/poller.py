@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from connectors.polling import EntitySource, Poller
 from connectors.severa.client import SeveraClient
+from foundation.privacy import minimal_user
 from foundation.types import Json
 
 
@@ -39,6 +40,18 @@ def _iterated(call: Callable[..., AsyncIterator[Json]]) -> Callable[[datetime | 
     return fetch
 
 
+def _minimised_users(fetch: Callable[[datetime | None], AsyncIterator[Json]]
+                     ) -> Callable[[datetime | None], AsyncIterator[Json]]:
+    """Only the fields the integration uses of a user go into events (never the identity number or the bank
+    account: the travel transfer reads those from Severa when it writes the person)."""
+
+    async def minimised(since: datetime | None) -> AsyncIterator[Json]:
+        async for user in fetch(since):
+            yield minimal_user(user) if isinstance(user, dict) else user
+
+    return minimised
+
+
 def severa_sources(client: SeveraClient) -> list[EntitySource]:
     """Every Severa entity type the integration reads: invoices and travel reimbursements first (what users
     wait for; a transfer reads what else it needs itself), then the registries a transfer uses."""
@@ -53,7 +66,7 @@ def severa_sources(client: SeveraClient) -> list[EntitySource]:
         EntitySource("work_type", _listed(client.list_work_types), "guid", changed),
         EntitySource("travel_expense_type", _listed(client.list_travel_expense_types), "guid", changed),
         EntitySource("project", _iterated(client.iter_projects), "guid", changed),
-        EntitySource("user", _iterated(client.iter_users), "guid", changed),
+        EntitySource("user", _minimised_users(_iterated(client.iter_users)), "guid", changed),
         EntitySource("customer", _iterated(client.iter_customers), "guid", changed),
         EntitySource("invoice_status", _full(client.list_invoice_statuses), "guid", None, incremental=False),
         EntitySource("travel_reimbursement_status", _full(client.list_travel_reimbursement_statuses), "guid",

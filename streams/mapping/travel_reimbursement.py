@@ -27,6 +27,7 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
 from foundation.company import CompanySettings
+from foundation.privacy import mask_iban
 from foundation.types import Json
 from streams.mapping.checks import Errors, check_fiscal_period
 from streams.mapping.errors import TransferDataError
@@ -121,7 +122,7 @@ def employee(user: Mapping[str, Any], *, record: str) -> tuple[str, str]:
     try:
         iban = IBAN(account).compact
     except SchwiftyException:
-        raise _error("MISSING_BANK_ACCOUNT", record, "user.bankAccountNumber", account,
+        raise _error("MISSING_BANK_ACCOUNT", record, "user.bankAccountNumber", mask_iban(account),
                      f"the bank account of user {label} is not a valid IBAN", user=label) from None
     return code, iban
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -74,3 +75,27 @@ async def test_every_entity_type_is_published(kafka, unique, severa) -> None:
     assert stats["customer"].published == len(severa.app.state.store.all("customers"))
     assert stats["invoice"].published == len(severa.app.state.store.all("invoices"))
     assert stats["business_unit"].published >= 3
+
+
+async def test_users_are_published_with_only_the_fields_the_integration_uses(kafka, unique, severa) -> None:
+    """Severa's user has an identity number, a bank account, an address...: none of it goes into an event."""
+    tenant = f"usr{unique}"
+    store = severa.app.state.store
+    user = store.all("users")[0]
+    store.update("users", user["guid"], {"socialSecurityNumber": "131052-308T", "address": "Kotikatu 1",
+                                         "phone": "+358 40 123 4567"})
+    full = store.get("users", user["guid"])
+    assert full["bankAccountNumber"] and full["socialSecurityNumber"] == "131052-308T"
+    async with _client(severa) as client:
+        async with severa_poller(kafka.bootstrap, tenant, client, entities=["user"]) as poller:
+            await poller.poll_once()
+    events = [e for e in await read_events(kafka.bootstrap, topics.observed("severa", "user"))
+              if e["tenant"] == tenant]
+    assert len(events) == len(store.all("users"))
+    mine = next(json.loads(e["snapshot"]) for e in events if e["entity_id"] == user["guid"])
+    assert set(mine) <= {"guid", "lastUpdatedDateTime", "isActive", "code", "firstName", "lastName", "email",
+                         "businessUnit"}
+    assert mine["code"] == full["code"] and mine["businessUnit"]["guid"] == full["businessUnit"]["guid"]
+    text = json.dumps(events, default=str)
+    for secret in ("131052-308T", full["bankAccountNumber"], "Kotikatu", "+358 40"):
+        assert secret not in text

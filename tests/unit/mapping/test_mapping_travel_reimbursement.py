@@ -186,3 +186,11 @@ def test_status_actions(current, wanted, actions) -> None:
 def test_record_name() -> None:
     assert record_name(reimbursement()) == "travel reimbursement 3"
     assert record_name({"guid": "g"}) == "travel reimbursement g"
+
+
+def test_a_bank_account_that_is_not_an_iban_is_reported_masked() -> None:
+    """The failure is kept in events and shown in the console and the export: never the whole account."""
+    with pytest.raises(TransferDataError) as raised:
+        employee(user(bankAccountNumber="FI21 1234 5600 0007 86"), record="travel reimbursement 3")
+    assert raised.value.value == "FI21 **** **** 0786"
+    assert "1234 5600" not in repr(vars(raised.value))
