@@ -29,11 +29,9 @@ class Known:
         )
 
 
-BANK_ACCOUNTS = "issue 12 item 6: GET /bankaccounts answers {results, meta} with iban (branch fidelity)"
 PRODUCT_TYPES = "issue 12, not settled: product search sends type as a comma list; search once per type"
 
 KNOWN: tuple[Known, ...] = (
-    Known("procountor", "GET /bankaccounts", "answer", "bankAccounts", BANK_ACCOUNTS),
     Known("procountor", "GET /products", "request", "query type", PRODUCT_TYPES),
 )
 

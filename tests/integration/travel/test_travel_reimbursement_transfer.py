@@ -323,7 +323,8 @@ async def test_a_travel_invoice_not_written_by_the_integration_is_not_adopted(tr
     both, with nothing written (issue 10)."""
     assert (await travel.transfer().handle(await travel.request(2))).state == "succeeded"
     [other] = travel.travel_invoices(2)
-    by_hand = await travel.procountor["FI"].create_invoice({**other, "originalInvoiceNumber": "1"})
+    as_read = {k: v for k, v in other.items() if not k.startswith("_")}  # the sandbox's bookkeeping stays home
+    by_hand = await travel.procountor["FI"].create_invoice({**as_read, "originalInvoiceNumber": "1"})
     request = await travel.request(1)
     writes = travel.writes()
     result = await travel.transfer().handle(request)
