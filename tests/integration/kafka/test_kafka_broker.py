@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -166,6 +167,18 @@ def _sevpro(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
                           timeout=300)
 
 
+def _free_port_and_next() -> int:
+    for _ in range(100):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no free port whose next port is free too")
+
+
 def test_cli_up_status_down(tmp_path: Path) -> None:
     env = {**os.environ, "SEVPRO_HOME": str(tmp_path / "home")}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
@@ -174,10 +187,7 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
     if jars.exists():
         (tmp_path / "home" / "kafka" / "jars").mkdir(parents=True)
         (tmp_path / "home" / "kafka" / "jars" / KAFKA_VERSION).symlink_to(jars)
-    port = free_port()
-    controller = free_port()
-    while controller == port + 1 or port + 1 == controller:
-        controller = free_port()
+    port = _free_port_and_next()  # `kafka up --port N` runs the controller on N + 1
     up = _sevpro("kafka", "up", "--port", str(port), env=env)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
