@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.errors import TransientApiError
+from connectors.errors import ApiAuthError, TransientApiError
 from foundation.logs import get_logger
 from foundation.schedule import Schedule
 from foundation.types import Json
@@ -95,12 +95,15 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
                 try:
                     requests = await decide(runtime, observed)
                     break
-                except (ValueError, KeyError) as exc:
-                    await app.send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}")
-                    break
-                except TRANSIENT as exc:  # the API is down: hold this partition rather than lose the event
+                except (TRANSIENT, ApiAuthError) as exc:  # the API is down, or refuses the settings until they
+                    # are fixed: hold this partition rather than lose the event
                     log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
                     await asyncio.sleep(wait)
+                except Exception as exc:  # noqa: BLE001 - anything else (bad data, a 404): parked, and go on
+                    await app.send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}")
+                    log.error("trigger parked an event on the dead-letter topic", agent=agent,
+                              error=f"{type(exc).__name__}: {exc}"[:300])
+                    break
             for request in requests if isinstance(requests, list) else [requests] if requests else []:
                 await runtime.emit("TransferRequested", request)
 
