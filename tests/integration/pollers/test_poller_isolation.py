@@ -57,7 +57,7 @@ async def test_an_invoice_over_1_mb_becomes_an_observation_failure_and_the_other
     tenant = f"big{unique}"
     store = severa.app.state.store
     huge = store.all("invoices")[0]["guid"]
-    store.update("invoices", huge, {"additionalInformation": "x" * 1_500_000})  # pasted into a free-text field
+    store.update("invoices", huge, {"notes": "x" * 1_500_000})  # pasted into the invoice notes
     async with _client(severa) as client, severa_poller(kafka.bootstrap, tenant, client) as poller:
         await poller.poll_due()
         await poller.poll_due()  # the next round does not report the same version again
