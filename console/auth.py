@@ -136,7 +136,8 @@ class ConsoleAuth:
             if proxied:
                 return proxied
         name = request.session.get("user")
-        if isinstance(name, str) and (name in self.users or request.session.get("via") == "proxy"):
+        proxied_session = bool(self.trusted_user_header) and request.session.get("via") == "proxy"
+        if isinstance(name, str) and (name in self.users or proxied_session):
             return name
         if request.method in SAFE_METHODS:
             return self._basic(request.headers.get("authorization", ""))

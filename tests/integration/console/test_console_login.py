@@ -160,6 +160,16 @@ def test_the_proxy_header_counts_only_when_configured(root: Path, http: httpx.Cl
         page = behind.get("/", headers={"X-Forwarded-User": "alice@example.com"})
         assert page.status_code == 200 and "alice@example.com" in page.text
         assert behind.get("/api/overview").status_code == 200  # the proxy's session continues
+    # A proxy's session, once the proxy header is turned off again, is no user of this console.
+    secret = "s" * 40
+    with SandboxServer(create_app(root, auth=sample_log.auth(session_secret=secret,
+                                                             trusted_user_header="X-Forwarded-User"))) as proxied, \
+            httpx.Client(base_url=proxied.url) as behind:
+        assert behind.get("/", headers={"X-Forwarded-User": "alice@example.com"}).status_code == 200
+        cookie = behind.cookies[SESSION_COOKIE]
+    with SandboxServer(create_app(root, auth=sample_log.auth(session_secret=secret))) as direct, \
+            httpx.Client(base_url=direct.url, cookies={SESSION_COOKIE: cookie}) as stale:
+        assert stale.get("/").status_code == 303
 
 
 def test_after_login_only_a_local_page_is_a_target(http: httpx.Client) -> None:
