@@ -21,6 +21,7 @@ from connectors.procountor.client import ProcountorClient, procountor_pacer
 from connectors.procountor.poller import procountor_poller
 from connectors.severa.client import SeveraClient
 from connectors.severa.poller import severa_poller
+from connectors.severa.row_mirror import InvoiceRowMirror
 from foundation.company import CompanySettings, procountor_api_keys
 from foundation.kafka import idempotent_producer
 from foundation.logs import get_logger
@@ -89,7 +90,8 @@ class Runtime:
             settings=settings, companies=companies, bootstrap=bootstrap, severa=severa, procountor=procountor,
             producer=producer, store=store, directory=directory, travel_directory=travel_directory,
             transfer=SalesInvoiceTransfer(severa, procountor, companies, emit, transfer_log=store, directory=directory,
-                                          customer_ttl=settings.registry_poll_seconds, contexts=contexts),
+                                          customer_ttl=settings.registry_poll_seconds, contexts=contexts,
+                                          row_mirror=InvoiceRowMirror(severa)),
             travel=TravelReimbursementTransfer(severa, procountor, companies, emit, transfer_log=store,
                                                directory=travel_directory, contexts=contexts),
             dimension_items=DimensionItemTransfer(severa, procountor, companies, emit, transfer_log=store,

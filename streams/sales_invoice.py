@@ -31,6 +31,7 @@ from typing import Any
 from connectors.errors import ContentTooLarge
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
+from connectors.severa.row_mirror import InvoiceRowMirror
 from foundation.company import CompanySettings
 from foundation.logs import get_logger
 from streams.mapping.attachments import (
@@ -151,9 +152,10 @@ class SalesInvoiceTransfer(ToProcountor):
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: CompanyDirectory | None = None, customer_ttl: float = 60.0,
-                 contexts: dict[str, CompanyContext] | None = None) -> None:
+                 contexts: dict[str, CompanyContext] | None = None, row_mirror: InvoiceRowMirror | None = None) -> None:
         super().__init__(severa, procountor, companies, emit, transfer_log, contexts)
         self.directory = directory
+        self.row_mirror = row_mirror  # rows read in pages of 100 under a backlog; None: always per invoice
         # Customer cards with their addresses, for `customer_ttl` seconds: most invoices go to returning
         # customers, and two Severa calls per invoice are a third of its Severa budget.
         self._customers: dict[str, tuple[float, Json]] = {}
@@ -177,8 +179,7 @@ class SalesInvoiceTransfer(ToProcountor):
         invoice = json.loads(request["snapshot"])
         record = record_name(invoice)
         await context.ensure_loaded()
-        rows = await self._with_source_details(await self.severa.get_invoice_rows(request["source_id"]), invoice,
-                                               company, record)
+        rows = await self._with_source_details(await self._rows(request, invoice), invoice, company, record)
         existing = await self._existing_invoice(context, invoice)
         if existing is not None and (refused := already_transferred(self.log, request, existing, record)):
             raise refused
@@ -245,6 +246,14 @@ class SalesInvoiceTransfer(ToProcountor):
                               written)
         if note:
             raise Withdrawn(note)
+
+    async def _rows(self, request: Json, invoice: Json) -> list[Json]:
+        """The invoice's rows: from the worker's row mirror when it can answer for this version, else read."""
+        if self.row_mirror is not None:
+            rows = await self.row_mirror.rows(invoice, request["source_version"])
+            if rows is not None:
+                return rows
+        return await self.severa.get_invoice_rows(request["source_id"])
 
     async def _customer(self, invoice: Json, record: str) -> Json:
         ref = invoice.get("billingCustomer") or invoice.get("customer") or {}

@@ -448,6 +448,10 @@ class SeveraClient:
             self.iter_pages("/v1/invoices/{invoiceGuid}/invoicerows", path_params={"invoiceGuid": invoice_guid})
         )
 
+    def iter_invoice_rows(self, *, changed_since: datetime | str | None = None) -> AsyncIterator[Json]:
+        """``GET /v1/invoicerows``: rows of every invoice (each with its ``invoiceGuid``), changed since (>=)."""
+        return self.iter_pages("/v1/invoicerows", {"changedSince": _param_datetime(changed_since)})
+
     async def get_invoice_row_sources(
         self, invoice_row_guid: str, kinds: tuple[str, ...] = ("workhours", "projectfees", "projecttravelexpenses")
     ) -> dict[str, list[Json]]:

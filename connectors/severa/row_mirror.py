@@ -1,0 +1,121 @@
+"""A worker's mirror of Severa's invoice rows: one `GET /v1/invoicerows?changedSince=` page answers for up to
+100 rows of any invoices, where `GET /v1/invoices/{guid}/invoicerows` answers for one invoice.
+
+Rows change while an invoice is a draft, not once it is in a (non-editable) transfer status. So the rows of
+an invoice version that entered the transfer status at T are all in the mirror once the mirror has read every
+row changed up to T (`as_of` >= T), provided the mirror reaches back to the invoice's creation (`since` <= its
+`createdDateTime`: no row of it can be older). Otherwise the caller reads the invoice's rows itself.
+
+Read through, by the transfers of one worker (every worker keeps its own, the poller runs on the leader
+only): a transfer whose invoice the mirror cannot answer for yet starts a refresh, and transfers arriving
+while one runs wait for it, so under a backlog one listing serves many invoices. Nothing waits for a batch
+to fill: an invoice whose status change is younger than `lag` (a read now might still miss a row committed
+late on Severa's side, or our clock may run ahead of Severa's) is read per invoice at once, as when idle.
+
+The listing does not show deleted rows: a row deleted while the invoice was a draft would stay in the
+mirror. The mirror therefore answers only when its rows add up to the invoice's `totalExcludingTax`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from connectors.polling import parse_version
+from connectors.severa.client import SeveraClient
+from foundation.logs import get_logger
+from foundation.types import Json
+
+log = get_logger(__name__)
+
+
+class InvoiceRowMirror:
+    """Rows of every invoice changed since `since`, complete up to `as_of`, read through `client`."""
+
+    def __init__(self, client: SeveraClient, *, horizon: timedelta = timedelta(days=2),
+                 lag: timedelta = timedelta(seconds=10),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.client = client
+        self.horizon = horizon  # how far back the mirror reaches (and keeps rows)
+        self.lag = lag
+        self.clock = clock
+        self.since: datetime | None = None  # every row changed at or after this is here (up to as_of)
+        self.as_of: datetime | None = None
+        self._rows: dict[str, dict[str, Json]] = {}  # invoice guid → row guid → row
+        self._refreshing: asyncio.Task[None] | None = None
+
+    async def rows(self, invoice: Json, version: str) -> list[Json] | None:
+        """The rows of `invoice` at `version` (the version that entered the transfer status), or None when the
+        mirror cannot answer for them (the caller then reads them per invoice)."""
+        try:
+            changed = parse_version(version)
+            created = parse_version(str(invoice["createdDateTime"]))
+            guid = str(invoice["guid"])
+        except (KeyError, ValueError):
+            return None
+        try:
+            while self.as_of is None or self.as_of < changed:
+                if self.clock() - self.lag < changed:
+                    return None  # too fresh to vouch for: no waiting
+                await self.refresh()
+        except Exception as exc:  # noqa: BLE001 - the per-invoice read (with its own error handling) takes over
+            log.warning("invoice row mirror not refreshed; rows read per invoice", error=f"{type(exc).__name__}: "
+                        f"{exc}"[:300])
+            return None
+        if self.since is None or created < self.since:
+            return None
+        rows = sorted(self._rows.get(guid, {}).values(), key=lambda r: (r.get("sortOrder") or 0, str(r.get("guid"))))
+        return rows if rows and _adds_up(rows, invoice) else None
+
+    async def refresh(self) -> None:
+        """One listing of the rows changed since the last one; concurrent callers share it."""
+        if self._refreshing is None:
+            self._refreshing = asyncio.create_task(self._read())
+        task = self._refreshing
+        try:
+            await asyncio.shield(task)
+        finally:
+            if self._refreshing is task and task.done():
+                self._refreshing = None
+
+    async def _read(self) -> None:
+        started = self.clock()
+        since = self.as_of if self.as_of is not None else started - self.horizon
+        found: list[Json] = [row async for row in self.client.iter_invoice_rows(changed_since=since)]
+        for row in found:
+            if row.get("invoiceGuid") and row.get("guid"):
+                self._rows.setdefault(str(row["invoiceGuid"]), {})[str(row["guid"])] = row
+        self.as_of = started - self.lag
+        self.since = max(self.since or since, started - self.horizon)
+        self._forget_before(self.since)
+        log.debug("invoice row mirror refreshed", rows=len(found), as_of=self.as_of.isoformat())
+
+    def _forget_before(self, since: datetime) -> None:
+        """Drop rows older than `since`: no invoice the mirror answers for (created at or after it) has them."""
+        for invoice_guid in list(self._rows):
+            rows = self._rows[invoice_guid]
+            for row_guid in [g for g, r in rows.items() if _changed(r) < since]:
+                del rows[row_guid]
+            if not rows:
+                del self._rows[invoice_guid]
+
+
+def _changed(row: Json) -> datetime:
+    try:
+        return parse_version(str(row.get("lastUpdatedDateTime") or row.get("createdDateTime")))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # kept: never dropped for a date it does not have
+
+
+def _adds_up(rows: list[Json], invoice: Json) -> bool:
+    """True when the rows' quantity × unit price add up to the invoice's total excluding tax (to the cent per
+    row): a row deleted while the invoice was a draft, still in the mirror, shows here."""
+    try:
+        total = Decimal(str((invoice.get("totalExcludingTax") or {})["amount"]))
+        summed = sum((Decimal(str(r.get("quantity") or 0)) * Decimal(str((r.get("unitPrice") or {}).get("amount")
+                                                                        or 0)) for r in rows), Decimal(0))
+    except (KeyError, TypeError, InvalidOperation):
+        return False
+    return abs(total - summed) <= Decimal("0.01") * len(rows)
