@@ -287,7 +287,9 @@ def settle(stack: Stack, records: dict[str, Plan], kinds: dict[str, str], quiet_
             entries = {e["severa_id"]: e for kind in set(kinds.values()) for e in stack_transfers(stack, kind)
                        if e["severa_id"] in records}
             final = sum(1 for e in entries.values() if e["state"] in FINAL)
-            progress = (len(entries), final, sum(int(e.get("attempt_count") or 0) for e in entries.values()))
+            # Retries of a transient failure are not progress: a record that fails for ever must not keep the
+            # run waiting.
+            progress = (len(entries), final)
             if progress != seen:
                 seen, last_change = progress, time.monotonic()
             status.update(f"fuzz: {final}/{len(records)} records ended, {len(entries)} in the log, "

@@ -26,6 +26,11 @@ from stdnum.se import vat as se_vat
 
 from .store import Company
 
+# A number the books cannot hold is refused as an invalid value (the public description gives no bound; money
+# columns of accounting systems hold 13 integer digits and 2 decimals, and beyond 10^15 the amounts' arithmetic
+# leaves Decimal's precision): never a 500.
+AMOUNT_LIMIT = Decimal(10) ** 15
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -211,10 +216,14 @@ class Checker:
             self.add(path, "INVALID_VALUE")
             return None
         try:
-            return Decimal(str(value))
+            number = Decimal(str(value))
         except ArithmeticError:
             self.add(path, "INVALID_VALUE")
             return None
+        if not number.is_finite() or abs(number) >= AMOUNT_LIMIT:
+            self.add(path, "INVALID_VALUE")
+            return None
+        return number
 
     def address(self, address: Any, path: str, *, name_required: bool) -> None:
         if address is None:
@@ -394,8 +403,10 @@ def check_row(
     check.text(row.get("productCode"), f"{path}.productCode", 40)
     for key in ("comment", "headerText", "explanationText"):
         check.text(row.get(key), f"{path}.{key}", 512)
-    check.number(row.get("quantity"), f"{path}.quantity", required=True)
-    check.number(row.get("unitPrice"), f"{path}.unitPrice", required=True)
+    quantity = check.number(row.get("quantity"), f"{path}.quantity", required=True)
+    price = check.number(row.get("unitPrice"), f"{path}.unitPrice", required=True)
+    if quantity is not None and price is not None and abs(quantity * price) >= AMOUNT_LIMIT:
+        check.add(f"{path}.unitPrice", "INVALID_VALUE")  # the row's amount would not fit either
     check.number(row.get("discountPercent"), f"{path}.discountPercent", required=True)
     check.enum(row.get("unit"), f"{path}.unit", UNITS, required=True)
     vat = check.number(row.get("vatPercent"), f"{path}.vatPercent", required=True)

@@ -463,3 +463,17 @@ async def test_a_person_needs_a_payment_method(api: httpx.AsyncClient) -> None:
     assert [e["field"] for e in refused.json()["errors"]] == ["paymentInfo.paymentMethod"]
     person["paymentInfo"]["paymentMethod"] = "BANK_TRANSFER"
     assert (await api.post("/api/persons", json=person)).status_code == 200
+
+
+@pytest.mark.parametrize(("quantity", "price", "field"), [
+    (1e300, 10, "invoiceRows[0].quantity"),  # the fuzz benchmark's overflow: a 500 before
+    (10, -1e300, "invoiceRows[0].unitPrice"),
+    (1e14, 1e14, "invoiceRows[0].unitPrice"),  # each fits, their product does not
+])
+async def test_amounts_the_books_cannot_hold_are_refused_not_a_500(
+        api: httpx.AsyncClient, invoice_body: Any, quantity: float, price: float, field: str) -> None:
+    body = invoice_body()
+    body["invoiceRows"][0].update(quantity=quantity, unitPrice=price)
+    response = await post_invoice(api, body)
+    assert response.status_code == 400, response.text
+    assert (field, "INVALID_VALUE") in errors(response)
