@@ -43,6 +43,7 @@ async def _values_of(bootstrap: str, key: bytes) -> list[bytes | None]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - every partition (other tests made 4)
         tps = [TopicPartition(PERSON_TOPIC, p) for p in consumer.partitions_for_topic(PERSON_TOPIC) or {0}]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
