@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from connectors.errors import TransientApiError
+from connectors.errors import ApiAuthError, TransientApiError
 from connectors.polling import Poller
 from connectors.procountor.client import ProcountorClient, procountor_pacer
 from connectors.procountor.poller import procountor_poller
@@ -155,9 +155,19 @@ async def _close_all(resources: list[Any]) -> None:
 START_RETRY_MAX_SECONDS = 30.0
 
 
+def _start_problem(error: Exception) -> str:
+    if isinstance(error, TransientApiError):
+        return "an API is unavailable"
+    if isinstance(error, ApiAuthError):
+        return "an API refused the credentials or their scopes"
+    return "unexpected error"
+
+
 class RuntimeStarter:
-    """The worker's runtime, started once, on first use. While an API cannot be reached the start is retried
-    with backoff (the worker stays up and says so) instead of crashing the worker; other errors are raised."""
+    """The worker's runtime, started once, on first use. Until it starts (an API unavailable, credentials
+    refused, anything else) the start is retried with backoff and the log says why: the worker stays up and its
+    events wait in Kafka. A fix on the API's side (the client enabled again, a scope granted) is picked up
+    without a restart; new credentials of ours are settings, read at start."""
 
     def __init__(self, settings: Settings, companies: dict[str, CompanySettings], bootstrap: str) -> None:
         self.settings, self.companies, self.bootstrap = settings, companies, bootstrap
@@ -173,10 +183,10 @@ class RuntimeStarter:
                     raise asyncio.CancelledError("the worker is stopping")
                 try:
                     self.runtime = await Runtime.start(self.settings, self.companies, self.bootstrap)
-                except TransientApiError as error:
+                except Exception as error:  # noqa: BLE001 - every agent waits on this: none may crash with it
                     failures += 1
                     delay = min(START_RETRY_MAX_SECONDS, 2.0 ** failures)
-                    log.error("runtime cannot start yet: an API is unavailable, retrying", failures=failures,
+                    log.error(f"runtime cannot start yet: {_start_problem(error)}, retrying", failures=failures,
                               retry_in_s=delay, error=f"{type(error).__name__}: {error}")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), delay)
