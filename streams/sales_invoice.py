@@ -38,6 +38,7 @@ from streams.mapping.attachments import (
     MAX_ATTACHMENT_BYTES,
     attachment_too_large,
     choose_attachment,
+    needs_invoice_details,
     validate_attachment,
 )
 from streams.mapping.checks import record_name
@@ -385,7 +386,11 @@ class SalesInvoiceTransfer(ToProcountor):
         """The PDF to upload (its checked name and content), fetched before the invoice is created, so that a
         file Procountor would refuse is a data error with nothing written. None: none wanted, or uploaded by
         an earlier attempt (an adopted invoice was just read, with its attachments listed)."""
-        option = choose_attachment(context.settings, invoice)
+        files, invoice_settings = None, None
+        if needs_invoice_details(context.settings):  # Severa's invoice model has neither files nor settings
+            files = await self.severa.list_invoice_files(invoice["guid"])
+            invoice_settings = await self.severa.get_invoice_settings(invoice["guid"])
+        option = choose_attachment(context.settings, files, invoice_settings)
         if option is None or (existing is not None and existing.get("attachments")):
             return None
         filename = f"invoice-{invoice.get('number')}.pdf"

@@ -492,6 +492,12 @@ class SeveraClient:
             self.iter_offset("/v1/invoices/{invoiceGuid}/files", path_params={"invoiceGuid": invoice_guid})
         )
 
+    async def get_invoice_settings(self, invoice_guid: str) -> Json:
+        """``GET /v1/invoices/{invoiceGuid}/invoicesettings`` (InvoiceSettingsOutputModel: row groupings etc.)."""
+        return await self._json(
+            "GET", "/v1/invoices/{invoiceGuid}/invoicesettings", path_params={"invoiceGuid": invoice_guid}
+        )
+
     async def get_file(self, file_guid: str) -> Json:
         return await self._get("/v1/files/{guid}", guid=file_guid)
 

@@ -385,6 +385,11 @@ async def invoice_files(ctx: Ctx) -> Response:
     return offset_page(ctx, ctx.store.find("invoicefiles", invoiceGuid=invoice["guid"]), [], default_count=None)
 
 
+async def invoice_settings(ctx: Ctx) -> Response:
+    _get_or_404(ctx.store, "invoices", ctx.params["invoiceGuid"])
+    return JSONResponse(ctx.store.invoice_settings(ctx.params["invoiceGuid"]))
+
+
 async def expense_files(ctx: Ctx) -> Response:
     expense = _get_or_404(ctx.store, "projecttravelexpenses", ctx.params["projectTravelExpenseGuid"])
     rows = ctx.store.find("projecttravelexpensefiles", travelExpenseGuid=expense["guid"])
@@ -539,6 +544,7 @@ OPERATIONS: list[Operation] = [
     Operation("DELETE", "/v1/invoices/{guid}", ("invoices:delete",), delete("invoices")),
     Operation("GET", "/v1/invoices/{guid}/pdf", ("files:read",), invoice_pdf),
     Operation("GET", "/v1/invoices/{invoiceGuid}/files", ("files:read",), invoice_files),
+    Operation("GET", "/v1/invoices/{invoiceGuid}/invoicesettings", ("invoices:read",), invoice_settings),
     Operation(
         "GET",
         "/v1/invoices/{invoiceGuid}/invoicerows",

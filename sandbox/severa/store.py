@@ -278,6 +278,23 @@ class SeveraStore:
             | {"fileGuid": file["guid"], "invoiceGuid": invoice_guid, "sortOrder": sort_order},
         )
 
+    def invoice_settings(self, invoice_guid: str) -> Record:
+        """The invoice's InvoiceSettingsOutputModel; Severa's defaults (rows one by one) until changed."""
+        self.require("invoices", invoice_guid)
+        guid = demo_guid("invoicesettings", invoice_guid)
+        found = self.get("invoicesettings", guid)
+        if found is None:
+            found = self.insert("invoicesettings", {
+                "workHourGrouping": "OneByOne", "projectFeeGrouping": "OneByOne",
+                "projectTravelExpenseGrouping": "OneByOne", "showCategories": True, "showQuantity": True,
+                "showUnit": True, "showUnitPrice": True, "isReverseCharged": False,
+            }, guid=guid)
+        return found
+
+    def set_invoice_grouping(self, invoice_guid: str, **groupings: str) -> Record:
+        """Group the invoice's rows (e.g. ``workHourGrouping="Group"``), as a user does on the invoice."""
+        return self.update("invoicesettings", self.invoice_settings(invoice_guid)["guid"], groupings)
+
     # ----------------------------------------------------------- persistence
 
     def to_json(self) -> Record:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from foundation.company import AttachmentMode, CompanySettings, SalesInvoiceSettings
@@ -30,40 +30,39 @@ _EXTENSION_TYPE = {ext: content_type for content_type, exts in _TYPES.items() fo
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def _row_grouping(invoice: Mapping[str, Any], invoice_settings: Mapping[str, Any] | None) -> bool:
+def _row_grouping(invoice_settings: Mapping[str, Any]) -> bool:
     # Grouping is per invoice in Severa (InvoiceSettingsOutputModel.*Grouping: OneByOne | Group |
     # Group+Attachment); any kind of row grouped counts as "line item grouping is enabled".
-    source = invoice_settings if invoice_settings is not None else invoice.get("invoiceSettings") or {}
     keys = ("workHourGrouping", "projectFeeGrouping", "projectTravelExpenseGrouping")
-    return any(str(source.get(key) or "OneByOne") != "OneByOne" for key in keys)
+    return any(str(invoice_settings.get(key) or "OneByOne") != "OneByOne" for key in keys)
 
 
-def _has_attachments(invoice: Mapping[str, Any]) -> bool:
-    files = invoice.get("files") or []
-    return any(not f.get("isInternal") for f in files if isinstance(f, Mapping))
+def needs_invoice_details(settings: CompanySettings | SalesInvoiceSettings) -> bool:
+    """Whether `choose_attachment` needs the invoice's files and invoice settings (read only then)."""
+    sales = settings.sales_invoices if isinstance(settings, CompanySettings) else settings
+    return sales.attachments == AttachmentMode.NONE
 
 
 def choose_attachment(
     settings: CompanySettings | SalesInvoiceSettings,
-    invoice: Mapping[str, Any],
-    *,
+    files: Sequence[Mapping[str, Any]] | None = None,
     invoice_settings: Mapping[str, Any] | None = None,
-    has_attachments: bool | None = None,
 ) -> PdfOption | None:
     """The ``pdfGetOptions`` to fetch and attach for this invoice, or None to attach nothing.
 
     pdf → ``All``; breakdown → ``AttachmentAndBreakdown``; none → ``AttachmentAndBreakdown`` only when the
-    invoice has attachments and row grouping is on (seed), else None. ``has_attachments`` defaults to
-    the invoice's non-internal ``files`` (InvoiceFileModel[]); ``invoice_settings`` to
-    ``invoice["invoiceSettings"]``.
+    invoice has attachments and row grouping is on (seed), else None. ``files`` is the answer of
+    ``GET /v1/invoices/{invoiceGuid}/files`` (InvoiceFileModel[]; internal files do not count) and
+    ``invoice_settings`` that of ``GET /v1/invoices/{invoiceGuid}/invoicesettings``: Severa's invoice model
+    itself has neither (it has no ``files`` or ``invoiceSettings`` field).
     """
     sales = settings.sales_invoices if isinstance(settings, CompanySettings) else settings
     if sales.attachments == AttachmentMode.PDF:
         return "All"
     if sales.attachments == AttachmentMode.BREAKDOWN:
         return "AttachmentAndBreakdown"
-    attached = _has_attachments(invoice) if has_attachments is None else has_attachments
-    if attached and _row_grouping(invoice, invoice_settings):
+    attached = any(not f.get("isInternal") for f in files or [] if isinstance(f, Mapping))
+    if attached and _row_grouping(invoice_settings or {}):
         return "AttachmentAndBreakdown"
     return None
 

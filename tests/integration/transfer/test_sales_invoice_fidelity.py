@@ -65,3 +65,32 @@ async def test_no_matching_account_is_a_configuration_error_before_any_write(sta
     assert "company 'FI'" in outcome["error"]["message"]
     assert "FI1410093000123458 (bank_account_iban)" in outcome["error"]["message"]
     assert stack.procountor_invoices("FI", 10002) == [] and stack.writes() == writes
+
+
+@pytest.mark.parametrize(("attached", "grouping", "expected"), [
+    (True, "Group", ["invoice-10002.pdf"]), (True, "OneByOne", []), (False, "Group", []),
+])
+async def test_breakdown_when_the_invoice_has_attachments_and_grouped_rows(stack, attached, grouping,
+                                                                         expected) -> None:
+    """The seed's "none" setting still attaches the breakdown when the invoice has attachments and row grouping
+    is on. Severa's invoice model has neither `files` nor `invoiceSettings`: they are read from
+    /v1/invoices/{invoiceGuid}/files and /v1/invoices/{invoiceGuid}/invoicesettings."""
+    from tests.public_reference import severa_model, severa_operation
+
+    fields = {f["name"] for f in severa_model("InvoiceOutputModel")["fields"]}
+    assert not {"files", "invoiceSettings"} & fields
+    severa_operation("GET", "/v1/invoices/{invoiceGuid}/invoicesettings")
+    fi = stack.companies["FI"]
+    stack.companies["FI"] = fi.model_copy(
+        update={"sales_invoices": fi.sales_invoices.model_copy(update={"attachments": "none"})})
+    guid = stack.invoice(10002)["guid"]
+    store = stack.severa_store
+    for file in store.find("invoicefiles", invoiceGuid=guid):  # the demo gives 10002 a timesheet: start from none
+        store.collections["invoicefiles"].pop(file["guid"])
+    if attached:
+        store.attach_invoice_file(guid, "timesheet.pdf", "application/pdf", b"%PDF-1.4 hours")
+    store.set_invoice_grouping(guid, workHourGrouping=grouping)
+    result = await stack.transfer().handle(stack.request(10002))
+    assert result.state == "succeeded", result.error
+    [target] = stack.procountor_invoices("FI", 10002)
+    assert [a["name"] for a in target.get("attachments") or []] == expected

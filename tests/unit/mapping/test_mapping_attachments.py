@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mapping_builders import invoice, settings
+from mapping_builders import settings
 
 from streams.mapping.attachments import MAX_ATTACHMENT_BYTES, choose_attachment, validate_attachment
 from streams.mapping.errors import TransferDataError
@@ -15,13 +15,13 @@ FILES = [{"name": "timesheet.pdf", "contentType": "application/pdf", "isInternal
 
 
 def test_pdf_setting_transfers_everything():
-    assert choose_attachment(settings(), invoice()) == "All"
-    assert choose_attachment(settings().sales_invoices, invoice()) == "All"
+    assert choose_attachment(settings()) == "All"
+    assert choose_attachment(settings().sales_invoices) == "All"
 
 
 def test_breakdown_setting_transfers_attachments_without_the_invoice_image():
     sett = settings(sales_invoices={"attachments": "breakdown"})
-    assert choose_attachment(sett, invoice()) == "AttachmentAndBreakdown"
+    assert choose_attachment(sett) == "AttachmentAndBreakdown"
 
 
 @pytest.mark.parametrize(
@@ -32,13 +32,14 @@ def test_breakdown_setting_transfers_attachments_without_the_invoice_image():
 )  # fmt: skip
 def test_none_setting_attaches_only_with_attachments_and_row_grouping(files, grouping, expected):
     sett = settings(sales_invoices={"attachments": "none"})
-    assert choose_attachment(sett, invoice(files=files), invoice_settings=grouping) == expected
+    assert choose_attachment(sett, files, grouping) == expected
 
 
-def test_none_setting_reads_grouping_from_the_invoice_and_explicit_flag():
+def test_none_setting_never_reads_fields_the_severa_invoice_model_lacks():
+    # InvoiceOutputModel has no `files` and no `invoiceSettings`: the rule must not fire from them.
     sett = settings(sales_invoices={"attachments": "none"})
-    assert choose_attachment(sett, invoice(invoiceSettings=GROUPED), has_attachments=True) == "AttachmentAndBreakdown"
-    assert choose_attachment(sett, invoice(invoiceSettings=GROUPED), has_attachments=False) is None
+    assert choose_attachment(sett, [], None) is None
+    assert choose_attachment(sett, FILES, GROUPED) == "AttachmentAndBreakdown"
 
 
 @pytest.mark.parametrize(
