@@ -147,6 +147,35 @@ class BasePathRewrite:
 
 Handler = Callable[[Request, Company], Awaitable[Response]]
 
+ORDER = {"ASC", "DESC"}
+# Query parameters with an enum in the public description: another value is a 400, as the API answers it.
+QUERY_ENUMS: dict[str, dict[str, set[str]]] = {
+    "/invoices": {
+        "status": {"EMPTY", "UNFINISHED", "NOT_SENT", "SENT", "RECEIVED", "PAID", "PAYMENT_DENIED", "VERIFIED",
+                   "APPROVED", "INVALIDATED", "PAYMENT_QUEUED", "PARTLY_PAID", "PAYMENT_SENT_TO_BANK",
+                   "MARKED_PAID", "STARTED", "INVOICED", "OVERRIDDEN", "DELETED", "UNSAVED",
+                   "PAYMENT_TRANSACTION_REMOVED"},
+        "types": {"PERIODIC_TAX_RETURN", "PURCHASE_INVOICE", "PURCHASE_ORDER", "SALES_INVOICE", "SALES_ORDER",
+                  "TRAVEL_INVOICE", "BILL_OF_CHARGES"},
+        "invoiceChannel": {"EMAIL", "MAIL", "ELECTRONIC_INVOICE", "EDIFACT", "PAPER_INVOICE", "NO_SENDING"},
+        "orderById": ORDER, "orderByDate": ORDER, "orderByCreated": ORDER, "orderByVersion": ORDER,
+    },
+    "/businesspartners": {"type": {"CUSTOMER", "SUPPLIER", "PERSON"}, "orderById": ORDER},
+    "/products": {"type": {"SALES", "PURCHASE", "TRAVEL"}, "orderById": ORDER},
+    "/persons": {"orderById": ORDER},
+    "/bankaccounts": {"orderById": ORDER, "orderByOrderNo": ORDER},
+    "/ledgerreceipts": {"orderById": ORDER, "orderByDate": ORDER, "orderByCreated": ORDER, "orderByVersion": ORDER},
+}
+
+
+def invalid_enum(template: str, request: Request) -> JSONResponse | None:
+    """A 400 in the API's error model for a query value outside its enum (lists are comma-separated)."""
+    for name, allowed in QUERY_ENUMS.get(template, {}).items():
+        value = request.query_params.get(name)
+        if value is not None and not set(value.split(",")) <= allowed:
+            return error(400, "INVALID_VALUE", name)
+    return None
+
 
 class Sandbox:
     """Routing, auth, rate limiting, fault injection and the API handlers around one store."""
@@ -202,7 +231,8 @@ class Sandbox:
                     return error(401, "Unauthorized")
                 assert handler is not None
                 try:
-                    response = await handler(request, self.store.company(token.company))
+                    refused = invalid_enum(template, request) if method == "GET" else None
+                    response = refused or await handler(request, self.store.company(token.company))
                 except ApiError as exc:
                     response = errors_response(exc.status, exc.errors)
                 except (json.JSONDecodeError, UnicodeDecodeError):
@@ -451,7 +481,9 @@ class Sandbox:
         return JSONResponse(partner)
 
     async def get_partners(self, request: Request, company: Company) -> Response:
-        return batch(request, company.partners, "Business partner")
+        # A person is a business partner of type PERSON (same id): what the search lists, this one knows.
+        known = {**{p["id"]: person_as_partner(p) for p in company.persons.values()}, **company.partners}
+        return batch(request, known, "Business partner")
 
     # -- products ------
     async def search_products(self, request: Request, company: Company) -> Response:
@@ -903,6 +935,14 @@ def person_as_partner(person: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error(404, "NOT_FOUND")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error(405, "METHOD_NOT_ALLOWED")
+
+
 def create_app(
     *,
     seed: str | None = None,
@@ -940,7 +980,12 @@ def create_app(
         token_lifetime_s=token_lifetime_s,
     )
     sandbox = Sandbox(store, config, state_file)
-    app = Starlette(routes=sandbox.routes(), middleware=[Middleware(BasePathRewrite)])
+    app = Starlette(
+        routes=sandbox.routes(),
+        middleware=[Middleware(BasePathRewrite)],
+        # Unknown paths and methods answer the API's JSON error model, not Starlette's plain text.
+        exception_handlers={404: not_found, 405: method_not_allowed},
+    )
     app.state.store = store
     app.state.sandbox = sandbox
     return app

@@ -48,8 +48,8 @@ class SandboxConfig:
     refresh_token_lifetime_s: float = 30 * 24 * 3600.0
     max_row_count: int = 100
     require_client_id_header: bool = False
-    # Severa is not known to send Retry-After on 429; a number here makes the sandbox send it.
-    retry_after_s: float | None = None
+    # Seconds in the Retry-After of a 429 (a third-party client saw real tenants send it); None sends none.
+    retry_after_s: float | None = 1.0
 
 
 @dataclass
@@ -233,6 +233,8 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
             return exception_model(
                 400, "InvalidRequest", "ClientCredentials JSON body is required.", location="RequestBody"
             )
+        if _ci(body, "grant_type") == "refresh_token":
+            return refresh_grant(body)
         client_id, secret = _ci(body, "client_id"), _ci(body, "client_secret")
         if not client_id or not secret:
             return exception_model(
@@ -259,6 +261,21 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
                 f"Scopes not allowed for this client: {', '.join(sorted(requested - allowed))}.",
             )
         return JSONResponse(sandbox.tokens.issue(str(client_id), frozenset(requested or allowed)))
+
+    def refresh_grant(body: dict[str, Any]) -> Response:
+        """grant_type=refresh_token (AccessTokenCredentials): a new token with the ORIGINAL grant's scopes when
+        no scope is asked for (as real tenants answer; never every scope the client is allowed), or the asked
+        ones of them."""
+        value, client_id = _ci(body, "refresh_token"), _ci(body, "client_id")
+        grant = sandbox.tokens.refresh.pop(value, None) if isinstance(value, str) else None
+        if grant is None or grant.expires_at <= time.time() or client_id not in (None, grant.client_id):
+            return exception_model(401, "AuthenticationRequired", "Invalid or expired refresh token.")
+        scope = _ci(body, "scope")
+        requested = _split_scopes(scope) if isinstance(scope, str) else set()
+        if requested - grant.scopes:
+            return exception_model(401, "AuthenticationRequired",
+                                   f"Scopes not in the original grant: {', '.join(sorted(requested - grant.scopes))}.")
+        return JSONResponse(sandbox.tokens.issue(grant.client_id, frozenset(requested) or grant.scopes))
 
     async def refresh(request: Request) -> Response:
         if (early := await sandbox.gate(request, "POST /v1/refreshtoken")) is not None:
@@ -296,6 +313,7 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
 
     return [
         Route(f"{BASE_PATH}/v1/token", token, methods=["POST"]),
+        Route(f"{BASE_PATH}/v1/login/oauth/access_token", token, methods=["POST"]),
         Route(f"{BASE_PATH}/v1/refreshtoken", refresh, methods=["POST"]),
         Route(f"{BASE_PATH}/v1/signout", signout, methods=["POST"]),
         Route(f"{BASE_PATH}/heartbeat/authorized", authorized, methods=["GET"]),

@@ -49,7 +49,9 @@ async def test_purchase_invoice_statuses_one_event_per_version_across_restart(ka
     assert statuses == ["APPROVED", "PAYMENT_QUEUED", "PAID"]
     snapshot = json.loads(events[0]["snapshot"])
     assert snapshot["ledgerReceipt"]["transactions"], "the snapshot carries the ledger receipt with dimensions"
-    for entity, expected in (("business_partner", store.company("FI").partners),
+    # Persons are business partners of type PERSON: the search lists them and GET /businesspartners/{ids} knows them.
+    partners = {**store.company("FI").partners, **store.company("FI").persons}
+    for entity, expected in (("business_partner", partners),
                              ("product", store.company("FI").products), ("dimension", store.company("FI").dimensions)):
         published = [e for e in await read_events(kafka.bootstrap, topics.observed("procountor", entity))
                      if e["tenant"] == f"{tenant}/FI"]

@@ -223,7 +223,7 @@ def test_quota_answers_429_with_severa_text(severa_sandbox_factory) -> None:
             limited = http.get("/v1/invoicestatuses", headers=_auth(token))
             assert limited.status_code == 429
             assert limited.text == "API calls quota exceeded! maximum admitted 10 per 1s."
-            assert "Retry-After" not in limited.headers
+            assert limited.headers["Retry-After"] == "1"  # real tenants send it (issue 12)
         stats = sb.stats()
         assert stats["rate_limited"] >= 3
         assert stats["calls"]["GET /v1/invoicestatuses"] == 13
@@ -250,7 +250,7 @@ def test_client_id_header_strict_mode(severa_sandbox_factory) -> None:
     with severa_sandbox_factory(require_client_id_header=True) as sb:
         token = sb.token()
         with sb.raw() as http:
-            assert http.get("/v1/invoicestatuses", headers=_auth(token)).status_code == 200
+            assert http.get("/v1/invoices", headers=_auth(token)).status_code == 200
             _assert_exception_model(
                 http.get("/v1/invoicestatuses", headers={"Authorization": f"Bearer {token}"}),
                 401,
@@ -275,3 +275,21 @@ def test_state_file_persists_writes(tmp_path) -> None:
     customer = reloaded.state.store.find_one("customers", number=4242)
     assert customer is not None and customer["name"] == "Persisted Oy"
     assert len(reloaded.state.store.all("invoices")) == 36
+
+
+def test_a_refresh_without_a_scope_keeps_the_original_grants_scopes(severa_sandbox_factory) -> None:
+    """Seen on real tenants by a third-party client: the refreshed token has the scopes first granted, not every
+    scope the API client is allowed."""
+    with severa_sandbox_factory() as sb, sb.raw() as http:
+        first = http.post("/v1/token", json={"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+                                             "scope": "invoices:read"}).json()
+        assert first["scope"] == "invoices:read"
+        for path in ("/v1/token", "/v1/login/oauth/access_token"):
+            refreshed = http.post(path, json={"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+                                              "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET})
+            assert refreshed.status_code == 200, refreshed.text
+            assert refreshed.json()["scope"] == "invoices:read"
+            first = refreshed.json()
+        token = first["access_token"]
+        assert http.get("/v1/invoices", headers=_auth(token)).status_code == 200
+        assert http.get("/v1/customers", headers=_auth(token)).status_code == 403

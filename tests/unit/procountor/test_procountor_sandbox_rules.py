@@ -477,3 +477,28 @@ async def test_amounts_the_books_cannot_hold_are_refused_not_a_500(
     response = await post_invoice(api, body)
     assert response.status_code == 400, response.text
     assert (field, "INVALID_VALUE") in errors(response)
+
+
+async def test_unknown_paths_and_invalid_enum_values_answer_the_json_error_model(api: httpx.AsyncClient) -> None:
+    """As the API does (a third-party client against the sandbox got plain text and 200 here)."""
+    for response, status in (
+        (await api.get("/api/no-such-thing"), 404),
+        (await api.get("/api/invoices", params={"status": "NOT_A_STATUS"}), 400),
+        (await api.get("/api/invoices", params={"types": "SALES_INVOICE,SALES_RECEIPT"}), 400),
+        (await api.get("/api/businesspartners", params={"type": "EMPLOYEE"}), 400),
+        (await api.get("/api/persons", params={"orderById": "UP"}), 400),
+        (await api.delete("/api/company"), 405),
+    ):
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/json")
+        assert [e["status"] for e in response.json()["errors"]] == [status]
+    assert errors(await api.get("/api/invoices", params={"status": "BOGUS"})) == [("status", "INVALID_VALUE")]
+    assert (await api.get("/api/invoices", params={"status": "UNFINISHED,SENT"})).status_code == 200
+
+
+async def test_a_person_partner_in_the_search_is_known_by_id(api: httpx.AsyncClient) -> None:
+    persons = (await api.get("/api/businesspartners", params={"type": "PERSON"})).json()["results"]
+    assert persons
+    for listed in persons:
+        found = await api.get(f"/api/businesspartners/{listed['id']}")
+        assert found.status_code == 200 and found.json()["type"] == "PERSON"
