@@ -931,6 +931,7 @@ def person_as_partner(person: dict[str, Any]) -> dict[str, Any]:
         "version": person["version"],
         "name": f"{person.get('firstName', '')} {person['lastName']}".strip(),
         "invoicingInfo": {"customerNumber": person["invoicingInfo"].get("personNumber")},
+        "paymentInfo": {"paymentMethod": (person.get("paymentInfo") or {}).get("paymentMethod") or "BANK_TRANSFER"},
         "registryInfo": {"active": person["registryInfo"].get("active", True)},
     }
 

@@ -222,7 +222,9 @@ def _api_route(sandbox: SeveraSandbox, op: Operation) -> Route:
 
 
 def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
-    async def token(request: Request) -> Response:
+    async def token(request: Request, *, oauth: bool = False) -> Response:
+        """POST /v1/token (ClientCredentials) and POST /v1/login/oauth/access_token (AccessTokenCredentials,
+        which also takes grant_type=refresh_token)."""
         if (early := await sandbox.gate(request, "POST /v1/token")) is not None:
             return early
         try:
@@ -233,7 +235,7 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
             return exception_model(
                 400, "InvalidRequest", "ClientCredentials JSON body is required.", location="RequestBody"
             )
-        if _ci(body, "grant_type") == "refresh_token":
+        if oauth and _ci(body, "grant_type") == "refresh_token":
             return refresh_grant(body)
         client_id, secret = _ci(body, "client_id"), _ci(body, "client_secret")
         if not client_id or not secret:
@@ -261,6 +263,9 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
                 f"Scopes not allowed for this client: {', '.join(sorted(requested - allowed))}.",
             )
         return JSONResponse(sandbox.tokens.issue(str(client_id), frozenset(requested or allowed)))
+
+    async def oauth_token(request: Request) -> Response:
+        return await token(request, oauth=True)
 
     def refresh_grant(body: dict[str, Any]) -> Response:
         """grant_type=refresh_token (AccessTokenCredentials): a new token with the ORIGINAL grant's scopes when
@@ -313,7 +318,7 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
 
     return [
         Route(f"{BASE_PATH}/v1/token", token, methods=["POST"]),
-        Route(f"{BASE_PATH}/v1/login/oauth/access_token", token, methods=["POST"]),
+        Route(f"{BASE_PATH}/v1/login/oauth/access_token", oauth_token, methods=["POST"]),
         Route(f"{BASE_PATH}/v1/refreshtoken", refresh, methods=["POST"]),
         Route(f"{BASE_PATH}/v1/signout", signout, methods=["POST"]),
         Route(f"{BASE_PATH}/heartbeat/authorized", authorized, methods=["GET"]),
