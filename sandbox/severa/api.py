@@ -297,12 +297,17 @@ async def create_reimbursement(ctx: Ctx) -> Response:
     return JSONResponse(record, status_code=201)
 
 
+def _number(value: Any, spec: str) -> str:
+    """A number as the PDF prints it; an empty field prints as a dash (Severa renders whatever the record has)."""
+    return format(value, spec) if isinstance(value, int | float) else "-"
+
+
 def _invoice_lines(store: SeveraStore, invoice: Record) -> list[str]:
     rows = [r for r in store.all("invoicerows") if r["invoiceGuid"] == invoice["guid"]]
     return [
-        f"{'/'.join(r.get('code') or []) or '-'}  {r['description'][:60]}  "
-        f"{r['quantity']:g} {r['measurementUnit']}"
-        f" x {r['unitPrice']['amount']:.2f}  VAT {r['vatRate']:g} %"
+        f"{'/'.join(str(c) for c in r.get('code') or []) or '-'}  {str(r.get('description') or '')[:60]}  "
+        f"{_number(r.get('quantity'), 'g')} {r.get('measurementUnit') or ''}"
+        f" x {_number((r.get('unitPrice') or {}).get('amount'), '.2f')}  VAT {_number(r.get('vatRate'), 'g')} %"
         for r in rows
     ]
 
@@ -330,7 +335,7 @@ async def invoice_pdf(ctx: Ctx) -> Response:
     heading = (
         "PAYMENT REMINDER" if invoice_type == "Reminder" else ("CREDIT NOTE" if invoice["isCreditNote"] else "INVOICE")
     )
-    total = (invoice.get("totalIncludingTax") or {}).get("amount") or 0.0
+    total = (invoice.get("totalIncludingTax") or {}).get("amount")
     currency = (invoice.get("currency") or {}).get("code") or ""
     front = [
         f"{heading} {invoice['number']}",
@@ -338,7 +343,7 @@ async def invoice_pdf(ctx: Ctx) -> Response:
         f"To: {invoice.get('receiverCustomerName')}",
         f"Date {invoice['date']}  Due {invoice['dueDate']}",
         f"Reference {invoice.get('referenceNumber')}",
-        f"Total {total:.2f} {currency}",
+        f"Total {_number(total, '.2f')} {currency}",
         f"pdfGetOptions={options}",
     ]
     breakdown = [f"INVOICE BREAKDOWN {invoice['number']}", *_invoice_lines(ctx.store, invoice)]
@@ -363,14 +368,16 @@ async def reimbursement_pdf(ctx: Ctx) -> Response:
         for e in ctx.store.all("projecttravelexpenses")
         if (e.get("travelReimbursement") or {}).get("guid") == reimbursement["guid"]
     ]
+    total = reimbursement.get("totalExpenses") or {}
     lines = [
         f"TRAVEL REIMBURSEMENT {reimbursement['number']}",
         f"{reimbursement['user']['name']}",
         f"Status {reimbursement['travelReimbursementStatus']['name']}",
-        f"Total {reimbursement['totalExpenses']['amount']:.2f} {reimbursement['totalExpenses']['currencyCode']}",
+        f"Total {_number(total.get('amount'), '.2f')} {total.get('currencyCode') or ''}",
     ]
     lines += [
-        f"{e['eventDate']} {e['travelExpense'].get('code')} {e['quantity']:g} x {e['unitCost']['amount']:.2f}"
+        f"{e.get('eventDate') or '-'} {(e.get('travelExpense') or {}).get('code')} {_number(e.get('quantity'), 'g')}"
+        f" x {_number((e.get('unitCost') or {}).get('amount'), '.2f')}"
         for e in expenses
     ]
     pages = [lines, [f"RECEIPTS {reimbursement['number']}", f"{len(expenses)} expense(s)"]]
