@@ -29,11 +29,7 @@ class Known:
         )
 
 
-PRODUCT_TYPES = "issue 12, not settled: product search sends type as a comma list; search once per type"
-
-KNOWN: tuple[Known, ...] = (
-    Known("procountor", "GET /products", "request", "query type", PRODUCT_TYPES),
-)
+KNOWN: tuple[Known, ...] = ()  # none waiting: product search once per type (issue 12) landed
 
 
 def known_issue(violation: Violation) -> str | None:

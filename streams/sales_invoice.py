@@ -367,9 +367,11 @@ class SalesInvoiceTransfer(ToProcountor):
             if code:
                 wanted.add(code)
         for code in sorted(wanted - context.product_codes):
-            page = await context.client.search_products(code=code, type=("SALES", "TRAVEL"))
-            if any(p.get("code") == code and p.get("active", True) for p in page.get("results", [])):
-                context.product_codes.add(code)
+            for kind in ("SALES", "TRAVEL"):  # one type per search: the reference documents one value
+                page = await context.client.search_products(code=code, type=kind)
+                if any(p.get("code") == code and p.get("active", True) for p in page.get("results", [])):
+                    context.product_codes.add(code)
+                    break
 
     async def _create_products(self, request: Json, context: CompanyContext, bodies: list[Json]) -> None:
         for body in bodies:

@@ -492,12 +492,13 @@ class ProcountorClient:
         )
 
     async def find_business_partner(self, customer_number: str, type: str = "CUSTOMER") -> dict[str, Any] | None:
-        """The partner with exactly this customer number (BusinessPartnerBasicInfo), or None."""
-        page = await self.search_business_partners(customer_number=customer_number, type=type)
-        matches = [
-            p for p in page["results"] if (p.get("invoicingInfo") or {}).get("customerNumber") == customer_number
-        ]
-        return matches[0] if matches else None
+        """The partner with exactly this customer number (BusinessPartnerBasicInfo), or None; every page is read
+        (the search may match more than one page)."""
+        params = {"customerNumber": customer_number, "type": type}
+        async for partner in self._iterate("/businesspartners", params, MAX_PAGE_SIZE):
+            if (partner.get("invoicingInfo") or {}).get("customerNumber") == customer_number:
+                return partner
+        return None
 
     async def get_business_partner(self, partner_id: int) -> dict[str, Any]:
         return await self._request("GET", "/businesspartners/{ids}", path_params={"ids": partner_id})
@@ -513,7 +514,7 @@ class ProcountorClient:
         self,
         *,
         code: str | None = None,
-        type: str | Iterable[str] | None = None,
+        type: str | None = None,
         name: str | None = None,
         start_date: date | str | None = None,
         end_date: date | str | None = None,
@@ -521,13 +522,14 @@ class ProcountorClient:
         size: int = 50,
         previous_id: int | None = None,
     ) -> dict[str, Any]:
-        """`code` and `name` are substring searches; without `type` Procountor returns SALES and PURCHASE."""
+        """`code` and `name` are substring searches; `type` is ONE of SALES, PURCHASE, TRAVEL (the reference
+        documents one value, so search once per type); without it Procountor returns SALES and PURCHASE."""
         return await self._request(
             "GET",
             "/products",
             params={
                 "code": code,
-                "type": _csv(type),
+                "type": type,
                 "name": name,
                 "startDate": str(start_date) if start_date else None,
                 "endDate": str(end_date) if end_date else None,
@@ -537,15 +539,16 @@ class ProcountorClient:
             },
         )
 
-    def iter_products_changed_since(
+    async def iter_products_changed_since(
         self, version_start_date: str | datetime | None, types: Iterable[str] = ("SALES", "PURCHASE", "TRAVEL")
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every product of the given types whose `version` ≥ the given time (all for None), across pages."""
-        return self._iterate(
-            "/products",
-            {"versionStartDate": _datetime_param(version_start_date), "type": _csv(types)},
-            MAX_PAGE_SIZE,
-        )
+        """Every product of the given types whose `version` ≥ the given time (all for None), across pages; one
+        search per type."""
+        for kind in types:
+            async for product in self._iterate(
+                "/products", {"versionStartDate": _datetime_param(version_start_date), "type": kind}, MAX_PAGE_SIZE
+            ):
+                yield product
 
     async def find_product(self, code: str, type: str = "SALES", *, on: date | None = None) -> dict[str, Any] | None:
         """The active product with exactly this code (TRAVEL: valid on `on`), or None."""

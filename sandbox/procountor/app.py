@@ -148,6 +148,7 @@ class BasePathRewrite:
 Handler = Callable[[Request, Company], Awaitable[Response]]
 
 ORDER = {"ASC", "DESC"}
+LIST_PARAMS = {"status", "types"}  # comma-separated lists in the public description; the others take one value
 # Query parameters with an enum in the public description: another value is a 400, as the API answers it.
 QUERY_ENUMS: dict[str, dict[str, set[str]]] = {
     "/invoices": {
@@ -172,7 +173,10 @@ def invalid_enum(template: str, request: Request) -> JSONResponse | None:
     """A 400 in the API's error model for a query value outside its enum (lists are comma-separated)."""
     for name, allowed in QUERY_ENUMS.get(template, {}).items():
         value = request.query_params.get(name)
-        if value is not None and not set(value.split(",")) <= allowed:
+        if value is None:
+            continue
+        values = set(value.split(",")) if name in LIST_PARAMS else {value}
+        if not values <= allowed:
             return error(400, "INVALID_VALUE", name)
     return None
 
@@ -489,7 +493,7 @@ class Sandbox:
     async def search_products(self, request: Request, company: Company) -> Response:
         q = request.query_params
         items = list(company.products.values())
-        types = set(q["type"].split(",")) if q.get("type") else {"SALES", "PURCHASE"}
+        types = {q["type"]} if q.get("type") else {"SALES", "PURCHASE"}  # one value (checked by QUERY_ENUMS)
         items = [p for p in items if p["type"] in types]
         if q.get("code"):
             items = [p for p in items if q["code"].lower() in (p.get("code") or "").lower()]

@@ -66,3 +66,36 @@ def multipart_meta(request: httpx.Request) -> dict[str, Any]:
     start = body.index(b"{", body.index(b'name="meta"'))
     end = body.index(b"\r\n--", start)
     return json.loads(body[start:end])
+
+
+async def test_partner_lookup_reads_every_page() -> None:
+    # 250 partners whose customer numbers contain "7" (the search may match more than one page).
+    partners = [{"id": i, "invoicingInfo": {"customerNumber": f"7{i:03d}"}} for i in range(1, 250)]
+    partners.append({"id": 250, "invoicingInfo": {"customerNumber": "7"}})
+    asked: list[dict[str, str]] = []
+
+    def search(request: httpx.Request) -> httpx.Response:
+        query = dict(request.url.params)
+        asked.append(query)
+        assert len(asked) < 10, "paging does not advance"
+        after = int(query.get("previousId") or 0)
+        size = int(query.get("size", 50))
+        window = [p for p in partners if p["id"] > after][:size]
+        return httpx.Response(200, json={"results": window, "meta": {"resultCount": len(window)}})
+
+    async with client_over(search) as client:
+        found = await client.find_business_partner("7")
+    assert found is not None and found["id"] == 250
+    assert len(asked) == 2
+
+
+async def test_product_search_sends_one_type_per_request() -> None:
+    types: list[str] = []
+
+    def search(request: httpx.Request) -> httpx.Response:
+        types.append(request.url.params.get("type", ""))
+        return httpx.Response(200, json={"results": [], "meta": {"resultCount": 0}})
+
+    async with client_over(search) as client:
+        assert [p async for p in client.iter_products_changed_since(None)] == []
+    assert types == ["SALES", "PURCHASE", "TRAVEL"]

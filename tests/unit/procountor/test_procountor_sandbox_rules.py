@@ -502,3 +502,11 @@ async def test_a_person_partner_in_the_search_is_known_by_id(api: httpx.AsyncCli
     for listed in persons:
         found = await api.get(f"/api/businesspartners/{listed['id']}")
         assert found.status_code == 200 and found.json()["type"] == "PERSON"
+
+
+async def test_product_type_is_one_value(api: httpx.AsyncClient) -> None:
+    """The reference documents one `type` value for GET /products: a comma list is not a type."""
+    assert errors(await api.get("/api/products", params={"type": "SALES,TRAVEL"})) == [("type", "INVALID_VALUE")]
+    travel = (await api.get("/api/products", params={"type": "TRAVEL"})).json()["results"]
+    assert travel and {p["type"] for p in travel} == {"TRAVEL"}
+
