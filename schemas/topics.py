@@ -29,6 +29,10 @@ def transfer_outcome(kind: str) -> str:
 
 POLLER_WATERMARKS = "poller.watermarks"  # compacted
 REGISTRY_LINKS = "registry.links"
+# Creation of a customer, product, person or dimension item, keyed tenant/company/registry/key: the worker that
+# owns a key's partition is the only one that creates it; the answers go back to the worker that asked.
+REGISTRY_CREATE_REQUESTED = "registry.create.requested"
+REGISTRY_CREATE_ANSWERED = "registry.create.answered"
 DEAD_LETTER = "deadletter"
 NOTIFICATIONS_SENT = "notify.sent"  # error e-mails that went out, so no other host sends them again
 SMOKE_IN = "sevpro.smoke.in"
@@ -40,7 +44,8 @@ def all_topics() -> list[str]:
     names += [observation_errors("severa"), observation_errors("procountor")]
     for kind in TRANSFER_KINDS:
         names += [transfer_requested(kind), transfer_outcome(kind)]
-    return names + [POLLER_WATERMARKS, REGISTRY_LINKS, DEAD_LETTER, NOTIFICATIONS_SENT]
+    return names + [POLLER_WATERMARKS, REGISTRY_LINKS, REGISTRY_CREATE_REQUESTED, REGISTRY_CREATE_ANSWERED,
+                    DEAD_LETTER, NOTIFICATIONS_SENT]
 
 
 # Compacted: the watermarks (the last per key counts), and the Severa users (personal data: the last version

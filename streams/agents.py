@@ -208,6 +208,17 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
         """Transfer travel reimbursements as Procountor travel invoices, in order."""
         await transfer_each(stream, "travel_reimbursement_transfer", lambda runtime: runtime.travel)
 
+    @app.agent(app.raw_topic(topics.REGISTRY_CREATE_REQUESTED))
+    async def registry_create(stream: Any) -> None:
+        """Find or create the registry records whose keys' partitions this worker owns, one after the other
+        (streams/registers.py): one customer, product, person and item per key, however many workers run."""
+        runtime = await starter.get()
+        async for event in stream.events():
+            asked = await decoded(event, "RegistryCreateRequested", "registry_create")
+            if asked is not None:
+                answer = await runtime.registers.carry_out(runtime.emit, asked, runtime.contexts)
+                await runtime.emit("RegistryCreateAnswered", answer)
+
     @app.timer(interval=1.0, on_leader=True)
     async def send_error_notifications() -> None:
         """Leader-only: failed transfers → e-mail to the company's error address (batched; from Kafka, so a new

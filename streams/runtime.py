@@ -32,8 +32,9 @@ from schemas import topics
 from schemas.codec import encode
 from streams.dimension_item import DimensionItemTransfer
 from streams.purchase_invoice import ProjectDimensions, PurchaseInvoiceTransfer, PurchaseInvoiceTrigger
+from streams.registers import Answers, Registers
 from streams.sales_invoice import KIND, CompanyDirectory, SalesInvoiceTransfer
-from streams.transfer import company_contexts
+from streams.transfer import CompanyContext, company_contexts
 from streams.travel_reimbursement import TravelDirectory, TravelReimbursementTransfer
 
 log = get_logger(__name__)
@@ -55,6 +56,9 @@ class Runtime:
     dimension_items: DimensionItemTransfer
     purchase_trigger: PurchaseInvoiceTrigger
     purchase_transfer: PurchaseInvoiceTransfer
+    contexts: dict[str, CompanyContext]
+    registers: Registers
+    answers: Answers
     pollers: list[Poller] = field(default_factory=list)
     stopped: bool = False  # the worker is shutting down: timers do nothing more
 
@@ -73,10 +77,13 @@ class Runtime:
                                              limiter=shared_pace, timeout=settings.http_timeout_seconds)
                       for name, api_key in procountor_api_keys(companies, os.environ).items()}
         producer = idempotent_producer(bootstrap)
+        answers = Answers(bootstrap, _Emitter(producer).emit, producer.partitions_for)
         opened: list[Any] = [severa, *procountor.values()]
         try:
             await producer.start()
             opened.append(producer)
+            await answers.start()
+            opened.append(answers)
             directory = await CompanyDirectory.load(companies, severa)
             travel_directory = await TravelDirectory.load(directory, severa)
         except BaseException:
@@ -85,19 +92,21 @@ class Runtime:
         store = ProjectionStore()
         emit = _Emitter(producer).emit
         contexts = company_contexts(companies, procountor)  # shared by the transfers to Procountor
+        registers = Registers(answers)  # and so is every creation of a registry record
         dimensions = ProjectDimensions(procountor, companies)
         return cls(
             settings=settings, companies=companies, bootstrap=bootstrap, severa=severa, procountor=procountor,
             producer=producer, store=store, directory=directory, travel_directory=travel_directory,
             transfer=SalesInvoiceTransfer(severa, procountor, companies, emit, transfer_log=store, directory=directory,
                                           customer_ttl=settings.registry_poll_seconds, contexts=contexts,
-                                          row_mirror=InvoiceRowMirror(severa)),
+                                          row_mirror=InvoiceRowMirror(severa), registers=registers),
             travel=TravelReimbursementTransfer(severa, procountor, companies, emit, transfer_log=store,
-                                               directory=travel_directory, contexts=contexts),
+                                               directory=travel_directory, contexts=contexts, registers=registers),
             dimension_items=DimensionItemTransfer(severa, procountor, companies, emit, transfer_log=store,
-                                                  contexts=contexts, directory=directory),
+                                                  contexts=contexts, registers=registers, directory=directory),
             purchase_trigger=PurchaseInvoiceTrigger(companies, dimensions),
             purchase_transfer=PurchaseInvoiceTransfer(severa, companies, dimensions, emit, transfer_log=store),
+            contexts=contexts, registers=registers, answers=answers,
         )
 
     async def start_pollers(self) -> None:
@@ -125,7 +134,7 @@ class Runtime:
         self.stopped = True
         for poller in self.pollers:
             await poller.stop()
-        await _close_all([self.producer, self.severa, *self.procountor.values()])
+        await _close_all([self.answers, self.producer, self.severa, *self.procountor.values()])
 
 
 @dataclass
@@ -141,6 +150,11 @@ class _Emitter:
             key = topics.key(record["tenant"], record["company"], record["kind"], record["severa_key"])
         elif name == "TransferRequested":
             topic, key = topics.transfer_requested(record["kind"]), topics.key(record["tenant"], record["source_id"])
+        elif name in ("RegistryCreateRequested", "RegistryCreateAnswered"):
+            # Keyed by the registry key: one partition, so one worker, finds or creates each record.
+            topic = {"RegistryCreateRequested": topics.REGISTRY_CREATE_REQUESTED,
+                     "RegistryCreateAnswered": topics.REGISTRY_CREATE_ANSWERED}[name]
+            key = topics.key(record["tenant"], record["company"], record["registry"], record["key"])
         else:
             raise ValueError(f"no topic for {name}")
         await self.producer.send_and_wait(topic, key=key, value=encode(name, record))

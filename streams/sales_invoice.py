@@ -49,6 +49,7 @@ from streams.mapping.products import customer_to_business_partner, missing_produ
 from streams.mapping.rows import row_code
 from streams.mapping.sales_invoice import map_sales_invoice
 from streams.mapping.severa_models import InvoiceRow, parse
+from streams.registers import Registers
 from streams.transfer import (
     Attempt,
     CompanyContext,
@@ -153,8 +154,9 @@ class SalesInvoiceTransfer(ToProcountor):
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: CompanyDirectory | None = None, customer_ttl: float = 60.0,
-                 contexts: dict[str, CompanyContext] | None = None, row_mirror: InvoiceRowMirror | None = None) -> None:
-        super().__init__(severa, procountor, companies, emit, transfer_log, contexts)
+                 contexts: dict[str, CompanyContext] | None = None, row_mirror: InvoiceRowMirror | None = None,
+                 registers: Registers | None = None) -> None:
+        super().__init__(severa, procountor, companies, emit, transfer_log, contexts, registers)
         self.directory = directory
         self.row_mirror = row_mirror  # rows read in pages of 100 under a backlog; None: always per invoice
         # Customer cards with their addresses, for `customer_ttl` seconds: most invoices go to returning
@@ -310,12 +312,9 @@ class SalesInvoiceTransfer(ToProcountor):
         return partner
 
     async def _create_partner(self, request: Json, context: CompanyContext, customer: Json, record: str) -> Json:
-        key = str(customer["number"])
         body = customer_to_business_partner(customer, context.settings.country)
-        created = await procountor_call(context.client.create_business_partner(body), record)
-        context.partners[key] = created
-        await self._link(request, "customer", customer.get("guid"), key, created["id"], created=True)
-        return created
+        return await self.registers.ensure(self.emit, request, context, "customer", str(customer["number"]), body,
+                                           record, severa_id=customer.get("guid"))
 
     async def _with_source_details(self, rows: list[Json], invoice: Json, company: CompanySettings,
                                    record: str) -> list[Json]:
@@ -375,9 +374,8 @@ class SalesInvoiceTransfer(ToProcountor):
 
     async def _create_products(self, request: Json, context: CompanyContext, bodies: list[Json]) -> None:
         for body in bodies:
-            created = await procountor_call(context.client.create_product(body), f"product {body['code']}")
-            context.product_codes.add(body["code"])
-            await self._link(request, "product", None, body["code"], created["id"], created=True)
+            await self.registers.ensure(self.emit, request, context, "product", body["code"], body,
+                                        f"product {body['code']}")
 
     async def _dimension_items(self, request: Json, context: CompanyContext, rows: list[Json],
                                invoice: Json) -> list[Json]:

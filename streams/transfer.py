@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from connectors.errors import ApiAuthError, TransientApiError
 from connectors.procountor.client import ProcountorClient
@@ -37,6 +37,9 @@ from projections.reprocess import original_request_id
 from schemas.codec import now
 from streams.mapping.errors import TransferDataError, classify_procountor_error, solution_for
 from streams.mapping.text import non_cp1252
+
+if TYPE_CHECKING:
+    from streams.registers import Registers
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -520,13 +523,15 @@ class ToProcountor(Transfer):
 
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None,
-                 contexts: dict[str, CompanyContext] | None = None) -> None:
+                 contexts: dict[str, CompanyContext] | None = None, registers: Registers | None = None) -> None:
         super().__init__(emit, transfer_log)
         self.severa = severa
         self.companies = companies
         # Pass one dict to every transfer of a worker: one cache of each company's Procountor registers, so an
         # item one kind creates is known to the other (else it would try to create it again).
         self.contexts = contexts if contexts is not None else company_contexts(companies, procountor)
+        # And one Registers: every creation of a customer, product, person or item goes through it (one per key).
+        self.registers = registers if registers is not None else _registers_in_place()
 
     async def _dimension_pairs(self, request: Json, context: CompanyContext, plan: list[Json]) -> list[Json]:
         """Per row of `plan`, the (dimensionId, itemId) pairs; items missing in Procountor are created."""
@@ -543,24 +548,21 @@ class ToProcountor(Transfer):
 
     async def _item_of(self, request: Json, context: CompanyContext, dimension_name: str, code: str,
                        description: str | None, label: str, severa_id: str | None = None) -> Json:
-        """The item `code` of a loaded dimension, created first if it is missing. One at a time per company, so
-        two transfers that both need a new item (an invoice's project, the project's own sync) create it once."""
+        """The item `code` of a loaded dimension, created first if it is missing. One at a time per company, and
+        created once across workers (`Registers`), so that two transfers that both need a new item (an invoice's
+        project, the project's own sync) create it once."""
         async with context.items_lock:
-            found = _cached_item(context, dimension_name, code)
+            found = cached_item(context, dimension_name, code)
             if found is None:
-                # Made since the cache was loaded (by a user in Procountor, or another host's worker)? Look first:
-                # creating it again would be refused as a duplicate.
+                # Made since the cache was loaded (by a user in Procountor, or another host's worker)? Look first.
                 await context.reload_dimensions()
-                found = _cached_item(context, dimension_name, code)
+                found = cached_item(context, dimension_name, code)
             if found is None:
-                dimension = await context.dimension(dimension_name, self._record(request))
+                await context.dimension(dimension_name, self._record(request))
                 _check_item_texts(label, code, description)
-                body = {"codeName": code, "description": description or code}
-                found = await procountor_call(context.client.create_dimension_item(dimension["id"], body),
-                                              f"{label} {code}")
-                dimension.setdefault("items", []).append(found)
-                await self._link(request, "dimension_item", severa_id, f"{dimension_name}:{code}", found["id"],
-                                 created=True)
+                body = {"dimension": dimension_name, "item": {"codeName": code, "description": description or code}}
+                found = await self.registers.ensure(self.emit, request, context, "dimension_item",
+                                                    f"{dimension_name}:{code}", body, f"{label} {code}", severa_id)
             return found
 
     async def _row_dimensions(self, context: CompanyContext, target: Json, items: list[Json], record: str) -> None:
@@ -600,7 +602,14 @@ def _check_item_texts(label: str, code: str, name: str | None) -> None:
                          "when the record is transferred again.")
 
 
-def _cached_item(context: CompanyContext, dimension_name: str, code: str) -> Json | None:
+def _registers_in_place() -> Registers:
+    """Registers that create in place (no broker to route through): tests and one-off tools."""
+    from streams.registers import Registers  # registers.py builds on this module
+
+    return Registers()
+
+
+def cached_item(context: CompanyContext, dimension_name: str, code: str) -> Json | None:
     dimension = context.dimensions.get(dimension_name) or {}
     return next((i for i in dimension.get("items", []) if i.get("codeName") == code), None)
 

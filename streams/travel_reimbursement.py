@@ -40,6 +40,7 @@ from streams.mapping.travel_reimbursement import (
     row_dimensions,
     status_actions,
 )
+from streams.registers import Registers
 from streams.sales_invoice import CompanyDirectory
 from streams.transfer import (
     Attempt,
@@ -146,8 +147,8 @@ class TravelReimbursementTransfer(ToProcountor):
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: TravelDirectory | None = None,
-                 contexts: dict[str, CompanyContext] | None = None) -> None:
-        super().__init__(severa, procountor, companies, emit, transfer_log, contexts)
+                 contexts: dict[str, CompanyContext] | None = None, registers: Registers | None = None) -> None:
+        super().__init__(severa, procountor, companies, emit, transfer_log, contexts, registers)
         self.directory = directory
         self._cost_centers: dict[str, str] | None = None  # Severa guid → identifier
         self._products: dict[tuple[str, str, date], Json] = {}  # (company, code, day) → TRAVEL product
@@ -257,9 +258,8 @@ class TravelReimbursementTransfer(ToProcountor):
                             person: Json | None, wanted: Json, record: str) -> Json:
         """Create the person, or bring the fields Severa owns up to date (update_persons only)."""
         if person is None:
-            created = await procountor_call(context.client.create_person(wanted), record)
-            await self._link(request, "person", user.get("guid"), code, created["id"], created=True)
-            return created
+            return await self.registers.ensure(self.emit, request, context, "person", code, wanted, record,
+                                               severa_id=user.get("guid"))
         if context.settings.travel_reimbursements.update_persons and person_differs(person, wanted):
             person = await procountor_call(context.client.update_person(int(person["id"]), wanted), record)
         await self._link(request, "person", user.get("guid"), code, person["id"], created=False)

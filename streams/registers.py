@@ -1,0 +1,255 @@
+"""One customer, product, person and dimension item per key in Procountor, however many transfers and workers run.
+
+Up to `transfer_concurrency` transfers run at once in a worker, and several workers share a tenant; Procountor
+has no unique key on these registers, so two find-then-create of one key that overlap make two records. Hence
+every creation goes through `Registers.ensure`:
+
+- Inside a worker, one asyncio lock per (company, registry, key): one transfer asks, the others of the worker
+  wait, then find the record in the company's cache.
+- Across workers, a worker asks on `registry.create.requested`, keyed tenant/company/registry/key: the worker
+  that owns that partition (the consumer group gives each partition to one worker) finds or creates the
+  record, one request after the other (`carry_out`, the `registry_create` agent), and answers on
+  `registry.create.answered`, which every worker reads from its end (`Answers`). A second request for a key
+  finds what the first created. The owner publishes the `IdLinked` of what it created.
+- Without a broker (tests, one-off tools: no `Answers`), `ensure` finds or creates in place, under the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+
+from connectors.errors import TransientApiError
+from foundation.kafka import read_committed_consumer
+from foundation.logs import get_logger
+from foundation.types import Emit, Json
+from schemas import topics
+from schemas.codec import CodecError, decode, now
+from streams.mapping.errors import TransferDataError
+from streams.transfer import CompanyContext, TransientFailure, cached_item, link_event, procountor_call
+
+log = get_logger(__name__)
+ANSWER_SECONDS = 60.0  # no answer by then (the owner is rebalancing, or down): a transient failure, retried
+
+
+# ----------------------------------------------------------------------------------------------- registries
+
+
+@dataclass(frozen=True)
+class Registry:
+    """How one Procountor register is read and written; `cached` and `remember` use the company's cache."""
+
+    find: Callable[[CompanyContext, str, Json], Awaitable[Json | None]]
+    create: Callable[[CompanyContext, str, Json], Awaitable[Json]]
+    cached: Callable[[CompanyContext, str, Json], Json | None]
+    remember: Callable[[CompanyContext, str, Json, Json], None]
+
+
+async def _find_partner(context: CompanyContext, key: str, body: Json) -> Json | None:
+    return await context.client.find_business_partner(key)
+
+
+async def _find_product(context: CompanyContext, key: str, body: Json) -> Json | None:
+    page = await context.client.search_products(code=key, type=("SALES", "TRAVEL"))
+    return next((p for p in page.get("results", []) if p.get("code") == key and p.get("active", True)), None)
+
+
+async def _find_person(context: CompanyContext, key: str, body: Json) -> Json | None:
+    found = await context.client.find_person(key)
+    return None if found is None else await context.client.get_person(int(found["id"]))
+
+
+async def _find_item(context: CompanyContext, key: str, body: Json) -> Json | None:
+    await context.reload_dimensions()  # made since the cache was loaded (by a user, or another request)
+    return cached_item(context, body["dimension"], body["item"]["codeName"])
+
+
+async def _create_item(context: CompanyContext, key: str, body: Json) -> Json:
+    dimension = await context.dimension(body["dimension"], key)
+    return await context.client.create_dimension_item(dimension["id"], body["item"])
+
+
+def _remember_item(context: CompanyContext, key: str, body: Json, item: Json) -> None:
+    dimension = context.dimensions.get(body["dimension"])
+    if dimension is not None and cached_item(context, body["dimension"], body["item"]["codeName"]) is None:
+        dimension.setdefault("items", []).append(item)
+
+
+REGISTRIES: dict[str, Registry] = {
+    "customer": Registry(
+        find=_find_partner,
+        create=lambda context, key, body: context.client.create_business_partner(body),
+        cached=lambda context, key, body: context.partners.get(key),
+        remember=lambda context, key, body, partner: context.partners.__setitem__(key, partner)),
+    "product": Registry(
+        find=_find_product,
+        create=lambda context, key, body: context.client.create_product(body),
+        cached=lambda context, key, body: {"code": key} if key in context.product_codes else None,
+        remember=lambda context, key, body, product: context.product_codes.add(key)),
+    "person": Registry(
+        find=_find_person,
+        create=lambda context, key, body: context.client.create_person(body),
+        cached=lambda context, key, body: None,  # persons are read in full by each transfer
+        remember=lambda context, key, body, person: None),
+    "dimension_item": Registry(
+        find=_find_item,
+        create=_create_item,
+        cached=lambda context, key, body: cached_item(context, body["dimension"], body["item"]["codeName"]),
+        remember=_remember_item),
+}
+
+
+async def find_or_create(emit: Emit, cause: Json, context: CompanyContext, registry: str, key: str, body: Json,
+                         record: str, severa_id: str | None) -> tuple[Json, bool]:
+    """The record of `key`, created when Procountor has none; (record, created). Its caller makes sure no other
+    find_or_create of the same key runs at the same time. `cause`: tenant, company, correlation and event id
+    of the transfer request, for the IdLinked of a created record."""
+    kind = REGISTRIES[registry]
+    found = await kind.find(context, key, body)
+    if found is not None:
+        kind.remember(context, key, body, found)
+        return found, False
+    created = await procountor_call(kind.create(context, key, body), record)
+    kind.remember(context, key, body, created)
+    await emit("IdLinked", link_event(cause, registry, severa_id, key, created["id"], created=True))
+    log.info("registry record created", registry=registry, key=key, company=context.settings.name)
+    return created, True
+
+
+# ------------------------------------------------------------------------------------------------ routing
+
+
+class Answers:
+    """A worker's reader of registry.create.answered: every partition from its end (no group), so each answer
+    reaches the worker that waits for it; `ask` sends a request and waits for its answer."""
+
+    def __init__(self, bootstrap: str, send: Emit, partitions_for: Callable[[str], Awaitable[set[int]]],
+                 timeout: float = ANSWER_SECONDS) -> None:
+        self.consumer = read_committed_consumer(bootstrap)
+        self.send = send
+        self.partitions_for = partitions_for  # the producer's: waits until the topic shows in the metadata
+        self.timeout = timeout
+        self._waiting: dict[str, asyncio.Future[Json]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        try:
+            partitions = await self.partitions_for(topics.REGISTRY_CREATE_ANSWERED)
+        except KafkaError as exc:  # else every creation would wait for an answer that never comes
+            raise RuntimeError(f"topic {topics.REGISTRY_CREATE_ANSWERED} cannot be read ({type(exc).__name__}): "
+                               "the worker creates its topics when it starts (foundation.kafka.ensure_topics)") from exc
+        await self.consumer.start()
+        assigned = [TopicPartition(topics.REGISTRY_CREATE_ANSWERED, p) for p in sorted(partitions)]
+        self.consumer.assign(assigned)
+        await self.consumer.seek_to_end(*assigned)
+        for partition in assigned:  # the end is fixed now, before any request is sent
+            await self.consumer.position(partition)
+        self._reader = asyncio.get_running_loop().create_task(self._read(), name="registry-answers")
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                batches = await self.consumer.getmany(timeout_ms=500)
+            except Exception as exc:  # the broker away for a moment: the consumer reconnects by itself
+                log.warning("registry answers cannot be read yet", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(1.0)
+                continue
+            for records in batches.values():
+                for message in records:
+                    try:
+                        _, answer = decode(message.value)
+                    except CodecError:
+                        continue  # not ours to judge here: nobody waits for it
+                    waiting = self._waiting.get(str(answer.get("causation_id")))
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(answer)
+
+    async def ask(self, asked: Json) -> Json:
+        waiting: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        self._waiting[asked["event_id"]] = waiting
+        try:
+            await self.send("RegistryCreateRequested", asked)
+            return await asyncio.wait_for(waiting, self.timeout)
+        except TimeoutError:
+            raise TransientFailure(f"no answer within {self.timeout:.0f} s from the worker that creates "
+                                   f"{asked['registry']} {asked['key']} (rebalancing, or down)") from None
+        finally:
+            self._waiting.pop(asked["event_id"], None)
+
+    async def aclose(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self.consumer.stop()
+
+
+class Registers:
+    """Find-or-create, single per (company, registry, key) in this worker and, through `answers`, across the
+    tenant's workers. One instance per worker, shared by its transfers."""
+
+    def __init__(self, answers: Answers | None = None) -> None:
+        self.answers = answers
+        self._locks: defaultdict[tuple[str, str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def ensure(self, emit: Emit, request: Json, context: CompanyContext, registry: str, key: str, body: Json,
+                     record: str, severa_id: str | None = None) -> Json:
+        """The record of `key`, found or created once (a data error names `record`, the user's record)."""
+        kind = REGISTRIES[registry]
+        async with self._locks[(context.settings.name, registry, key)]:
+            cached = kind.cached(context, key, body)
+            if cached is not None:  # another transfer of this worker asked while this one waited
+                return cached
+            if self.answers is None:
+                found, _ = await find_or_create(emit, request, context, registry, key, body, record, severa_id)
+                return found
+            answer = await self.answers.ask({
+                "event_id": f"{request['event_id']}:{registry}:{key}:{uuid.uuid4().hex[:8]}",
+                "correlation_id": request["correlation_id"], "causation_id": request["event_id"],
+                "tenant": request["tenant"], "company": request["company"], "registry": registry, "key": key,
+                "severa_id": severa_id, "record": record, "body": json.dumps(body), "requested_at": now()})
+            error = answer.get("error")
+            if error:
+                if error.get("kind") == "transient":
+                    raise TransientFailure(str(error.get("message")))
+                raise TransferDataError(str(error["code"]), record=record, field=error.get("field"),
+                                        value=error.get("value"), message=error.get("message"),
+                                        solution=error.get("solution"))
+            target = json.loads(answer["target"])
+            kind.remember(context, key, body, target)
+            return target
+
+    async def carry_out(self, emit: Emit, asked: Json, contexts: Mapping[str, CompanyContext]) -> Json:
+        """The owner's side: find or create what `asked` names; the RegistryCreateAnswered (never raises). The
+        agent that calls it takes one request after the other, so no lock: a requester of this very worker may
+        hold the key's lock while it waits for this answer."""
+        fields: dict[str, Any] = {"target": None, "created": False, "error": None}
+        try:
+            context = contexts.get(asked["company"])
+            if context is None:
+                raise TransferDataError("UNKNOWN_COMPANY", record=asked["record"], field="company",
+                                        value=asked["company"],
+                                        message=f"no Procountor credentials for company {asked['company']}")
+            await context.ensure_loaded()
+            cause = {"tenant": asked["tenant"], "company": asked["company"],
+                     "correlation_id": asked["correlation_id"], "event_id": asked["causation_id"] or asked["event_id"]}
+            target, created = await find_or_create(emit, cause, context, asked["registry"], asked["key"],
+                                                   json.loads(asked["body"]), asked["record"], asked["severa_id"])
+            fields.update(target=json.dumps(target), created=created)
+        except TransferDataError as error:
+            fields["error"] = error.to_dict()
+        except (TransientApiError, TransientFailure) as exc:
+            fields["error"] = {"code": "TRANSIENT", "kind": "transient", "record": asked["record"], "field": None,
+                               "value": None, "message": f"{type(exc).__name__}: {exc}"[:1000], "solution": None}
+        return {"event_id": f"{asked['event_id']}:answered", "correlation_id": asked["correlation_id"],
+                "causation_id": asked["event_id"], "tenant": asked["tenant"], "company": asked["company"],
+                "registry": asked["registry"], "key": asked["key"], "occurred_at": now(), **fields}
