@@ -28,14 +28,22 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from connectors.errors import TransientApiError
+from connectors.errors import ApiAuthError, TransientApiError
 from foundation.kafka import read_committed_consumer
-from foundation.logs import get_logger
+from foundation.logs import get_logger, redact_text
 from foundation.types import Emit, Json
 from schemas import topics
 from schemas.codec import CodecError, decode, now
 from streams.mapping.errors import TransferDataError
-from streams.transfer import CompanyContext, TransientFailure, cached_item, link_event, procountor_call
+from streams.transfer import (
+    CompanyContext,
+    ConfigFailure,
+    TransientFailure,
+    cached_item,
+    config_failure,
+    link_event,
+    procountor_call,
+)
 
 log = get_logger(__name__)
 ANSWER_SECONDS = 60.0  # no answer by then (the owner is rebalancing, or down): a transient failure, retried
@@ -221,6 +229,8 @@ class Registers:
             if error:
                 if error.get("kind") == "transient":
                     raise TransientFailure(str(error.get("message")))
+                if error.get("kind") == "config":
+                    raise ConfigFailure(str(error["code"]), str(error.get("message")))
                 raise TransferDataError(str(error["code"]), record=record, field=error.get("field"),
                                         value=error.get("value"), message=error.get("message"),
                                         solution=error.get("solution"))
@@ -247,9 +257,20 @@ class Registers:
             fields.update(target=json.dumps(target), created=created)
         except TransferDataError as error:
             fields["error"] = error.to_dict()
+        except (ApiAuthError, ConfigFailure) as exc:
+            failure = config_failure(exc) if isinstance(exc, ApiAuthError) else exc
+            fields["error"] = _error(asked, failure.code, "config", str(failure))
         except (TransientApiError, TransientFailure) as exc:
-            fields["error"] = {"code": "TRANSIENT", "kind": "transient", "record": asked["record"], "field": None,
-                               "value": None, "message": f"{type(exc).__name__}: {exc}"[:1000], "solution": None}
+            fields["error"] = _error(asked, "TRANSIENT", "transient", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the agent must answer (and go on): the asker retries later
+            log.error("registry creation failed", registry=asked["registry"], key=asked["key"],
+                      error=f"{type(exc).__name__}: {exc}"[:300])
+            fields["error"] = _error(asked, "TRANSIENT", "transient", redact_text(f"{type(exc).__name__}: {exc}"))
         return {"event_id": f"{asked['event_id']}:answered", "correlation_id": asked["correlation_id"],
                 "causation_id": asked["event_id"], "tenant": asked["tenant"], "company": asked["company"],
                 "registry": asked["registry"], "key": asked["key"], "occurred_at": now(), **fields}
+
+
+def _error(asked: Json, code: str, kind: str, message: str) -> Json:
+    return {"code": code, "kind": kind, "record": asked["record"], "field": None, "value": None,
+            "message": message[:1000], "solution": None}
