@@ -208,6 +208,14 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
         """Transfer travel reimbursements as Procountor travel invoices, in order."""
         await transfer_each(stream, "travel_reimbursement_transfer", lambda runtime: runtime.travel)
 
+    def answers_give_up() -> None:
+        """In a rebalance the registry_create agent gets no request, and faust waits for the transfers in hand,
+        which wait for its answers: they end as transient failures at once (retried) instead of stalling it."""
+        if starter.runtime is not None:
+            starter.runtime.answers.give_up("a rebalance of the worker group started")
+
+    app.rebalance_listeners = [answers_give_up]
+
     @app.agent(app.raw_topic(topics.REGISTRY_CREATE_REQUESTED))
     async def registry_create(stream: Any) -> None:
         """Find or create the registry records whose keys' partitions this worker owns, one after the other

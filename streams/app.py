@@ -9,6 +9,7 @@ whole worker is wired in one place, `streams/bootstrap.py`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -22,6 +23,15 @@ from streams.transport import Transport, faust_credentials
 
 
 class SevproApp(faust.App):
+    rebalance_listeners: list[Callable[[], None]]
+
+    def on_rebalance_start(self) -> None:
+        """faust now stops handing out events and waits for those in hand: tell whoever waits on another agent
+        of this worker (which gets no event until the rebalance is over), so that it gives up instead."""
+        super().on_rebalance_start()
+        for listener in getattr(self, "rebalance_listeners", []):
+            listener()
+
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
 

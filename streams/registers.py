@@ -193,6 +193,12 @@ class Answers:
         finally:
             self._waiting.pop(asked["event_id"], None)
 
+    def give_up(self, reason: str) -> None:
+        """Every request still waiting ends now as a transient failure (it is retried on the next cycle)."""
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_exception(TransientFailure(f"no answer about the registry record: {reason}"))
+
     async def aclose(self) -> None:
         if self._reader is not None:
             self._reader.cancel()
