@@ -29,12 +29,14 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from connectors.errors import ApiAuthError, TransientApiError
+from connectors.severa.client import SeveraClient
 from foundation.kafka import read_committed_consumer
 from foundation.logs import get_logger, redact_text
 from foundation.types import Emit, Json
 from schemas import topics
 from schemas.codec import CodecError, decode, now
 from streams.mapping.errors import TransferDataError
+from streams.mapping.travel_reimbursement import employee, person_body
 from streams.transfer import (
     CompanyContext,
     ConfigFailure,
@@ -211,8 +213,9 @@ class Registers:
     """Find-or-create, single per (company, registry, key) in this worker and, through `answers`, across the
     tenant's workers. One instance per worker, shared by its transfers."""
 
-    def __init__(self, answers: Answers | None = None) -> None:
+    def __init__(self, answers: Answers | None = None, severa: SeveraClient | None = None) -> None:
         self.answers = answers
+        self.severa = severa  # the owner reads a person's user from Severa (see `_person_body`)
         self._locks: defaultdict[tuple[str, str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def ensure(self, emit: Emit, request: Json, context: CompanyContext, registry: str, key: str, body: Json,
@@ -230,7 +233,10 @@ class Registers:
                 "event_id": f"{request['event_id']}:{registry}:{key}:{uuid.uuid4().hex[:8]}",
                 "correlation_id": request["correlation_id"], "causation_id": request["event_id"],
                 "tenant": request["tenant"], "company": request["company"], "registry": registry, "key": key,
-                "severa_id": severa_id, "record": record, "body": json.dumps(body), "requested_at": now()})
+                "severa_id": severa_id, "record": record, "requested_at": now(),
+                # A person's body holds the bank account in full, which no event may carry: the owner builds
+                # it from the Severa user itself.
+                "body": json.dumps({} if registry == "person" else body)})
             error = answer.get("error")
             if error:
                 if error.get("kind") == "transient":
@@ -258,8 +264,13 @@ class Registers:
             await context.ensure_loaded()
             cause = {"tenant": asked["tenant"], "company": asked["company"],
                      "correlation_id": asked["correlation_id"], "event_id": asked["causation_id"] or asked["event_id"]}
-            target, created = await find_or_create(emit, cause, context, asked["registry"], asked["key"],
-                                                   json.loads(asked["body"]), asked["record"], asked["severa_id"])
+            body = json.loads(asked["body"])
+            if asked["registry"] == "person":
+                body = await self._person_body(context, asked)
+            target, created = await find_or_create(emit, cause, context, asked["registry"], asked["key"], body,
+                                                   asked["record"], asked["severa_id"])
+            if asked["registry"] == "person":
+                target = {"id": target["id"]}  # the asker needs the id only; the rest is personal data
             fields.update(target=json.dumps(target), created=created)
         except TransferDataError as error:
             fields["error"] = error.to_dict()
@@ -275,6 +286,15 @@ class Registers:
         return {"event_id": f"{asked['event_id']}:answered", "correlation_id": asked["correlation_id"],
                 "causation_id": asked["event_id"], "tenant": asked["tenant"], "company": asked["company"],
                 "registry": asked["registry"], "key": asked["key"], "occurred_at": now(), **fields}
+
+    async def _person_body(self, context: CompanyContext, asked: Json) -> Json:
+        """The Procountor person of the Severa user `asked` names, as the travel transfer would write it."""
+        if self.severa is None or not asked.get("severa_id"):
+            raise TransferDataError("MISSING_EMPLOYEE_NUMBER", record=asked["record"], field="user", value=None,
+                                    message="the person's Severa user is not known")
+        user = await self.severa.get_user(asked["severa_id"])
+        code, iban = employee(user, record=asked["record"])
+        return person_body(user, code, iban, context.settings)
 
 
 def _error(asked: Json, code: str, kind: str, message: str) -> Json:

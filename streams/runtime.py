@@ -92,7 +92,7 @@ class Runtime:
         store = ProjectionStore()
         emit = _Emitter(producer).emit
         contexts = company_contexts(companies, procountor)  # shared by the transfers to Procountor
-        registers = Registers(answers)  # and so is every creation of a registry record
+        registers = Registers(answers, severa)  # and so is every creation of a registry record
         dimensions = ProjectDimensions(procountor, companies)
         return cls(
             settings=settings, companies=companies, bootstrap=bootstrap, severa=severa, procountor=procountor,
