@@ -1,12 +1,20 @@
-"""Invoices of new customers on new product codes, for the find-or-create races (one partner, one product)."""
+"""Invoices of new customers on new product codes, for the find-or-create races (one partner, one product),
+and registry creation routed over the real broker to an owner, as between workers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
+from collections.abc import AsyncIterator
 from typing import Any
 
+from foundation.kafka import ensure_topics, idempotent_producer, read_committed_consumer
 from sandbox.severa.demo import fi_business_id
 from sandbox.severa.store import finnish_reference
+from schemas import topics
+from schemas.codec import CodecError, decode, encode
+from streams.registers import Answers, Registers
 
 AUDIT = ("guid", "createdDateTime", "createdBy", "lastUpdatedDateTime", "lastUpdatedBy")
 
@@ -49,3 +57,46 @@ def race_invoices(store: Any, count: int, customer_numbers: tuple[int, ...]) -> 
                          | {"invoiceGuid": invoice["guid"], "code": [code], "description": f"Kilpa {code}"})
         invoices.append(invoice)
     return invoices
+
+
+@contextlib.asynccontextmanager
+async def routed(bootstrap: str, group: str, tenant: str, owner: Registers,
+                 contexts: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> AsyncIterator[Answers]:
+    """Registry creation routed over the real broker as the worker routes it: `owner` answers every request of
+    `tenant` (as the registry_create agent of the worker that owns the partitions would); yields the `Answers`
+    an asking worker's `Registers` takes. Every event published is also appended to `events`."""
+    await ensure_topics(bootstrap)
+    producer = idempotent_producer(bootstrap)
+    await producer.start()
+
+    async def emit(name: str, record: dict[str, Any]) -> None:
+        events.append((name, record))
+        if name in ("RegistryCreateRequested", "RegistryCreateAnswered"):
+            topic = {"RegistryCreateRequested": topics.REGISTRY_CREATE_REQUESTED,
+                     "RegistryCreateAnswered": topics.REGISTRY_CREATE_ANSWERED}[name]
+            key = topics.key(record["tenant"], record["company"], record["registry"], record["key"])
+            await producer.send_and_wait(topic, key=key, value=encode(name, record))
+
+    consumer = read_committed_consumer(bootstrap, group_id=group, auto_offset_reset="earliest")
+    consumer.subscribe([topics.REGISTRY_CREATE_REQUESTED])
+    await consumer.start()
+
+    async def own() -> None:
+        async for message in consumer:
+            try:
+                _, asked = decode(message.value)
+            except CodecError:
+                continue
+            if asked["tenant"] == tenant:
+                await emit("RegistryCreateAnswered", await owner.carry_out(emit, asked, contexts))
+
+    owning = asyncio.create_task(own())
+    answers = Answers(bootstrap, emit, producer.partitions_for, timeout=30)
+    await answers.start()
+    try:
+        yield answers
+    finally:
+        owning.cancel()
+        await answers.aclose()
+        await consumer.stop()
+        await producer.stop()
