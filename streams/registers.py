@@ -69,8 +69,12 @@ async def _find_partner(context: CompanyContext, key: str, body: Json) -> Json |
 
 
 async def _find_product(context: CompanyContext, key: str, body: Json) -> Json | None:
-    page = await context.client.search_products(code=key, type=("SALES", "TRAVEL"))
-    return next((p for p in page.get("results", []) if p.get("code") == key and p.get("active", True)), None)
+    for kind in ("SALES", "TRAVEL"):  # one type per search: the reference documents one value
+        page = await context.client.search_products(code=key, type=kind)
+        found = next((p for p in page.get("results", []) if p.get("code") == key and p.get("active", True)), None)
+        if found is not None:
+            return found
+    return None
 
 
 async def _find_person(context: CompanyContext, key: str, body: Json) -> Json | None:
