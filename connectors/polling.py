@@ -29,6 +29,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from foundation.exact_json import dumps
 from foundation.kafka import read_committed_consumer, transactional_producer
 from foundation.logs import get_logger
 from schemas import topics
@@ -70,7 +71,7 @@ class EntitySource:
         if entity_id in (None, ""):
             raise EntityDataError(f"{self.entity}: field '{self.id_field}' is missing")
         if self.version_field is None:
-            digest = hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:16]
+            digest = hashlib.sha256(dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:16]
             return str(entity_id), f"sha256:{digest}"
         version = item.get(self.version_field)
         if not version:
@@ -326,7 +327,7 @@ class Poller:
             "entity_id": entity_id,
             "source_version": version,
             "observed_at": now(),
-            "snapshot": json.dumps(item, ensure_ascii=False, sort_keys=True),
+            "snapshot": dumps(item, ensure_ascii=False, sort_keys=True),
             "company": source.company_of(item),
         }
 

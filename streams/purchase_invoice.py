@@ -23,7 +23,6 @@ Exactly once without an external-id field on Severa's fees (kafka-and-faust.md Â
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +34,9 @@ from connectors.procountor.errors import ProcountorError
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraNotFound
 from foundation.company import CompanySettings
+from foundation.exact_json import loads
 from foundation.logs import get_logger
+from streams.mapping.checks import COMPANY_CURRENCY
 from streams.mapping.errors import TransferDataError
 from streams.mapping.purchase_invoice import (
     PlannedFee,
@@ -134,7 +135,7 @@ def transfer_request(observed: Mapping[str, Any], company: CompanySettings, proj
     """
     if not imports_purchase_invoices(company):
         return None
-    invoice = json.loads(observed["snapshot"])
+    invoice = loads(observed["snapshot"])
     if not is_importable(invoice, company.purchase_invoices.statuses):
         return None
     if project_dimension_id is None:
@@ -156,7 +157,7 @@ class PurchaseInvoiceTrigger:
         company = company_of(observed, self.companies)
         if company is None or not imports_purchase_invoices(company):
             return None
-        invoice = json.loads(observed["snapshot"])
+        invoice = loads(observed["snapshot"])
         if not is_importable(invoice, company.purchase_invoices.statuses) or not dimension_ids(invoice):
             return None  # no Procountor call for invoices that cannot qualify
         try:
@@ -240,12 +241,12 @@ class PurchaseInvoiceTransfer(Transfer):
         if str(last["source_version"]) > str(request["source_version"]):
             # Procountor versions are ISO timestamps: an older one never undoes a newer one
             return f"an older version than the one imported ({last['source_version']})"
-        if fingerprint(json.loads(last["snapshot"])) != fingerprint(json.loads(request["snapshot"])):
+        if fingerprint(loads(last["snapshot"])) != fingerprint(loads(request["snapshot"])):
             return None
         return "the import is unchanged since the version imported before"
 
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
-        invoice = json.loads(request["snapshot"])
+        invoice = loads(request["snapshot"])
         record = record_name(invoice)
         company = self.companies.get(request["company"])
         if company is None or not company.project_dimension:
@@ -260,10 +261,15 @@ class PurchaseInvoiceTransfer(Transfer):
             for fee in planned:
                 if fee.project_number not in projects:
                     raise missing_project(invoice, fee.item_code, dimension_name)
+            # Every fee's amount in its project's currency before the first write, too.
+            accounting = COMPANY_CURRENCY[company.country]
+            bodies = {fee.project_number: fee_body(invoice, fee, projects[fee.project_number], request["company"],
+                                                   accounting_currency=accounting) for fee in planned}
             links = self._links(request)
             imported = []
             for fee in planned:
-                imported.append(await self._import_fee(request, invoice, fee, projects[fee.project_number], links))
+                imported.append(await self._import_fee(request, fee, bodies[fee.project_number],
+                                                       projects[fee.project_number], links))
                 await self._outcome(request, attempt, "step", step=f"fee:{fee.project_number}",
                                     adopted=imported[-1].action != "created", **self._targets([imported[-1]]))
             await self._remove_dropped(request, attempt, planned, links)
@@ -310,9 +316,8 @@ class PurchaseInvoiceTransfer(Transfer):
                     self._projects[int(project["number"])] = project
         return {n: self._projects[n] for n in numbers if n in self._projects}
 
-    async def _import_fee(self, request: Json, invoice: Json, fee: PlannedFee, project: Json,
+    async def _import_fee(self, request: Json, fee: PlannedFee, body: Json, project: Json,
                           links: Mapping[int, str]) -> ImportedFee:
-        body = fee_body(invoice, fee, project, request["company"])
         found = await self._existing_fee(request, fee, project, links.get(fee.project_number))
         if found is None:
             created = await self.severa.create_project_fee(body)

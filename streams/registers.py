@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,6 +29,7 @@ from aiokafka.errors import KafkaError
 
 from connectors.errors import ApiAuthError, TransientApiError
 from connectors.severa.client import SeveraClient
+from foundation.exact_json import dumps, loads
 from foundation.kafka import read_committed_consumer
 from foundation.logs import get_logger, redact_text
 from foundation.types import Emit, Json
@@ -240,7 +240,7 @@ class Registers:
                 "severa_id": severa_id, "record": record, "requested_at": now(),
                 # A person's body holds the bank account in full, which no event may carry: the owner builds
                 # it from the Severa user itself.
-                "body": json.dumps({} if registry == "person" else body)})
+                "body": dumps({} if registry == "person" else body)})
             error = answer.get("error")
             if error:
                 if error.get("kind") == "transient":
@@ -250,7 +250,7 @@ class Registers:
                 raise TransferDataError(str(error["code"]), record=record, field=error.get("field"),
                                         value=error.get("value"), message=error.get("message"),
                                         solution=error.get("solution"))
-            target = json.loads(answer["target"])
+            target = loads(answer["target"])
             kind.remember(context, key, body, target)
             return target
 
@@ -268,14 +268,14 @@ class Registers:
             await context.ensure_loaded()
             cause = {"tenant": asked["tenant"], "company": asked["company"],
                      "correlation_id": asked["correlation_id"], "event_id": asked["causation_id"] or asked["event_id"]}
-            body = json.loads(asked["body"])
+            body = loads(asked["body"])
             if asked["registry"] == "person":
                 body = await self._person_body(context, asked)
             target, created = await find_or_create(emit, cause, context, asked["registry"], asked["key"], body,
                                                    asked["record"], asked["severa_id"])
             if asked["registry"] == "person":
                 target = {"id": target["id"]}  # the asker needs the id only; the rest is personal data
-            fields.update(target=json.dumps(target), created=created)
+            fields.update(target=dumps(target), created=created)
         except TransferDataError as error:
             fields["error"] = error.to_dict()
         except (ApiAuthError, ConfigFailure) as exc:

@@ -24,7 +24,6 @@ Exactly once, from at-least-once parts:
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
 from connectors.severa.row_mirror import InvoiceRowMirror
 from foundation.company import CompanySettings
+from foundation.exact_json import loads
 from foundation.logs import get_logger
 from streams.mapping.attachments import (
     MAX_ATTACHMENT_BYTES,
@@ -136,7 +136,7 @@ class CompanyDirectory:
 
 def transfer_request(observed: Json, directory: CompanyDirectory) -> Json | None:
     """The TransferRequested for an observed invoice version in its company's transfer status, else None."""
-    invoice = json.loads(observed["snapshot"])
+    invoice = loads(observed["snapshot"])
     company = directory.company_for(invoice)
     if company is None or not company.enabled or not directory.in_transfer_status(invoice, company):
         return None
@@ -179,7 +179,7 @@ class SalesInvoiceTransfer(ToProcountor):
             raise TransferDataError("UNKNOWN_COMPANY", record=_record(request), field="company",
                                     value=request["company"],
                                     message=f"no settings or Procountor credentials for company {request['company']}")
-        invoice = json.loads(request["snapshot"])
+        invoice = loads(request["snapshot"])
         record = record_name(invoice)
         await context.ensure_loaded()
         rows = await self._with_source_details(await self._rows(request, invoice), invoice, company, record)

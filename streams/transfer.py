@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import traceback
 import uuid
 from collections.abc import Awaitable, Mapping
@@ -31,6 +30,7 @@ from connectors.procountor.errors import ProcountorError, ProcountorNotFound, Pr
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraForbidden
 from foundation.company import CompanySettings
+from foundation.exact_json import dumps, loads
 from foundation.logs import get_logger, redact_text
 from foundation.types import Emit, Json
 from projections.reprocess import original_request_id
@@ -120,8 +120,8 @@ def already_transferred(log: TransferLog, request: Json, existing: Json, record:
         return None
     number, status = existing.get("invoiceNumber") or existing["id"], existing.get("status") or "unknown"
     before = log.request(earlier[-1]) or {}
-    if before.get("snapshot") and content_hash(json.loads(before["snapshot"])) == content_hash(
-            json.loads(request["snapshot"])):
+    if before.get("snapshot") and content_hash(loads(before["snapshot"])) == content_hash(
+            loads(request["snapshot"])):
         return NothingToWrite(f"transferred already as Procountor invoice no. {number} (status {status}); the "
                               "content is unchanged, nothing was written")
     return TransferDataError(
@@ -197,7 +197,8 @@ def content_hash(record: Mapping[str, Any]) -> str:
     """A Severa record's content, hashed without its audit fields: a newer version that only touched those
     (or went to another status and came back unchanged) has the same content as the requested one."""
     content = {k: v for k, v in record.items() if k not in AUDIT_FIELDS}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    # Exact JSON on both sides: the Severa client reads money as Decimal, and so is the snapshot read here.
+    return hashlib.sha256(dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def withdrawn_note(request: Json, current: Mapping[str, Any], status_field: str, transfer_status: str | None,
@@ -211,7 +212,7 @@ def withdrawn_note(request: Json, current: Mapping[str, Any], status_field: str,
         return f"moved to {status.get('name') or 'another status'} at {when}; {written}"
     if current.get("lastUpdatedDateTime") == request["source_version"]:
         return None
-    if content_hash(current) == content_hash(json.loads(request["snapshot"])):
+    if content_hash(current) == content_hash(loads(request["snapshot"])):
         return None
     return f"changed at {when} (the new version is transferred on its own request); {written}"
 

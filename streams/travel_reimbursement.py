@@ -16,7 +16,6 @@ the first write.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -24,6 +23,7 @@ from connectors.errors import ContentTooLarge
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
 from foundation.company import CompanySettings
+from foundation.exact_json import loads
 from foundation.logs import get_logger
 from foundation.privacy import minimal_user
 from streams.mapping.attachments import MAX_ATTACHMENT_BYTES, attachment_too_large, validate_attachment
@@ -122,7 +122,7 @@ async def travel_request(observed: Json, directory: TravelDirectory) -> Json | N
     The status is checked against every enabled company first, so that only a reimbursement that may be
     transferred costs a read of its user.
     """
-    reimbursement = json.loads(observed["snapshot"])
+    reimbursement = loads(observed["snapshot"])
     enabled = [c for c in directory.companies.companies.values()
                if c.enabled and c.travel_reimbursements.enabled]
     if not any(directory.in_status_before(reimbursement, c) for c in enabled):
@@ -161,10 +161,10 @@ class TravelReimbursementTransfer(ToProcountor):
         return self.directory
 
     def _record(self, request: Json) -> str:
-        return record_name(json.loads(request["snapshot"]))
+        return record_name(loads(request["snapshot"]))
 
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
-        reimbursement = json.loads(request["snapshot"])
+        reimbursement = loads(request["snapshot"])
         record = record_name(reimbursement)
         company = self.companies.get(request["company"])
         context = self.contexts.get(request["company"])

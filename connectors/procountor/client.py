@@ -33,6 +33,8 @@ import httpx
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from foundation.exact_json import dumps
+
 from .errors import (
     ProcountorAuthError,
     ProcountorError,
@@ -204,7 +206,9 @@ class ProcountorClient:
         path = template.format(**(path_params or {}))
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         if json_body is not None:
-            kwargs["json"] = json_body
+            # Decimals (money read exactly, foundation.exact_json) are written as the same JSON numbers.
+            kwargs["content"] = dumps(json_body).encode()
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Content-Type": "application/json"}
         response = await self._send(method, template, path, params=clean, **kwargs)
         if response.status_code == 401:
             # Expired or revoked token: log in again once, then give up.

@@ -42,6 +42,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from connectors.errors import ContentTooLarge
+from foundation.exact_json import dumps, loads
 from foundation.types import Json
 
 from .errors import (
@@ -194,13 +195,18 @@ class SeveraClient:
         """One HTTP exchange; raises ``_Retry`` for what may be repeated, typed errors otherwise (a successful
         answer over ``max_bytes`` is ``ContentTooLarge``)."""
         headers = {}
+        content = None
+        if json_body is not None:
+            # Decimals (money read exactly, foundation.exact_json) are written as the same JSON numbers.
+            content = dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
         if authenticated:
             headers["Authorization"] = f"{self._token_type} {await self._access_token()}"
         # Token calls are safe to repeat; other POSTs create something and are not.
         is_create = method == "POST" and template not in ("/v1/token", "/v1/refreshtoken")
         async with self._limiter:
             self.calls[f"{method} {template}"] += 1
-            request = self._http.build_request(method, path, params=_clean(params), json=json_body, headers=headers)
+            request = self._http.build_request(method, path, params=_clean(params), content=content, headers=headers)
             try:
                 # Streamed, so that a download is stopped at `max_bytes` rather than read whole first.
                 response = await self._http.send(request, stream=True)
@@ -295,7 +301,7 @@ class SeveraClient:
         response = await self._send(method, template, **kwargs)
         if response.status_code == 204 or not response.content:
             return None
-        return response.json()
+        return loads(response.content)  # money as Decimal, never a binary float
 
     # ---------------------------------------------------------------------- token
 
@@ -363,7 +369,7 @@ class SeveraClient:
         query["rowCount"] = row_count
         while True:
             response = await self._send("GET", path, path_params=path_params, params=query)
-            for item in response.json():
+            for item in loads(response.content):
                 yield item
             token = response.headers.get("NextPageToken")
             if not token:

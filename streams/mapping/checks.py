@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date as Date
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from streams.mapping.errors import TransferDataError, size_code
@@ -77,14 +76,6 @@ def record_name(invoice: Mapping[str, Any]) -> str:
     if number is not None:
         return f"sales invoice {number}"
     return f"sales invoice {invoice.get('guid') if isinstance(invoice, Mapping) else '?'}"
-
-
-def money(value: float | None) -> float:
-    return float(value) if value is not None else 0.0
-
-
-def scale2(value: float) -> float:
-    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def check_fiscal_period(when: Date, fiscal_years: Iterable[Mapping[str, Any]], errors: Errors) -> None:

@@ -101,6 +101,14 @@ SOLUTIONS: dict[str, str] = {
         _TO_DRAFT + "change the invoice language to English, Finnish, Swedish, Estonian, Norwegian or Danish "
         "(the languages Procountor supports), and try the invoice transfer again."
     ),
+    "MISSING_QUANTITY": (
+        _TO_DRAFT + "fill in the quantity of the row named in the error, and try the invoice transfer again. "
+        "The integration never sends a row without its quantity."
+    ),
+    "MISSING_PRICE": (
+        _TO_DRAFT + "fill in the unit price of the row named in the error (0 if the row is free of charge), and "
+        "try the invoice transfer again. The integration never takes a missing price for 0."
+    ),
     "UNKNOWN_UNIT": (
         _TO_DRAFT + "change the unit of the invoice row to a unit Procountor knows (for example h, pcs, km, "
         "day, month), and try the invoice transfer again."

@@ -3,6 +3,7 @@ and the customer's business partner."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from foundation.company import CompanySettings
@@ -17,11 +18,11 @@ from streams.mapping.checks import (
     STREET_MAX,
     ZIP_MAX,
     Errors,
-    scale2,
 )
 from streams.mapping.counter_party import normalise_business_id, postal_address, split_street
 from streams.mapping.countries import iso2, procountor_country
 from streams.mapping.languages import COMPANY_LANGUAGE, to_procountor_language
+from streams.mapping.money import cents
 from streams.mapping.rows import RowKind, ordered_rows, row_code, row_kind, row_source
 from streams.mapping.severa_models import Customer, parse
 from streams.mapping.units import to_procountor_unit
@@ -69,8 +70,8 @@ def product_to_procountor(
     kind: RowKind,
     *,
     unit: str = "NO_UNIT",
-    price: float = 0.0,
-    vat: float | None = None,
+    price: Decimal = Decimal(0),
+    vat: Decimal | None = None,
     currency: str = "EUR",
     record: str = "product",
 ) -> dict[str, Any]:
@@ -177,7 +178,7 @@ def customer_to_business_partner(customer: dict[str, Any], country: str) -> dict
     if parsed.paymentTerm is not None:
         payment["paymentTermDays"] = str(parsed.paymentTerm)  # a string in Procountor's partner model
     if parsed.overdueInterest is not None:
-        payment["penalInterestRate"] = scale2(parsed.overdueInterest)
+        payment["penalInterestRate"] = cents(parsed.overdueInterest)
     if errors.items:
         raise errors.items[0]
     return {

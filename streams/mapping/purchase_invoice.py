@@ -7,9 +7,12 @@ transaction's `dimensionItemValues` split its net amount over items of the compa
 item's `codeName` is the Severa project number. One fee per project, its cost the sum of the project's values.
 
 Decisions where the sources leave room:
-- A fee is a cost: `unitCost` = the project's net amount (accounting currency), quantity 1, `isBillable`
+- A fee is a cost: `unitCost` = the project's net amount, quantity 1, `isBillable`
   false, `productType` Materials (reference §5.12: "probably Materials or Subcontracting, non-billable").
   Whether and at what price to bill it on is the project manager's choice in Severa.
+- The fee is in the project's currency: the ledger's accounting-currency amount as it is when the project
+  is in the accounting currency, converted with the invoice's `currencyRate` when the invoice is in the
+  project's currency, refused (`CURRENCY_MISMATCH`) otherwise: no rate is guessed.
 - Severa fees have no external-id field, so the description starts with the marker `Procountor <company> #<id>`:
   with it the import finds a fee it created even when its own record of the POST was lost. Procountor ids are
   per company (FI's and SE's invoice 4 are two invoices), hence the company. Markers written before it was
@@ -26,6 +29,7 @@ from typing import Any
 
 from foundation.types import Json
 from streams.mapping.errors import TransferDataError
+from streams.mapping.money import cents, exact
 
 CENT = Decimal("0.01")
 # `Procountor FI #4711`, or the old `Procountor #4711` (no company).
@@ -38,6 +42,11 @@ MISSING_PROJECT_SOLUTION = (
     "Severa. Check that the item's code in Procountor's project dimension is the Severa project number (for "
     "example 2026001), or create the project in Severa, then change the dimensioning of the purchase invoice "
     "in Procountor or transfer it again."
+)
+CURRENCY_SOLUTION = (
+    "The project is in another currency than the company's accounting, and the purchase invoice gives no rate "
+    "between them. Record the purchase invoice in the project's currency (with its currency rate) in "
+    "Procountor, or dimension it to a project in the accounting currency, then transfer it again."
 )
 UNKNOWN_ITEM_SOLUTION = (
     "The purchase invoice's accounting refers to a project dimension item that Procountor no longer lists. "
@@ -185,17 +194,42 @@ def fee_description(invoice: Mapping[str, Any], company: str) -> str:
     return text[:DESCRIPTION_MAX]
 
 
-def fee_body(invoice: Mapping[str, Any], fee: PlannedFee, project: Mapping[str, Any], company: str) -> Json:
+def fee_cost(invoice: Mapping[str, Any], fee: PlannedFee, project: Mapping[str, Any], *,
+             accounting_currency: str) -> tuple[Decimal, str]:
+    """(amount, currency) of the fee in the Severa project's currency.
+
+    The ledger's amounts are in the company's accounting currency. A project in another currency gets them
+    converted with the invoice's rate when the invoice is in the project's currency (Procountor's
+    `currencyRate`: units of the invoice currency for one unit of the accounting currency); any other pair
+    has no known rate, and the fee is refused rather than written in the wrong currency.
+    """
+    project_currency = str((project.get("currency") or {}).get("code") or accounting_currency).upper()
+    if project_currency == accounting_currency.upper():
+        return fee.amount, project_currency
+    payment = invoice.get("paymentInfo") or {}
+    invoice_currency = str(payment.get("currency") or accounting_currency).upper()
+    rate = payment.get("currencyRate")
+    if invoice_currency == project_currency and rate is not None and exact(rate) > 0:
+        return cents(fee.amount * exact(rate)), project_currency
+    raise TransferDataError(
+        "CURRENCY_MISMATCH", record=record_name(invoice), field="paymentInfo.currencyRate",
+        value=f"{accounting_currency} -> {project_currency}", solution=CURRENCY_SOLUTION,
+        message=(f"project {fee.project_number} is in {project_currency}, the invoice's accounting in "
+                 f"{accounting_currency.upper()}, and no rate between them is known (the invoice is in "
+                 f"{invoice_currency}{'' if rate is None else f' at rate {rate}'})"))
+
+
+def fee_body(invoice: Mapping[str, Any], fee: PlannedFee, project: Mapping[str, Any], company: str, *,
+             accounting_currency: str) -> Json:
     """`POST /v1/projectfees` body (ProjectFeeInputModel) for one project's share of `company`'s invoice."""
-    currency = (project.get("currency") or {}).get("code") or (invoice.get("paymentInfo") or {}).get(
-        "currency") or "EUR"
+    amount, currency = fee_cost(invoice, fee, project, accounting_currency=accounting_currency)
     body: Json = {
         "project": {"guid": project["guid"]},
         "name": fee_name(invoice),
         "description": fee_description(invoice, company),
         "productType": "Materials",
-        "quantity": 1.0,
-        "unitCost": {"amount": float(fee.amount), "currencyCode": currency},
+        "quantity": Decimal(1),
+        "unitCost": {"amount": amount, "currencyCode": currency},
         "isBillable": False,
         "eventDate": invoice.get("date"),
     }
@@ -212,7 +246,7 @@ def fee_changes(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> Json:
         # Money is patched as an object (reference §3.4); the fee keeps the currency it was created in.
         changes["/unitCost"] = {"amount": wanted["unitCost"]["amount"],
                                 "currencyCode": cost.get("currencyCode") or wanted["unitCost"]["currencyCode"]}
-    if float(current.get("quantity") or 0) != float(wanted["quantity"]):
+    if exact(current.get("quantity") or 0) != exact(wanted["quantity"]):
         changes["/quantity"] = wanted["quantity"]
     for field in ("name", "description"):
         if wanted.get(field) is not None and current.get(field) != wanted[field]:
@@ -223,4 +257,4 @@ def fee_changes(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> Json:
 
 
 def _money(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
+    return None if value is None else cents(exact(value))

@@ -2,16 +2,21 @@
 
 Decisions where the sources leave room (each has a test):
 - An unsupported unit is a data error, not a silent fallback to ``NO_UNIT``.
+- A missing quantity or unit price is a data error naming the row (``MISSING_QUANTITY``/``MISSING_PRICE``),
+  never a 0. Amounts stay ``Decimal`` from Severa's JSON to Procountor's body.
+- Procountor's row ``discountPercent`` is 0: Severa's invoice row has no discount field, its unit price is
+  the price after any discount (a test reads the reference and fails if Severa's row model gains one).
 - A credit note's rows carry negative amounts (Procountor has no credit-note type): Severa's credit rows are
   negative already; should they arrive positive, the sign goes on every quantity.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from foundation.company import CompanySettings
-from streams.mapping.checks import PRODUCT_CODE_MAX, ROW_COMMENT_MAX, ROW_PRODUCT_MAX, Errors, money
+from streams.mapping.checks import PRODUCT_CODE_MAX, ROW_COMMENT_MAX, ROW_PRODUCT_MAX, Errors
 from streams.mapping.severa_models import Invoice, InvoiceRow, Ref, parse
 from streams.mapping.units import to_procountor_unit
 from streams.mapping.vat import vat_rates
@@ -53,6 +58,12 @@ def row_code(row: InvoiceRow) -> str | None:
     return None
 
 
+def row_amount(row: InvoiceRow) -> Decimal:
+    """quantity × unit price, exact; a missing figure counts 0 here (map_rows reports it as a data error)."""
+    price = row.unitPrice.amount if row.unitPrice else None
+    return (row.quantity or Decimal(0)) * (price or Decimal(0))
+
+
 def default_code(kind: RowKind, settings: CompanySettings) -> str:
     return {
         "product": settings.default_product_code,
@@ -80,7 +91,7 @@ def map_rows(
         return []
     # A credit note is a negative invoice in Procountor. Severa's credit rows are negative already; should
     # they arrive positive, the sign goes on every quantity, so that the document still credits.
-    total = sum(row.quantity * money(row.unitPrice.amount if row.unitPrice else None) for row in rows)
+    total = sum((row_amount(row) for row in rows), Decimal(0))
     flip = invoice.isCreditNote and total > 0
     mapped: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
@@ -131,13 +142,32 @@ def map_rows(
                 f"rate on {invoice.date} (in force: {', '.join(f'{r:g} %' for r in allowed)})",
             )
         comment = errors.text(f"{path}.comment", row.comment or row.invoiceRowComment, ROW_COMMENT_MAX)
-        quantity = -row.quantity if flip else row.quantity
+        price = row.unitPrice.amount if row.unitPrice else None
+        # A missing amount is the user's to fill in Severa: a 0 would invoice the row for nothing.
+        named = row.description or row.guid
+        if row.quantity is None:
+            errors.add(
+                "MISSING_QUANTITY",
+                f"{path}.quantity",
+                None,
+                f"MISSING_QUANTITY ({path}.quantity): row {index + 1} ({named}) has no quantity in Severa",
+            )
+        if price is None:
+            errors.add(
+                "MISSING_PRICE",
+                f"{path}.unitPrice",
+                None,
+                f"MISSING_PRICE ({path}.unitPrice): row {index + 1} ({named}) has no unit price in Severa",
+            )
+        quantity = row.quantity if row.quantity is not None else Decimal(0)  # reported above when missing
         item: dict[str, Any] = {
             "productCode": code,
             "product": product or "",
-            "quantity": quantity,
+            "quantity": -quantity if flip else quantity,
             "unit": unit or "NO_UNIT",
-            "unitPrice": money(row.unitPrice.amount if row.unitPrice else None),
+            "unitPrice": price if price is not None else Decimal(0),  # reported above when missing
+            # Severa's invoice row has no discount (severa-api.md, InvoiceRowOutputModel): its unit price is
+            # what the customer pays, so Procountor's row discount stays 0 and the row's amount is Severa's.
             "discountPercent": 0,
             "vatPercent": row.vatRate if row.vatRate is not None else 0,
         }

@@ -15,6 +15,7 @@ Decisions where the sources leave room (each has a test):
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from schwifty import IBAN
@@ -31,11 +32,11 @@ from streams.mapping.checks import (
     Errors,
     check_fiscal_period,
     record_name,
-    scale2,
 )
 from streams.mapping.counter_party import invoice_channel, map_counter_party, resolve_country
 from streams.mapping.errors import TransferDataError
 from streams.mapping.languages import COMPANY_LANGUAGE, LABELS, to_procountor_language
+from streams.mapping.money import cents
 from streams.mapping.rows import map_rows, ordered_rows
 from streams.mapping.severa_models import Customer, Invoice, parse
 
@@ -165,7 +166,7 @@ def _build(
     currency = invoice.currency.code if invoice.currency and invoice.currency.code else None
     currency = (currency or COMPANY_CURRENCY[settings.country]).upper()
     # Procountor: the amount of one unit of domestic currency in the foreign currency; 1 when domestic.
-    rate = 1.0 if currency == COMPANY_CURRENCY[settings.country] else invoice.currencyRate
+    rate = Decimal(1) if currency == COMPANY_CURRENCY[settings.country] else invoice.currencyRate
     if rate is None or not 0 < rate <= CURRENCY_RATE_MAX:
         errors.add(
             "INVALID_FIELD",
@@ -173,7 +174,7 @@ def _build(
             rate,
             f"INVALID_FIELD (paymentInfo.currencyRate): {rate} is outside 0…1000000",
         )
-        rate = rate or 1.0
+        rate = rate or Decimal(1)
     payment_info: dict[str, Any] = {
         "paymentMethod": "BANK_TRANSFER",
         "currency": currency,
@@ -188,7 +189,7 @@ def _build(
         except SchwiftyException:
             errors.add("INVALID_BANK_ACCOUNT", "paymentInfo.bankAccount.accountNumber", bank_account)
 
-    penalty = scale2(invoice.overdueInterest or 0.0)
+    penalty = cents(invoice.overdueInterest or Decimal(0))
     if not 0 <= penalty <= 100:
         errors.add(
             "INVALID_FIELD",

@@ -1,5 +1,6 @@
 """The Severa REST API v1 fields the mapping reads, as lenient pydantic models.
 
+Numbers that are money or rates are ``Decimal`` (read exactly from Severa's JSON, foundation.exact_json).
 Only the fields we read are declared; everything else is allowed and ignored (``extra="allow"``), so that a
 new field in Severa's answer changes nothing, while a missing or mistyped field we need becomes a
 ``TransferDataError`` naming the record and the field rather than a ``KeyError`` deep in the mapping.
@@ -12,6 +13,7 @@ exposes an invoice row's product/work-type/travel code is uncertain (severa-api.
 from __future__ import annotations
 
 from datetime import date as Date
+from decimal import Decimal
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -35,7 +37,7 @@ class Ref(_Lenient):
 
 
 class Money(_Lenient):
-    amount: float | None = None
+    amount: Decimal | None = None
     currencyCode: str | None = None
 
 
@@ -87,7 +89,7 @@ class Invoice(_Lenient):
     date: Date
     dueDate: Date
     paymentTerm: int | None = None
-    overdueInterest: float | None = None
+    overdueInterest: Decimal | None = None
     ourReference: str | None = None
     yourReference: str | None = None
     notes: str | None = None
@@ -95,7 +97,7 @@ class Invoice(_Lenient):
     freeText2: FreeText | None = None
     orderNumber: str | None = None
     currency: Ref | None = None
-    currencyRate: float | None = None
+    currencyRate: Decimal | None = None
     receiverCustomerName: str | None = None
     receiverContactName: str | None = None
     receiverContactEmail: str | None = None
@@ -119,10 +121,10 @@ class InvoiceRow(_Lenient):
     rowType: str | None = None
     category: str | None = None
     description: str | None = None
-    quantity: float
+    quantity: Decimal | None = None  # missing: a data error naming the row, never 0 (rows.py)
     unitPrice: Money | None = None
     measurementUnit: str | None = None
-    vatRate: float | None = None
+    vatRate: Decimal | None = None
     sortOrder: int | None = None
     costCenter: Ref | None = None
     code: list[str] | str | None = None
@@ -149,7 +151,7 @@ class Customer(_Lenient):
     eInvoiceOperator: str | None = None
     organizationUnitNumber: str | None = None
     paymentTerm: int | None = None
-    overdueInterest: float | None = None
+    overdueInterest: Decimal | None = None
     language: Language | None = None
     currency: Ref | None = None
     addresses: list[Address] = []

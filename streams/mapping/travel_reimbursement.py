@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from schwifty import IBAN
@@ -31,6 +32,7 @@ from foundation.privacy import mask_iban
 from foundation.types import Json
 from streams.mapping.checks import Errors, check_fiscal_period
 from streams.mapping.errors import TransferDataError
+from streams.mapping.money import exact
 from streams.mapping.units import to_procountor_unit
 
 ORIGINAL_INVOICE_NUMBER_MAX = 40
@@ -57,6 +59,11 @@ SOLUTIONS: dict[str, str] = {
         "Fill in the employee number (code) and bank account of user {user} in Severa (Settings > User "
         "management); the bank account must be in IBAN format. Then try the travel reimbursement transfer "
         "again."
+    ),
+    "MISSING_AMOUNT": (
+        "A travel expense line has no quantity or unit cost in Severa, and the integration never takes a missing "
+        "amount for 0. Fill it in on the travel reimbursement in Severa and try the travel reimbursement "
+        "transfer again."
     ),
     "MISSING_PERSON": (
         "No person with employee number {code} was found in Procountor's person register and updating "
@@ -188,10 +195,10 @@ def ordered_expenses(expenses: list[Json]) -> list[Json]:
     return sorted(expenses, key=lambda e: str(e.get("eventDate") or ""))
 
 
-def _amount(money: Any) -> float | None:
+def _amount(money: Any) -> Decimal | None:
     if isinstance(money, Mapping):
         value = money.get("amount")
-        return None if value is None else float(value)
+        return None if value is None else exact(value)
     return None
 
 
@@ -278,14 +285,24 @@ def _row(index: int, expense: Json, products: Mapping[str, Json], settings: Comp
         unit = "NO_UNIT"
     travel_expense = expense.get("travelExpense") or {}
     label = product.get("name") or travel_expense.get("name") or code
+    # A missing amount is the user's to fill in Severa: a 0 would reimburse the line with nothing.
+    quantity = None if expense.get("quantity") is None else exact(expense["quantity"])
+    price = _amount(expense.get("unitCost"))
+    for field, value, what in (("quantity", quantity, "quantity"), ("unitPrice", price, "unit cost")):
+        if value is None:
+            errors.items.append(TransferDataError(
+                "MISSING_QUANTITY" if field == "quantity" else "MISSING_PRICE", record=errors.record,
+                field=f"{path}.{field}", value=None,
+                message=f"travel expense line {index + 1} ({label}) has no {what} in Severa",
+                solution=SOLUTIONS["MISSING_AMOUNT"]))
     row: Json = {
         "product": errors.text(f"{path}.product", str(label), ROW_PRODUCT_MAX),
         "productCode": code,
-        "quantity": float(expense.get("quantity") or 0),
+        "quantity": quantity if quantity is not None else Decimal(0),  # reported above when missing
         "unit": unit,
-        "unitPrice": _amount(expense.get("unitCost")) or 0.0,
+        "unitPrice": price if price is not None else Decimal(0),  # reported above when missing
         "discountPercent": 0,
-        "vatPercent": float(expense.get("purchaseVatRate") or 0),
+        "vatPercent": exact(expense.get("purchaseVatRate") or 0),  # no purchase VAT: allowances, kilometres
     }
     if product.get("id") is not None:
         row["productId"] = product["id"]

@@ -335,3 +335,15 @@ async def test_registers(fi_client: Any, invoice_body: Any) -> None:
         await fi_client.upload_attachment(
             {"name": "notes.txt", "referenceType": "INVOICE", "referenceId": invoice["id"]}, b"hello"
         )
+
+
+async def test_decimal_money_is_written_as_the_same_json_number(fi_client: Any, invoice_body: Any) -> None:
+    from decimal import Decimal
+
+    body = invoice_body()
+    body["invoiceRows"] = [dict(body["invoiceRows"][0], quantity=Decimal("3"), unitPrice=Decimal("0.10"))]
+    created = await fi_client.create_invoice(body)
+    row = (await fi_client.get_invoice(created["id"]))["invoiceRows"][0]
+    # 3 × 0.10 is 0.30 exactly; the sandbox computed its totals from the numbers it was sent.
+    assert (row["quantity"], row["unitPrice"]) == (3, 0.1)
+    assert created["invoiceSumInfo"][0]["excludingVatTotal"] == 0.3

@@ -315,3 +315,14 @@ async def test_pdfs_of_records_with_empty_numbers_are_rendered(severa) -> None:
     async with severa.client() as client:
         assert (await client.get_invoice_pdf(invoice_guid, pdf_get_options="All")).startswith(b"%PDF-1.")
         assert (await client.get_travel_reimbursement_pdf(reimbursement["guid"])).startswith(b"%PDF-1.")
+
+
+async def test_money_is_read_as_decimal_never_float(severa_readonly) -> None:
+    from decimal import Decimal
+
+    async with severa_readonly.client() as client:
+        invoice = await client.get_invoice(demo_guid("invoice", 10003))
+        rows = await client.get_invoice_rows(demo_guid("invoice", 10003))
+    amounts = [invoice["totalIncludingTax"]["amount"]] + [r["unitPrice"]["amount"] for r in rows]
+    assert amounts and all(isinstance(a, Decimal | int) for a in amounts), amounts
+    assert not any(isinstance(r.get("vatRate"), float) for r in rows)

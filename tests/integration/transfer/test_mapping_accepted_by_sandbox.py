@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from foundation.company import demo_companies_path, load_companies
+from foundation.exact_json import dumps
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.procountor.demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_FI_API_KEY
 from sandbox.runner import SandboxServer
@@ -86,5 +87,6 @@ def test_mapped_invoice_is_accepted_or_a_named_data_error(procountor, template, 
         assert error.field, error
         assert error.record == "sales invoice 10002"
         return
-    response = http.post("/invoices", json=body)
+    # Written as the Procountor client writes it: money as exact JSON numbers.
+    response = http.post("/invoices", content=dumps(body), headers={"Content-Type": "application/json"})
     assert response.status_code in (200, 201), f"the sandbox refused a mapped invoice: {response.text}"

@@ -259,7 +259,8 @@ def assert_procountor_valid(body):
             check_text(row["comment"], 512, f"invoiceRows[{index}].comment")
         assert row["unit"] in UNIT_ENUM
         assert 0 <= row["vatPercent"] <= 100 and 0 <= row["discountPercent"] <= 100
-        assert isinstance(row["quantity"], float | int) and isinstance(row["unitPrice"], float | int)
+        # Numbers, not strings; money is an exact Decimal (written as a JSON number by the client).
+        assert isinstance(row["quantity"], Decimal | int) and isinstance(row["unitPrice"], Decimal | int)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

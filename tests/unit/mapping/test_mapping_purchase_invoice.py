@@ -92,7 +92,7 @@ def test_fee_body_is_a_non_billable_cost_with_the_marker() -> None:
     body = invoice(entry(480.0, (PROJECTS, 1, 480.0)))
     [fee] = plan_fees(body, DIMENSION)
     project = {"guid": "p-1", "currency": {"code": "EUR"}, "rootPhase": {"guid": "ph-1"}}
-    out = fee_body(body, fee, project, "FI")
+    out = fee_body(body, fee, project, "FI", accounting_currency="EUR")
     assert out["project"] == {"guid": "p-1"} and out["phase"] == {"guid": "ph-1"}
     assert out["unitCost"] == {"amount": 480.0, "currencyCode": "EUR"} and out["quantity"] == 1.0
     assert out["isBillable"] is False and out["eventDate"] == "2026-05-15"
@@ -120,7 +120,7 @@ def test_a_marker_names_its_company_and_old_markers_without_one_still_read() -> 
 def test_changes_name_only_what_differs() -> None:
     body = invoice(entry(480.0, (PROJECTS, 1, 480.0)))
     [fee] = plan_fees(body, DIMENSION)
-    wanted = fee_body(body, fee, {"guid": "p"}, "FI")
+    wanted = fee_body(body, fee, {"guid": "p"}, "FI", accounting_currency="EUR")
     current = {**wanted, "unitCost": {"amount": 400.0, "currencyCode": "EUR", "multiCurrencyInfo": []},
                "eventDate": "2026-05-15T00:00:00"}
     assert fee_changes(current, wanted) == {"/unitCost": {"amount": 480.0, "currencyCode": "EUR"}}
@@ -160,3 +160,51 @@ def test_fee_amounts_add_up_to_the_dimensioned_total(values) -> None:
     fees = plan_fees(body, DIMENSION)
     assert sum(f.amount for f in fees) == sum(v for _, v in values)
     assert len({f.project_number for f in fees}) == len(fees)
+
+
+# ---------------------------------------------------------------------------------- fee currency
+
+
+def sek_fee(**payment: Any) -> dict[str, Any]:
+    body = invoice(entry(100.0, (PROJECTS, 1, 100.0)), paymentInfo=payment)
+    [fee] = plan_fees(body, DIMENSION)
+    return fee_body(body, fee, {"guid": "p-se", "currency": {"code": "SEK"}}, "FI", accounting_currency="EUR")
+
+
+def test_a_project_in_the_invoices_currency_gets_the_amount_at_the_invoices_rate() -> None:
+    # 100.00 EUR in the ledger; the invoice is in SEK at 11.4321 SEK per EUR.
+    out = sek_fee(currency="SEK", currencyRate=Decimal("11.4321"))
+    assert out["unitCost"] == {"amount": Decimal("1143.21"), "currencyCode": "SEK"}
+
+
+@pytest.mark.parametrize("payment", [
+    {"currency": "EUR", "currencyRate": 1},  # the invoice gives no rate to SEK
+    {"currency": "SEK"},  # no rate at all
+    {"currency": "SEK", "currencyRate": 0},
+    {"currency": "USD", "currencyRate": Decimal("1.08")},  # a rate, but to another currency
+])  # fmt: skip
+def test_a_project_in_another_currency_without_a_known_rate_is_refused(payment: dict[str, Any]) -> None:
+    with pytest.raises(TransferDataError) as raised:
+        sek_fee(**payment)
+    error = raised.value
+    assert (error.code, error.record, error.field) == (
+        "CURRENCY_MISMATCH", "purchase invoice 12 (Pilvipalvelu Oy)", "paymentInfo.currencyRate")
+    assert "project 2026001 is in SEK" in error.message and "accounting in EUR" in error.message
+    assert "currency rate" in error.solution
+
+
+def test_a_project_in_the_accounting_currency_keeps_the_ledger_amount_whatever_the_invoice_currency() -> None:
+    body = invoice(entry(100.0, (PROJECTS, 1, 100.0)), paymentInfo={"currency": "SEK", "currencyRate": 11})
+    [fee] = plan_fees(body, DIMENSION)
+    out = fee_body(body, fee, {"guid": "p", "currency": {"code": "EUR"}}, "FI", accounting_currency="EUR")
+    assert out["unitCost"] == {"amount": Decimal("100.00"), "currencyCode": "EUR"}
+
+
+@given(amount=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9999999.99"), places=2),
+       rate=st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("100000"), places=4))  # fmt: skip
+def test_conversion_is_exact_to_the_cent(amount: Decimal, rate: Decimal) -> None:
+    body = invoice(entry(0, (PROJECTS, 1, amount)), paymentInfo={"currency": "SEK", "currencyRate": rate})
+    [fee] = plan_fees(body, DIMENSION)
+    out = fee_body(body, fee, {"guid": "p", "currency": {"code": "SEK"}}, "FI", accounting_currency="EUR")
+    assert out["unitCost"]["amount"] == (amount * rate).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    assert isinstance(out["unitCost"]["amount"], Decimal)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from mapping_builders import KNOWN_CODES, customer, invoice, row, rows, settings
 
@@ -218,14 +220,14 @@ def test_payment_term_between_0_and_999_days(days, code):
 
 
 def test_penalty_percent_at_scale_2():
-    assert body(invoice(overdueInterest=7.456))["penaltyPercent"] == 7.46
+    assert body(invoice(overdueInterest=7.456))["penaltyPercent"] == Decimal("7.46")
     assert body(invoice(overdueInterest=None))["penaltyPercent"] == 0.0
 
 
 def test_currency_and_rate():
     assert body()["paymentInfo"]["currency"] == "EUR" and body()["paymentInfo"]["currencyRate"] == 1.0
     usd = invoice(currency={"guid": "x", "code": "USD"}, currencyRate=1.08)
-    assert body(usd)["paymentInfo"]["currency"] == "USD" and body(usd)["paymentInfo"]["currencyRate"] == 1.08
+    assert body(usd)["paymentInfo"]["currency"] == "USD" and body(usd)["paymentInfo"]["currencyRate"] == Decimal("1.08")
     assert only(errors(invoice(currency={"guid": "x", "code": "USD"}, currencyRate=0)), "INVALID_FIELD")
 
 
@@ -351,7 +353,7 @@ def test_rows_map_code_name_quantity_unit_price_vat():
     assert first == {"productCode": "DEV", "product": "Development work", "quantity": 7.5, "unit": "HOUR",
                      "unitPrice": 100.0, "discountPercent": 0, "vatPercent": 25.5}  # fmt: skip
     assert (second["productCode"], second["unit"]) == ("LIC-ANNUAL", "PIECE")
-    assert (third["productCode"], third["unit"], third["unitPrice"]) == ("KM-ALLOWANCE", "KILOMETER", 0.59)
+    assert (third["productCode"], third["unit"], third["unitPrice"]) == ("KM-ALLOWANCE", "KILOMETER", Decimal("0.59"))
 
 
 def test_rows_follow_severa_sort_order():

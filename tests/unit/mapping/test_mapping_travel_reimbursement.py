@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -82,10 +83,10 @@ def test_travel_invoice_body_field_by_field() -> None:
                                                "arrival": "2026-11-13"}]
     first, second = body["invoiceRows"]  # in the order of the travel
     assert first == {"product": "Travel ticket", "productId": 60, "productCode": "TRAVEL-TICKET", "quantity": 1.0,
-                     "unit": "PIECE", "unitPrice": 89.9, "discountPercent": 0, "vatPercent": 13.5,
+                     "unit": "PIECE", "unitPrice": Decimal("89.9"), "discountPercent": 0, "vatPercent": 13.5,
                      "comment": "Customer visit", "startDate": "2026-11-12", "endDate": "2026-11-12"}
     assert (second["productCode"], second["unit"], second["quantity"], second["unitPrice"]) == (
-        "KM-ALLOWANCE", "KILOMETER", 120.0, 0.59)
+        "KM-ALLOWANCE", "KILOMETER", 120.0, Decimal("0.59"))
 
 
 def test_an_expense_without_code_takes_the_default_travel_code_and_product_unit() -> None:
@@ -194,3 +195,21 @@ def test_a_bank_account_that_is_not_an_iban_is_reported_masked() -> None:
         employee(user(bankAccountNumber="FI21 1234 5600 0007 86"), record="travel reimbursement 3")
     assert raised.value.value == "FI21 **** **** 0786"
     assert "1234 5600" not in repr(vars(raised.value))
+
+
+@pytest.mark.parametrize(("changes", "code", "field"), [
+    ({"unitCost": None}, "MISSING_PRICE", "invoiceRows[0].unitPrice"),
+    ({"unitCost": {"amount": None, "currencyCode": "EUR"}}, "MISSING_PRICE", "invoiceRows[0].unitPrice"),
+    ({"quantity": None}, "MISSING_QUANTITY", "invoiceRows[0].quantity"),
+])  # fmt: skip
+def test_a_line_without_an_amount_is_a_data_error_never_0(changes: dict[str, Any], code: str, field: str) -> None:
+    with pytest.raises(TransferDataError) as raised:
+        mapped([expense(**changes)])
+    assert (raised.value.code, raised.value.record, raised.value.field) == (code, "travel reimbursement 3", field)
+    assert "never takes a missing amount for 0" in raised.value.solution
+
+
+def test_amounts_stay_exact() -> None:
+    [row] = mapped([expense(quantity=Decimal("0.1"), unitCost={"amount": Decimal("0.2"), "currencyCode": "EUR"})])[
+        "invoiceRows"]  # fmt: skip
+    assert (row["quantity"], row["unitPrice"]) == (Decimal("0.1"), Decimal("0.2"))
