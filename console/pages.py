@@ -289,6 +289,8 @@ def _transfer(e: dict[str, Any]) -> Safe:
                        p=_problem(error)))
     elif e.get("note") and e["state"] == "succeeded":
         out.append(fmt('<div class="callout done"><strong>Nothing to write:</strong> {n}</div>', n=e["note"]))
+    if e.get("warning"):
+        out.append(fmt('<div class="callout retry"><strong>Check this invoice:</strong> {w}</div>', w=e["warning"]))
     out.append(Safe("<h3>Attempts</h3>"))
     out.append(table(["Request", "Attempt", "First (UTC)", "Last (UTC)", "Result", "Steps", "Error"],
                      ([fmt('<span class="id">{r}</span>', r=a["request_id"]), a["attempt"], when(a["first_at"]),

@@ -129,6 +129,8 @@ def summary_of(name: str, event: dict[str, Any]) -> str:
             text += f" {event['step']}"
         if event.get("note"):
             text += f" ({event['note']})"
+        if event.get("warning"):
+            text += f" warning: {event['warning']}"
         if event.get("target_id"):
             text += f" -> Procountor {event['target_id']}" + (" (adopted)" if event.get("adopted") else "")
         error = event.get("error")
@@ -227,7 +229,7 @@ def _outcome_row(event: dict[str, Any]) -> tuple[Any, ...]:
             event["source_id"], event.get("source_number"), event["source_version"], event["attempt"],
             event["state"], event.get("step"), event.get("target_id"), event.get("target_number"),
             int(bool(event.get("adopted"))), to_json(error) if error else None, millis(event["occurred_at"]),
-            event.get("note"))
+            event.get("note"), event.get("warning"))
 
 
 def _link_row(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -242,8 +244,8 @@ _TABLES = {
         _request_row),
     "TransferOutcome": (
         "INSERT OR IGNORE INTO outcomes(event_id, request_id, tenant, company, kind, source_id, source_number,"
-        " source_version, attempt, state, step, target_id, target_number, adopted, error, occurred_at, note)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " source_version, attempt, state, step, target_id, target_number, adopted, error, occurred_at, note,"
+        " warning) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         _outcome_row),
     # Upsert only when newer, so that the winner does not depend on the order the links were read in.
     "IdLinked": (
@@ -289,7 +291,7 @@ def recompute_transfer(db: sqlite3.Connection, tenant: str, kind: str, source_id
         "INSERT OR REPLACE INTO transfers(tenant, kind, source_id, company, source_number, source_version,"
         " request_id, reason, state, target_id, target_number, adopted, attempts, error_code, error_kind,"
         " error_record, error_field, error_value, error_message, error_solution, first_requested_at, updated_at,"
-        " note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " note, warning) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (tenant, kind, source_id, basis["company"], basis["source_number"], basis["source_version"], latest_id,
          latest["reason"] if latest else None, state,
          targets[-1]["target_id"] if targets else None, numbers[-1] if numbers else None,
@@ -298,7 +300,9 @@ def recompute_transfer(db: sqlite3.Connection, tenant: str, kind: str, source_id
          last_error.get("code"), last_error.get("kind"), last_error.get("record"), last_error.get("field"),
          last_error.get("value"), last_error.get("message"), last_error.get("solution"),
          min((r["requested_at"] for r in requests), default=None), max(times),
-         decisive[-1]["note"] if decisive else None),
+         decisive[-1]["note"] if decisive else None,
+         # The latest request's warning (e.g. totals that differ), from whichever of its outcomes carries it.
+         next((o["warning"] for o in reversed(by_time) if o["request_id"] == latest_id and o["warning"]), None)),
     )
 
 

@@ -27,7 +27,7 @@ TRANSFERS = pa.schema([
     ("request_id", pa.string()), ("reason", pa.string()), ("attempt_count", pa.int32()),
     ("error_code", pa.string()), ("error_field", pa.string()), ("error_value", pa.string()),
     ("error_message", pa.string()), ("error_solution", pa.string()), ("note", pa.string()),
-    ("first_requested_at", _TS), ("updated_at", _TS),
+    ("warning", pa.string()), ("first_requested_at", _TS), ("updated_at", _TS),
 ])
 ATTEMPTS = pa.schema([
     ("tenant", pa.string()), ("kind", pa.string()), ("severa_id", pa.string()), ("request_id", pa.string()),

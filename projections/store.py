@@ -51,7 +51,7 @@ CREATE INDEX IF NOT EXISTS requests_record ON requests(tenant, kind, source_id);
 CREATE TABLE IF NOT EXISTS outcomes(
   event_id TEXT PRIMARY KEY, request_id TEXT, tenant TEXT, company TEXT, kind TEXT, source_id TEXT,
   source_number TEXT, source_version TEXT, attempt INTEGER, state TEXT, step TEXT, target_id TEXT,
-  target_number TEXT, adopted INTEGER, error TEXT, occurred_at INTEGER, note TEXT);
+  target_number TEXT, adopted INTEGER, error TEXT, occurred_at INTEGER, note TEXT, warning TEXT);
 CREATE INDEX IF NOT EXISTS outcomes_request ON outcomes(request_id);
 CREATE INDEX IF NOT EXISTS outcomes_record ON outcomes(tenant, kind, source_id);
 CREATE TABLE IF NOT EXISTS transfers(
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS transfers(
   source_version TEXT, request_id TEXT, reason TEXT, state TEXT, target_id TEXT, target_number TEXT,
   adopted INTEGER, attempts INTEGER, error_code TEXT, error_kind TEXT, error_record TEXT, error_field TEXT,
   error_value TEXT, error_message TEXT, error_solution TEXT, first_requested_at INTEGER, updated_at INTEGER,
-  note TEXT, PRIMARY KEY(tenant, kind, source_id));
+  note TEXT, warning TEXT, PRIMARY KEY(tenant, kind, source_id));
 CREATE INDEX IF NOT EXISTS transfers_state ON transfers(state, updated_at);
 CREATE TABLE IF NOT EXISTS id_links(
   tenant TEXT NOT NULL, company TEXT NOT NULL, kind TEXT NOT NULL, severa_key TEXT NOT NULL, severa_id TEXT,
@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS forgotten(
 """
 # Columns added after a version of the tables was released: (table, column, type). Old events carry none of
 # them, so adding the empty column to an existing version gives what a replay would build.
-ADDED_COLUMNS = (("outcomes", "note", "TEXT"), ("transfers", "note", "TEXT"))
+ADDED_COLUMNS = (("outcomes", "note", "TEXT"), ("transfers", "note", "TEXT"), ("outcomes", "warning", "TEXT"),
+                 ("transfers", "warning", "TEXT"))
 SCHEMA_VERSION = "2"
 # The tables that make up the read models (not the bookkeeping), compared entry by entry after a replay.
 MODEL_TABLES = {
@@ -453,7 +454,7 @@ def _transfer(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         "severa_id": row["source_id"], "severa_number": row["source_number"],
         "source_version": row["source_version"], "procountor_id": row["target_id"],
         "procountor_number": row["target_number"], "adopted": bool(row["adopted"]), "state": row["state"],
-        "request_id": row["request_id"], "reason": row["reason"], "note": row["note"],
+        "request_id": row["request_id"], "reason": row["reason"], "note": row["note"], "warning": row["warning"],
         "attempt_count": row["attempts"],
         "attempts": _attempts(db, row["tenant"], row["kind"], row["source_id"]),
         "last_error": error, "first_requested_at": iso(row["first_requested_at"]),

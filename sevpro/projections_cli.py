@@ -145,6 +145,8 @@ def log_command(company: str | None = typer.Option(None, help="Only this company
                 reason_text += f"\n[cyan]→ {reason['solution']}[/]"
         elif e["note"]:
             reason_text = f"[dim]nothing to write: {e['note']}[/]"
+        if e["warning"]:
+            reason_text += ("\n" if reason_text else "") + f"[yellow]warning: {e['warning']}[/]"
         source, target = systems_of(e["kind"])
         became = f"{target} {e['procountor_id']}" if e["procountor_id"] else "-"
         if e["procountor_number"]:
@@ -176,6 +178,8 @@ def show_command(record: str = typer.Argument(..., help="Severa guid, Procountor
             console.print(f"  [cyan]→ {reason['solution']}[/]")
         elif e["note"]:
             console.print(f"  nothing to write: {e['note']}")
+        if e["warning"]:
+            console.print(f"  [yellow]warning: {e['warning']}[/]")
         attempts = Table("request", "attempt", "first (UTC)", "last (UTC)", "result", "steps")
         for a in e["attempts"]:
             attempts.add_row(a["request_id"], str(a["attempt"]), a["first_at"][:23], a["last_at"][:23], a["result"],

@@ -45,6 +45,7 @@ from streams.mapping.checks import record_name
 from streams.mapping.counter_party import normalise_business_id
 from streams.mapping.dimensions import row_dimensions
 from streams.mapping.errors import TransferDataError, registry_mismatch
+from streams.mapping.money import totals_warning
 from streams.mapping.products import customer_to_business_partner, missing_products
 from streams.mapping.rows import row_code
 from streams.mapping.sales_invoice import map_sales_invoice
@@ -217,8 +218,13 @@ class SalesInvoiceTransfer(ToProcountor):
             items = await self._dimension_items(request, context, rows, invoice)
             target, adopted = existing, True
         target_id = str(target["id"])
+        # Procountor computes the totals itself: a difference beyond rounding is the user's to check (the
+        # invoice stays). On the invoice step already, so that a later failure does not hide it.
+        warning = totals_warning(invoice, rows, target)
+        if warning:
+            log.warning("totals differ", record=record, target_id=target_id, warning=warning)
         await self._outcome(request, attempt, "step", step="invoice", target_id=target_id,
-                            target_number=_str(target.get("invoiceNumber")), adopted=adopted)
+                            target_number=_str(target.get("invoiceNumber")), adopted=adopted, warning=warning)
         await self._link(request, "invoice", request["source_id"], str(invoice.get("number")), target_id,
                          created=not adopted)
         await self._row_dimensions(context, target, items, record)
@@ -230,7 +236,7 @@ class SalesInvoiceTransfer(ToProcountor):
         await self._outcome(request, attempt, "step", step="target_status", target_id=target_id)
         await self._source_status(company, request)
         await self._outcome(request, attempt, "step", step="source_status", target_id=target_id)
-        return {"target_id": target_id, "target_number": _str(target.get("invoiceNumber"))}
+        return {"target_id": target_id, "target_number": _str(target.get("invoiceNumber")), "warning": warning}
 
     # ---------------------------------------------------------------------------------------- steps
     async def _still_requested(self, company: CompanySettings, request: Json, existing: Json | None = None) -> None:

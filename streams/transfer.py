@@ -291,7 +291,7 @@ def request_event(observed: Mapping[str, Any], kind: str, company: str, number: 
 
 def outcome_event(kind: str, request: Json, attempt: Attempt | None, state: str, *, step: str | None = None,
                   target_id: str | None = None, target_number: str | None = None, adopted: bool = False,
-                  error: Json | None = None, note: str | None = None) -> Json:
+                  error: Json | None = None, note: str | None = None, warning: str | None = None) -> Json:
     """A TransferOutcome of `request`; `attempt` None for a decision taken without an attempt (skipped)."""
     token = f"{attempt.token}:" if attempt else ""
     suffix = f":{step}" if step else ""
@@ -314,6 +314,7 @@ def outcome_event(kind: str, request: Json, attempt: Attempt | None, state: str,
         "adopted": adopted,
         "error": error,
         "note": note,
+        "warning": warning,
         "occurred_at": now(),
     }
 

@@ -279,3 +279,16 @@ def test_a_configuration_error_is_shown_as_settings_to_fix_not_data(tmp_path: Pa
         assert [i["severa_id"] for i in listed["items"]] == ["inv-cfg"]
         metrics = http.get("/metrics").text
         assert 'state="failed-config"' in metrics
+
+
+def test_a_record_with_a_totals_warning_shows_it(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    _, _, _, request = requested = ev.requested("acme", "inv-9", number="10009")
+    warning = "Procountor's totals differ from Severa's by more than 0.01 per VAT rate (1 rate): VAT Severa 0.13, " \
+              "Procountor 0.15 <check>"
+    with ProjectionStore(root) as store:
+        store.apply_records(ev.Feed()(requested, ev.outcome(request, "succeeded", target_id="88", warning=warning)))
+    with signed_in(create_app(root, auth=sample_log.auth())) as http:
+        page = http.get("/records/inv-9").text
+        assert "Check this invoice:</strong> Procountor&#x27;s totals differ" in page and "&lt;check&gt;" in page
+        assert http.get("/api/records/inv-9").json()["transfers"][0]["warning"] == warning

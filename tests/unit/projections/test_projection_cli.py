@@ -174,3 +174,26 @@ def test_the_log_table_names_each_kind_s_systems(tmp_path: Path) -> None:
     assert table.exit_code == 0, table.output
     assert "Severa 2001" in table.output and "Procountor 8001 (no. 31)" in table.output
     assert "Procountor 771" in table.output and "Severa fee-guid-1 (no. 2026002)" in table.output
+
+
+def test_a_totals_warning_shows_in_log_show_and_export(tmp_path: Path) -> None:
+    feed, root = Feed(), tmp_path / "proj"
+    warning = "Procountor's totals differ: VAT Severa 0.13, Procountor 0.15"
+    _, _, _, odd = odd_req = ev.requested(TENANT, "g-odd", number="2004")
+    _, _, _, ok = ok_req = ev.requested(TENANT, "g-ok", number="2005")
+    with ProjectionStore(root) as store:
+        # On the invoice step: a later failure and retry of the same request keep it on the log.
+        store.apply_records(feed(odd_req, ev.outcome(odd, "step", seconds=2, step="invoice", target_id="8004",
+                                                     warning=warning),
+                                 ev.outcome(odd, "failed_transient", seconds=3, error=ev.transient_error()),
+                                 ev.outcome(odd, "succeeded", attempt=2, seconds=4, target_id="8004"),
+                                 ok_req, ev.outcome(ok, "succeeded", seconds=5, target_id="8005")))  # fmt: skip
+    entries = {e["severa_id"]: e for e in json.loads(runner.invoke(app, ["log", "--json", "--db", str(root)]).output)}
+    assert (entries["g-odd"]["warning"], entries["g-ok"]["warning"]) == (warning, None)
+    assert f"warning: {warning}" in runner.invoke(app, ["log", "--db", str(root)], env={"COLUMNS": "250"}).output
+    shown = runner.invoke(app, ["show", "2004", "--db", str(root)], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0 and f"warning: {warning}" in shown.output
+    assert "warning" not in runner.invoke(app, ["show", "2005", "--db", str(root)], env={"COLUMNS": "250"}).output
+    runner.invoke(app, ["export", "--db", str(root), "--out", str(tmp_path / "export")])
+    exported = {t["severa_id"]: t for t in pq.read_table(tmp_path / "export" / "transfers.parquet").to_pylist()}
+    assert exported["g-odd"]["warning"] == warning

@@ -58,6 +58,7 @@ def test_round_trip_property(snapshot: str, tenant: str, attempt: int) -> None:
         "error": {"code": "X", "kind": "data", "record": None, "field": "f", "value": snapshot, "message": "m",
                   "solution": None},
         "note": snapshot or None,
+        "warning": snapshot or None,
         "occurred_at": WHEN,
     }
     assert decode(encode("TransferOutcome", record)) == ("TransferOutcome", record)
