@@ -20,6 +20,7 @@ from connectors.polling import Poller
 from connectors.procountor.client import ProcountorClient, procountor_pacer
 from connectors.procountor.poller import procountor_poller
 from connectors.severa.client import SeveraClient
+from connectors.severa.invoice_reads import InvoiceReads
 from connectors.severa.poller import severa_poller
 from connectors.severa.row_mirror import InvoiceRowMirror
 from foundation.company import CompanySettings, procountor_api_keys
@@ -99,7 +100,8 @@ class Runtime:
             producer=producer, store=store, directory=directory, travel_directory=travel_directory,
             transfer=SalesInvoiceTransfer(severa, procountor, companies, emit, transfer_log=store, directory=directory,
                                           customer_ttl=settings.registry_poll_seconds, contexts=contexts,
-                                          row_mirror=InvoiceRowMirror(severa), registers=registers),
+                                          row_mirror=InvoiceRowMirror(severa), invoice_reads=InvoiceReads(severa),
+                                          registers=registers),
             travel=TravelReimbursementTransfer(severa, procountor, companies, emit, transfer_log=store,
                                                directory=travel_directory, contexts=contexts, registers=registers),
             dimension_items=DimensionItemTransfer(severa, procountor, companies, emit, transfer_log=store,

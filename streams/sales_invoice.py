@@ -30,6 +30,7 @@ from typing import Any
 from connectors.errors import ContentTooLarge
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
+from connectors.severa.invoice_reads import InvoiceReads
 from connectors.severa.row_mirror import InvoiceRowMirror
 from foundation.company import CompanySettings
 from foundation.exact_json import loads
@@ -156,10 +157,11 @@ class SalesInvoiceTransfer(ToProcountor):
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: CompanyDirectory | None = None, customer_ttl: float = 60.0,
                  contexts: dict[str, CompanyContext] | None = None, row_mirror: InvoiceRowMirror | None = None,
-                 registers: Registers | None = None) -> None:
+                 invoice_reads: InvoiceReads | None = None, registers: Registers | None = None) -> None:
         super().__init__(severa, procountor, companies, emit, transfer_log, contexts, registers)
         self.directory = directory
         self.row_mirror = row_mirror  # rows read in pages of 100 under a backlog; None: always per invoice
+        self.invoice_reads = invoice_reads  # the guard before the status PATCH, batched; None: per invoice
         # Customer cards with their addresses, for `customer_ttl` seconds: most invoices go to returning
         # customers, and two Severa calls per invoice are a third of its Severa budget.
         self._customers: dict[str, tuple[float, Json]] = {}
@@ -438,7 +440,9 @@ class SalesInvoiceTransfer(ToProcountor):
                                     field="sales_invoices.after_transfer_status",
                                     value=company.sales_invoices.after_transfer_status,
                                     message="Severa has no invoice status with this name")
-        current = await self.severa.get_invoice(request["source_id"])
+        number = request.get("source_number") or ""
+        current = await (self.invoice_reads.current(request["source_id"], int(number) if number.isdigit() else None)
+                         if self.invoice_reads is not None else self.severa.get_invoice(request["source_id"]))
         if (current.get("status") or {}).get("guid") != transfer:
             return  # already moved (by an earlier attempt or by a user): never move it back
         await self.severa.set_invoice_status(request["source_id"], after)
