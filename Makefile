@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint audit bench bench-failover clean
+.PHONY: install test demo lint audit bench bench-failover bench-fuzz bench-chaos bench-replay clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -34,6 +34,15 @@ bench: $(STAMP)
 
 bench-failover: $(STAMP)
 	$(PY) benchmarks/failover.py
+
+bench-fuzz: $(STAMP)
+	$(PY) benchmarks/fuzz_transfers.py
+
+bench-chaos: $(STAMP)
+	$(PY) benchmarks/chaos.py
+
+bench-replay: $(STAMP)
+	$(PY) benchmarks/replay.py
 
 clean:
 	rm -rf $(VENV) .sevpro

@@ -14,7 +14,9 @@ code the transfers give it: the project number, the cost center identifier, the 
   its item (`status: "P"`); reopened, the item is active again.
 A request with nothing to do is `skipped` without an API call. An item is created as on first use (from the
 worker's cache, under the company's item lock); before a status write the dimension is read again, so a
-replay, a status a user set in Procountor meanwhile, or a concurrent first use writes nothing more.
+replay, a status a user set in Procountor meanwhile, or a concurrent first use writes nothing more; and
+the source is read again in Severa first, so a stale request (a replay, or one delivered after a newer one)
+never sets an item back to what its source no longer is.
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from foundation.company import CompanySettings
 from foundation.logs import get_logger
 from foundation.types import Json
 from streams.sales_invoice import CompanyDirectory
-from streams.transfer import Attempt, CompanyContext, Skip, ToProcountor, procountor_call, request_event
+from streams.transfer import (
+    Attempt,
+    CompanyContext,
+    Skip,
+    ToProcountor,
+    Withdrawn,
+    procountor_call,
+    request_event,
+)
 
 log = get_logger(__name__)
 KIND = "dimension-item"
@@ -133,6 +143,9 @@ class DimensionItemTransfer(ToProcountor):
             item = await self._item_of(request, context, name, request["source_number"], snapshot.get("name"),
                                        SOURCES[_entity(request)][2], severa_id=snapshot.get("guid"))
             return {"target_id": str(item["id"]), "target_number": request["source_number"]}
+        if not await self._still_so_in_severa(request, active):
+            raise Withdrawn("the source changed in Severa since this request (its newer version has a request of "
+                            "its own); nothing was written")
         async with context.items_lock:
             await context.reload_dimensions()  # read before a status write: a user may have changed it
             name, item = self._item(request, context)
@@ -147,6 +160,21 @@ class DimensionItemTransfer(ToProcountor):
                 log.info("dimension item status set", record=self._record(request), company=request["company"],
                          active=active)
         return {"target_id": str(item["id"]), "target_number": request["source_number"]}
+
+
+    async def _still_so_in_severa(self, request: Json, active: bool) -> bool:
+        """The source's state in Severa now, read before a status write: a replay, or a request delivered after a
+        newer one, must not set the item back to what the source was (a project reopened since, closed again)."""
+        entity, guid = _entity(request), json.loads(request["snapshot"]).get("guid")
+        if not guid:
+            return True
+        if entity == "project":
+            current: Json | None = await self.severa.get_project(guid)
+        else:
+            listed = await (self.severa.list_cost_centers() if entity == "cost_center"
+                            else self.severa.list_business_units())
+            current = next((record for record in listed if record.get("guid") == guid), None)
+        return current is not None and is_active(entity, current) == active
 
 
 def _entity(request: Json) -> str:

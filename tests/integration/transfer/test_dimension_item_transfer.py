@@ -22,8 +22,12 @@ def _transfer(stack: Any, contexts: Any = None) -> DimensionItemTransfer:
 
 
 def _request(stack: Any, company: str, number: int, version: str, **changes: Any) -> dict[str, Any]:
-    """The request for `company` that a version of Severa project `number` (with `changes`) leads to."""
-    project = next(p for p in stack.severa_store.all("projects") if p["number"] == number) | changes
+    """The request for `company` that a version of Severa project `number` leads to: `changes` are what the user
+    did to the project in Severa (they are in the store too, as the transfer reads it again)."""
+    project = next(p for p in stack.severa_store.all("projects") if p["number"] == number)
+    if changes:
+        stack.severa_store.update("projects", project["guid"], changes)
+    project = project | changes
     observed = {"event_id": f"severa:project:{project['guid']}:{version}", "tenant": "demo", "entity": "project",
                 "entity_id": project["guid"], "source_version": version, "snapshot": json.dumps(project)}
     return next(r for r in transfer_requests(observed, stack.companies) if r["company"] == company)
@@ -135,3 +139,17 @@ async def test_a_project_name_with_special_characters_is_a_data_error_before_any
         "INVALID_CHARACTERS", "project 2026005", "project.name", "Rocket 🚀 project")
     assert "🚀" in result.error.message and "project's name in Severa" in result.error.solution
     assert stack.writes() == before and _items(stack, "FI", "2026005") == []
+
+
+async def test_a_request_older_than_the_project_in_severa_writes_nothing(stack: Any) -> None:
+    """A replay, or a request delivered after a newer one: the project was closed, then reopened in Severa; the
+    stale 'closed' request must not close the item again (the reopened version has its own request)."""
+    closed = _request(stack, "FI", 2026001, "2026-11-25T10:00:00", isClosed=True)
+    _request(stack, "FI", 2026001, "2026-11-25T11:00:00", isClosed=False)  # the user reopens it
+    before = stack.writes()
+    result = await _transfer(stack).handle(closed)
+    assert result.state == "skipped"
+    assert "status" not in _item(stack, "FI", "2026001"), "the item stays open, as the project is"
+    assert stack.writes() == before
+    [outcome] = [r for name, r in stack.events if name == "TransferOutcome" and r["state"] == "skipped"]
+    assert "changed in Severa" in outcome["note"]
