@@ -179,7 +179,7 @@ class Stack:
         self.severa = SandboxServer(self.severa_calls).start()
         self.procountor = SandboxServer(self.procountor_calls).start()
         self.env = worker_environment(bootstrap, self.severa.url, self.procountor.url,
-                                      f"sevpro-bench-{int(time.time())}")
+                                      f"bench-{int(time.time())}")
         self.env["SEVPRO_HOME"] = str(self.home)  # the worker's transfer log, apart from the demo's
         for flag, name in (("severa_rps", "SEVERA_REQUESTS_PER_SECOND"),
                            ("procountor_rps", "PROCOUNTOR_REQUESTS_PER_SECOND"),

@@ -132,7 +132,7 @@ class Poller:
 
     async def start(self) -> None:
         self.watermarks = await self._load_watermarks()
-        self._producer = transactional_producer(self.bootstrap, f"sevpro-poller-{self.system}-{self.tenant}")
+        self._producer = transactional_producer(self.bootstrap, topics.named(f"poller-{self.system}-{self.tenant}"))
         await self._producer.start()
 
     async def stop(self) -> None:
@@ -153,13 +153,13 @@ class Poller:
         await consumer.start()
         found: dict[str, Watermark] = {}
         try:
-            partitions = consumer.partitions_for_topic(topics.POLLER_WATERMARKS)
+            partitions = consumer.partitions_for_topic(topics.poller_watermarks())
             if not partitions:
                 await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh metadata for a new topic
-                partitions = consumer.partitions_for_topic(topics.POLLER_WATERMARKS)
+                partitions = consumer.partitions_for_topic(topics.poller_watermarks())
             if not partitions:
                 return found
-            tps = [TopicPartition(topics.POLLER_WATERMARKS, p) for p in partitions]
+            tps = [TopicPartition(topics.poller_watermarks(), p) for p in partitions]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             end = await consumer.end_offsets(tps)
@@ -246,7 +246,7 @@ class Poller:
                 await self._producer.send(topics.observation_errors(self.system),
                                           key=topics.key(self.tenant, source.entity),
                                           value=encode("ObservationFailed", failure))
-            await self._producer.send(topics.POLLER_WATERMARKS, key=self._watermark_key(source.entity),
+            await self._producer.send(topics.poller_watermarks(), key=self._watermark_key(source.entity),
                                       value=encode("PollerWatermark", {
                                           "tenant": self.tenant, "source_system": self.system,
                                           "entity": source.entity, "watermark": new_state.watermark,

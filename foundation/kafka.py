@@ -17,7 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.helpers import create_ssl_context
 
 from foundation.settings import Settings, get_settings
@@ -118,6 +118,10 @@ class KafkaUnreachable(RuntimeError):
     """No answer from the cluster, or a refusal (credentials, TLS); one line saying where and why."""
 
 
+class KafkaTopicsError(RuntimeError):
+    """The cluster refused to create the deployment's topics; one line saying which and why."""
+
+
 class _ConnectErrors(logging.Handler):
     """aiokafka logs why a connection failed (a refused password, a TLS failure) and raises only "Unable to
     bootstrap"; the operator needs the reason."""
@@ -188,17 +192,27 @@ async def ensure_topics(bootstrap: str, partitions: int = 4, app_id: str | None 
     try:
         existing = set(await admin.list_topics())
         leader = [topics.leader_topic(app_id)] if app_id else []
-        wanted = [*topics.all_topics(), topics.SMOKE_IN, topics.SMOKE_OUT, *leader]
+        wanted = [*topics.all_topics(), topics.smoke_in(), topics.smoke_out(), *leader]
         missing = [name for name in wanted if name not in existing]
-        single = topics.SINGLE_PARTITION | set(leader)
+        single = topics.single_partition() | set(leader)
         if missing:
             new = [NewTopic(name, 1 if name in single else partitions, 1,
-                            topic_configs={"cleanup.policy": "compact"} if name in topics.COMPACTED else {})
+                            topic_configs={"cleanup.policy": "compact"} if name in topics.compacted() else {})
                    for name in missing]
             try:
-                await admin.create_topics(new)
+                response = await admin.create_topics(new)
             except TopicAlreadyExistsError:
-                pass  # another worker created them at the same moment
+                return missing  # another worker created them at the same moment
+            # The broker answers per topic; a refusal (no ACL for the name) must not pass for success: faust
+            # would then run without the topics and consume nothing.
+            refused = {name: (code, rest[0] if rest else None) for name, code, *rest in response.topic_errors
+                       if code not in (0, TopicAlreadyExistsError.errno)}
+            if refused:
+                code, reason = next(iter(refused.values()))
+                raise KafkaTopicsError(f"Kafka refused to create {len(refused)} topic(s), e.g. "
+                                       f"{next(iter(refused))!r}: {for_code(code).__name__}"
+                                       f"{f' ({reason})' if reason else ''}; the deployment's Kafka user needs the "
+                                       f"ACLs on the prefix {topics.prefix()!r} (README, Running on a Kafka cluster)")
         return missing
     finally:
         await admin.close()

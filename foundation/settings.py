@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     # A client certificate and its key (PEM) for clusters that authenticate clients by TLS (mTLS).
     kafka_ssl_cert_file: Path | None = Field(default=None, validation_alias="KAFKA_SSL_CERT_FILE")
     kafka_ssl_key_file: Path | None = Field(default=None, validation_alias="KAFKA_SSL_KEY_FILE")
+    # Every topic, consumer group and transactional id of this deployment starts with it: prefixed ACLs give the
+    # deployment's Kafka user its own names only (README, "Running on a Kafka cluster").
+    topic_prefix: str = Field(default="sevpro.", pattern=r"^[A-Za-z0-9._-]*$")
 
 
 def missing_for_worker(settings: Settings) -> list[str]:

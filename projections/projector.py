@@ -31,8 +31,8 @@ __all__ = ["Projector", "default_db_path", "projection_topics"]
 def projection_topics() -> list[str]:
     """Every topic with events for the read models (the pollers' watermarks and the registry-creation
     requests and answers are bookkeeping, not events: what was created is on registry.links)."""
-    bookkeeping = {topic_names.POLLER_WATERMARKS, topic_names.REGISTRY_CREATE_REQUESTED,
-                   topic_names.REGISTRY_CREATE_ANSWERED}
+    bookkeeping = {topic_names.poller_watermarks(), topic_names.registry_create_requested(),
+                   topic_names.registry_create_answered()}
     return [t for t in topic_names.all_topics() if t not in bookkeeping]
 
 

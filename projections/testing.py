@@ -77,7 +77,7 @@ def linked(tenant: str, kind: str, severa_key: str, procountor_id: str, *, compa
         "tenant": tenant, "company": company, "kind": kind, "severa_id": severa_id, "severa_key": severa_key,
         "procountor_id": procountor_id, "created": created, "occurred_at": at(seconds),
     } | override
-    return topics.REGISTRY_LINKS, topics.key(tenant, company, kind, severa_key), "IdLinked", record
+    return topics.registry_links(), topics.key(tenant, company, kind, severa_key), "IdLinked", record
 
 
 def observed(tenant: str, system: str, entity: str, entity_id: str, snapshot: dict[str, Any], *,

@@ -32,6 +32,21 @@ app.registered_commands.extend(registry_app.registered_commands)  # compare, che
 console = Console()
 
 
+@app.callback()
+def _deployment() -> None:
+    # Before any command: every topic, group and transactional id carries the deployment's prefix. Settings
+    # that do not validate are left to the commands that use them, which say what is wrong.
+    from pydantic import ValidationError
+
+    from schemas import topics
+
+    try:
+        prefix = get_settings().topic_prefix
+    except ValidationError:
+        return
+    topics.configure(prefix)
+
+
 def _fail(message: str) -> None:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
@@ -123,7 +138,7 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     """Run the faust worker (agents, pollers, projections) against the resolved broker."""
     import asyncio
 
-    from foundation.kafka import KafkaUnreachable, ensure_topics, reach
+    from foundation.kafka import KafkaTopicsError, KafkaUnreachable, ensure_topics, reach
     from foundation.logs import configure as configure_logs
     from sevpro.kafka_broker import resolve_bootstrap
     from sevpro.worker import DeadlineWorker
@@ -138,7 +153,12 @@ def worker(loglevel: str = typer.Option("info")) -> None:
                       "and the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", soft_wrap=True)
         raise typer.Exit(1) from None
     faust_app = bootstrap(settings, companies, broker.bootstrap)
-    asyncio.run(ensure_topics(broker.bootstrap, partitions=faust_app.conf.topic_partitions, app_id=faust_app.conf.id))
+    try:
+        asyncio.run(ensure_topics(broker.bootstrap, partitions=faust_app.conf.topic_partitions,
+                                  app_id=faust_app.conf.id))
+    except KafkaTopicsError as exc:
+        console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
     sys.argv = [sys.argv[0]]
     configure_logs(loglevel)
     DeadlineWorker(faust_app, loglevel=loglevel).execute_from_commandline()

@@ -140,7 +140,7 @@ def start(stack: DemoStack, severa_port: int | None, procountor_port: int | None
     stack.severa = SandboxServer(severa_app(seed="demo"), port=severa_port).start()
     stack.procountor = SandboxServer(procountor_app(seed="demo"), port=procountor_port).start()
     stack.worker_log.parent.mkdir(parents=True, exist_ok=True)
-    env = worker_environment(bootstrap, stack.severa.url, stack.procountor.url, f"sevpro-demo-{int(time.time())}")
+    env = worker_environment(bootstrap, stack.severa.url, stack.procountor.url, f"demo-{int(time.time())}")
     env["SEVPRO_NOTIFY_BATCH_SECONDS"] = "5"  # the demo's error e-mails appear within seconds
     stack.worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
                                     stdout=stack.worker_log.open("wb"), stderr=subprocess.STDOUT,

@@ -135,10 +135,10 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
     async def dimension_item_requests(runtime: Runtime, observed: Json) -> list[Json]:
         return dimension_item.transfer_requests(observed, runtime.companies)
 
-    @app.agent(app.raw_topic(topics.SMOKE_IN))
+    @app.agent(app.raw_topic(topics.smoke_in()))
     async def smoke(stream: Any) -> None:
         """Echo an EntityObserved to the smoke output, caused by the input: proves the app runs on the broker."""
-        smoke_out = app.raw_topic(topics.SMOKE_OUT)
+        smoke_out = app.raw_topic(topics.smoke_out())
         async for event in stream.events():
             try:
                 _, record = decode(event.value)
@@ -216,7 +216,7 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
 
     app.rebalance_listeners = [answers_give_up]
 
-    @app.agent(app.raw_topic(topics.REGISTRY_CREATE_REQUESTED))
+    @app.agent(app.raw_topic(topics.registry_create_requested()))
     async def registry_create(stream: Any) -> None:
         """Find or create the registry records whose keys' partitions this worker owns, one after the other
         (streams/registers.py): one customer, product, person and item per key, however many workers run."""

@@ -63,12 +63,13 @@ class SevproApp(faust.App):
 
     @functools.cached_property
     def dead_letters(self) -> faust.TopicT:
-        return self.raw_topic(topics.DEAD_LETTER)
+        return self.raw_topic(topics.dead_letter())
 
 
 def app_id(settings: Settings) -> str:
-    """One consumer group per tenant: a tenant's workers share its partitions and act on its events only."""
-    return settings.app_id or f"sevpro-{settings.tenant}"
+    """One consumer group per tenant: a tenant's workers share its partitions and act on its events only.
+    Under the deployment's prefix, as faust's own topics named after it (the leader topic)."""
+    return topics.named(settings.app_id or settings.tenant)
 
 
 def create_app(settings: Settings, bootstrap: str) -> SevproApp:

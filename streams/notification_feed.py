@@ -40,7 +40,7 @@ class NotificationFeed:
         self.companies = companies
         self.ours = ours  # the tenants this worker sends for
         self.catch_up_limit = catch_up_limit
-        self.topics = [topics.transfer_outcome(kind) for kind in topics.TRANSFER_KINDS] + [topics.NOTIFICATIONS_SENT]
+        self.topics = [topics.transfer_outcome(kind) for kind in topics.TRANSFER_KINDS] + [topics.notifications_sent()]
         self.assigned: list[TopicPartition] = []
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -61,7 +61,7 @@ class NotificationFeed:
         for tp in self.assigned:
             if (tp.topic, tp.partition) in stored:
                 self.consumer.seek(tp, stored[(tp.topic, tp.partition)] + 1)
-            elif tp.topic == topics.NOTIFICATIONS_SENT:
+            elif tp.topic == topics.notifications_sent():
                 fresh_sent.append(tp)
             else:
                 fresh_outcomes.append(tp)
@@ -145,5 +145,5 @@ class NotificationFeed:
             "notifications": [{"key": f.key, "kind": f.kind, "source_id": f.source_id, "record": f.record,
                                "request_id": f.request_id, "code": f.code} for f in failures],
         }
-        await self.producer.send_and_wait(topics.NOTIFICATIONS_SENT, key=topics.key(first.tenant, first.company),
+        await self.producer.send_and_wait(topics.notifications_sent(), key=topics.key(first.tenant, first.company),
                                           value=encode("NotificationSent", event))

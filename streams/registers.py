@@ -157,12 +157,12 @@ class Answers:
 
     async def start(self) -> None:
         try:
-            partitions = await self.partitions_for(topics.REGISTRY_CREATE_ANSWERED)
+            partitions = await self.partitions_for(topics.registry_create_answered())
         except KafkaError as exc:  # else every creation would wait for an answer that never comes
-            raise RuntimeError(f"topic {topics.REGISTRY_CREATE_ANSWERED} cannot be read ({type(exc).__name__}): "
+            raise RuntimeError(f"topic {topics.registry_create_answered()} cannot be read ({type(exc).__name__}): "
                                "the worker creates its topics when it starts (foundation.kafka.ensure_topics)") from exc
         await self.consumer.start()
-        assigned = [TopicPartition(topics.REGISTRY_CREATE_ANSWERED, p) for p in sorted(partitions)]
+        assigned = [TopicPartition(topics.registry_create_answered(), p) for p in sorted(partitions)]
         self.consumer.assign(assigned)
         await self.consumer.seek_to_end(*assigned)
         for partition in assigned:  # the end is fixed now, before any request is sent

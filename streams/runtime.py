@@ -148,14 +148,14 @@ class _Emitter:
         if name == "TransferOutcome":
             topic, key = topics.transfer_outcome(record["kind"]), topics.key(record["tenant"], record["source_id"])
         elif name == "IdLinked":
-            topic = topics.REGISTRY_LINKS
+            topic = topics.registry_links()
             key = topics.key(record["tenant"], record["company"], record["kind"], record["severa_key"])
         elif name == "TransferRequested":
             topic, key = topics.transfer_requested(record["kind"]), topics.key(record["tenant"], record["source_id"])
         elif name in ("RegistryCreateRequested", "RegistryCreateAnswered"):
             # Keyed by the registry key: one partition, so one worker, finds or creates each record.
-            topic = {"RegistryCreateRequested": topics.REGISTRY_CREATE_REQUESTED,
-                     "RegistryCreateAnswered": topics.REGISTRY_CREATE_ANSWERED}[name]
+            topic = {"RegistryCreateRequested": topics.registry_create_requested(),
+                     "RegistryCreateAnswered": topics.registry_create_answered()}[name]
             key = topics.key(record["tenant"], record["company"], record["registry"], record["key"])
         else:
             raise ValueError(f"no topic for {name}")

@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from aiokafka.protocol.admin import CreateAclsRequest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from foundation.kafka import admin_client
 from sandbox.runner import free_port
 from sevpro.kafka_broker import BrokerSecurity, LocalKafkaBroker
 
@@ -73,3 +75,24 @@ def secure_broker(folder: Path, name: str, *, acls: bool) -> Iterator[LocalKafka
     finally:
         broker.stop()
         shutil.rmtree(broker.run_dir, ignore_errors=True)
+
+
+# Kafka's protocol codes (org.apache.kafka.common.resource / acl): what `kafka-acls.sh --resource-pattern-type
+# prefixed --operation All --allow-principal User:<user>` sends for --topic, --group and --transactional-id.
+TOPIC, GROUP, TRANSACTIONAL_ID = 2, 3, 5
+PREFIXED, ALL, ALLOW = 4, 2, 3
+
+
+async def allow_prefixed(broker: LocalKafkaBroker, user: str, prefix: str) -> None:
+    """The README's ACLs for a deployment's user: every operation on topics, groups and transactional ids under
+    the deployment's prefix, and nothing else."""
+    admin = admin_client(broker.bootstrap, security=broker.client_options())
+    await admin.start()
+    try:
+        for resource in (TOPIC, GROUP, TRANSACTIONAL_ID):
+            request = CreateAclsRequest(resource, prefix, PREFIXED, f"User:{user}", "*", ALL, ALLOW)
+            response = await admin._send_request(request)  # noqa: SLF001 (aiokafka has no create_acls yet)
+            errors = [(code, message) for code, message in response.creation_responses if code]
+            assert not errors, errors
+    finally:
+        await admin.close()

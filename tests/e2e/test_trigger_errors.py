@@ -85,7 +85,7 @@ async def test_a_reimbursement_of_a_user_severa_does_not_know_is_parked_and_the_
 async def _requested_and_parked(bootstrap: str, good: str, orphan: str,
                                 worker: subprocess.Popen[bytes]) -> tuple[dict | None, dict | None]:
     """The TransferRequested of `good`, and the dead letter of `orphan`'s observation (None: not within 120 s)."""
-    consumer = AIOKafkaConsumer(topics.transfer_requested("travel-reimbursement"), topics.DEAD_LETTER,
+    consumer = AIOKafkaConsumer(topics.transfer_requested("travel-reimbursement"), topics.dead_letter(),
                                 bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 isolation_level="read_committed")
     await consumer.start()
@@ -96,7 +96,7 @@ async def _requested_and_parked(bootstrap: str, good: str, orphan: str,
             for batch in (await consumer.getmany(timeout_ms=500)).values():
                 for message in batch:
                     _, event = decode(message.value)
-                    if message.topic == topics.DEAD_LETTER:
+                    if message.topic == topics.dead_letter():
                         if orphan.encode() in bytes(event["payload"]):
                             parked = event
                     elif event.get("source_id") == good:

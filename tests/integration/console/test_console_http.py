@@ -17,6 +17,7 @@ from console.lag import EndOffsets
 from projections import testing as ev
 from projections import versions
 from projections.store import ProjectionStore
+from schemas import topics
 
 NOW = ev.at(3600)  # one hour after the sample's first event
 
@@ -175,12 +176,14 @@ def test_metrics_are_built_from_the_store(client: httpx.Client, sample) -> None:
     assert m[("sevpro_transfer_latency_seconds_bucket", (("le", "5.0"),))] == 1
     assert m[("sevpro_transfer_latency_seconds_sum", ())] == pytest.approx(2.5 + 65 + 10)
     assert m[("sevpro_projection_records_total", (("result", "applied"),))] == sample.events
-    assert ("sevpro_projection_lag", (("partition", "0"), ("topic", "registry.links"))) not in m  # no bootstrap
+    links_lag = ("sevpro_projection_lag", (("partition", "0"), ("topic", topics.registry_links())))
+    assert links_lag not in m  # no bootstrap
 
 
 async def _ends(bootstrap: str) -> EndOffsets:
     assert bootstrap == "broker:9092"
-    return {("transfer.sales-invoice.requested", 0): 10, ("registry.links", 0): 4, ("deadletter", 0): 2}
+    return {(topics.transfer_requested("sales-invoice"), 0): 10, (topics.registry_links(), 0): 4,
+            (topics.dead_letter(), 0): 2}
 
 
 async def _unreachable(bootstrap: str) -> EndOffsets:
@@ -194,9 +197,10 @@ def test_lag_from_end_offsets(filled: tuple[Path, sample_log.Sample]) -> None:
         lag = http.get("/api/overview").json()["lag"]
         overview = http.get("/").text
     # The sample applied offsets 0..4 of the request topic and 0..3 of the links; nothing of the dead letters.
-    assert m[("sevpro_projection_lag", (("partition", "0"), ("topic", "transfer.sales-invoice.requested")))] == 5
-    assert m[("sevpro_projection_lag", (("partition", "0"), ("topic", "registry.links")))] == 0
-    assert m[("sevpro_projection_lag", (("partition", "0"), ("topic", "deadletter")))] == 2
+    requests = topics.transfer_requested("sales-invoice")
+    assert m[("sevpro_projection_lag", (("partition", "0"), ("topic", requests)))] == 5
+    assert m[("sevpro_projection_lag", (("partition", "0"), ("topic", topics.registry_links())))] == 0
+    assert m[("sevpro_projection_lag", (("partition", "0"), ("topic", topics.dead_letter())))] == 2
     assert m[("sevpro_kafka_up", ())] == 1
     assert lag["total"] == 7 and lag["error"] is None
     assert "7 offsets behind broker:9092" in overview

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 async def test_lag_on_the_broker_goes_to_zero_when_projected(kafka, unique, tmp_path) -> None:
     await ensure_topics(kafka.bootstrap, partitions=1)
-    start = (await kafka_end_offsets(kafka.bootstrap)).get((topics.REGISTRY_LINKS, 0), 0)
+    start = (await kafka_end_offsets(kafka.bootstrap)).get((topics.registry_links(), 0), 0)
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
     await producer.start()
     try:
@@ -33,7 +33,7 @@ async def test_lag_on_the_broker_goes_to_zero_when_projected(kafka, unique, tmp_
         await producer.stop()
 
     ends = await kafka_end_offsets(kafka.bootstrap)
-    assert ends[(topics.REGISTRY_LINKS, 0)] == start + 3
+    assert ends[(topics.registry_links(), 0)] == start + 3
 
     root = tmp_path / "proj"
     app = create_app(root, kafka.bootstrap, auth=sample_log.auth())
@@ -45,10 +45,10 @@ async def test_lag_on_the_broker_goes_to_zero_when_projected(kafka, unique, tmp_
             async with Projector(kafka.bootstrap, root) as projector:
                 await projector.catch_up()
             after = (await http.get("/api/overview")).json()["lag"]
-            links = next(p for p in after["partitions"] if p["topic"] == topics.REGISTRY_LINKS)
+            links = next(p for p in after["partitions"] if p["topic"] == topics.registry_links())
             assert links["lag"] == 0 and links["applied_offset"] == links["end_offset"] - 1
             text = (await http.get("/metrics")).text
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(text) for s in family.samples}
     assert samples[("sevpro_kafka_up", ())] == 1
-    assert samples[("sevpro_projection_lag", (("partition", "0"), ("topic", topics.REGISTRY_LINKS)))] == 0
+    assert samples[("sevpro_projection_lag", (("partition", "0"), ("topic", topics.registry_links())))] == 0

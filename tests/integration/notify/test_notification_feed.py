@@ -48,8 +48,8 @@ async def sent_events(bootstrap: str, tenant: str) -> list[dict[str, Any]]:
     await consumer.start()
     try:
         metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
-        tps = [TopicPartition(topics.NOTIFICATIONS_SENT, p)
-               for p in sorted(metadata.partitions_for_topic(topics.NOTIFICATIONS_SENT) or ())]
+        tps = [TopicPartition(topics.notifications_sent(), p)
+               for p in sorted(metadata.partitions_for_topic(topics.notifications_sent()) or ())]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end, events = await consumer.end_offsets(tps), []

@@ -90,7 +90,7 @@ async def test_fail_then_succeed_id_map_duplicates_and_garbage(kafka, unique, tm
         # At-least-once: the same events again, plus two messages nobody can decode.
         before = store.counters()
         garbage = await publish(kafka.bootstrap, events + links, raw=[
-            (topics.transfer_outcome("sales-invoice"), b"\x00garbage"), (topics.REGISTRY_LINKS, b"")])
+            (topics.transfer_outcome("sales-invoice"), b"\x00garbage"), (topics.registry_links(), b"")])
         await projector.catch_up()
         after = store.counters()
         assert after["duplicates"] - before["duplicates"] == len(events) + len(links)

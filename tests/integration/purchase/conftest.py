@@ -76,7 +76,7 @@ class Stack:
         """What the projector does with an event the worker published."""
         topic = {"TransferRequested": topics.transfer_requested(record.get("kind", "")),
                  "TransferOutcome": topics.transfer_outcome(record.get("kind", "")),
-                 "IdLinked": topics.REGISTRY_LINKS}[name]
+                 "IdLinked": topics.registry_links()}[name]
         self.offset += 1
         self.store.apply_records([Raw(topic, 0, self.offset, encode(name, record))])
 

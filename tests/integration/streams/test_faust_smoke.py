@@ -66,11 +66,11 @@ async def _echo_of_one_event(bootstrap: str, unique: str, worker: subprocess.Pop
         }
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
         await producer.start()
-        await producer.send_and_wait(topics.SMOKE_IN, key=topics.key("demo", unique),
+        await producer.send_and_wait(topics.smoke_in(), key=topics.key("demo", unique),
                                      value=encode("EntityObserved", record))
         await producer.stop()
 
-        consumer = AIOKafkaConsumer(topics.SMOKE_OUT, bootstrap_servers=bootstrap,
+        consumer = AIOKafkaConsumer(topics.smoke_out(), bootstrap_servers=bootstrap,
                                     auto_offset_reset="earliest", isolation_level="read_committed")
         await consumer.start()
         found = None

@@ -72,13 +72,13 @@ async def routed(bootstrap: str, group: str, tenant: str, owner: Registers,
     async def emit(name: str, record: dict[str, Any]) -> None:
         events.append((name, record))
         if name in ("RegistryCreateRequested", "RegistryCreateAnswered"):
-            topic = {"RegistryCreateRequested": topics.REGISTRY_CREATE_REQUESTED,
-                     "RegistryCreateAnswered": topics.REGISTRY_CREATE_ANSWERED}[name]
+            topic = {"RegistryCreateRequested": topics.registry_create_requested(),
+                     "RegistryCreateAnswered": topics.registry_create_answered()}[name]
             key = topics.key(record["tenant"], record["company"], record["registry"], record["key"])
             await producer.send_and_wait(topic, key=key, value=encode(name, record))
 
     consumer = read_committed_consumer(bootstrap, group_id=group, auto_offset_reset="earliest")
-    consumer.subscribe([topics.REGISTRY_CREATE_REQUESTED])
+    consumer.subscribe([topics.registry_create_requested()])
     await consumer.start()
 
     async def own() -> None:

@@ -48,7 +48,7 @@ def _logged(stack, log: ProjectionStore, **kwargs: Any) -> SalesInvoiceTransfer:
         stack.events.append((name, record))
         topic = {"TransferRequested": topics.transfer_requested(record.get("kind", "")),
                  "TransferOutcome": topics.transfer_outcome(record.get("kind", "")),
-                 "IdLinked": topics.REGISTRY_LINKS}[name]
+                 "IdLinked": topics.registry_links()}[name]
         offset[0] += 1
         log.apply_records([_Raw(topic, len(stack.events) * 10 + offset[0], encode(name, record))])
 

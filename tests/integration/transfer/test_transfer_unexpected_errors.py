@@ -72,7 +72,7 @@ def _transfer(stack: Any, store: ProjectionStore | None = None, **clients: Any) 
         if store is not None:
             topic = (topics.transfer_outcome(record["kind"]) if name == "TransferOutcome"
                      else topics.transfer_requested(record["kind"]) if name == "TransferRequested"
-                     else topics.REGISTRY_LINKS)
+                     else topics.registry_links())
             store.apply_records([Raw(topic, 0, len(stack.events), encode(name, record))])
 
     return SalesInvoiceTransfer(clients.get("severa", stack.severa), clients.get("procountor", stack.procountor),

@@ -32,7 +32,7 @@ async def broker_emit(kafka, stack):
         if name == "TransferOutcome":
             topic, key = topics.transfer_outcome(record["kind"]), topics.key(record["tenant"], record["source_id"])
         else:
-            topic, key = topics.REGISTRY_LINKS, topics.key(record["tenant"], record["company"], record["kind"],
+            topic, key = topics.registry_links(), topics.key(record["tenant"], record["company"], record["kind"],
                                                             record["severa_key"])
         await producer.send_and_wait(topic, key=key, value=encode(name, record))
 

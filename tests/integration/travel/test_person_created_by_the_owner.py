@@ -37,7 +37,7 @@ async def test_person_created_through_the_owning_worker_once_and_its_bank_accoun
     iban = IBAN(user["bankAccountNumber"]).compact
     assert person["paymentInfo"]["accountNumber"] == iban and travel.travel_invoices(3)[0]["partnerId"] == person["id"]
     assert travel.writes()["POST /persons"] == 1
-    on_topics = [e for topic in (topics.REGISTRY_CREATE_REQUESTED, topics.REGISTRY_CREATE_ANSWERED)
+    on_topics = [e for topic in (topics.registry_create_requested(), topics.registry_create_answered())
                  for e in await read_events(kafka.bootstrap, topic) if e["tenant"] == tenant]
     assert {e["registry"] for e in on_topics} == {"person"} and len(on_topics) == 2, on_topics
     for event in on_topics + [r for _, r in travel.events]:

@@ -1,0 +1,46 @@
+"""Every topic, consumer group and transactional id of a deployment carries its prefix (prefixed ACLs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from foundation.settings import Settings
+from schemas import topics
+from streams.app import app_id
+
+
+@pytest.fixture
+def deployment() -> Iterator[None]:
+    topics.configure("acme-billing.")
+    yield
+    topics.configure(topics.DEFAULT_PREFIX)
+
+
+def _every_name() -> list[str]:
+    return [*topics.all_topics(), topics.smoke_in(), topics.smoke_out(), *topics.compacted(),
+            topics.leader_topic(app_id(Settings(tenant="t1")))]
+
+
+def test_the_default_prefix_is_sevpro() -> None:
+    assert all(name.startswith("sevpro.") for name in _every_name())
+    assert app_id(Settings(tenant="t1")) == "sevpro.t1"
+    assert topics.transfer_requested("sales-invoice") == "sevpro.transfer.sales-invoice.requested"
+
+
+def test_a_deployment_prefix_is_on_every_name(deployment: None) -> None:
+    names = _every_name()
+    assert all(name.startswith("acme-billing.") for name in names), names
+    assert len(set(names)) == len(topics.all_topics()) + 3  # the compacted one is among all_topics
+    assert app_id(Settings(tenant="t1", app_id="replay-1")) == "acme-billing.replay-1"
+    assert topics.named("poller-severa-t1") == "acme-billing.poller-severa-t1"
+
+
+@pytest.mark.parametrize("prefix", ["acme billing.", "acme/", "ä."])
+def test_a_prefix_kafka_would_refuse_is_refused(prefix: str) -> None:
+    with pytest.raises(ValueError, match="only letters"):
+        topics.configure(prefix)
+    with pytest.raises(ValueError, match="SEVPRO_TOPIC_PREFIX|topic_prefix"):
+        Settings(topic_prefix=prefix)
+    assert topics.prefix() == topics.DEFAULT_PREFIX
