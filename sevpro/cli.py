@@ -140,21 +140,25 @@ def worker(loglevel: str = typer.Option("info")) -> None:
 
     from foundation.kafka import KafkaTopicsError, KafkaUnreachable, ensure_topics, reach
     from foundation.logs import configure as configure_logs
-    from sevpro.kafka_broker import resolve_bootstrap
+    from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
     from sevpro.worker import DeadlineWorker
     from streams.bootstrap import bootstrap
 
     settings, companies = _check_worker_settings()
-    broker = resolve_bootstrap()
     try:
-        asyncio.run(reach(broker.bootstrap))
+        servers = find_bootstrap()
+    except BrokerNotFound as exc:
+        console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    try:
+        asyncio.run(reach(servers))
     except KafkaUnreachable as exc:
         console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}; check KAFKA_BOOTSTRAP_SERVERS "
                       "and the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", soft_wrap=True)
         raise typer.Exit(1) from None
-    faust_app = bootstrap(settings, companies, broker.bootstrap)
+    faust_app = bootstrap(settings, companies, servers)
     try:
-        asyncio.run(ensure_topics(broker.bootstrap, partitions=faust_app.conf.topic_partitions,
+        asyncio.run(ensure_topics(servers, partitions=faust_app.conf.topic_partitions,
                                   app_id=faust_app.conf.id))
     except KafkaTopicsError as exc:
         console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}", soft_wrap=True)

@@ -29,7 +29,7 @@ from sandbox.procountor.demo import DEMO_FI_API_KEY, DEMO_SE_API_KEY
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sevpro import children
-from sevpro.kafka_broker import LocalKafkaBroker
+from sevpro.kafka_broker import LocalKafkaBroker, forget_demo_broker, record_demo_broker
 
 console = Console()
 WAITING = "Waiting for transfer to Procountor"
@@ -47,6 +47,7 @@ class DemoStack:
     worker_log: Path = field(default_factory=lambda: project_home() / "demo-worker.log")
 
     def stop(self) -> None:
+        forget_demo_broker()
         if self.worker is not None:
             if self.worker.poll() is None:
                 os.killpg(self.worker.pid, signal.SIGTERM)
@@ -146,6 +147,7 @@ def start(stack: DemoStack, severa_port: int | None, procountor_port: int | None
                                     stdout=stack.worker_log.open("wb"), stderr=subprocess.STDOUT,
                                     start_new_session=True, preexec_fn=children.die_with_parent())
     worker_pid_file().write_text(str(stack.worker.pid))
+    record_demo_broker(bootstrap)  # `sevpro log`, `replay`... in another shell use this broker while the demo runs
 
 
 DEMO_CONSOLE_USER = "demo"

@@ -1,10 +1,8 @@
 """A real Apache Kafka broker for development, tests and the demo.
 
-Order of preference (`resolve_bootstrap`):
-1. `KAFKA_BOOTSTRAP_SERVERS` when set: somebody else runs Kafka.
-2. testcontainers' Kafka when a Docker engine answers.
-3. A single-node KRaft broker (combined broker + controller) that we assemble from the Apache Kafka jars on
-   Maven Central with `mvn dependency:copy-dependencies`, cached under `.sevpro/kafka/`.
+A single-node KRaft broker (combined broker + controller) that we assemble from the Apache Kafka jars on
+Maven Central with `mvn dependency:copy-dependencies`, cached under `.sevpro/kafka/`. Only `sevpro kafka up`
+and `sevpro demo` start one; the other commands find a broker (`find_bootstrap`) and never start one.
 
 Kafka 4.4.0 is the newest release; aiokafka 0.14.0 and faust-streaming 0.15.3 work against it
 (`tests/integration/test_kafka_broker.py` proves it on every run).
@@ -13,6 +11,7 @@ Kafka 4.4.0 is the newest release; aiokafka 0.14.0 and faust-streaming 0.15.3 wo
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -360,26 +359,59 @@ def docker_available() -> bool:
 
 @dataclass
 class ResolvedBroker:
+    """The test suite's broker (tests/conftest.py): where it is and who provided it."""
+
     bootstrap: str
     source: str  # "env", "testcontainers" or "local-jars"
-    _stop: object = None
-
-    def stop(self) -> None:
-        if callable(self._stop):
-            self._stop()
 
 
-def resolve_bootstrap(*, port: int | None = None, keep_running: bool = True) -> ResolvedBroker:
-    """Find or start a broker in the project's order of preference."""
-    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if env:
-        return ResolvedBroker(env, "env")
-    if docker_available():
-        from testcontainers.kafka import KafkaContainer
+class BrokerNotFound(BrokerError):
+    """No broker to use; the message says where the command looked and how to point it at one."""
 
-        container = KafkaContainer(f"apache/kafka:{KAFKA_VERSION}").with_kraft()
-        container.start()
-        return ResolvedBroker(container.get_bootstrap_server(), "testcontainers", container.stop)
-    broker = LocalKafkaBroker(port=port or 9092)
-    status = broker.start()
-    return ResolvedBroker(status.bootstrap, "local-jars", None if keep_running else broker.stop)
+
+def _demo_record() -> Path:
+    return project_home() / "demo-kafka.json"
+
+
+def record_demo_broker(bootstrap: str, pid: int | None = None) -> None:
+    """While `sevpro demo` runs, the other commands (in other shells) use its broker."""
+    record = _demo_record()
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"bootstrap": bootstrap, "pid": pid or os.getpid()}))
+
+
+def forget_demo_broker() -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if json.loads(_demo_record().read_text()).get("pid") == os.getpid():
+            _demo_record().unlink()
+
+
+def _running_demo() -> str | None:
+    """The recorded demo's broker, if that demo still runs (a demo killed with -9 leaves its record behind)."""
+    try:
+        record = json.loads(_demo_record().read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return record["bootstrap"] if _pid_alive(int(record.get("pid", 0))) else None
+
+
+def find_bootstrap(explicit: str | None = None) -> str:
+    """The broker a command uses; never starts one (only `sevpro kafka up` and `sevpro demo` do).
+
+    In order: --bootstrap, KAFKA_BOOTSTRAP_SERVERS, the broker of a running `sevpro demo`, the development broker
+    of `sevpro kafka up` when it runs."""
+    if explicit:
+        return explicit
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    demo = _running_demo()
+    if demo:
+        return demo
+    dev = LocalKafkaBroker().status()
+    if dev.running:
+        return dev.bootstrap
+    raise BrokerNotFound(
+        f"no Kafka broker found: KAFKA_BOOTSTRAP_SERVERS is not set, no `sevpro demo` is running (it records its "
+        f"broker in {_demo_record()}), and the development broker of `sevpro kafka up` is not running (looked in "
+        f"{dev.data_dir.parent}); point at a broker with --bootstrap HOST:PORT or KAFKA_BOOTSTRAP_SERVERS, or start "
+        "one with `sevpro kafka up`")

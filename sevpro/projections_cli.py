@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 from collections.abc import Coroutine
 from datetime import UTC, datetime
@@ -44,13 +43,14 @@ def _db(db: Path | None) -> Path:
 
 
 def _bootstrap(bootstrap: str | None) -> str:
-    if bootstrap:
-        return bootstrap
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    from sevpro.kafka_broker import resolve_bootstrap
+    """--bootstrap, else the broker the command line finds; never one started for this command."""
+    from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
 
-    return resolve_bootstrap().bootstrap
+    try:
+        return find_bootstrap(bootstrap)
+    except BrokerNotFound as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _on_kafka(bootstrap: str, main: Coroutine[Any, Any, T]) -> T:

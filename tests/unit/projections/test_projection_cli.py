@@ -152,11 +152,11 @@ def test_a_broker_that_cannot_be_reached_is_one_clear_line(root: Path, command: 
 def test_reprocess_with_nothing_selected_looks_for_no_broker(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sevpro.kafka_broker
 
-    def no_broker_wanted() -> None:
+    def no_broker_wanted(explicit: str | None = None) -> None:
         raise AssertionError("a broker was looked for (and might have been started) with nothing to publish")
 
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    monkeypatch.setattr(sevpro.kafka_broker, "resolve_bootstrap", no_broker_wanted)
+    monkeypatch.setattr(sevpro.kafka_broker, "find_bootstrap", no_broker_wanted)
     result = runner.invoke(app, ["reprocess", "--state", "pending", "--db", str(root)])
     assert result.exit_code == 0, result.output
     assert "0 transfer(s) requested again" in result.output
