@@ -335,21 +335,35 @@ def test_worker_waiting_for_an_api_stops_cleanly_on_sigterm(kafka, unique, tmp_p
     assert returncode == 0, log.read_text(errors="replace")[-3000:]
 
 
-def test_demo_command_then_log_json(kafka, unique, tmp_path: Path) -> None:
+def test_demo_command_then_log_json_and_a_replay_in_another_shell(kafka, unique, tmp_path: Path) -> None:
     tenant = f"demo{unique}"  # the broker is shared with other tests: the demo's events are this tenant's
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "SEVPRO_HOME": str(tmp_path / "home"),
            "SEVPRO_TENANT": tenant, "COLUMNS": "200"}
+    # Another shell of the same user: the project home, but no KAFKA_BOOTSTRAP_SERVERS.
+    other_shell = {k: v for k, v in env.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     ports = [str(_free()) for _ in range(2)]
-    demo = subprocess.run([sys.executable, "-m", "sevpro.cli", "demo", "--exit-when-done", "--severa-port", ports[0],
-                           "--procountor-port", ports[1], "--timeout", "150"],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    assert f"http://127.0.0.1:{ports[0]}/rest-api" in demo.stdout and "sevpro-demo-secret" in demo.stdout
-    logged = subprocess.run([sys.executable, "-m", "sevpro.cli", "log", "--json", "--tenant", tenant], env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert logged.returncode == 0, logged.stderr
-    everything = json.loads(logged.stdout)
-    entries = [e for e in everything if e["kind"] == "sales-invoice"]
+    output = tmp_path / "demo.out"
+    demo = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "demo", "--severa-port", ports[0],
+                             "--procountor-port", ports[1], "--timeout", "150"],
+                            env=env, stdout=output.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while "Running." not in output.read_text(errors="replace"):
+            assert demo.poll() is None and time.monotonic() < deadline, output.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        text = output.read_text(errors="replace")
+        assert f"http://127.0.0.1:{ports[0]}/rest-api" in text and "sevpro-demo-secret" in text
+        entries = _sales_log(tenant, other_shell)
+        # The README's "`sevpro replay` in another shell" while the demo runs: the demo's broker, all its events.
+        replay = subprocess.run([sys.executable, "-m", "sevpro.cli", "replay"], env=other_shell, capture_output=True,
+                                text=True, timeout=180)
+        assert replay.returncode == 0, replay.stdout + replay.stderr
+        assert _sales_log(tenant, other_shell) == entries  # the replayed version has the same transfer log
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C
+            demo.wait(timeout=60)
+    assert not (tmp_path / "home" / "demo-kafka.json").exists()  # the demo's broker is no longer offered
     assert sorted(e["severa_number"] for e in entries) == [str(n) for n in range(10002, 10014)]
     for entry in entries:
         if entry["state"] == "failed-data":
@@ -358,6 +372,14 @@ def test_demo_command_then_log_json(kafka, unique, tmp_path: Path) -> None:
         else:
             assert entry["state"] == "succeeded" and entry["procountor_id"]
     assert sum(e["state"] == "failed-data" for e in entries) == 4
+
+
+def _sales_log(tenant: str, env: dict[str, str]) -> list[dict]:
+    logged = subprocess.run([sys.executable, "-m", "sevpro.cli", "log", "--json", "--tenant", tenant], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert logged.returncode == 0, logged.stderr
+    return sorted((e for e in json.loads(logged.stdout) if e["kind"] == "sales-invoice"),
+                  key=lambda e: e["severa_number"])
 
 
 def _free() -> int:
