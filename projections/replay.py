@@ -18,6 +18,10 @@ from projections.store import BatchResult, ProjectionStore, default_db_path
 Progress = Callable[[int, int], None]  # (records done, records known so far)
 
 
+class ReplayRefused(RuntimeError):
+    """The rebuilt version has fewer events than the current one; nothing was switched."""
+
+
 @dataclass
 class ReplayResult:
     version: int
@@ -29,7 +33,8 @@ class ReplayResult:
 
 async def replay(bootstrap: str, root: Path | str | None = None, *, since: datetime | None = None,
                  progress: Progress | None = None, switch: bool = True, batch_size: int = 1000) -> ReplayResult:
-    """Build version N+1 from the beginning of every topic (or from `since`) and make it current.
+    """Build version N+1 from the beginning of every topic (or from `since`) and make it current, unless it has
+    fewer events than the current one (ReplayRefused; with `since`, fewer is what is asked for).
 
     Caught up means: the end offsets seen at the start are reached, then once more the ends seen then (events
     published during the rebuild), so that the live projector has little left to do after the switch."""
@@ -64,8 +69,30 @@ async def replay(bootstrap: str, root: Path | str | None = None, *, since: datet
         if progress:
             # Offsets also count transaction markers, which are not records: at the end, done is the total.
             progress(done, done)
-        if switch:
+        totals = builder.totals
+        shrank = _shrank(root, previous, builder.store, bootstrap) if switch and since is None else None
+        if switch and shrank is None:
             versions.switch_to(root, version)
             versions.prune(root)
-        totals = builder.totals
+    if shrank is not None:
+        versions.remove(root, version)
+        raise ReplayRefused(shrank)
     return ReplayResult(version, previous, totals.records, totals.applied, totals.undecodable)
+
+
+def _shrank(root: Path, previous: int | None, built: ProjectionStore, bootstrap: str) -> str | None:
+    """Why the new version must not replace the current one, if it has fewer events than it.
+
+    Topics truncated by retention, or the wrong (an empty) broker, would otherwise replace a complete transfer log
+    with a shorter one. Counted up to the offsets the replay reached: events the live projector applied after
+    them are not missing."""
+    if previous is None:
+        return None
+    with ProjectionStore(root, version=previous, follow=False) as current:
+        had = current.event_count(upto=built.offsets())
+    found = built.event_count()
+    if found >= had:
+        return None
+    return (f"the replay found {found} events on {bootstrap}, fewer events than the {had} of the current version "
+            f"{previous} (topics truncated by retention, or another broker?); nothing was switched. To leave the "
+            "older events out on purpose, replay with --since DATE")

@@ -256,6 +256,15 @@ class ProjectionStore:
         with self._read() as db:
             return {r["name"]: r["value"] for r in db.execute("SELECT * FROM counters")}
 
+    def event_count(self, upto: dict[tuple[str, int], int] | None = None) -> int:
+        """The events held; with `upto`, only those at or before these offsets (all of a partition not in it)."""
+        with self._read() as db:
+            rows = db.execute("SELECT topic, partition, offset FROM events").fetchall()
+        if upto is None:
+            return len(rows)
+        return sum(1 for topic, partition, offset in rows
+                   if offset is None or offset <= upto.get((topic, partition), offset))
+
     def meta(self) -> dict[str, str]:
         with self._read() as db:
             return {r["key"]: r["value"] for r in db.execute("SELECT * FROM meta")}

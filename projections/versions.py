@@ -72,8 +72,13 @@ def prune(root: Path, keep: int = 2) -> list[int]:
     others = [v for v in versions(root) if v < current]
     doomed = others[: max(0, len(others) - (keep - 1))]
     for version in doomed:
-        base = version_path(root, version)
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(f"{base}{suffix}").unlink()
+        remove(root, version)
     return doomed
+
+
+def remove(root: Path, version: int) -> None:
+    """Delete one version's database (and its -wal and -shm files)."""
+    base = version_path(root, version)
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{base}{suffix}").unlink()

@@ -216,8 +216,9 @@ def ids_command(kind: str | None = typer.Option(None, help="customer, product, d
 @app.command("replay")
 def replay_command(since: str | None = typer.Option(None, help="Start at this time instead of the beginning."),
                    db: Path | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
-    """Rebuild every read model from the topics into a new version and switch to it when caught up."""
-    from projections.replay import replay
+    """Rebuild every read model from the topics into a new version and switch to it when caught up (never to one
+    with fewer events than the current version, unless --since leaves the older ones out)."""
+    from projections.replay import ReplayRefused, replay
 
     columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
@@ -227,7 +228,12 @@ def replay_command(since: str | None = typer.Option(None, help="Start at this ti
             progress.update(task, completed=done, total=total)
 
         servers = _bootstrap(bootstrap)
-        result = _on_kafka(servers, replay(servers, _db(db), since=_time(since, "--since"), progress=update))
+        try:
+            result = _on_kafka(servers, replay(servers, _db(db), since=_time(since, "--since"), progress=update))
+        except ReplayRefused as exc:
+            progress.stop()
+            console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+            raise typer.Exit(1) from None
     console.print(f"version {result.version} is current (was {result.previous}): {result.applied} events applied "
                   f"from {result.records} records, {result.undecodable} undecodable skipped")
 
