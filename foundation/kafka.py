@@ -10,6 +10,7 @@ for the faust app (`streams/app.py` turns the same options into faust credential
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.helpers import create_ssl_context
 
@@ -180,12 +182,14 @@ def admin_client(bootstrap: str, *, security: Mapping[str, Any] | None = None, *
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap, **_connection(security), **options)
 
 
-async def ensure_topics(bootstrap: str, partitions: int = 4, app_id: str | None = None) -> list[str]:
-    """Create every topic that does not exist yet (compacted where it must be); returns those created.
+async def ensure_topics(bootstrap: str, partitions: int = 4, app_id: str | None = None, *, retention_ms: int = -1,
+                        replication: int = 1, min_insync: int = 1) -> list[str]:
+    """Create every topic that does not exist yet; returns those created.
 
-    Done before the worker starts: faust ignores a source topic that is missing when it subscribes, and then
-    never consumes it (for its leader topic: no worker is ever leader, so no poller runs); a topic auto-created
-    by a producer would not be compacted.
+    Event topics keep their events for `retention_ms` (-1: forever; they are the system of record, for audit and
+    replay); compacted ones keep the latest per key. Done before the worker starts: faust ignores a source topic
+    that is missing when it subscribes, and then never consumes it (for its leader topic: no worker is ever
+    leader, so no poller runs); a topic auto-created by a producer would get the cluster's defaults.
     """
     admin = admin_client(bootstrap)
     await admin.start()
@@ -195,9 +199,11 @@ async def ensure_topics(bootstrap: str, partitions: int = 4, app_id: str | None 
         wanted = [*topics.all_topics(), topics.smoke_in(), topics.smoke_out(), *leader]
         missing = [name for name in wanted if name not in existing]
         single = topics.single_partition() | set(leader)
+        kept = {"min.insync.replicas": str(min_insync)}
         if missing:
-            new = [NewTopic(name, 1 if name in single else partitions, 1,
-                            topic_configs={"cleanup.policy": "compact"} if name in topics.compacted() else {})
+            new = [NewTopic(name, 1 if name in single else partitions, replication,
+                            topic_configs=kept | ({"cleanup.policy": "compact"} if name in topics.compacted()
+                                                  else {"retention.ms": str(retention_ms)}))
                    for name in missing]
             try:
                 response = await admin.create_topics(new)
@@ -212,7 +218,47 @@ async def ensure_topics(bootstrap: str, partitions: int = 4, app_id: str | None 
                 raise KafkaTopicsError(f"Kafka refused to create {len(refused)} topic(s), e.g. "
                                        f"{next(iter(refused))!r}: {for_code(code).__name__}"
                                        f"{f' ({reason})' if reason else ''}; the deployment's Kafka user needs the "
-                                       f"ACLs on the prefix {topics.prefix()!r} (README, Running on a Kafka cluster)")
+                                       f"ACLs on the prefix {topics.prefix()!r} and SEVPRO_TOPIC_REPLICATION_FACTOR "
+                                       "at most the number of brokers (README, Running on a Kafka cluster)")
+            # Created is not yet known to every broker's metadata: wait until they are listed, so that what
+            # comes next (faust subscribing, a look at their configs) finds them.
+            for _ in range(100):
+                if set(wanted) <= set(await admin.list_topics()):
+                    break
+                await asyncio.sleep(0.2)
         return missing
     finally:
         await admin.close()
+
+
+async def finite_retention(bootstrap: str) -> dict[str, str]:
+    """The deployment's existing event topics that delete events with time: topic -> the setting that does it.
+
+    Events are the system of record: a topic made with a cluster's defaults (often seven days) loses its
+    history, and a replay then builds a shorter transfer log (which `sevpro replay` refuses to switch to)."""
+    admin = admin_client(bootstrap)
+    await admin.start()
+    try:
+        # Described by name, not listed first: a list can miss topics created a moment ago. A topic that does not
+        # exist answers with an error and is left out (the worker creates it to keep its events).
+        described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)
+                                                  for name in topics.all_topics()])
+    finally:
+        await admin.close()
+    configs = {name: {entry[0]: entry[1] for entry in entries} for response in described
+               for code, _message, _type, name, entries, *_ in response.resources if code == 0}
+    found: dict[str, str] = {}
+    for name, config in configs.items():
+        if "delete" not in (config.get("cleanup.policy") or ""):
+            continue  # compacted only: the latest per key is kept, as meant
+        for setting in ("retention.ms", "retention.bytes"):
+            if int(config.get(setting) or -1) >= 0:
+                found[name] = f"{setting}={config[setting]}"
+                break
+    return found
+
+
+def retention_fix(topic: str) -> str:
+    """What an operator runs to keep a topic's events forever."""
+    return (f"events are the system of record; keep them with `kafka-configs.sh --bootstrap-server ... --alter "
+            f"--entity-type topics --entity-name {topic} --add-config retention.ms=-1,retention.bytes=-1`")

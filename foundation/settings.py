@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -164,6 +164,19 @@ class Settings(BaseSettings):
     # Every topic, consumer group and transactional id of this deployment starts with it: prefixed ACLs give the
     # deployment's Kafka user its own names only (README, "Running on a Kafka cluster").
     topic_prefix: str = Field(default="sevpro.", pattern=r"^[A-Za-z0-9._-]*$")
+    # Event topics are the system of record (audit, replay): kept forever (-1) unless set otherwise. One replica
+    # fits the single-node broker; on a cluster 3 replicas with min.insync.replicas 2 (README).
+    topic_retention_ms: int = Field(default=-1, ge=-1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int = Field(default=1, ge=1)
+
+    @field_validator("topic_min_insync_replicas")
+    @classmethod
+    def _not_more_than_the_replicas(cls, value: int, info: ValidationInfo) -> int:
+        replicas = info.data.get("topic_replication_factor", value)
+        if value > replicas:
+            raise ValueError(f"cannot exceed SEVPRO_TOPIC_REPLICATION_FACTOR ({replicas}): no write could succeed")
+        return value
 
 
 def missing_for_worker(settings: Settings) -> list[str]:

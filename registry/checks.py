@@ -43,6 +43,7 @@ ITEMS: dict[str, str] = {
     "registries": "Registry and data matching",
     "bank_accounts": "Bank accounts in IBAN format",
     "users": "User details",
+    "kafka_retention": "Event topics keep their events",  # of the deployment, not of one company
 }
 
 # Which checklist item a registry of the report belongs to.

@@ -138,7 +138,14 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     """Run the faust worker (agents, pollers, projections) against the resolved broker."""
     import asyncio
 
-    from foundation.kafka import KafkaTopicsError, KafkaUnreachable, ensure_topics, reach
+    from foundation.kafka import (
+        KafkaTopicsError,
+        KafkaUnreachable,
+        ensure_topics,
+        finite_retention,
+        reach,
+        retention_fix,
+    )
     from foundation.logs import configure as configure_logs
     from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
     from sevpro.worker import DeadlineWorker
@@ -158,11 +165,16 @@ def worker(loglevel: str = typer.Option("info")) -> None:
         raise typer.Exit(1) from None
     faust_app = bootstrap(settings, companies, servers)
     try:
-        asyncio.run(ensure_topics(servers, partitions=faust_app.conf.topic_partitions,
-                                  app_id=faust_app.conf.id))
+        asyncio.run(ensure_topics(servers, partitions=faust_app.conf.topic_partitions, app_id=faust_app.conf.id,
+                                  retention_ms=settings.topic_retention_ms,
+                                  replication=settings.topic_replication_factor,
+                                  min_insync=settings.topic_min_insync_replicas))
     except KafkaTopicsError as exc:
         console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
+    for topic, setting in asyncio.run(finite_retention(servers)).items():  # said, not refused: the events are there
+        console.print(f"[yellow]warning:[/yellow] topic {topic} deletes events with time ({setting}): "
+                      f"{retention_fix(topic)}", soft_wrap=True)
     sys.argv = [sys.argv[0]]
     configure_logs(loglevel)
     DeadlineWorker(faust_app, loglevel=loglevel).execute_from_commandline()

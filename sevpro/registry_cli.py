@@ -156,21 +156,42 @@ def check(
     company: list[str] = typer.Option(None, "--company", "-c", help="Only this company (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
 ) -> None:
-    """The checks before enabling: credentials, API key and dimensions, registries, IBANs, users.
-    Exits 1 when any check is an error."""
+    """The checks before enabling: credentials, API key and dimensions, registries, IBANs, users, and that the
+    Kafka topics keep their events. Exits 1 when any check is an error."""
     companies = _companies(Settings(), company)
 
     async def one(severa: SeveraClient, procountor: ProcountorClient | None, settings: CompanySettings,
                   shared: SeveraRegistries | None, problem: str | None) -> list[Check]:
         return await run_checks(severa, procountor, settings, severa_data=shared, procountor_problem=problem)
 
-    checks = [c for group in asyncio.run(_per_company(companies, one)) for c in group]
+    checks = [c for group in asyncio.run(_per_company(companies, one)) for c in group] + _kafka_checks()
     if as_json:
         typer.echo(json.dumps({"checks": [c.as_dict() for c in checks], **_totals(checks),
                                "date": date.today().isoformat()}, indent=2, ensure_ascii=False))
     else:
         _print_checks(checks)
     raise typer.Exit(exit_code(checks))
+
+
+def _kafka_checks() -> list[Check]:
+    """The deployment's event topics keep their events (they are the system of record, for audit and replay)."""
+    from foundation.kafka import KafkaSettingsError, KafkaUnreachable, finite_retention, reach, retention_fix
+    from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
+
+    async def look(servers: str) -> dict[str, str]:
+        await reach(servers)
+        return await finite_retention(servers)
+
+    try:
+        servers = find_bootstrap()
+        found = asyncio.run(look(servers))
+    except (BrokerNotFound, KafkaUnreachable, KafkaSettingsError) as error:
+        return [Check("Kafka", "kafka_retention", "warning", f"not checked: {error}")]
+    if not found:
+        return [Check("Kafka", "kafka_retention", "ok", f"every event topic on {servers} keeps its events (the "
+                                                          "worker creates missing ones with retention.ms=-1)")]
+    return [Check("Kafka", "kafka_retention", "error", f"deletes events with time ({setting})", record=topic,
+                  field=setting.split("=")[0], fix=retention_fix(topic)) for topic, setting in found.items()]
 
 
 def _totals(checks: list[Check]) -> dict[str, Any]:

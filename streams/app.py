@@ -82,7 +82,7 @@ def create_app(settings: Settings, bootstrap: str) -> SevproApp:
         value_serializer="raw",
         key_serializer="raw",
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         store="memory://",
         # Faust's own state folder, under the git-ignored project home instead of the working directory.
