@@ -53,7 +53,7 @@ async def test_event_goes_through_the_smoke_agent(kafka, unique, tmp_path: Path)
     assert worker.returncode is not None
     # Faust's state folder is under the project home, not left in the working directory.
     assert list(workdir.iterdir()) == []
-    assert (tmp_path / "home" / "faust" / f"smoke-{unique}-data").is_dir()
+    assert (tmp_path / "home" / "faust" / f"{topics.named(f'smoke-{unique}')}-data").is_dir()
 
 
 async def _echo_of_one_event(bootstrap: str, unique: str, worker: subprocess.Popen) -> dict | None:
