@@ -8,7 +8,7 @@ compaction, and tells every projector, and any later replay, to forget them too.
 from __future__ import annotations
 
 from foundation.kafka import admin_client, idempotent_producer
-from projections.store import PERSON_TOPIC
+from projections.store import person_topic
 from schemas import topics
 
 
@@ -16,7 +16,7 @@ async def publish_tombstone(bootstrap: str, tenant: str, severa_id: str) -> None
     producer = idempotent_producer(bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(PERSON_TOPIC, None, key=topics.key(tenant, severa_id))
+        await producer.send_and_wait(person_topic(), None, key=topics.key(tenant, severa_id))
     finally:
         await producer.stop()
 
@@ -29,7 +29,7 @@ async def person_topic_compacted(bootstrap: str) -> bool | None:
     admin = admin_client(bootstrap)
     await admin.start()
     try:
-        answers = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, PERSON_TOPIC)])
+        answers = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, person_topic())])
         for answer in answers:
             for resource in answer.resources:
                 for entry in resource[4]:  # (name, value, read_only, is_default, is_sensitive, ...)

@@ -24,8 +24,12 @@ from projections.apply import Forgotten, apply_events, forget_person, millis
 from schemas import topics
 from schemas.codec import CodecError, decode
 
+
 # `sevpro forget` writes a tombstone (key tenant/<user guid>, no value) to this compacted topic.
-PERSON_TOPIC = topics.observed("severa", "user")
+def person_topic() -> str:
+    """The compacted topic of the Severa users, under the deployment's prefix (named when asked: the prefix is
+    set at start)."""
+    return topics.observed("severa", "user")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -198,7 +202,7 @@ class ProjectionStore:
                 result.records += 1
                 key = (record.topic, record.partition)
                 result.offsets[key] = max(result.offsets.get(key, -1), record.offset)
-                if record.value is None and record.topic == PERSON_TOPIC and record.key:
+                if record.value is None and record.topic == person_topic() and record.key:
                     tenant, _, person = record.key.decode().partition("/")  # `sevpro forget`'s tombstone
                     forgotten.append((tenant, person))
                     continue

@@ -276,6 +276,7 @@ def forget_command(person: str = typer.Argument(..., help="The Severa user's gui
     """Erase a person: their data leaves the read models, and a tombstone on the compacted user topic erases
     their snapshots from Kafka and from every projector and later replay."""
     from projections.forget import person_topic_compacted, publish_tombstone
+    from projections.store import person_topic
 
     servers = _bootstrap(bootstrap)
     _on_kafka(servers, publish_tombstone(servers, tenant, person))  # first: nothing is changed if Kafka fails
@@ -283,11 +284,11 @@ def forget_command(person: str = typer.Argument(..., help="The Severa user's gui
         removed = store.forget_person(tenant, person)
     console.print(f"forgot {person} of tenant {tenant}: {removed.events} of their events and {removed.links} ID map"
                   f" link(s) removed from the read models, {removed.redacted} record(s) that named them redacted;"
-                  " a tombstone is on severa.user.observed")
+                  f" a tombstone is on {person_topic()}")
     if _on_kafka(servers, person_topic_compacted(servers)) is False:
-        console.print("[yellow]warning:[/yellow] severa.user.observed is not compacted, so Kafka keeps the person's"
+        console.print(f"[yellow]warning:[/yellow] {person_topic()} is not compacted, so Kafka keeps the person's"
                       " older versions: kafka-configs.sh --alter --entity-type topics --entity-name"
-                      " severa.user.observed --add-config cleanup.policy=compact", soft_wrap=True)
+                      f" {person_topic()} --add-config cleanup.policy=compact", soft_wrap=True)
     console.print("Also erase the person in Severa and Procountor themselves; the transfers of their travel"
                   " reimbursements are bookkeeping records and stay (README, \"Personal data\").", soft_wrap=True)
 

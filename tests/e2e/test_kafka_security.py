@@ -190,7 +190,9 @@ def test_a_worker_whose_user_lacks_the_acls_stops_in_one_line(broker: LocalKafka
     env = {**base, **_worker_env(broker, tmp_path, OTHER[1]), "KAFKA_SASL_USERNAME": OTHER[0],
            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "SEVPRO_HOME": str(tmp_path / "home"),
            "SEVPRO_TENANT": "intruder", "SEVPRO_PROCOUNTOR_API_KEY_FI": "k1", "SEVPRO_PROCOUNTOR_API_KEY_SE": "k2",
-           "COLUMNS": "400"}
+           "COLUMNS": "400", "SEVPRO_COMPANIES_FILE": str(demo_companies_path()),
+           "SEVPRO_SEVERA_CLIENT_ID": "id", "SEVPRO_SEVERA_CLIENT_SECRET": "s1",
+           "SEVPRO_PROCOUNTOR_CLIENT_ID": "id", "SEVPRO_PROCOUNTOR_CLIENT_SECRET": "s2"}
     result = subprocess.run([sys.executable, "-m", "sevpro.cli", "worker"], capture_output=True, text=True,
                             timeout=120, env=env)
     output = result.stdout + result.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from foundation.company import demo_companies_path
 from projections import versions
 from sevpro.kafka_broker import BrokerNotFound, find_bootstrap, forget_demo_broker, record_demo_broker
 
@@ -31,7 +32,11 @@ def test_without_a_broker_a_command_says_where_it_looked_and_starts_none(tmp_pat
     home = tmp_path / "home"
     root = home / "projections"
     root.mkdir(parents=True)
-    result = _sevpro(home, *command, SEVPRO_PROCOUNTOR_API_KEY_FI="k1", SEVPRO_PROCOUNTOR_API_KEY_SE="k2")
+    deployment = {"SEVPRO_TENANT": "acme", "SEVPRO_COMPANIES_FILE": str(demo_companies_path()),
+                  "SEVPRO_SEVERA_CLIENT_ID": "id", "SEVPRO_SEVERA_CLIENT_SECRET": "s1",
+                  "SEVPRO_PROCOUNTOR_CLIENT_ID": "id", "SEVPRO_PROCOUNTOR_CLIENT_SECRET": "s2",
+                  "SEVPRO_PROCOUNTOR_API_KEY_FI": "k1", "SEVPRO_PROCOUNTOR_API_KEY_SE": "k2"}
+    result = _sevpro(home, *command, **deployment)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "no Kafka broker found" in output and "Traceback" not in output, output

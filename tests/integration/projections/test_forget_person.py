@@ -18,7 +18,7 @@ from foundation.kafka import ensure_topics
 from projections import testing as ev
 from projections.forget import person_topic_compacted
 from projections.projector import Projector
-from projections.store import PERSON_TOPIC, ProjectionStore
+from projections.store import ProjectionStore, person_topic
 from schemas import topics
 from schemas.codec import encode
 
@@ -44,7 +44,7 @@ async def _values_of(bootstrap: str, key: bytes) -> list[bytes | None]:
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # noqa: SLF001 - every partition (other tests made 4)
-        tps = [TopicPartition(PERSON_TOPIC, p) for p in consumer.partitions_for_topic(PERSON_TOPIC) or {0}]
+        tps = [TopicPartition(person_topic(), p) for p in consumer.partitions_for_topic(person_topic()) or {0}]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)

@@ -59,7 +59,8 @@ def test_sevpro_check_and_the_worker_report_finite_retention(kafka, own_topics, 
     log = tmp_path / "worker.log"
     worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker"], stdout=log.open("wb"),
                               stderr=subprocess.STDOUT, start_new_session=True,
-                              env={**base, **env, "SEVPRO_HOME": str(tmp_path / "home"), "COLUMNS": "300"})
+                              env={**base, **env, "SEVPRO_HOME": str(tmp_path / "home"), "COLUMNS": "300",
+                                   "SEVPRO_TENANT": "keep"})
     try:
         deadline = time.monotonic() + 90
         while short not in log.read_text(errors="replace"):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
+from foundation.company import demo_companies_path
 from foundation.kafka import KafkaSettingsError, security_options
 from foundation.settings import Settings
 from streams.transport import faust_credentials
@@ -102,8 +103,14 @@ def test_a_wrong_combination_is_one_line_naming_the_variable(env, variables: dic
 def _worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SEVPRO_", "KAFKA_"))}
     return subprocess.run([sys.executable, "-m", "sevpro.cli", "worker"], capture_output=True, text=True, timeout=60,
-                          env={**base, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "COLUMNS": "400",
-                               "SEVPRO_PROCOUNTOR_API_KEY_FI": "k1", "SEVPRO_PROCOUNTOR_API_KEY_SE": "k2", **env})
+                          env={**base, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "COLUMNS": "400", **DEPLOYMENT, **env})
+
+
+# Everything else a worker needs, so that only the Kafka settings can be wrong.
+DEPLOYMENT = {"SEVPRO_TENANT": "acme", "SEVPRO_COMPANIES_FILE": str(demo_companies_path()),
+              "SEVPRO_SEVERA_CLIENT_ID": "id", "SEVPRO_SEVERA_CLIENT_SECRET": "s1",
+              "SEVPRO_PROCOUNTOR_CLIENT_ID": "id", "SEVPRO_PROCOUNTOR_CLIENT_SECRET": "s2",
+              "SEVPRO_PROCOUNTOR_API_KEY_FI": "k1", "SEVPRO_PROCOUNTOR_API_KEY_SE": "k2"}
 
 
 def test_the_worker_refuses_a_wrong_combination_in_one_line() -> None:
