@@ -42,7 +42,9 @@ def _deployment() -> None:
 
     try:
         prefix = get_settings().topic_prefix
-    except ValidationError:
+    except ValidationError as error:
+        if any(item["loc"] == ("topic_prefix",) for item in error.errors()):  # no command may use other names
+            _fail("SEVPRO_TOPIC_PREFIX: only letters, digits, '.', '_' and '-' (Kafka's topic name characters)")
         return
     topics.configure(prefix)
 

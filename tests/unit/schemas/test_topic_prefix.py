@@ -44,3 +44,16 @@ def test_a_prefix_kafka_would_refuse_is_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="SEVPRO_TOPIC_PREFIX|topic_prefix"):
         Settings(topic_prefix=prefix)
     assert topics.prefix() == topics.DEFAULT_PREFIX
+
+
+def test_a_command_refuses_a_prefix_kafka_would_refuse(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEVPRO_", "KAFKA_"))}
+    env |= {"SEVPRO_TOPIC_PREFIX": "acme billing.", "COLUMNS": "300"}
+    result = subprocess.run([sys.executable, "-m", "sevpro.cli", "replay", "--db", str(tmp_path)], capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert result.returncode == 1 and "SEVPRO_TOPIC_PREFIX" in result.stdout, result.stdout + result.stderr
+    assert "replaying" not in result.stdout  # it stopped before looking at any topic
