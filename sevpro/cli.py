@@ -46,6 +46,8 @@ def _deployment() -> None:
         if any(item["loc"] == ("topic_prefix",) for item in error.errors()):  # no command may use other names
             _fail("SEVPRO_TOPIC_PREFIX: only letters, digits, '.', '_' and '-' (Kafka's topic name characters)")
         return
+    except ValueError:  # a setting that cannot be read (a secret file): the command using it says so
+        return
     topics.configure(prefix)
 
 
