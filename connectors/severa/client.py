@@ -156,7 +156,7 @@ class SeveraClient:
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
-            headers={"Accept": "application/json", "Client_Id": client_id},
+            headers={"Client_Id": client_id},  # Accept per request: JSON, or a download's own type
         )
         self._token: str | None = None
         self._token_type = "Bearer"
@@ -164,6 +164,7 @@ class SeveraClient:
         self._expires_at = 0.0
         self._refresh_margin = 60.0
         self._token_lock = asyncio.Lock()
+        self._held_until = 0.0  # monotonic time before which no request is sent (after a 429 with Retry-After)
 
     def __repr__(self) -> str:  # never show credentials
         return f"SeveraClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
@@ -191,10 +192,11 @@ class SeveraClient:
         json_body: Any = None,
         authenticated: bool = True,
         max_bytes: int | None = None,
+        accept: str = "application/json",
     ) -> httpx.Response:
         """One HTTP exchange; raises ``_Retry`` for what may be repeated, typed errors otherwise (a successful
         answer over ``max_bytes`` is ``ContentTooLarge``)."""
-        headers = {}
+        headers = {"Accept": accept}
         content = None
         if json_body is not None:
             # Decimals (money read exactly, foundation.exact_json) are written as the same JSON numbers.
@@ -205,6 +207,11 @@ class SeveraClient:
         # Token calls are safe to repeat; other POSTs create something and are not.
         is_create = method == "POST" and template not in ("/v1/token", "/v1/refreshtoken")
         async with self._limiter:
+            # Back off together: after a 429 with Retry-After, every request of this client waits it out (in
+            # the pacer, so that the queue behind it waits too).
+            held = self._held_until - time.monotonic()
+            if held > 0:
+                await asyncio.sleep(held)
             self.calls[f"{method} {template}"] += 1
             request = self._http.build_request(method, path, params=_clean(params), content=content, headers=headers)
             try:
@@ -232,7 +239,10 @@ class SeveraClient:
             retry_after=_retry_after(response),
         )
         if response.status_code == 429:
-            raise _Retry(error, delay=getattr(error, "retry_after", None))
+            delay = getattr(error, "retry_after", None)
+            if delay is not None:
+                self._held_until = max(self._held_until, time.monotonic() + min(delay, self.backoff_max))
+            raise _Retry(error, delay=delay)
         if response.status_code >= 500:
             assert isinstance(error, SeveraTransientError)
             error.maybe_applied = is_create
@@ -264,6 +274,7 @@ class SeveraClient:
         json_body: Any = None,
         authenticated: bool = True,
         max_bytes: int | None = None,
+        accept: str = "application/json",
     ) -> httpx.Response:
         """Send with pacing, bounded retries and one re-login on 401."""
         path = template.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
@@ -285,6 +296,7 @@ class SeveraClient:
                             json_body=json_body,
                             authenticated=authenticated,
                             max_bytes=max_bytes,
+                            accept=accept,
                         )
             except _Retry as exhausted:
                 log.warning("severa %s %s gave up after %d attempts", method, template, self.max_retries + 1)
@@ -402,8 +414,10 @@ class SeveraClient:
         return await self._json("GET", template, path_params=path_params)
 
     async def _bytes(self, template: str, params: Mapping[str, Any] | None = None, *, max_bytes: int | None = None,
-                     **path_params: str) -> bytes:
-        response = await self._send("GET", template, path_params=path_params, params=params, max_bytes=max_bytes)
+                     accept: str, **path_params: str) -> bytes:
+        """A binary download, asking for its own type, not JSON."""
+        response = await self._send("GET", template, path_params=path_params, params=params, max_bytes=max_bytes,
+                                    accept=accept)
         return response.content
 
     async def _create(self, template: str, body: Mapping[str, Any], **path_params: str) -> Any:
@@ -490,6 +504,7 @@ class SeveraClient:
             "/v1/invoices/{guid}/pdf",
             {"pdfGetOptions": pdf_get_options, "invoiceType": invoice_type},
             max_bytes=max_bytes,
+            accept="application/pdf",
             guid=invoice_guid,
         )
 
@@ -510,7 +525,8 @@ class SeveraClient:
     async def get_file_data(self, file_guid: str, *, max_bytes: int | None = None) -> bytes:
         """Binary content of a file (e.g. an invoice attachment's ``fileGuid``); ``ContentTooLarge`` over
         ``max_bytes``."""
-        return await self._bytes("/v1/files/{guid}/filedata", max_bytes=max_bytes, guid=file_guid)
+        return await self._bytes("/v1/files/{guid}/filedata", max_bytes=max_bytes, accept="*/*",  # any file type
+                                 guid=file_guid)
 
     async def set_invoice_status(self, invoice_guid: str, status_guid: str) -> Json:
         """Write-back: move the invoice to another status (e.g. "Transferred to Procountor")."""
@@ -739,7 +755,7 @@ class SeveraClient:
 
     async def get_travel_reimbursement_pdf(self, reimbursement_guid: str, *, max_bytes: int | None = None) -> bytes:
         """The reimbursement with its attachments as one PDF; ``ContentTooLarge`` over ``max_bytes``."""
-        return await self._bytes("/v1/travelreimbursements/{guid}/pdf", max_bytes=max_bytes,
+        return await self._bytes("/v1/travelreimbursements/{guid}/pdf", max_bytes=max_bytes, accept="application/pdf",
                                  guid=reimbursement_guid)
 
     async def set_travel_reimbursement_status(self, reimbursement_guid: str, status_guid: str) -> Json:
