@@ -5,8 +5,9 @@ integration reports on errors". A data error (``failed_data``) is worth one emai
 configuration error (``failed_config``: credentials, scopes, API key) one email per record version, at once,
 however often the retry on each cycle fails again; a transient one only once it has failed ``threshold`` times
 for the same record version (the retry usually cures it). Several failures of one company inside the batch
-window go in one email. No I/O here: `streams/notify.py` keeps the record of what was sent and delivers the
-message.
+window go in one email. A transfer that succeeded with a warning (Procountor's totals differ from Severa's)
+is worth one email per request too: the invoice was written, and someone should check it. No I/O here:
+`streams/notify.py` keeps the record of what was sent and delivers the message.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ _LABELS = {
 }
 _FROM_PROCOUNTOR = {"purchase-invoice"}  # purchase invoices are imported from Procountor into Severa
 _SUBJECT_RECORDS = 3  # records named in a batch subject before "and N more"
+WARNING_SOLUTION = (
+    "The invoice was transferred and stays as Procountor computed it. Compare its totals in Procountor with "
+    "Severa's before it is paid; if Procountor's figures are not the ones the customer should pay, correct the "
+    "invoice with a credit note in Severa."
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class Failure:
     occurred_at: str  # ISO 8601, UTC
     source_id: str | None = None  # the source record's id (Severa guid or Procountor id)
     config: bool = False  # an API refused the integration's settings (credentials, scopes, API key)
+    warning: bool = False  # transferred, with something to check (the outcome's warning is the message)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +84,8 @@ def notification_key(outcome: Mapping[str, Any], transient_failures: int, thresh
     again at 1, so transient failures are counted per record version by the caller (``transient_failures``).
     """
     state = outcome.get("state")
+    if state == "succeeded":
+        return f"warning:{outcome['request_id']}" if outcome.get("warning") else None
     if state == "failed_data":
         return f"data:{outcome['request_id']}"
     if state == "failed_config":
@@ -91,6 +100,8 @@ def failure_from_outcome(outcome: Mapping[str, Any], key: str, *, company_name: 
                          attempts: int) -> Failure:
     """The email's view of a failed ``TransferOutcome`` (as decoded by ``schemas.codec.decode``)."""
     error: Mapping[str, Any] = outcome.get("error") or {}
+    if outcome.get("state") == "succeeded" and outcome.get("warning"):
+        error = {"code": "TOTALS_DIFFER", "message": outcome["warning"], "solution": WARNING_SOLUTION}
     label = _LABELS.get(outcome["kind"], outcome["kind"].replace("-", " "))
     number = outcome.get("source_number") or outcome["source_id"]
     return Failure(
@@ -113,6 +124,7 @@ def failure_from_outcome(outcome: Mapping[str, Any], key: str, *, company_name: 
         occurred_at=_iso(outcome.get("occurred_at")),
         source_id=outcome.get("source_id"),
         config=outcome.get("state") == "failed_config",
+        warning=outcome.get("state") == "succeeded",
     )
 
 
@@ -122,6 +134,8 @@ def headline(failure: Failure) -> str:
         what = f"could not be transferred after {failure.attempts} attempts (still retrying)"
     elif failure.config:
         what = "was not transferred: the integration's settings were refused"
+    elif failure.warning:
+        what = "was transferred, and needs checking"
     else:
         what = "was not transferred"
     return f"{direction(failure.kind)}: {failure.record} {what}"
@@ -145,7 +159,9 @@ def subject(failures: Sequence[Failure]) -> str:
     prefix = f"{directions.pop()}: " if len(directions) == 1 else ""
     named = ", ".join(f.record for f in failures[:_SUBJECT_RECORDS])
     more = f" and {len(failures) - _SUBJECT_RECORDS} more" if len(failures) > _SUBJECT_RECORDS else ""
-    return header_text(f"[{company}] {prefix}{len(failures)} records were not transferred: {named}{more}")
+    warned = sum(f.warning for f in failures)
+    what = "were not transferred" if not warned else "need checking" if warned == len(failures) else "need attention"
+    return header_text(f"[{company}] {prefix}{len(failures)} records {what}: {named}{more}")
 
 
 def body(failures: Sequence[Failure]) -> str:
@@ -170,13 +186,16 @@ def body(failures: Sequence[Failure]) -> str:
         lines.append(f"   When:     {failure.occurred_at.replace('T', ' ')[:19]} UTC")
         lines.append(f"   Details:  sevpro show {failure.lookup}")
         lines.append("")
-    if any(not f.transient and not f.config for f in failures):
+    if any(not f.transient and not f.config and not f.warning for f in failures):
         lines += ["Data errors are not retried until the record changes in the source system; the transfer log "
                   "lists every one (sevpro log --state failed-data).", ""]
     if any(f.config for f in failures):
         lines += ["Configuration errors (credentials, API scopes, API key) are retried on every cycle and go "
                   "through once the settings are fixed; this is the only email about them "
                   "(sevpro log --state failed-config).", ""]
+    if any(f.warning for f in failures):
+        lines += ["Warnings are about invoices that were transferred: nothing is retried or changed "
+                  "(sevpro show <number> shows the figures).", ""]
     if any(f.transient for f in failures):
         lines += ["Temporary errors are retried automatically; no action is needed unless they persist "
                   "(sevpro log --state failed-transient).", ""]

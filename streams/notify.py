@@ -110,8 +110,11 @@ class Notifier:
         if state == "succeeded":
             if self.store.cancel_pending(key_of_record):
                 log.info("error notification dropped: transferred after all", record=key_of_record)
+            if not outcome.get("warning"):
+                return False  # a warning (totals that differ) is e-mailed like an error, below
+        elif state not in ("failed_data", "failed_config", "failed_transient"):
             return False
-        if state not in ("failed_data", "failed_config", "failed_transient") or company is None:
+        if company is None:
             return False
         if not company.send_error_email or not company.error_email:
             return False

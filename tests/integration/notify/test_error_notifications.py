@@ -234,3 +234,26 @@ async def test_a_replay_of_old_failures_sends_nothing(
     finally:
         await notifier.aclose()
     assert "10018" in smtp_sink.received[0].message["Subject"]
+
+
+async def test_a_transfer_with_a_totals_warning_is_mailed_once_as_something_to_check(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    notifier = Notifier(smtp(smtp_sink), NotificationLog(tmp_path / "n.sqlite3"))
+    warning = ("Procountor's totals differ from Severa's by more than 0.01 per VAT rate (1 rate): VAT Severa 0.13, "
+               "Procountor 0.15; gross Severa 0.63, Procountor 0.65")
+    try:
+        warned = outcome("10012", "succeeded") | {"warning": warning, "target_id": "9012"}
+        await on_outcome(warned, companies, notifier)
+        await on_outcome(warned, companies, notifier)  # redelivered: one email
+        await on_outcome(outcome("10013", "succeeded"), companies, notifier)  # no warning: no email
+        await asyncio.sleep(0.25)
+        assert await notifier.flush_due() == 1
+        [received] = await smtp_sink.wait_for(1)
+        assert received.message["Subject"] == ("[Kumpula Consulting Oy] Severa → Procountor: sales invoice 10012 was "
+                                               "transferred, and needs checking")
+        text = received.message.get_content()
+        assert "TOTALS_DIFFER" in text and "VAT Severa 0.13, Procountor 0.15" in text and "sevpro show 10012" in text
+        assert "10013" not in text
+    finally:
+        await notifier.aclose()
+    assert len(smtp_sink.received) == 1

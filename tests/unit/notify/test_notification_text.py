@@ -93,3 +93,20 @@ def test_body_says_what_happens_next_per_kind_of_error() -> None:
     text = compose([transient], sender="x@y.example").get_content()
     assert "retried automatically" in text and "failed-data" not in text
     assert "could not be transferred after 3 attempts" in text
+
+
+
+def test_a_transfer_with_a_warning_is_emailed_as_something_to_check() -> None:
+    warned = outcome("succeeded", error=None, warning="Procountor's totals differ: VAT Severa 0.13, Procountor 0.15")
+    key = notification_key(warned, 0, 3)
+    assert key == "warning:r1"
+    made = failure_from_outcome(warned, key, company_name="Kumpula Consulting Oy",
+                                recipient="billing@kumpula.example", attempts=1)
+    assert (made.code, made.warning, made.message) == ("TOTALS_DIFFER", True, warned["warning"])
+    assert Failure.from_json(made.to_json()) == made
+    assert subject([made]) == ("[Kumpula Consulting Oy] Severa → Procountor: sales invoice 10007 was transferred, and "
+                               "needs checking")
+    assert "2 records need attention" in subject([made, failure("1")])
+    text = compose([made], sender="x@y.example").get_content()
+    assert "VAT Severa 0.13, Procountor 0.15" in text and "credit note in Severa" in text
+    assert "nothing is retried" in text and "failed-data" not in text
