@@ -23,6 +23,7 @@ from projections.store import ProjectionStore
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
+from schemas import topics
 from sevpro.demo import worker_environment
 from sevpro.kafka_broker import LocalKafkaBroker
 from streams.mapping.purchase_invoice import marked_invoice_id
@@ -428,14 +429,15 @@ def test_two_workers_fifty_invoices_of_three_new_customers_one_partner_and_produ
             # The demo's own invoices first: both workers are in the group, its partitions shared, when the race
             # starts (a worker alone would prove nothing across workers).
             _wait_for_log(tmp_path / "home0", env["SEVPRO_TENANT"], demo_numbers, workers[0], logs[0])
-            _wait_until(lambda: _group_members(kafka.bootstrap, app_id) == ("Stable", 2), workers[1], logs[1],
+            group = topics.named(app_id)  # the worker's consumer group is under the deployment's prefix
+            _wait_until(lambda: _group_members(kafka.bootstrap, group) == ("Stable", 2), workers[1], logs[1],
                         timeout=120)
             waiting = store.status_by_name("invoicestatuses", WAITING)["guid"]
             for invoice in race:  # a user selects the fifty and moves them on in one go
                 store.set_invoice_status(invoice["guid"], waiting)
             entries = _wait_for_log(tmp_path / "home1", env["SEVPRO_TENANT"], demo_numbers | numbers, workers[1],
                                     logs[1], timeout=300)
-            assert _group_members(kafka.bootstrap, app_id) == ("Stable", 2), "a worker left: no race between two"
+            assert _group_members(kafka.bootstrap, group) == ("Stable", 2), "a worker left: no race between two"
         finally:
             for worker in workers:
                 _stop(worker)
