@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from foundation.kafka import admin_client
 from projections.store import ProjectionStore
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.runner import SandboxServer
@@ -385,24 +383,4 @@ def _free() -> int:
     from sandbox.runner import free_port
 
     return free_port()
-
-
-RACE_CUSTOMERS = (3001, 3002, 3003)  # new: no business partner in Procountor yet
-RACE_CODES = ("RACE-W0", "RACE-W1", "RACE-P0", "RACE-P1", "RACE-P2", "RACE-P3")  # new: no product either
-
-
-def _group_members(bootstrap: str, group: str) -> tuple[str, int]:
-    """(state, number of members) of a consumer group, as the broker sees it."""
-    async def describe() -> tuple[str, int]:
-        admin = admin_client(bootstrap)
-        await admin.start()
-        try:
-            [response] = await admin.describe_consumer_groups([group])
-            _, _, state, _, _, members = response.groups[0][:6]
-            return str(state), len(members)
-        finally:
-            await admin.close()
-
-    return asyncio.run(describe())
-
 
