@@ -9,6 +9,8 @@ from typing import Any
 
 import structlog
 
+from foundation.privacy import mask_personal_codes
+
 _SECRET_KEYS = re.compile(r"(secret|token|api_?key|password|authorization)", re.IGNORECASE)
 
 
@@ -26,8 +28,17 @@ _SECRET_VALUES = re.compile(r"(?i)(bearer\s+|(?:secret|token|api_?key|password|a
 
 
 def redact_text(text: str) -> str:
-    """Free text (an exception's message) without the values of anything that looks like a secret."""
-    return _SECRET_VALUES.sub(lambda match: f"{match.group(1)}***", text)
+    """Free text (an exception's message) without the values of anything that looks like a secret, and
+    without personal identity codes."""
+    return mask_personal_codes(_SECRET_VALUES.sub(lambda match: f"{match.group(1)}***", text))
+
+
+def mask_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Log lines never carry a private customer's personal identity code in clear."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = mask_personal_codes(value)
+    return event_dict
 
 
 def configure(level: str = "info") -> None:
@@ -38,6 +49,7 @@ def configure(level: str = "info") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_secrets,
+            mask_personal_data,
             structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
+
+from stdnum.se import personnummer
 
 # What the integration reads of a Severa user outside the transfer itself (streams/travel_reimbursement.py: the
 # trigger's company of the user; streams/mapping/travel_reimbursement.py: the person's name, employee number
@@ -30,6 +33,36 @@ def minimal_user(user: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(unit, Mapping):
         kept["businessUnit"] = {name: unit[name] for name in BUSINESS_UNIT_FIELDS if name in unit}
     return kept
+
+
+# A Finnish henkilötunnus (DDMMYY, century sign, ZZZ, check) and a Swedish personnummer with its separator
+# ([YY]YYMMDD-NNNN) by their shape and date, so that one with a typo (refused by the transfer) is masked too;
+# ten or twelve bare digits only when the Luhn check holds (they may be anything else).
+_HETU = re.compile(r"(?<![\w-])(\d{2})(\d{2})(\d{2})([-+A-FU-Ya-fu-y])\d{3}[0-9A-Ya-y](?![\w-])")
+_PERSONNUMMER = re.compile(r"(?<![\w-])(\d{2})?(\d{2})(\d{2})(\d{2})([-+])\d{4}(?![\w-])")
+_BARE_PERSONNUMMER = re.compile(r"(?<![\w-])(?:\d{12}|\d{10})(?![\w-])")
+PERSONAL_CODE_MASK = "******-****"
+
+
+def _is_day(year: str, month: str, day: str) -> bool:
+    # Swedish coordination numbers add 60 to the day.
+    days = int(day) - 60 if int(day) > 60 else int(day)
+    try:
+        date(2000 + int(year[-2:]), int(month), days)
+    except ValueError:
+        return False
+    return True
+
+
+def mask_personal_codes(text: str) -> str:
+    """Every Finnish or Swedish personal identity code in ``text`` replaced by ``******-****``: a private
+    customer's identifier may be named in an error, a log line or an event, never in clear."""
+    text = _HETU.sub(lambda m: PERSONAL_CODE_MASK if _is_day(m.group(3), m.group(2), m.group(1)) else m.group(0),
+                     text)
+    text = _PERSONNUMMER.sub(
+        lambda m: PERSONAL_CODE_MASK if _is_day(m.group(2), m.group(3), m.group(4)) else m.group(0), text)
+    return _BARE_PERSONNUMMER.sub(
+        lambda m: PERSONAL_CODE_MASK if personnummer.is_valid(m.group(0)) else m.group(0), text)
 
 
 def mask_iban(value: str) -> str:
@@ -56,15 +89,16 @@ def mask_ibans(text: str) -> str:
 
 
 def masked_error(error: Mapping[str, Any]) -> dict[str, Any]:
-    """A transfer error as it may be kept and shown: the value of a bank account field masked, and any IBAN in
-    the texts."""
+    """A transfer error as it may be kept and shown: the value of a bank account field masked, and any IBAN or
+    personal identity code in the texts."""
     out = dict(error)
     value = out.get("value")
     if isinstance(value, str):
-        out["value"] = mask_iban(value) if _ACCOUNT_FIELD.search(str(out.get("field") or "")) else mask_ibans(value)
+        out["value"] = (mask_iban(value) if _ACCOUNT_FIELD.search(str(out.get("field") or ""))
+                        else mask_personal_codes(mask_ibans(value)))
     for name in ("message", "solution"):
         if isinstance(out.get(name), str):
-            out[name] = mask_ibans(out[name])
+            out[name] = mask_personal_codes(mask_ibans(out[name]))
     return out
 
 

@@ -31,6 +31,7 @@ from schwifty.exceptions import SchwiftyException
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
 from foundation.company import CompanySettings
+from foundation.privacy import mask_personal_codes
 from foundation.types import Json
 from streams.mapping.counter_party import normalise_business_id
 from streams.mapping.countries import iso2
@@ -382,7 +383,7 @@ def compare_customers(customers: list[Json], partners: list[Json], *, create_cus
                 name = str(customer.get("name"))
                 findings.append(Finding(
                     "customers", key, "business_id_mismatch", "error", record, field="vatNumber",
-                    severa=ours_raw, procountor=theirs_raw,
+                    severa=mask_personal_codes(ours_raw), procountor=mask_personal_codes(theirs_raw),
                     message=(f"Could not add {name} to Procountor, because another partner {name} with the same "
                              "number and different VAT number already exists there."),
                     fix=SOLUTIONS["REGISTRY_MISMATCH"],
@@ -413,9 +414,10 @@ def customer_problems(customer: Json) -> list[Finding]:
         found.append(Finding("customers", key, "missing_business_id", "warning", record, field="vatNumber",
                              message="the customer has no business ID: it is transferred without one"))
     elif country in _COMPANY_COUNTRIES and normalise_business_id(raw, country) is None:
-        kind = "Y-tunnus" if country == "FI" else "organisationsnummer"
+        kind = "Y-tunnus or henkilötunnus" if country == "FI" else "organisationsnummer or personnummer"
+        shown = mask_personal_codes(raw)  # a mistyped personal code is still one
         found.append(Finding("customers", key, "invalid_business_id", "error", record, field="vatNumber",
-                             severa=raw, message=f"{raw!r} is not a valid {kind}",
+                             severa=shown, message=f"{shown!r} is not a valid {kind}",
                              fix=SOLUTIONS["ERROR_BRN_CODE"]))
     postal = postal_address(customer)
     if postal is None:

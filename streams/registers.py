@@ -36,6 +36,7 @@ from foundation.types import Emit, Json
 from schemas import topics
 from schemas.codec import CodecError, decode, now
 from streams.mapping.errors import TransferDataError
+from streams.mapping.products import customer_to_business_partner
 from streams.mapping.travel_reimbursement import employee, person_body
 from streams.transfer import (
     CompanyContext,
@@ -238,9 +239,10 @@ class Registers:
                 "correlation_id": request["correlation_id"], "causation_id": request["event_id"],
                 "tenant": request["tenant"], "company": request["company"], "registry": registry, "key": key,
                 "severa_id": severa_id, "record": record, "requested_at": now(),
-                # A person's body holds the bank account in full, which no event may carry: the owner builds
-                # it from the Severa user itself.
-                "body": dumps({} if registry == "person" else body)})
+                # A person's body holds the bank account in full, and a private customer's its personal identity
+                # code, which no event may carry: the owner builds them from Severa itself.
+                "body": dumps({} if registry == "person" else _without_identifier(body) if _personal(registry, body)
+                              else body)})
             error = answer.get("error")
             if error:
                 if error.get("kind") == "transient":
@@ -251,6 +253,9 @@ class Registers:
                                         value=error.get("value"), message=error.get("message"),
                                         solution=error.get("solution"))
             target = loads(answer["target"])
+            if _personal(registry, body):  # the answer left it out too
+                target = {**target, "invoicingInfo": {**(target.get("invoicingInfo") or {}),
+                                                      "identifier": body["invoicingInfo"]["identifier"]}}
             kind.remember(context, key, body, target)
             return target
 
@@ -269,12 +274,17 @@ class Registers:
             cause = {"tenant": asked["tenant"], "company": asked["company"],
                      "correlation_id": asked["correlation_id"], "event_id": asked["causation_id"] or asked["event_id"]}
             body = loads(asked["body"])
+            personal = _personal(asked["registry"], body)
             if asked["registry"] == "person":
                 body = await self._person_body(context, asked)
+            elif personal:
+                body = await self._customer_body(context, asked)
             target, created = await find_or_create(emit, cause, context, asked["registry"], asked["key"], body,
                                                    asked["record"], asked["severa_id"])
             if asked["registry"] == "person":
                 target = {"id": target["id"]}  # the asker needs the id only; the rest is personal data
+            elif personal:
+                target = _without_identifier(target)
             fields.update(target=dumps(target), created=created)
         except TransferDataError as error:
             fields["error"] = error.to_dict()
@@ -299,6 +309,26 @@ class Registers:
         user = await self.severa.get_user(asked["severa_id"])
         code, iban = employee(user, record=asked["record"])
         return person_body(user, code, iban, context.settings)
+
+
+    async def _customer_body(self, context: CompanyContext, asked: Json) -> Json:
+        """The business partner of the private customer `asked` names, as the sales invoice transfer writes it."""
+        if self.severa is None or not asked.get("severa_id"):
+            raise TransferDataError("MISSING_CUSTOMER", record=asked["record"], field="customer", value=asked["key"],
+                                    message="the private customer's Severa card is not known")
+        customer = await self.severa.get_customer(asked["severa_id"])
+        customer["addresses"] = await self.severa.get_customer_addresses(asked["severa_id"])
+        return customer_to_business_partner(customer, context.settings.country)
+
+
+def _personal(registry: str, body: Json) -> bool:
+    """A private customer: its identifier is a personal identity code (it has an identifierType)."""
+    return registry == "customer" and bool((body.get("invoicingInfo") or {}).get("identifierType"))
+
+
+def _without_identifier(partner: Json) -> Json:
+    info = {k: v for k, v in (partner.get("invoicingInfo") or {}).items() if k != "identifier"}
+    return {**partner, "invoicingInfo": info}
 
 
 def _error(asked: Json, code: str, kind: str, message: str) -> Json:

@@ -20,8 +20,8 @@ from typing import Any
 
 from schwifty import IBAN
 from stdnum.fi import alv as fi_vat
-from stdnum.fi import ytunnus
-from stdnum.se import orgnr
+from stdnum.fi import hetu, ytunnus
+from stdnum.se import orgnr, personnummer
 from stdnum.se import vat as se_vat
 
 from .store import Company
@@ -152,12 +152,15 @@ def vat_percentages(country: str, day: date) -> list[Decimal]:
 
 
 def business_id_valid(identifier: str, country: str) -> bool:
-    """Finnish Y-tunnus / FI VAT number, Swedish orgnr / SE VAT number; others: non-blank."""
+    """Finnish Y-tunnus / FI VAT number / henkilötunnus, Swedish orgnr / SE VAT number / personnummer; others:
+    non-blank. CounterParty.identifier is "Business ID or national identification number" (the OpenAPI)."""
     value = identifier.strip()
     if country in {"FINLAND", "ALAND_ISLANDS"}:
-        return ytunnus.is_valid(value) or (value.upper().startswith("FI") and fi_vat.is_valid(value))
+        return (ytunnus.is_valid(value) or hetu.is_valid(value)
+                or (value.upper().startswith("FI") and fi_vat.is_valid(value)))
     if country == "SWEDEN":
-        return orgnr.is_valid(value) or (value.upper().startswith("SE") and se_vat.is_valid(value))
+        return (orgnr.is_valid(value) or personnummer.is_valid(value)
+                or (value.upper().startswith("SE") and se_vat.is_valid(value)))
     return bool(value)
 
 

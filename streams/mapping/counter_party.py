@@ -11,10 +11,11 @@ Decisions where the sources leave room (each has a test):
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from stdnum.fi import ytunnus
-from stdnum.se import orgnr
+from stdnum.fi import hetu, ytunnus
+from stdnum.se import orgnr, personnummer
 from stdnum.se import vat as se_vat
 
 from foundation.company import CompanySettings
@@ -31,14 +32,43 @@ from streams.mapping.checks import (
 from streams.mapping.countries import iso2, procountor_country
 from streams.mapping.severa_models import Customer, Invoice
 
+# Procountor's identifier types of a private person (BusinessIdentifier.brnType, parentCompanyIdType):
+# HETU the Finnish henkilötunnus, PN the Swedish personnummer. Business IDs keep being sent without a type.
+PERSONAL_ID_TYPES = {"FI": "HETU", "SE": "PN"}
+
+
+def personal_identifier(value: str, country: str) -> str | None:
+    """A private customer's personal code in its standard form (FI ``DDMMYYCZZZQ``, SE ``YYYYMMDD-NNNN``),
+    None if ``value`` is not one. The Swedish form has the century so that it reads the same however typed."""
+    text = value.strip()
+    if country == "FI" and hetu.is_valid(text):
+        return hetu.compact(text)
+    if country == "SE" and personnummer.is_valid(text):
+        digits = re.sub(r"\D", "", personnummer.compact(text))
+        if len(digits) == 10:
+            digits = str(personnummer.get_birth_date(text).year)[:2] + digits
+        return f"{digits[:8]}-{digits[8:]}"
+    return None
+
+
+def identifier_type(identifier: str, country: str) -> str | None:
+    """The identifierType Procountor expects for ``identifier`` (a normalised one): HETU or PN for a personal
+    code, None for a business ID."""
+    return PERSONAL_ID_TYPES[country] if personal_identifier(identifier, country) else None
+
 
 def normalise_business_id(value: str, country: str) -> str | None:
-    """The business ID in Procountor's format for ``country`` (FI Y-tunnus, SE orgnr), None if invalid.
+    """The customer's identifier in Procountor's format for ``country`` (FI Y-tunnus or henkilötunnus, SE orgnr
+    or personnummer), None if invalid.
 
-    Severa keeps it in ``vatNumber``, so the VAT form (FI12345678, SE556036079301) is accepted too. Other
-    countries' identifiers pass unchanged: the seed only names Finnish and Swedish business IDs.
+    Severa keeps it in ``vatNumber``, so the VAT form (FI12345678, SE556036079301) is accepted too. A private
+    customer has a personal code there instead (the seed: "Business ID or national identification number").
+    Other countries' identifiers pass unchanged: the seed only names Finnish and Swedish business IDs.
     """
     text = value.strip()
+    personal = personal_identifier(text, country)
+    if personal:
+        return personal
     if country == "FI":
         return ytunnus.format(text) if ytunnus.is_valid(text) else None
     if country == "SE":

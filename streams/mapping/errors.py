@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from foundation.privacy import mask_personal_codes
+
 ErrorKind = Literal["data", "transient"]
 
 # The seed's own solution texts ("Common error situations"), verbatim.
@@ -228,14 +230,15 @@ class TransferDataError(Exception):
         super().__init__(f"{record}: {self.message}")
 
     def to_dict(self) -> dict[str, str | None]:
-        """The TransferError event record (schemas/transfer_error.avsc): every value a string or None."""
+        """The TransferError event record (schemas/transfer_error.avsc): every value a string or None; a
+        private customer's personal identity code masked wherever it is named."""
         return {
             "code": self.code,
             "kind": self.kind,
             "record": self.record,
             "field": self.field,
-            "value": None if self.value is None else _short(str(self.value)),
-            "message": self.message,
+            "value": None if self.value is None else mask_personal_codes(_short(str(self.value))),
+            "message": mask_personal_codes(self.message),
             "solution": self.solution,
         }
 

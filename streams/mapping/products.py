@@ -19,7 +19,7 @@ from streams.mapping.checks import (
     ZIP_MAX,
     Errors,
 )
-from streams.mapping.counter_party import normalise_business_id, postal_address, split_street
+from streams.mapping.counter_party import identifier_type, normalise_business_id, postal_address, split_street
 from streams.mapping.countries import iso2, procountor_country
 from streams.mapping.languages import COMPANY_LANGUAGE, to_procountor_language
 from streams.mapping.money import cents
@@ -160,6 +160,9 @@ def customer_to_business_partner(customer: dict[str, Any], country: str) -> dict
             errors.add("ERROR_BRN_CODE", "invoicingInfo.identifier", parsed.vatNumber.strip())
         else:
             invoicing["identifier"] = identifier
+            kind = identifier_type(identifier, code)
+            if kind:
+                invoicing["identifierType"] = kind
     if parsed.email and EMAIL.match(parsed.email.strip()):
         invoicing["email"] = parsed.email.strip()
     if parsed.eInvoiceAddress and parsed.eInvoiceAddress.strip():
