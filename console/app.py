@@ -30,7 +30,7 @@ from console.lag import EndOffsetsFetcher, Lag, kafka_end_offsets, measure_lag
 from console.metrics import render
 from console.queries import ConsoleQueries, TransferFilter
 from projections.apply import STATES
-from projections.store import default_db_path
+from projections.store import read_models_at
 
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_PER_PAGE = 500
@@ -75,15 +75,16 @@ TRANSFER_PARAMS = ("company", "kind", "state", "tenant", "since", "until", "q", 
 ID_PARAMS = ("kind", "company", "tenant", "q", "per_page")
 
 
-def create_app(db_root: Path | None = None, bootstrap: str | None = None, *, auth: ConsoleAuth,
+def create_app(db_root: Path | str | None = None, bootstrap: str | None = None, *, auth: ConsoleAuth,
                now: Callable[[], datetime] | None = None, end_offsets: EndOffsetsFetcher | None = None,
                refresh: int | None = 30) -> Starlette:
-    """The console over the projection folder `db_root` (default: the project's); `bootstrap` adds the lag;
+    """The console over the read models at `db_root`, a folder or a postgresql:// URL (default: $SEVPRO_READ_MODEL_URL,
+    else the project's folder); `bootstrap` adds the lag;
     `auth` says who may sign in and which Host names are served.
 
     `now` and `end_offsets` are seams for tests (a fixed clock, end offsets without a broker); `refresh` is
     the overview's auto-refresh in seconds (None: off)."""
-    queries = ConsoleQueries(Path(db_root) if db_root is not None else default_db_path())
+    queries = ConsoleQueries(read_models_at(db_root))
     clock = now or (lambda: datetime.now(UTC))
     fetch = end_offsets or kafka_end_offsets
 

@@ -2,7 +2,8 @@
 
 The store's `transfers()` returns every matching record with its attempts (one query per record), which suits
 the CLI. A console page and a Prometheus scrape want counts, percentiles and one page of fifty: those run as
-GROUP BY / LIMIT queries on the same SQLite file, in one read transaction of the store's connection (after
+GROUP BY / LIMIT queries on the same database (SQLite, or PostgreSQL through the store's connection), in one
+read transaction of the store's connection (after
 following `current`, so a replay's switch is seen at once). Records are still shaped by `store.transfer()`, so
 the console and the CLI show the same thing.
 """
@@ -118,7 +119,7 @@ class ConsoleQueries:
     """Read-only queries for one projection folder. Safe to share between threads: each thread gets its own
     store (SQLite connections belong to the thread that opened them)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path | str) -> None:
         self.root = root
         self._local = threading.local()
 
@@ -131,13 +132,8 @@ class ConsoleQueries:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        store = self.store
-        store.reopen_current()
-        store.db.execute("BEGIN")
-        try:
-            yield store.db
-        finally:
-            store.db.execute("COMMIT")
+        with self.store.snapshot() as db:
+            yield db
 
     # -- the transfer log --------------------------------------------------------------------------------
     def transfer_page(self, filters: TransferFilter, page: int = 1, per_page: int = 50) -> Page:

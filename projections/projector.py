@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 from foundation.kafka import read_committed_consumer
 from foundation.logs import get_logger
 from projections.apply import millis
-from projections.store import BatchResult, ProjectionStore, default_db_path
+from projections.store import BatchResult, ProjectionStore, default_db_path, read_models_at
 from schemas import topics as topic_names
 
 log = get_logger(__name__)
@@ -49,7 +49,7 @@ class Projector:
                  metadata_interval: float = 2.0,
                  on_batch: Callable[[BatchResult], None] | None = None) -> None:
         self.bootstrap = bootstrap
-        self.root = Path(root) if root is not None else default_db_path()
+        self.root = read_models_at(root)
         self.fixed_version = version
         self.topics = sorted(topics) if topics is not None else projection_topics()
         self.batch_size = batch_size

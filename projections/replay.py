@@ -13,7 +13,7 @@ from pathlib import Path
 
 from projections import versions
 from projections.projector import Projector
-from projections.store import BatchResult, ProjectionStore, default_db_path
+from projections.store import BatchResult, ProjectionStore, read_models_at
 
 Progress = Callable[[int, int], None]  # (records done, records known so far)
 
@@ -38,7 +38,7 @@ async def replay(bootstrap: str, root: Path | str | None = None, *, since: datet
 
     Caught up means: the end offsets seen at the start are reached, then once more the ends seen then (events
     published during the rebuild), so that the live projector has little left to do after the switch."""
-    root = Path(root) if root is not None else default_db_path()
+    root = read_models_at(root)
     previous = versions.current_version(root)
     version = versions.reserve_next(root)
     done = 0
@@ -80,7 +80,7 @@ async def replay(bootstrap: str, root: Path | str | None = None, *, since: datet
     return ReplayResult(version, previous, totals.records, totals.applied, totals.undecodable)
 
 
-def _shrank(root: Path, previous: int | None, built: ProjectionStore, bootstrap: str) -> str | None:
+def _shrank(root: Path | str, previous: int | None, built: ProjectionStore, bootstrap: str) -> str | None:
     """Why the new version must not replace the current one, if it has fewer events than it.
 
     Topics truncated by retention, or the wrong (an empty) broker, would otherwise replace a complete transfer log

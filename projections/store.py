@@ -5,21 +5,23 @@ and the agents on the same host, and the state and the offsets it was built from
 transaction. SQLite gives that atomicity with no server to run, WAL mode lets readers read while the projector
 writes, and a version is one file, so a replay can build a new one beside the live one and switch a pointer.
 PostgreSQL would be the choice for several hosts reading over the network; the SQL here is plain enough to
-port (README, "Why SQLite (and when PostgreSQL)").
+port, and projections/postgres.py runs them on PostgreSQL when `SEVPRO_READ_MODEL_URL` names a database
+(README, "Read models on PostgreSQL").
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from projections import versions
+from projections import postgres, versions
 from projections.apply import Forgotten, apply_events, forget_person, millis
 from schemas import topics
 from schemas.codec import CodecError, decode
@@ -78,6 +80,7 @@ CREATE TABLE IF NOT EXISTS forgotten(
 ADDED_COLUMNS = (("outcomes", "note", "TEXT"), ("transfers", "note", "TEXT"), ("outcomes", "warning", "TEXT"),
                  ("transfers", "warning", "TEXT"))
 SCHEMA_VERSION = "2"
+_TABLES = postgres.tables_of(SCHEMA)
 # The tables that make up the read models (not the bookkeeping), compared entry by entry after a replay.
 MODEL_TABLES = {
     "transfers": "tenant, kind, source_id",
@@ -114,6 +117,20 @@ def default_db_path() -> Path:
     return project_home() / "projections"
 
 
+READ_MODEL_URL = "SEVPRO_READ_MODEL_URL"
+
+
+def read_models_at(root: Path | str | None = None) -> Path | str:
+    """Where the read models live: `root` when given (a folder of SQLite versions, or a postgresql:// URL), else
+    the PostgreSQL database `SEVPRO_READ_MODEL_URL` names, else SQLite under the project home."""
+    if root is None:
+        root = os.environ.get(READ_MODEL_URL, "").strip() or default_db_path()
+        if isinstance(root, str) and not postgres.is_url(root):
+            raise ValueError(f"{READ_MODEL_URL} is not a PostgreSQL URL (it starts {root.split(':')[0]!r}, not"
+                             " postgresql://user@host:5432/database); leave it unset for SQLite")
+    return root if postgres.is_url(root) else Path(root)
+
+
 def iso(ms: int | None) -> str | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
@@ -129,8 +146,10 @@ class ProjectionStore:
     so a replay's switch is seen at once; the projector opens a fixed version and switches explicitly."""
 
     def __init__(self, root: Path | str | None = None, *, version: int | None = None, follow: bool | None = None):
-        self.root = Path(root) if root is not None else default_db_path()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = read_models_at(root)
+        self.on_postgres = isinstance(self.root, str)
+        if isinstance(self.root, Path):
+            self.root.mkdir(parents=True, exist_ok=True)
         self.follow = version is None if follow is None else follow
         if version is None:
             version = versions.current_version(self.root)
@@ -144,7 +163,10 @@ class ProjectionStore:
     # -- connection and versions ---------------------------------------------------------------------------
     def _open(self, version: int) -> None:
         self.version = version
-        self.path = versions.version_path(self.root, version)
+        if isinstance(self.root, str):
+            self._open_postgres(self.root, version)
+            return
+        self.path: Path | str = versions.version_path(self.root, version)
         # Autocommit mode: transactions are begun and committed explicitly, so one batch is one transaction.
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         self.db.row_factory = sqlite3.Row
@@ -158,6 +180,41 @@ class ProjectionStore:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
 
+    def _open_postgres(self, url: str, version: int) -> None:
+        schema = postgres.schema_of(version)
+        self.path = f"{postgres.safe_url(url)} (schema {schema})"
+        # The SQLite statements run through a translating connection that speaks the same interface.
+        self.db = cast(sqlite3.Connection, postgres.Connection(url, _TABLES))
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (schema,))  # one creator at a time
+            self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            self.db.execute(f"SET search_path TO {schema}")
+            for statement in postgres.ddl(SCHEMA).split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            for table, column, kind in ADDED_COLUMNS:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {postgres.ddl(column + ' ' + kind)}")
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            self.db.close()
+            raise
+        self.db.execute("COMMIT")
+
+    def _current_version(self) -> int | None:
+        if self.on_postgres:  # on the open connection: readers ask before every query
+            return postgres.pointer(cast(postgres.Connection, self.db))
+        return versions.current_version(self.root)
+
+    def _begin_write(self) -> None:
+        """A write transaction; writers of one version take turns (SQLite: the database lock)."""
+        if self.on_postgres:
+            self.db.execute("BEGIN")
+            self.db.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+        else:
+            self.db.execute("BEGIN IMMEDIATE")
+
     def close(self) -> None:
         self.db.close()
 
@@ -168,11 +225,11 @@ class ProjectionStore:
         self.close()
 
     def is_current(self) -> bool:
-        return versions.current_version(self.root) == self.version
+        return self._current_version() == self.version
 
     def reopen_current(self) -> bool:
         """Switch to the version `current` names; True when that changed anything."""
-        current = versions.current_version(self.root)
+        current = self._current_version()
         if current is None or current == self.version:
             return False
         self.db.close()
@@ -180,11 +237,11 @@ class ProjectionStore:
         return True
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One consistent snapshot for a query that reads several tables."""
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One consistent snapshot for a query that reads several tables (of the current version when following)."""
         if self.follow:
             self.reopen_current()
-        self.db.execute("BEGIN")
+        self.db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if self.on_postgres else "BEGIN")
         try:
             yield self.db
         finally:
@@ -194,7 +251,7 @@ class ProjectionStore:
     def apply_records(self, records: Iterable[RawRecord]) -> BatchResult:
         """Apply a batch and record its offsets in ONE transaction: a crash keeps both or neither."""
         result = BatchResult()
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin_write()
         try:
             batch = []
             forgotten: list[tuple[str, str]] = []
@@ -233,7 +290,7 @@ class ProjectionStore:
 
     def forget_person(self, tenant: str, severa_id: str) -> Forgotten:
         """Remove a Severa user from this version of the read models (see projections.apply.forget_person)."""
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin_write()
         try:
             removed = forget_person(self.db, tenant, severa_id)
         except BaseException:
@@ -244,7 +301,7 @@ class ProjectionStore:
 
     def forgotten(self) -> list[tuple[str, str]]:
         """(tenant, Severa user guid) of every person forgotten, to carry into a replay's new version."""
-        with self._read() as db:
+        with self.snapshot() as db:
             return [(r[0], r[1]) for r in db.execute("SELECT tenant, severa_id FROM forgotten ORDER BY 1, 2")]
 
     def set_meta(self, key: str, value: str) -> None:
@@ -253,16 +310,16 @@ class ProjectionStore:
     # -- bookkeeping ---------------------------------------------------------------------------------------
     def offsets(self) -> dict[tuple[str, int], int]:
         """The last applied offset of every partition read so far."""
-        with self._read() as db:
+        with self.snapshot() as db:
             return {(r["topic"], r["partition"]): r["offset"] for r in db.execute("SELECT * FROM applied_offsets")}
 
     def counters(self) -> dict[str, int]:
-        with self._read() as db:
+        with self.snapshot() as db:
             return {r["name"]: r["value"] for r in db.execute("SELECT * FROM counters")}
 
     def event_count(self, upto: dict[tuple[str, int], int] | None = None) -> int:
         """The events held; with `upto`, only those at or before these offsets (all of a partition not in it)."""
-        with self._read() as db:
+        with self.snapshot() as db:
             rows = db.execute("SELECT topic, partition, offset FROM events").fetchall()
         if upto is None:
             return len(rows)
@@ -270,13 +327,13 @@ class ProjectionStore:
                    if offset is None or offset <= upto.get((topic, partition), offset))
 
     def meta(self) -> dict[str, str]:
-        with self._read() as db:
+        with self.snapshot() as db:
             return {r["key"]: r["value"] for r in db.execute("SELECT * FROM meta")}
 
     # -- transfer log --------------------------------------------------------------------------------------
     def transfer(self, tenant: str, kind: str, source_id: str) -> dict[str, Any] | None:
         """One record's transfer-log entry with its attempts, or None."""
-        with self._read() as db:
+        with self.snapshot() as db:
             row = db.execute("SELECT * FROM transfers WHERE tenant=? AND kind=? AND source_id=?",
                              (tenant, kind, source_id)).fetchone()
             return _transfer(db, row) if row else None
@@ -293,7 +350,7 @@ class ProjectionStore:
             where.append("updated_at < ?")
             args.append(_since_ms(until))
         sql = "SELECT * FROM transfers" + (" WHERE " + " AND ".join(where) if where else "")
-        with self._read() as db:
+        with self.snapshot() as db:
             rows = db.execute(sql + " ORDER BY updated_at DESC, tenant, kind, source_id", args).fetchall()
             return [_transfer(db, row) for row in rows]
 
@@ -307,24 +364,24 @@ class ProjectionStore:
             condition, tenant_args = tenant_scope(tenant)
             sql += " AND " + condition
             args += tenant_args
-        with self._read() as db:
+        with self.snapshot() as db:
             return [_transfer(db, row) for row in db.execute(sql + " ORDER BY tenant, kind, source_id", args)]
 
     def request(self, request_id: str) -> dict[str, Any] | None:
         """A TransferRequested as applied (with its snapshot), or None."""
-        with self._read() as db:
+        with self.snapshot() as db:
             row = db.execute("SELECT * FROM requests WHERE request_id=?", (request_id,)).fetchone()
             return dict(row) if row else None
 
     def requests_of(self, tenant: str, kind: str, source_id: str) -> list[dict[str, Any]]:
-        with self._read() as db:
+        with self.snapshot() as db:
             return [dict(r) for r in db.execute(
                 "SELECT * FROM requests WHERE tenant=? AND kind=? AND source_id=? ORDER BY requested_at, request_id",
                 (tenant, kind, source_id))]
 
     def succeeded_request(self, request_id: str) -> bool:
         """True when this request already succeeded (or was skipped as done): the agent makes no API call."""
-        with self._read() as db:
+        with self.snapshot() as db:
             return db.execute("SELECT 1 FROM outcomes WHERE request_id=? AND state IN ('succeeded', 'skipped')"
                               " LIMIT 1", (request_id,)).fetchone() is not None
 
@@ -333,12 +390,12 @@ class ProjectionStore:
                company: str | None = None) -> list[dict[str, Any]]:
         where, args = _scoped(tenant, kind=kind, company=company)
         sql = "SELECT * FROM id_links" + (" WHERE " + " AND ".join(where) if where else "")
-        with self._read() as db:
+        with self.snapshot() as db:
             return [_link(r) for r in db.execute(sql + " ORDER BY tenant, company, kind, severa_key", args)]
 
     def lookup_id(self, tenant: str, company: str, kind: str, severa_key: str) -> str | None:
         """The Procountor id linked to a Severa key (customer number, product code, ...), or None."""
-        with self._read() as db:
+        with self.snapshot() as db:
             row = db.execute("SELECT procountor_id FROM id_links WHERE tenant=? AND company=? AND kind=?"
                              " AND severa_key=?", (tenant, company, kind, severa_key)).fetchone()
             return row["procountor_id"] if row else None
@@ -346,7 +403,7 @@ class ProjectionStore:
     def lookup_severa_id(self, tenant: str, kind: str, severa_id: str, company: str | None = None) -> str | None:
         """The Procountor id linked to a Severa guid, or None."""
         where, args = _filters(tenant=tenant, kind=kind, severa_id=severa_id, company=company)
-        with self._read() as db:
+        with self.snapshot() as db:
             row = db.execute("SELECT procountor_id FROM id_links WHERE " + " AND ".join(where)
                              + " ORDER BY occurred_at DESC LIMIT 1", args).fetchone()
             return row["procountor_id"] if row else None
@@ -358,7 +415,7 @@ class ProjectionStore:
         The events naming `record` are the anchors; the transfer and link events among them bridge to the
         other system's ids and to their correlation ids, whose events are included too: asking for a Severa
         invoice shows the Procountor invoice it became, and everything done in that business transaction."""
-        with self._read() as db:
+        with self.snapshot() as db:
             where, args = _scoped(tenant)
             anchors = db.execute("SELECT DISTINCT record_name, tenant, event_id FROM event_refs WHERE ref=?"
                                  + "".join(" AND " + w for w in where), [record, *args]).fetchall()
@@ -397,13 +454,13 @@ class ProjectionStore:
         """Every applied event (for export), in time order."""
         where, args = _scoped(tenant)
         sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
-        with self._read() as db:
+        with self.snapshot() as db:
             return [_event(r) for r in db.execute(sql + " ORDER BY occurred_at, topic, partition, offset", args)]
 
     def dump(self, tenant: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
         """Every read-model row, sorted: two stores built from the same events must dump equal."""
         out: dict[str, list[tuple[Any, ...]]] = {}
-        with self._read() as db:
+        with self.snapshot() as db:
             where, args = _scoped(tenant)
             condition = " WHERE " + " AND ".join(where) if where else ""
             for table, order in MODEL_TABLES.items():

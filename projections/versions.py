@@ -6,6 +6,9 @@
 A replay builds `v<N+1>.sqlite` next to the live one and then replaces `current` with `os.replace`, which is
 atomic on POSIX: a reader sees either the old complete version or the new complete version, never half a
 rebuild. The previous version is kept (an operator can switch back by editing `current`); older ones go.
+
+`root` may also be a postgresql:// URL: then a version is a schema and `current` a one-row table
+(projections/postgres.py), with the same guarantees.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import os
 import re
 from pathlib import Path
 
+from projections import postgres
+
+Location = Path | str  # a folder of SQLite versions, or the URL of a PostgreSQL database
 POINTER = "current"
 _VERSION_FILE = re.compile(r"^v(\d+)\.sqlite$")
 
@@ -23,16 +29,20 @@ def version_path(root: Path, version: int) -> Path:
     return root / f"v{version}.sqlite"
 
 
-def versions(root: Path) -> list[int]:
+def versions(root: Location) -> list[int]:
     """Every version present under `root`, ascending."""
+    if isinstance(root, str):
+        return postgres.versions(root)
     if not root.exists():
         return []
     found = (_VERSION_FILE.match(p.name) for p in root.iterdir())
     return sorted(int(m.group(1)) for m in found if m)
 
 
-def current_version(root: Path) -> int | None:
+def current_version(root: Location) -> int | None:
     """The version `current` names, or None before the first one exists."""
+    if isinstance(root, str):
+        return postgres.current_version(root)
     try:
         text = (root / POINTER).read_text().strip()
     except FileNotFoundError:
@@ -41,15 +51,20 @@ def current_version(root: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def switch_to(root: Path, version: int) -> None:
-    """Make `version` current in one atomic rename."""
+def switch_to(root: Location, version: int) -> None:
+    """Make `version` current in one atomic rename (PostgreSQL: one update of the pointer)."""
+    if isinstance(root, str):
+        postgres.switch_to(root, version)
+        return
     tmp = root / f".{POINTER}.{os.getpid()}.tmp"
     tmp.write_text(version_path(root, version).name + "\n")
     os.replace(tmp, root / POINTER)
 
 
-def reserve_next(root: Path) -> int:
+def reserve_next(root: Location) -> int:
     """A new version number whose file nobody else has claimed (two replays at once get different ones)."""
+    if isinstance(root, str):
+        return postgres.reserve_next(root)
     root.mkdir(parents=True, exist_ok=True)
     candidate = max(versions(root) + [current_version(root) or 0]) + 1
     while True:
@@ -62,7 +77,7 @@ def reserve_next(root: Path) -> int:
         return candidate
 
 
-def prune(root: Path, keep: int = 2) -> list[int]:
+def prune(root: Location, keep: int = 2) -> list[int]:
     """Delete versions older than the current one, keeping the `keep - 1` newest of them; returns those deleted.
 
     Versions newer than the current one are a replay still building: they are left alone."""
@@ -76,8 +91,11 @@ def prune(root: Path, keep: int = 2) -> list[int]:
     return doomed
 
 
-def remove(root: Path, version: int) -> None:
-    """Delete one version's database (and its -wal and -shm files)."""
+def remove(root: Location, version: int) -> None:
+    """Delete one version's database (and its -wal and -shm files; PostgreSQL: its schema)."""
+    if isinstance(root, str):
+        postgres.remove(root, version)
+        return
     base = version_path(root, version)
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):

@@ -21,6 +21,7 @@ def console_command(ctx: typer.Context,
                                                                " any other, serve it behind TLS)."),
                     port: int = typer.Option(8090, min=1, max=65535, help="Port to listen on."),
                     db: Path | None = typer.Option(None, "--db", help="Folder of the projection versions (default:"
+                                                   " the PostgreSQL database $SEVPRO_READ_MODEL_URL names, else"
                                                    " $SEVPRO_HOME/projections or ./.sevpro/projections)."),
                     bootstrap: str | None = typer.Option(None, "--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS",
                                                          help="Kafka bootstrap, to show the projector's lag."),

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from projections.apply import STATES, systems_of
-from projections.store import ProjectionStore, default_db_path
+from projections.store import ProjectionStore, read_models_at
 from schemas.topics import TRANSFER_KINDS
 
 T = TypeVar("T")
@@ -27,12 +27,23 @@ console = Console()
 
 STATE_STYLE = {"succeeded": "green", "pending": "yellow", "failed-transient": "magenta", "failed-config": "red",
                "failed-data": "red"}
-DB_HELP = "Folder of the projection versions (default: $SEVPRO_HOME/projections or ./.sevpro/projections)."
+DB_HELP = ("Folder of the projection versions (default: the PostgreSQL database $SEVPRO_READ_MODEL_URL names, else"
+           " $SEVPRO_HOME/projections or ./.sevpro/projections).")
 
 
-def _db(db: Path | None) -> Path:
-    """The folder of the projection versions, made if missing; one clear line when it cannot be."""
-    path = db if db is not None else default_db_path()
+def _db(db: Path | None) -> Path | str:
+    """Where the read models are: a folder of versions, made if missing, or a PostgreSQL database that answers;
+    one clear line when it cannot be used."""
+    from projections.postgres import ReadModelUnreachable, check
+
+    try:
+        path = read_models_at(db)
+        if isinstance(path, str):
+            check(path)
+            return path
+    except (ValueError, ReadModelUnreachable) as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

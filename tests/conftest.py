@@ -13,6 +13,7 @@ from contract.watch import RECORDER, ContractWatch
 from sandbox.runner import SandboxServer, free_port
 from sevpro.contract_cli import default_run_path
 from sevpro.kafka_broker import LocalKafkaBroker, ResolvedBroker, docker_available
+from tests.postgres_server import PostgresServer, PostgresUnavailable
 
 _CONTRACT_MARK = pytest.StashKey[int]()
 
@@ -91,3 +92,26 @@ def kafka() -> Iterator[ResolvedBroker]:
 def unique() -> str:
     """A short unique suffix for topic names and group ids, so tests never see each other's data."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the read models (initdb + pg_ctl on a free loopback port), stopped at the end
+    of the session and checked gone; the tests that need it skip where none can be started."""
+    try:
+        server = PostgresServer()
+        server.start()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL read-model tests skipped: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        left = server.processes()
+        assert not left, f"PostgreSQL processes outlived the test session: {left}"
+
+
+@pytest.fixture
+def read_model_url(postgres_server: PostgresServer) -> str:
+    """SEVPRO_READ_MODEL_URL of an empty database of this test's own."""
+    return postgres_server.database()
