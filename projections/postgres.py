@@ -103,6 +103,11 @@ class Connection:
         self.raw.close()
 
 
+def lost(db: object) -> bool:
+    """True when the server dropped this connection (`Connection` as the store holds it)."""
+    return isinstance(db, Connection) and db.raw.closed
+
+
 def connect(url: str) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -209,11 +209,25 @@ class ProjectionStore:
 
     def _begin_write(self) -> None:
         """A write transaction; writers of one version take turns (SQLite: the database lock)."""
-        if self.on_postgres:
-            self.db.execute("BEGIN")
-            self.db.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
-        else:
-            self.db.execute("BEGIN IMMEDIATE")
+        def begin() -> None:
+            if self.on_postgres:
+                self.db.execute("BEGIN")
+                self.db.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
+            else:
+                self.db.execute("BEGIN IMMEDIATE")
+        self._begin(begin)
+
+    def _begin(self, begin: Callable[[], None]) -> None:
+        """Begin a transaction; on PostgreSQL once more on a new connection when the server dropped the old one (a
+        restart, a fail-over, an idle time-out): nothing was done in it yet, so beginning again is safe."""
+        try:
+            begin()
+        except Exception:
+            if not (self.on_postgres and postgres.lost(self.db)):
+                raise
+            self.db.close()
+            self._open(self.version)
+            begin()
 
     def close(self) -> None:
         self.db.close()
@@ -239,9 +253,11 @@ class ProjectionStore:
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """One consistent snapshot for a query that reads several tables (of the current version when following)."""
-        if self.follow:
-            self.reopen_current()
-        self.db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if self.on_postgres else "BEGIN")
+        def begin() -> None:
+            if self.follow:
+                self.reopen_current()
+            self.db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if self.on_postgres else "BEGIN")
+        self._begin(begin)
         try:
             yield self.db
         finally:

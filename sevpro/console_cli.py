@@ -20,9 +20,9 @@ def console_command(ctx: typer.Context,
                     host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default; on"
                                                                " any other, serve it behind TLS)."),
                     port: int = typer.Option(8090, min=1, max=65535, help="Port to listen on."),
-                    db: Path | None = typer.Option(None, "--db", help="Folder of the projection versions (default:"
-                                                   " the PostgreSQL database $SEVPRO_READ_MODEL_URL names, else"
-                                                   " $SEVPRO_HOME/projections or ./.sevpro/projections)."),
+                    db: str | None = typer.Option(None, "--db", help="Folder of the projection versions, or a"
+                                                  " postgresql:// URL (default: $SEVPRO_READ_MODEL_URL, else"
+                                                  " $SEVPRO_HOME/projections or ./.sevpro/projections)."),
                     bootstrap: str | None = typer.Option(None, "--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS",
                                                          help="Kafka bootstrap, to show the projector's lag."),
                     refresh: int = typer.Option(30, help="Overview auto-refresh in seconds (0: off).")) -> None:
@@ -34,10 +34,14 @@ def console_command(ctx: typer.Context,
     from console.app import create_app
     from console.auth import UsersFileError, auth_from_settings
     from foundation.settings import get_settings
+    from projections.postgres import ReadModelUnreachable, check
+    from projections.store import read_models_at
 
     try:
         auth = auth_from_settings(get_settings(), host)
-    except (UsersFileError, OSError) as error:
+        if isinstance(location := read_models_at(db), str):
+            check(location)  # a server that does not answer is said now, not on every page
+    except (UsersFileError, OSError, ValueError, ReadModelUnreachable) as error:
         typer.echo(f"error: the console cannot start: {error}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"console on http://{host}:{port}/  (sign in; metrics: /metrics, JSON: /api/overview, both also"

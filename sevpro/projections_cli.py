@@ -27,11 +27,11 @@ console = Console()
 
 STATE_STYLE = {"succeeded": "green", "pending": "yellow", "failed-transient": "magenta", "failed-config": "red",
                "failed-data": "red"}
-DB_HELP = ("Folder of the projection versions (default: the PostgreSQL database $SEVPRO_READ_MODEL_URL names, else"
+DB_HELP = ("Folder of the projection versions, or a postgresql:// URL (default: $SEVPRO_READ_MODEL_URL, else"
            " $SEVPRO_HOME/projections or ./.sevpro/projections).")
 
 
-def _db(db: Path | None) -> Path | str:
+def _db(db: str | None) -> Path | str:
     """Where the read models are: a folder of versions, made if missing, or a PostgreSQL database that answers;
     one clear line when it cannot be used."""
     from projections.postgres import ReadModelUnreachable, check
@@ -134,7 +134,7 @@ def log_command(company: str | None = typer.Option(None, help="Only this company
                 until: str | None = typer.Option(None, help="Last event before (ISO date/time, UTC)."),
                 tenant: str | None = typer.Option(None, help="Only this tenant."),
                 as_json: bool = typer.Option(False, "--json", help="Every record as JSON, for scripts."),
-                db: Path | None = DbOption) -> None:
+                db: str | None = DbOption) -> None:
     """The transfer log: one entry per source record, its state, attempts and, for failures, why and what to do."""
     with ProjectionStore(_db(db)) as store:
         entries = store.transfers(company=company, kind=kind, state=state, since=_time(since, "--since"),
@@ -170,7 +170,7 @@ def log_command(company: str | None = typer.Option(None, help="Only this company
 @app.command("show")
 def show_command(record: str = typer.Argument(..., help="Severa guid, Procountor id, or invoice number."),
                  tenant: str | None = typer.Option(None, help="Only this tenant."),
-                 as_json: bool = typer.Option(False, "--json"), db: Path | None = DbOption) -> None:
+                 as_json: bool = typer.Option(False, "--json"), db: str | None = DbOption) -> None:
     """One record: its transfer-log entry, attempts, and every event that concerns it, in order."""
     with ProjectionStore(_db(db)) as store:
         entries = store.find_transfers(record, tenant=tenant)
@@ -208,7 +208,7 @@ def show_command(record: str = typer.Argument(..., help="Severa guid, Procountor
 @app.command("ids")
 def ids_command(kind: str | None = typer.Option(None, help="customer, product, dimension_item, invoice, person..."),
                 tenant: str | None = typer.Option(None), company: str | None = typer.Option(None),
-                as_json: bool = typer.Option(False, "--json"), db: Path | None = DbOption) -> None:
+                as_json: bool = typer.Option(False, "--json"), db: str | None = DbOption) -> None:
     """The ID map: Severa key and guid ↔ Procountor id, per tenant, company and kind."""
     with ProjectionStore(_db(db)) as store:
         links = store.id_map(kind=kind, tenant=tenant, company=company)
@@ -226,7 +226,7 @@ def ids_command(kind: str | None = typer.Option(None, help="customer, product, d
 
 @app.command("replay")
 def replay_command(since: str | None = typer.Option(None, help="Start at this time instead of the beginning."),
-                   db: Path | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
+                   db: str | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
     """Rebuild every read model from the topics into a new version and switch to it when caught up (never to one
     with fewer events than the current version, unless --since leaves the older ones out)."""
     from projections.replay import ReplayRefused, replay
@@ -259,7 +259,7 @@ def reprocess_command(state: str = typer.Option("failed-transient", help="Transf
                       until: str | None = typer.Option(None, help="Last event before (ISO, UTC)."),
                       dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be requested."),
                       as_json: bool = typer.Option(False, "--json"),
-                      db: Path | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
+                      db: str | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
     """Request the selected transfers again (reason "reprocess"); the transfer agent skips what is done."""
     from projections.reprocess import publish, select
 
@@ -283,7 +283,7 @@ def reprocess_command(state: str = typer.Option("failed-transient", help="Transf
 def forget_command(person: str = typer.Argument(..., help="The Severa user's guid (`sevpro ids --kind person` shows"
                                                           " it beside the employee number)."),
                    tenant: str = typer.Option(..., help="The tenant whose user it is."),
-                   db: Path | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
+                   db: str | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
     """Erase a person: their data leaves the read models, and a tombstone on the compacted user topic erases
     their snapshots from Kafka and from every projector and later replay."""
     from projections.forget import person_topic_compacted, publish_tombstone
@@ -306,7 +306,7 @@ def forget_command(person: str = typer.Argument(..., help="The Severa user's gui
 
 @app.command("export")
 def export_command(out: Path = typer.Option(Path("sevpro-export"), help="Folder for the .parquet files."),
-                   tenant: str | None = typer.Option(None), db: Path | None = DbOption) -> None:
+                   tenant: str | None = typer.Option(None), db: str | None = DbOption) -> None:
     """Write the events, the transfer log, the attempts and the ID map to Parquet files."""
     from projections.export import export
 
@@ -322,7 +322,7 @@ def export_command(out: Path = typer.Option(Path("sevpro-export"), help="Folder 
 
 
 @app.command("project")
-def project_command(db: Path | None = DbOption, bootstrap: str | None = BootstrapOption,
+def project_command(db: str | None = DbOption, bootstrap: str | None = BootstrapOption,
                     batch_size: int = typer.Option(500, help="Records per SQLite transaction.")) -> None:
     """Run the projector in the foreground until Ctrl-C or SIGTERM."""
     from foundation.logs import configure

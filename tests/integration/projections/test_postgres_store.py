@@ -164,6 +164,24 @@ def test_a_replay_on_postgres_switches_readers_at_once_and_keeps_one_previous_ve
     reader.close()
 
 
+def test_readers_and_the_projector_carry_on_after_the_server_dropped_their_connections(read_model_url: str) -> None:
+    """A restart or fail-over of PostgreSQL closes every connection: the next read or batch opens a new one."""
+    import psycopg
+
+    feed = Feed()
+    with ProjectionStore(read_model_url) as writer, ProjectionStore(read_model_url) as reader:
+        writer.apply_records(feed(ev.requested(TENANT, "before")))
+        assert reader.transfer(TENANT, "sales-invoice", "before") is not None
+        with psycopg.connect(read_model_url, autocommit=True) as admin:
+            dropped = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                    " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+        assert dropped is not None and dropped[0] >= 2
+        writer.apply_records(feed(ev.requested(TENANT, "after")))
+        assert [t["severa_id"] for t in reader.transfers(tenant=TENANT)] == ["before", "after"] or [
+            t["severa_id"] for t in reader.transfers(tenant=TENANT)] == ["after", "before"]
+        assert writer.offsets() == reader.offsets()
+
+
 def _cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "SEVPRO_READ_MODEL_URL"} | {
         "PYTHONPATH": str(REPO), "COLUMNS": "250"}
@@ -183,6 +201,8 @@ def test_sevpro_log_and_show_read_postgres_from_another_process(read_model_url: 
         on_postgres, on_sqlite = _cli(*command, url=read_model_url), _cli(*command, *sqlite)
         assert on_postgres.returncode == 0, on_postgres.stderr
         assert json.loads(on_postgres.stdout) == json.loads(on_sqlite.stdout) and json.loads(on_postgres.stdout)
+    given = _cli("log", "--json", "--db", read_model_url)  # --db takes the URL too, before the variable
+    assert given.returncode == 0 and json.loads(given.stdout) == json.loads(_cli("log", "--json", *sqlite).stdout)
     table = _cli("log", "--tenant", TENANT, "--state", "failed-data", url=read_model_url)
     assert table.returncode == 0 and "Business ID is not valid" in table.stdout and "Transfer log" in table.stdout
     shown = _cli("show", "3001", url=read_model_url)
