@@ -88,6 +88,9 @@ class SalesInvoiceSettings(_Strict):
     transfer_project_dimension: bool = False
     attachments: AttachmentMode = AttachmentMode.NONE
     send_by_email: bool = False
+    transfer_sales_accounts: bool = Field(
+        default=False, description="Each row's Severa sales account becomes its Procountor ledger account "
+        "(else Procountor's product defaults); the account must exist in Procountor's chart of accounts")
 
     @model_validator(mode="after")
     def _statuses_differ(self) -> Self:

@@ -10,7 +10,10 @@ enabling the integration. Per company, and with the same matching rules the tran
   today (codes change yearly); the three default codes must exist;
 - projects, cost centers and business units ↔ items of the dimensions named in the settings;
 - users (employee number, IBAN) ↔ Procountor persons by person number, when travel reimbursements are on;
-- the company's bank accounts in IBAN format.
+- the company's bank accounts in IBAN format;
+- sales accounts ↔ Procountor's chart of accounts (the seed: "The sales account number must match Procountor's
+  information"): Severa's active sales accounts missing there, and Procountor's sales accounts (class 3 of the
+  Finnish and the Swedish charts) missing in Severa.
 
 Fetching (``SeveraRegistries.fetch``, ``ProcountorRegistries.fetch``) uses only the clients' read methods;
 ``build_report`` and the ``compare_*`` functions are pure, so every rule is tested without a network.
@@ -55,6 +58,7 @@ REGISTRIES: dict[str, str] = {
     "business_units": "Business units ↔ dimension items",
     "users": "Users ↔ persons",
     "bank_accounts": "Bank accounts",
+    "sales_accounts": "Sales accounts ↔ chart of accounts",
 }
 
 # Every company setting's country is FI or SE; a customer of any other country may be invoiced by either.
@@ -121,6 +125,7 @@ class SeveraRegistries:
     travel_expense_types: list[Json]
     users: list[Json]
     bank_accounts: list[Json]
+    sales_accounts: list[Json] = field(default_factory=list)
 
     @classmethod
     async def fetch(cls, severa: SeveraClient) -> SeveraRegistries:
@@ -139,6 +144,7 @@ class SeveraRegistries:
             travel_expense_types=await severa.list_travel_expense_types(),
             users=await severa.list_users(),
             bank_accounts=await severa.list_bank_accounts(),
+            sales_accounts=await severa.list_sales_accounts(),
         )
 
 
@@ -151,6 +157,7 @@ class ProcountorRegistries:
     travel_products: list[Json]
     dimensions: list[Json]
     persons: dict[str, Json | None]  # person number → person, for the employee numbers asked about
+    ledger_accounts: list[Json] = field(default_factory=list)  # GET /coa
 
     @classmethod
     async def fetch(cls, procountor: ProcountorClient, person_numbers: Iterable[str] = ()) -> ProcountorRegistries:
@@ -162,6 +169,7 @@ class ProcountorRegistries:
             travel_products=await _all_products(procountor, "TRAVEL"),
             dimensions=await procountor.get_dimensions(),
             persons=dict(zip(numbers, persons, strict=True)),
+            ledger_accounts=await procountor.get_chart_of_accounts(),
         )
 
 
@@ -259,6 +267,8 @@ def build_report(
         add(compare_users(company_users(severa.users, units), procountor.persons,
                           update_persons=company.travel_reimbursements.update_persons))
     add(check_bank_accounts(company_bank_accounts(severa.bank_accounts, severa.business_units, units)))
+    add(compare_sales_accounts(severa.sales_accounts, procountor.ledger_accounts,
+                               transfer=company.sales_invoices.transfer_sales_accounts))
     return report
 
 
@@ -745,5 +755,54 @@ def check_bank_accounts(accounts: list[Json]) -> list[Finding]:
                 message=(f"{number!r} is not a valid IBAN" if not number or not valid_iban(number)
                          else f"the account number format is {declared!r}, not IBAN"),
                 fix="Edit the bank account number to IBAN format in Severa (Organization > Bank accounts).",
+            ))
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------- sales accounts
+
+# Sales (revenue) accounts are class 3 in both the Finnish and the Swedish (BAS) chart of accounts.
+_SALES_CLASS = "3"
+
+
+def compare_sales_accounts(accounts: list[Json], chart: list[Json], *, transfer: bool) -> list[Finding]:
+    """Severa's active sales accounts by number ↔ Procountor's ledger accounts (``GET /coa``). One Procountor
+    lacks (or has closed) is an error when the rows' accounts are transferred (``transfer_sales_accounts``: the
+    invoice would fail), else a warning; a Procountor sales account Severa lacks is a warning."""
+    findings: list[Finding] = []
+    theirs = {str(a.get("ledgerAccountCode")): a for a in chart if a.get("ledgerAccountCode")}
+    ours = {str(a.get("number")).strip(): a for a in accounts if a.get("isActive", True) and a.get("number")}
+    severity: Severity = "error" if transfer else "warning"
+    for number, account in sorted(ours.items()):
+        record = f"sales account {number} {account.get('name') or ''}".strip()
+        found = theirs.get(number)
+        if found is None:
+            findings.append(Finding(
+                "sales_accounts", number, "only_in_severa", severity, record, field="number",
+                severa=account.get("name"),
+                message="not in Procountor's chart of accounts" + (
+                    ": invoices with rows on it will fail" if transfer else ""),
+                fix="Add the account to Procountor's chart of accounts with the same number, or correct the number "
+                    "in Severa (Settings > Organization > Chart of accounts).",
+            ))
+        elif found.get("active") is False:
+            findings.append(Finding(
+                "sales_accounts", number, "inactive_in_procountor", severity, record, field="number",
+                severa=account.get("name"), procountor=found.get("name"),
+                message="not active in Procountor's chart of accounts",
+                fix="Activate the account in Procountor's chart of accounts, or stop using it in Severa.",
+            ))
+        else:
+            findings.append(Finding("sales_accounts", number, "matched", "ok", record, field="number",
+                                    severa=account.get("name"), procountor=found.get("name"),
+                                    message="in Procountor's chart of accounts"))
+    for code, found in sorted(theirs.items()):
+        if code.startswith(_SALES_CLASS) and found.get("active", True) and code not in ours:
+            findings.append(Finding(
+                "sales_accounts", code, "only_in_procountor", "warning", f"ledger account {code} {found.get('name')}",
+                field="ledgerAccountCode", procountor=found.get("name"),
+                message="a Procountor sales account that Severa's chart of accounts lacks",
+                fix="Add the sales accounts used in Procountor to Severa (Settings > Organization > Chart of "
+                    "accounts), with the same number.",
             ))
     return findings

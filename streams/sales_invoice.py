@@ -35,6 +35,7 @@ from connectors.severa.row_mirror import InvoiceRowMirror
 from foundation.company import CompanySettings
 from foundation.exact_json import loads
 from foundation.logs import get_logger
+from streams.mapping.accounts import check_sales_accounts, row_sales_accounts
 from streams.mapping.attachments import (
     MAX_ATTACHMENT_BYTES,
     attachment_too_large,
@@ -193,6 +194,7 @@ class SalesInvoiceTransfer(ToProcountor):
         customer = await self._customer(invoice, record)
         partner = await self._find_partner(context, customer, record)
         await self._learn_product_codes(context, rows)
+        accounts = await self._sales_accounts(context, rows, invoice, record)
         to_create = missing_products(rows, company, context.product_codes, record=record)
         body = map_sales_invoice(
             invoice, rows, customer, company,
@@ -211,13 +213,13 @@ class SalesInvoiceTransfer(ToProcountor):
             if partner is None:
                 partner = await self._create_partner(request, context, customer, record)
             await self._create_products(request, context, to_create)
-            items = await self._dimension_items(request, context, rows, invoice)
+            items = await self._dimension_items(request, context, rows, invoice, accounts)
             body["partnerId"] = partner["id"]
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
         else:
             await self._still_requested(company, request, existing)
-            items = await self._dimension_items(request, context, rows, invoice)
+            items = await self._dimension_items(request, context, rows, invoice, accounts)
             target, adopted = existing, True
         target_id = str(target["id"])
         # Procountor computes the totals itself: a difference beyond rounding is the user's to check (the
@@ -386,8 +388,25 @@ class SalesInvoiceTransfer(ToProcountor):
                                         f"product {body['code']}")
 
     async def _dimension_items(self, request: Json, context: CompanyContext, rows: list[Json],
-                               invoice: Json) -> list[Json]:
-        return await self._dimension_pairs(request, context, row_dimensions(rows, invoice, context.settings))
+                               invoice: Json, accounts: list[str | None]) -> list[Json]:
+        items = await self._dimension_pairs(request, context, row_dimensions(rows, invoice, context.settings))
+        return [{**item, "account": account} for item, account in zip(items, accounts, strict=True)]
+
+    async def _sales_accounts(self, context: CompanyContext, rows: list[Json], invoice: Json,
+                              record: str) -> list[str | None]:
+        """Per Procountor row, the sales account to book it on (the company's `transfer_sales_accounts`),
+        checked against Procountor's chart of accounts (read once per company and worker, and again when an
+        account is not in it: it may have been added since)."""
+        accounts = row_sales_accounts(rows, invoice, context.settings)
+        if any(accounts):
+            if context.ledger_accounts is None:
+                context.ledger_accounts = await context.client.get_chart_of_accounts()
+            try:
+                check_sales_accounts(accounts, context.ledger_accounts, record=record)
+            except TransferDataError:
+                context.ledger_accounts = await context.client.get_chart_of_accounts()
+                check_sales_accounts(accounts, context.ledger_accounts, record=record)
+        return accounts
 
     async def _attachment_file(self, context: CompanyContext, invoice: Json, existing: Json | None,
                                record: str) -> tuple[str, bytes] | None:

@@ -458,6 +458,7 @@ class CompanyContext:
     dimensions: dict[str, Json] = field(default_factory=dict)  # dimension name → dimension with items
     product_codes: set[str] = field(default_factory=set)  # codes known to exist
     partners: dict[str, Json] = field(default_factory=dict)  # customer number → partner
+    ledger_accounts: list[Json] | None = None  # the chart of accounts, read when rows' sales accounts are used
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     items_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one find-or-create of an item at a time
 
@@ -568,26 +569,32 @@ class ToProcountor(Transfer):
             return found
 
     async def _row_dimensions(self, context: CompanyContext, target: Json, items: list[Json], record: str) -> None:
-        """Set each row's items on its ledger entry (one ENTRY per row: accountingByRow); nothing if already so."""
-        if not any(r["pairs"] for r in items) or not target.get("ledgerReceiptId"):
+        """Set each row's items (and its sales account, if it has one) on its ledger entry (one ENTRY per row:
+        accountingByRow); nothing if already so."""
+        if not any(r["pairs"] or r.get("account") for r in items) or not target.get("ledgerReceiptId"):
             return
         receipt = await context.client.get_ledger_receipt(int(target["ledgerReceiptId"]))
         entries = sorted((t for t in receipt.get("transactions", []) if t.get("transactionType") == "ENTRY"),
                          key=lambda t: t["id"])
         wanted: dict[int, list[Json]] = {}
+        accounts: dict[int, str] = {}
         for row in items:
-            if row["row"] >= len(entries) or not row["pairs"]:
+            if row["row"] >= len(entries):
                 continue
             entry = entries[row["row"]]
+            if row.get("account") and entry.get("account") != row["account"]:
+                accounts[entry["id"]] = row["account"]
             current = {(v["dimensionId"], v["itemId"]) for v in entry.get("dimensionItemValues") or []}
-            if current != set(row["pairs"]):
+            if row["pairs"] and current != set(row["pairs"]):
                 wanted[entry["id"]] = [{"dimensionId": d, "itemId": i, "value": entry["accountingValue"]}
                                        for d, i in row["pairs"]]
-        if not wanted:
+        if not wanted and not accounts:
             return
         for transaction in receipt["transactions"]:
             if transaction["id"] in wanted:
                 transaction["dimensionItemValues"] = wanted[transaction["id"]]
+            if transaction["id"] in accounts:
+                transaction["account"] = accounts[transaction["id"]]
         await procountor_call(context.client.update_ledger_receipt(receipt), record)
 
 

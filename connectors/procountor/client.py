@@ -315,6 +315,10 @@ class ProcountorClient:
         IBAN), `bic`, `currency`, `defaultForInvoice`, `defaultForPayment`, `status` (ACTIVE | INACTIVE)."""
         return [account async for account in self._iterate("/bankaccounts", {}, MAX_PAGE_SIZE)]
 
+    async def get_chart_of_accounts(self) -> list[dict[str, Any]]:
+        """The ledger accounts (``ledgerAccountCode``, ``name``, ``active``): a ledger entry's account must be one."""
+        return list((await self._request("GET", "/coa")).get("ledgerAccounts") or [])
+
     async def get_fiscal_years(self) -> dict[str, Any]:
         return await self._request("GET", "/fiscalyears")
 

@@ -279,6 +279,7 @@ class Sandbox:
             r("GET", "/company", self.get_company),
             r("GET", "/bankaccounts", self.get_bank_accounts),
             r("GET", "/fiscalyears", self.get_fiscal_years),
+            r("GET", "/coa", self.get_chart_of_accounts),
             r("GET", "/vats/default", self.get_vats),
             r("GET", "/vats/country", self.get_vats_country),
             r("GET", "/invoices", self.search_invoices),
@@ -337,6 +338,9 @@ class Sandbox:
     async def get_bank_accounts(self, request: Request, company: Company) -> Response:
         # CompanyBankAccountSearchResult: {results, meta}, paged by size (≤ 200), previousId and orderById.
         return page(request, company.bank_accounts, lambda a: a)
+
+    async def get_chart_of_accounts(self, request: Request, company: Company) -> Response:
+        return JSONResponse({"ledgerAccounts": company.ledger_accounts})
 
     async def get_fiscal_years(self, request: Request, company: Company) -> Response:
         return JSONResponse({"fiscalYears": company.fiscal_years})

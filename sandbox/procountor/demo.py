@@ -197,9 +197,21 @@ def base_company(store: ProcountorStore, code: str) -> Company:
     company.bank_accounts = [bank_account(company, spec["iban"], spec["bic"], "EUR" if fi else "SEK", store)]
     company.fiscal_years = fiscal_years(company)
     company.vat_statuses = [dict(s) for s in FI_VAT_STATUSES]
+    company.ledger_accounts = [{"ledgerAccountCode": number, "name": name, "active": True}
+                               for number, name in (FI_LEDGER_ACCOUNTS if fi else SE_LEDGER_ACCOUNTS)]
     store.companies[code] = company
     store.api_keys[DEMO_FI_API_KEY if fi else DEMO_SE_API_KEY] = code
     return company
+
+
+# The accounts the sandbox books on (receivables, sales, travel, purchases) and a few more: class 3 is sales in
+# both charts; 3050 is one that Severa's demo chart of accounts lacks, and Severa's 3020 is not here.
+FI_LEDGER_ACCOUNTS = (("1700", "Myyntisaamiset"), ("2880", "Ostovelat"), ("2939", "Arvonlisäverovelka"),
+                      ("3000", "Myynti"), ("3010", "Palvelumyynti"), ("3050", "Muu myynti"), ("4000", "Ostot"),
+                      ("7000", "Matkakulut"))
+SE_LEDGER_ACCOUNTS = (("1700", "Kundfordringar"), ("2880", "Leverantörsskulder"), ("2939", "Utgående moms"),
+                      ("3000", "Försäljning"), ("3010", "Försäljning tjänster"), ("3050", "Övrig försäljning"),
+                      ("4000", "Inköp"), ("7000", "Resekostnader"))
 
 
 def bank_account(

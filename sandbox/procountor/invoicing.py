@@ -425,6 +425,10 @@ def update_ledger_receipt(
         ):
             check.add(f"transactions[{index}].accountingValue", "INVALID_VALUE")
         check.text(transaction.get("description"), f"transactions[{index}].description", 255)
+        account = transaction.get("account")
+        if company.ledger_accounts and old is not None and account != old.get("account") and not any(
+                a["ledgerAccountCode"] == account and a.get("active", True) for a in company.ledger_accounts):
+            check.add(f"transactions[{index}].account", "INVALID_VALUE")  # "must exist in GET /coa"
     if check.errors:
         raise ApiError(400, check.errors)
     errors = validate_dimension_values(company, body["transactions"])

@@ -47,6 +47,7 @@ class Company:
     bank_accounts: list[dict[str, Any]] = field(default_factory=list)
     fiscal_years: list[dict[str, Any]] = field(default_factory=list)
     vat_statuses: list[dict[str, Any]] = field(default_factory=list)
+    ledger_accounts: list[dict[str, Any]] = field(default_factory=list)  # the chart of accounts (GET /coa)
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
     ledger_receipts: dict[int, dict[str, Any]] = field(default_factory=dict)
     partners: dict[int, dict[str, Any]] = field(default_factory=dict)

@@ -816,7 +816,9 @@ def _row_for(
         code = item["travelExpense"].get("code")
         description = item.get("invoiceRowDescription") or item["travelExpense"]["name"]
         row_type, category, unit = "TravelExpenses", "Travels", item.get("measurementUnit") or "pcs"
-        sales_account = item.get("salesAccount")
+        # The expense's own account, else its type's (as hours take their work type's).
+        expense_type = store.get("travelexpensetypes", item["travelExpense"].get("guid") or "") or {}
+        sales_account = item.get("salesAccount") or expense_type.get("salesAccount")
         vat_rate = item["vatRate"] if item.get("vatRate") is not None else default_vat
     quantity = item.get("invoiceQuantity") if item.get("invoiceQuantity") is not None else item.get("quantity")
     account = store.get("salesaccounts", (sales_account or {}).get("guid") or "") if sales_account else None

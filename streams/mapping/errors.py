@@ -70,6 +70,12 @@ SOLUTIONS: dict[str, str] = {
         "country on Severa's customer card, select the Postal address checkbox for the address, and try "
         "the invoice transfer again."
     ),
+    "MISSING_SALES_ACCOUNT": (
+        "The invoice row's sales account was not found in Procountor's chart of accounts, or is not active "
+        "there. Sales account numbers must match between the systems: add the account to Procountor's chart of "
+        "accounts (or activate it), or correct the sales account of the product, work type or travel expense "
+        "in Severa, and try the invoice transfer again."
+    ),
     "MISSING_EINVOICE_OPERATOR": (
         "The customer has an e-invoice address but no e-invoice operator. Fill in the operator on Severa's "
         "customer card and try the invoice transfer again."

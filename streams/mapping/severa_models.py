@@ -127,6 +127,7 @@ class InvoiceRow(_Lenient):
     vatRate: Decimal | None = None
     sortOrder: int | None = None
     costCenter: Ref | None = None
+    salesAccount: Ref | None = None
     code: list[str] | str | None = None
     productCode: str | None = None
     product: Ref | None = None

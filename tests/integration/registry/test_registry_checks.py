@@ -58,7 +58,7 @@ async def test_after_fixing_the_demos_errors_the_company_is_ready(sandboxes, sev
     assert [c for c in checks if c.status == "error"] == []
     assert exit_code(checks) == 0
     assert {c.item for c in checks if c.status == "warning"} == {"customers", "products", "work_types", "projects",
-                                                                  "business_units"}
+                                                                  "business_units", "sales_accounts"}
 
 
 async def test_a_wrong_api_key_is_an_error_naming_the_setting_not_the_key(demo, demo_client, demo_severa_data,

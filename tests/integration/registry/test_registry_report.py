@@ -25,6 +25,9 @@ FI_EXPECTED = {
     # Kumpula Labs (under the FI company, project 2026006) has no item in "Business units" either.
     ("business_units", "Kumpula Labs", "missing_item", "warning", "name"),
     ("users", "E006", "missing_person", "error", "code"),
+    # Severa's travel sales account is not in Procountor's chart; Procountor's 3050 is not in Severa's.
+    ("sales_accounts", "3020", "only_in_severa", "warning", "number"),
+    ("sales_accounts", "3050", "only_in_procountor", "warning", "ledgerAccountCode"),
 }
 SE_EXPECTED = {
     ("customers", "2004", "only_in_severa", "warning", "number"),
@@ -32,6 +35,8 @@ SE_EXPECTED = {
     ("work_types", "TRAINING", "only_in_severa", "warning", "code"),
     ("projects", "2026007", "missing_item", "warning", "number"),
     ("projects", "2026008", "missing_item", "warning", "number"),
+    ("sales_accounts", "3020", "only_in_severa", "warning", "number"),
+    ("sales_accounts", "3050", "only_in_procountor", "warning", "ledgerAccountCode"),
 }
 
 
