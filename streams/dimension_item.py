@@ -12,6 +12,12 @@ code the transfers give it: the project number, the cost center identifier, the 
   centers name no business unit: theirs are created on first use (`ToProcountor._item_of`), as any item is.
 - A project closed (`isClosed`), or a cost center or business unit made inactive (`isActive: false`), closes
   its item (`status: "P"`); reopened, the item is active again.
+- A rename follows: the item's description is its source's name (as the transfers create it), so a renamed
+  project, cost center or business unit renames its item's description; an item with an empty description (made
+  in Procountor) is not given one. A business unit's code is its name: a renamed unit's item is found by its
+  link in the ID map (the `IdLinked` of its creation, or of an earlier write) and gets the new code, rather than
+  a second item being made.
+- Projects get their items also when only the purchase invoice import is on: it dimensions costs to them.
 A request with nothing to do is `skipped` without an API call. An item is created as on first use (from the
 worker's cache, under the company's item lock); before a status write the dimension is read again, so a
 replay, a status a user set in Procountor meanwhile, or a concurrent first use writes nothing more; and
@@ -57,6 +63,12 @@ def item_code(entity: str, snapshot: Mapping[str, Any]) -> str | None:
     return str(value).strip() if value is not None else None
 
 
+def item_description(snapshot: Mapping[str, Any]) -> str | None:
+    """The item's description as the transfers create it: the source's name."""
+    name = str(snapshot.get("name") or "").strip()
+    return name or None
+
+
 def is_active(entity: str, snapshot: Mapping[str, Any]) -> bool:
     if entity == "project":
         return not snapshot.get("isClosed")
@@ -77,7 +89,10 @@ def transfer_requests(observed: Mapping[str, Any], companies: Mapping[str, Compa
     for name, company in companies.items():
         if not company.enabled or not getattr(company, dimension_field):
             continue
-        if not (getattr(company.sales_invoices, toggle) or getattr(company.travel_reimbursements, toggle)):
+        # The purchase invoice import dimensions costs to projects: it needs their items too.
+        imports = entity == "project" and company.purchase_invoices.enabled
+        if not (getattr(company.sales_invoices, toggle) or getattr(company.travel_reimbursements, toggle)
+                or imports):
             continue
         # The item of one company's dimension is the record: one transfer-log entry per company and item.
         source = {**observed, "entity_id": f"{name}/{entity}/{code}"}
@@ -105,12 +120,44 @@ class DimensionItemTransfer(ToProcountor):
         return active, active and owned
 
     def _item(self, request: Json, context: CompanyContext) -> tuple[str | None, Json | None]:
+        """(the dimension's name, the item of the request's code, or else the item linked to its source: a
+        renamed business unit's, found under its old code). (None, None) without the dimension."""
         name = getattr(context.settings, SOURCES[_entity(request)][0]) or ""
         dimension = context.dimensions.get(name)
         if dimension is None:
             return None, None
-        code = request["source_number"]
-        return name, next((i for i in dimension.get("items", []) if i.get("codeName") == code), None)
+        code, items = request["source_number"], dimension.get("items", [])
+        found = next((i for i in items if i.get("codeName") == code), None)
+        if found is None:
+            linked = self._linked_id(request)
+            found = next((i for i in items if linked is not None and str(i.get("id")) == linked), None)
+        return name, found
+
+    def _linked_id(self, request: Json) -> str | None:
+        """The Procountor item id the ID map links to the request's source (the projection, when there is one)."""
+        guid = json.loads(request["snapshot"]).get("guid")
+        lookup = getattr(self.log, "lookup_severa_id", None)  # the projection's; NoLog has none
+        if not guid or lookup is None:
+            return None
+        found = lookup(request["tenant"], "dimension_item", guid, request["company"])
+        return None if found is None else str(found)
+
+    def _follows(self, request: Json, item: Json, active: bool) -> bool:
+        """The item is as its source is: status, code, and (where it has one) description."""
+        wanted = item_description(json.loads(request["snapshot"]))
+        named = not item.get("description") or wanted is None or item["description"] == wanted
+        return (item.get("status") != "P") == active and item.get("codeName") == request["source_number"] and named
+
+    def _wanted(self, request: Json, item: Json, active: bool) -> Json:
+        """The item's body as its source is now."""
+        body = {k: v for k, v in item.items() if k != "status"}
+        body["codeName"] = request["source_number"]
+        wanted = item_description(json.loads(request["snapshot"]))
+        if wanted is not None and (item.get("description") or item.get("codeName") != request["source_number"]):
+            body["description"] = wanted
+        if not active:
+            body["status"] = "P"
+        return body
 
     async def _skip(self, request: Json) -> Skip | None:
         context = self.contexts.get(request["company"])
@@ -125,9 +172,9 @@ class DimensionItemTransfer(ToProcountor):
             if creatable:
                 return None
             return Skip("no item in Procountor; one is created when an invoice of this company first uses it")
-        if (item.get("status") != "P") == active:
-            return Skip(f"the item is {'active' if active else 'closed'} already", str(item["id"]),
-                        request["source_number"])
+        if self._follows(request, item, active):
+            return Skip(f"the item is {'active' if active else 'closed'} already",
+                        str(item["id"]), request["source_number"])
         return None
 
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
@@ -147,18 +194,23 @@ class DimensionItemTransfer(ToProcountor):
             raise Withdrawn("the source changed in Severa since this request (its newer version has a request of "
                             "its own); nothing was written")
         async with context.items_lock:
-            await context.reload_dimensions()  # read before a status write: a user may have changed it
+            await context.reload_dimensions()  # read before a write: a user may have changed the item
             name, item = self._item(request, context)
             if name is None or item is None:
                 return {}
-            if (item.get("status") != "P") != active:
+            if not self._follows(request, item, active):
                 dimension = context.dimensions[name]
                 updated = await procountor_call(
-                    context.client.set_dimension_item_active(dimension["id"], item, active), self._record(request))
+                    context.client.update_dimension_item(dimension["id"], self._wanted(request, item, active)),
+                    self._record(request))
                 item.clear()
                 item.update(updated)
-                log.info("dimension item status set", record=self._record(request), company=request["company"],
+                log.info("dimension item updated", record=self._record(request), company=request["company"],
                          active=active)
+                snapshot = json.loads(request["snapshot"])
+                # Linked, so that a later rename of a business unit finds this item under its old code.
+                await self._link(request, "dimension_item", snapshot.get("guid"),
+                                 f"{name}:{request['source_number']}", item["id"], False)
         return {"target_id": str(item["id"]), "target_number": request["source_number"]}
 
 
@@ -174,7 +226,10 @@ class DimensionItemTransfer(ToProcountor):
             listed = await (self.severa.list_cost_centers() if entity == "cost_center"
                             else self.severa.list_business_units())
             current = next((record for record in listed if record.get("guid") == guid), None)
-        return current is not None and is_active(entity, current) == active
+        snapshot = json.loads(request["snapshot"])
+        return (current is not None and is_active(entity, current) == active
+                and item_code(entity, current) == item_code(entity, snapshot)
+                and item_description(current) == item_description(snapshot))
 
 
 def _entity(request: Json) -> str:
