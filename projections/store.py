@@ -185,6 +185,12 @@ class ProjectionStore:
         self.path = f"{postgres.safe_url(url)} (schema {schema})"
         # The SQLite statements run through a translating connection that speaks the same interface.
         self.db = cast(sqlite3.Connection, postgres.Connection(url, _TABLES))
+        present = {tuple(r) for r in self.db.execute("SELECT table_name, column_name FROM information_schema.columns"
+                                                     " WHERE table_schema=?", (schema,))}
+        if present >= {(table, column) for table, columns, *_ in _TABLES for column in columns}:
+            # Complete already: readers need no more than read access (GRANT pg_read_all_data TO ...).
+            self.db.execute(f"SET search_path TO {schema}")
+            return
         self.db.execute("BEGIN")
         try:
             self.db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (schema,))  # one creator at a time

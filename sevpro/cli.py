@@ -137,6 +137,19 @@ def _check_worker_settings() -> tuple[Settings, dict[str, CompanySettings]]:
     raise typer.Exit(2)
 
 
+def _check_read_models(what: str) -> None:
+    """SEVPRO_READ_MODEL_URL, when set, names a PostgreSQL server that answers: else one line and exit 1."""
+    from projections.postgres import ReadModelUnreachable, check
+    from projections.store import read_models_at
+
+    try:
+        if isinstance(location := read_models_at(), str):
+            check(location)
+    except (ValueError, ReadModelUnreachable) as exc:
+        console.print(f"[red]error:[/red] {what}: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def worker(loglevel: str = typer.Option("info")) -> None:
     """Run the faust worker (agents, pollers, projections) against the resolved broker."""
@@ -167,6 +180,7 @@ def worker(loglevel: str = typer.Option("info")) -> None:
         console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}; check KAFKA_BOOTSTRAP_SERVERS "
                       "and the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", soft_wrap=True)
         raise typer.Exit(1) from None
+    _check_read_models("the worker cannot start")
     faust_app = bootstrap(settings, companies, servers)
     try:
         asyncio.run(ensure_topics(servers, partitions=faust_app.conf.topic_partitions, app_id=faust_app.conf.id,

@@ -88,3 +88,16 @@ async def test_killed_postgres_projector_resumes_and_replays_to_what_sqlite_buil
     assert (result.previous, result.version) == (1, 2) and versions.current_version(read_model_url) == 2
     with ProjectionStore(read_model_url) as reader:
         assert reader.version == 2 and reader.dump() == sqlite_dump
+
+
+def test_a_worker_whose_read_model_server_cannot_be_reached_says_so_before_it_starts(kafka) -> None:
+    from sandbox.runner import free_port
+    from tests.unit.test_worker_preflight import DEPLOYMENT, _worker
+
+    url = f"postgresql://sevpro:db-s3cret@127.0.0.1:{free_port()}/sevpro"
+    result = _worker({**DEPLOYMENT, "SEVPRO_PROCOUNTOR_API_KEY_FI": "k1", "SEVPRO_PROCOUNTOR_API_KEY_SE": "k2",
+                      "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "SEVPRO_READ_MODEL_URL": url})
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "the worker cannot start" in output and "SEVPRO_READ_MODEL_URL" in output
+    assert "Traceback" not in output and "db-s3cret" not in output

@@ -209,6 +209,31 @@ def test_sevpro_log_and_show_read_postgres_from_another_process(read_model_url: 
     assert shown.returncode == 0 and "History" in shown.stdout and "failed_data" in shown.stdout
 
 
+def test_the_cli_of_another_host_needs_read_access_only_also_after_a_replay(read_model_url: str) -> None:
+    """A console or CLI host may use a role that can only read (pg_read_all_data covers the schemas replays add)."""
+    import uuid
+
+    import psycopg
+
+    with ProjectionStore(read_model_url) as store:
+        fill(store)
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(read_model_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"GRANT pg_read_all_data TO {role}")
+    reader_url = read_model_url.replace("://sevpro@", f"://{role}@")
+    before = _cli("log", "--json", "--tenant", TENANT, url=reader_url)
+    assert before.returncode == 0, before.stderr
+    assert len(json.loads(before.stdout)) == 42
+    new = versions.reserve_next(read_model_url)
+    with ProjectionStore(read_model_url, version=new) as builder:
+        builder.apply_records(Feed()(ev.requested(TENANT, "rebuilt")))
+    versions.switch_to(read_model_url, new)
+    after = _cli("log", "--json", "--tenant", TENANT, url=reader_url)
+    assert after.returncode == 0, after.stderr
+    assert [e["severa_id"] for e in json.loads(after.stdout)] == ["rebuilt"]
+
+
 def test_a_read_model_server_that_cannot_be_reached_is_one_line_without_the_password() -> None:
     url = f"postgresql://reader:s3cret-pw@127.0.0.1:{free_port()}/models"
     result = _cli("log", url=url)
