@@ -1,12 +1,13 @@
 """Replay benchmark (issue 16): how fast `sevpro replay` rebuilds the read models from the topics.
 
-    python benchmarks/replay.py [--events 100000] [--batch-size 1000]
+    python benchmarks/replay.py [--events 100000] [--batch-size 1000] [--db postgresql://user@host:5432/db]
 
 Starts its own Kafka broker (reset, on free ports), fills the topics with `--events` events of realistic sizes,
 as one busy tenant's month would leave them (per invoice: the observed Severa invoice with its full snapshot, the
 transfer request carrying that snapshot, the outcomes of each step and the ID links), then times
 `sevpro replay` end to end as a user runs it (a subprocess: start, read every topic, build a new version, switch)
-and reads its peak memory. Prints events, seconds, events per second and peak RSS.
+and reads its peak memory. Prints events, seconds, events per second and peak RSS. `--db` replays into a
+PostgreSQL database (an empty one: the read models on PostgreSQL) instead of a new SQLite folder.
 
 A benchmark prints figures; it asserts nothing. Everything it started stops on exit, Ctrl-C or failure.
 """
@@ -119,6 +120,7 @@ async def fill(bootstrap: str, events: int) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000, help="events to publish and replay")
+    parser.add_argument("--db", help="postgresql:// URL of an empty database (default: a new SQLite folder)")
     args = parser.parse_args(argv)
     os.environ.setdefault("SEVPRO_HOME", str(REPO / ".sevpro"))
     broker = LocalKafkaBroker(port=_free_port_pair(), name="bench-replay")
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         events, size = asyncio.run(fill(bootstrap, args.events))
         console.print(f"published {events} events ({size / 1e6:.1f} MB) in {time.monotonic() - started:.1f} s")
-        command = [sys.executable, "-m", "sevpro.cli", "replay", "--bootstrap", bootstrap, "--db", str(db)]
+        command = [sys.executable, "-m", "sevpro.cli", "replay", "--bootstrap", bootstrap, "--db", args.db or str(db)]
         with console.status(f"sevpro replay of {events} events..."):
             started = time.monotonic()
             result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
@@ -139,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         if result.returncode != 0:
             console.print(f"[red]sevpro replay failed ({result.returncode}):[/red]\n{result.stdout}{result.stderr}")
             return 1
-        table = Table(title="sevpro replay, end to end (process start to switch)")
+        table = Table(title="sevpro replay, end to end (process start to switch), into "
+                      + ("PostgreSQL" if args.db else "SQLite"))
         table.add_column("figure")
         table.add_column("value", justify="right")
         table.add_row("events", str(events))

@@ -30,8 +30,9 @@ POINTER = "sevpro.current_version"
 SCHEMA_PREFIX = "sevpro_v"
 _VERSION_SCHEMA = re.compile(rf"^{SCHEMA_PREFIX}(\d+)$")
 CONNECT_TIMEOUT = 10
-# (table, its columns, its primary key) of every read-model table, as tables_of() finds them in the schema.
-Tables = tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
+# (table, its columns, its primary key, the columns' SQLite types) of every read-model table, as tables_of()
+# finds them in the schema.
+Tables = tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...]
 
 
 class ReadModelUnreachable(RuntimeError):
@@ -94,10 +95,25 @@ class Connection:
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         rows = list(rows)
-        if rows:
-            text, order = translate(sql, self.tables)
-            with self.raw.cursor() as cursor:
-                cursor.executemany(text, [_ordered(row, order) for row in rows])  # type: ignore[arg-type]
+        if not rows:
+            return
+        text, order = translate(sql, self.tables)
+        many = _MULTI_ROW.match(text)
+        if many and order is None and "DO UPDATE" not in many.group(4):
+            # One INSERT of every row, one array per column, instead of one per row (a replay inserts every
+            # event): the same result, as a row that conflicts with one before it is left out like a later one.
+            table, listed, _, tail = many.groups()
+            _, all_columns, _, types = next(t for t in self.tables if t[0] == table)
+            columns = [c.strip().strip('"') for c in listed.split(",")] if listed else list(all_columns)
+            kinds = dict(zip(all_columns, types, strict=True))
+            # Arrays in binary: large texts (snapshots) need no escaping.
+            arrays = ", ".join(f"%b::{'bigint' if kinds[c] == 'INTEGER' else 'text'}[]" for c in columns)
+            self.raw.execute(f"INSERT INTO {table}({', '.join(_quoted(c) for c in columns)})"
+                             f" SELECT * FROM unnest({arrays}){tail}",
+                             [list(values) for values in zip(*rows, strict=True)])
+            return
+        with self.raw.cursor() as cursor:
+            cursor.executemany(text, [_ordered(row, order) for row in rows])  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.raw.close()
@@ -127,6 +143,7 @@ _PLACEHOLDER = re.compile(r"\?(\d+)?")
 _INSERT = re.compile(r"^\s*INSERT OR (IGNORE|REPLACE) INTO (\w+)(\s*\(([^)]*)\))?", re.S)
 _MAX2 = re.compile(r"\bmax\(([^(),]+),([^(),]+)\)")
 _OFFSET_COLUMN = re.compile(r"(?<!\")\boffset\b(?!\")(?!\s*(?:\?|%s|\d))")
+_MULTI_ROW = re.compile(r"^\s*INSERT INTO (\w+)\s*(?:\(([^)]*)\))?\s*VALUES\s*\((%s(?:\s*,\s*%s)*)\)(.*)$", re.S)
 _UPSERT = re.compile(r"\bDO UPDATE SET\b(.*)$", re.S)
 _BARE_NAME = re.compile(r'(?<![.\w"])("?)(\w+)\1(?![\w"(.])')
 _ORDER_BY = re.compile(r"\bORDER BY\s+(.+?)(?=\s+LIMIT\b|\)|$)", re.S)
@@ -173,7 +190,7 @@ def translate(sql: str, tables: Tables) -> tuple[str, tuple[int, ...] | None]:
         if how == "IGNORE":
             text += " ON CONFLICT DO NOTHING"
         else:
-            all_columns, key = next((c, k) for t, c, k in tables if t == table)
+            all_columns, key = next((c, k) for t, c, k, _ in tables if t == table)
             named = [c.strip() for c in columns.split(",")] if columns else list(all_columns)
             update = ", ".join(f"{_quoted(c)}=excluded.{_quoted(c)}" for c in named if c not in key)
             text += f" ON CONFLICT ({', '.join(_quoted(k) for k in key)}) DO UPDATE SET {update}"
@@ -187,7 +204,7 @@ def _qualified(clause: str, statement: str, tables: Tables) -> str:
     """An upsert's SET and WHERE with the table's columns named as `table.column`: PostgreSQL finds a bare name
     there ambiguous (the existing row, or the one proposed?); SQLite takes the existing row."""
     table = re.match(r"\s*INSERT INTO (\w+)", statement).group(1)  # type: ignore[union-attr]
-    columns = next(c for t, c, _ in tables if t == table)
+    columns = next(c for t, c, _, _ in tables if t == table)
 
     def qualify(expression: str) -> str:
         return _BARE_NAME.sub(lambda m: f"{table}.{m.group(0)}" if m.group(2) in columns else m.group(0),
@@ -224,19 +241,20 @@ def ddl(schema_sql: str) -> str:
 
 
 def tables_of(schema_sql: str) -> Tables:
-    """(table, columns, primary key) of each CREATE TABLE statement (for INSERT OR REPLACE)."""
+    """(table, columns, primary key, column types) of each CREATE TABLE statement (for INSERT OR REPLACE)."""
     found = []
     for table, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\);", schema_sql, re.S):
         key_match = re.search(r"PRIMARY KEY\s*\(([^)]*)\)", body)
-        columns, key = [], [k.strip() for k in key_match.group(1).split(",")] if key_match else []
+        columns, types, key = [], [], [k.strip() for k in key_match.group(1).split(",")] if key_match else []
         for item in re.split(r",(?![^(]*\))", body):
             words = item.split()
             if not words or words[0] == "PRIMARY":
                 continue
             columns.append(words[0])
+            types.append(words[1])
             if "PRIMARY KEY" in item:
                 key = [words[0]]
-        found.append((table, tuple(columns), tuple(key)))
+        found.append((table, tuple(columns), tuple(key), tuple(types)))
     return tuple(found)
 
 
