@@ -196,7 +196,7 @@ async def ensure_topics(bootstrap: str, partitions: int = 4, app_id: str | None 
     try:
         existing = set(await admin.list_topics())
         leader = [topics.leader_topic(app_id)] if app_id else []
-        wanted = [*topics.all_topics(), topics.smoke_in(), topics.smoke_out(), *leader]
+        wanted = [*topics.all_topics(), *topics.config_topics(), topics.smoke_in(), topics.smoke_out(), *leader]
         missing = [name for name in wanted if name not in existing]
         single = topics.single_partition() | set(leader)
         kept = {"min.insync.replicas": str(min_insync)}
@@ -242,7 +242,7 @@ async def finite_retention(bootstrap: str) -> dict[str, str]:
         # Described by name, not listed first: a list can miss topics created a moment ago. A topic that does not
         # exist answers with an error and is left out (the worker creates it to keep its events).
         described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)
-                                                  for name in topics.all_topics()])
+                                                  for name in [*topics.all_topics(), topics.settings_history()]])
     finally:
         await admin.close()
     configs = {name: {entry[0]: entry[1] for entry in entries} for response in described

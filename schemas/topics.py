@@ -84,6 +84,28 @@ def notifications_sent() -> str:
     return named("notify.sent")
 
 
+def tenants_configured() -> str:
+    """TenantConfigured, key tenant: compacted, the latest configuration of every tenant of the deployment."""
+    return named("config.tenants")
+
+
+def company_settings() -> str:
+    """CompanySettingsChanged, key tenant/company: compacted, the settings in force for every company (the
+    workers read them from here and apply a change at once)."""
+    return named("config.company-settings")
+
+
+def settings_history() -> str:
+    """Every TenantConfigured and CompanySettingsChanged, key tenant, never compacted: who changed what, when.
+    Compaction keeps only the latest per key on the two topics above; the audit needs every change."""
+    return named("config.history")
+
+
+def config_topics() -> list[str]:
+    """The deployment's configuration (not part of the event flow the read models project)."""
+    return [tenants_configured(), company_settings(), settings_history()]
+
+
 def smoke_in() -> str:
     return named("smoke.in")
 
@@ -103,8 +125,11 @@ def all_topics() -> list[str]:
 
 def compacted() -> set[str]:
     """The watermarks (the last per key counts), and the Severa users (personal data: the last version per
-    person is all the integration needs, and `sevpro forget`'s tombstone erases a person from the topic)."""
-    return {poller_watermarks(), observed("severa", "user")}
+    person is all the integration needs, and `sevpro forget`'s tombstone erases a person from the topic).
+    The tenants and company settings: the latest per key is the configuration in force (config.history keeps
+    every change).
+    """
+    return {poller_watermarks(), observed("severa", "user"), tenants_configured(), company_settings()}
 
 
 def single_partition() -> set[str]:

@@ -18,6 +18,8 @@ from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
 from sevpro.projections_cli import app as projections_app
 from sevpro.projections_cli import log_command
 from sevpro.registry_cli import app as registry_app
+from sevpro.settings_cli import app as settings_app
+from sevpro.tenants_cli import app as tenants_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Severa ⇄ Procountor integration on Kafka.")
 kafka_app = typer.Typer(no_args_is_help=True, help="The development Kafka broker (KRaft, from Maven Central jars).")
@@ -29,6 +31,8 @@ app.add_typer(contract_app, name="contract")
 app.registered_commands.extend(projections_app.registered_commands)
 app.add_typer(console_app, name="console")  # the operations web console, and its users
 app.registered_commands.extend(registry_app.registered_commands)  # compare, check: before enabling
+app.add_typer(tenants_app, name="tenants")  # many organisations: tenants and company settings as events
+app.add_typer(settings_app, name="settings")
 console = Console()
 
 

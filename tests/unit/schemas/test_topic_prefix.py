@@ -19,7 +19,7 @@ def deployment() -> Iterator[None]:
 
 
 def _every_name() -> list[str]:
-    return [*topics.all_topics(), topics.smoke_in(), topics.smoke_out(), *topics.compacted(),
+    return [*topics.all_topics(), *topics.config_topics(), topics.smoke_in(), topics.smoke_out(), *topics.compacted(),
             topics.leader_topic(app_id(Settings(tenant="t1")))]
 
 
@@ -32,7 +32,8 @@ def test_the_default_prefix_is_sevpro() -> None:
 def test_a_deployment_prefix_is_on_every_name(deployment: None) -> None:
     names = _every_name()
     assert all(name.startswith("acme-billing.") for name in names), names
-    assert len(set(names)) == len(topics.all_topics()) + 3  # the compacted one is among all_topics
+    # the compacted ones are among all_topics and config_topics
+    assert len(set(names)) == len(topics.all_topics()) + len(topics.config_topics()) + 3
     assert app_id(Settings(tenant="t1", app_id="replay-1")) == "acme-billing.replay-1"
     assert topics.named("poller-severa-t1") == "acme-billing.poller-severa-t1"
 
