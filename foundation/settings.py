@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # The faust app id, which names the consumer group: default `sevpro-<tenant>` (one group per tenant).
     app_id: str | None = None
     companies_file: Path | None = None
+    # Where the worker reads its company settings: "file" (SEVPRO_COMPANIES_FILE, read at start) or "topic" (the
+    # company settings events of `sevpro settings`, applied live; README "Many organisations").
+    company_settings: Literal["file", "topic"] = "file"
 
     severa_url: str = "https://api.severa.visma.com/rest-api"
     severa_client_id: str = ""
@@ -183,7 +186,8 @@ class Settings(BaseSettings):
 
 def missing_for_worker(settings: Settings) -> list[str]:
     """The variables a worker needs that are not set: it must never fall back on the demo's."""
-    required = {"tenant": settings.tenant, "companies_file": settings.companies_file,
+    required = {"tenant": settings.tenant,
+                "companies_file": settings.companies_file if settings.company_settings == "file" else "topic",
                 "severa_client_id": settings.severa_client_id,
                 "severa_client_secret": settings.severa_client_secret.get_secret_value(),
                 "procountor_client_id": settings.procountor_client_id,

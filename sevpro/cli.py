@@ -108,10 +108,11 @@ def _variable(loc: tuple[int | str, ...]) -> str:
     return name if name.startswith("KAFKA_") else f"SEVPRO_{name}"
 
 
-def _check_worker_settings() -> tuple[Settings, dict[str, CompanySettings]]:
+def _check_worker_settings() -> tuple[Settings, dict[str, CompanySettings] | None]:
     """Refuse to start on settings the worker cannot run with, before it joins the group: one clear message
     (which variable, which company, which field), exit code 2, no traceback; never a crash at the first event,
-    and never the demo's companies or sandbox credentials for want of the deployment's own."""
+    and never the demo's companies or sandbox credentials for want of the deployment's own. The companies are
+    None with SEVPRO_COMPANY_SETTINGS=topic: they are read from the broker (`_companies_from_topic`)."""
     from pydantic import ValidationError
 
     from foundation.company import CompanySettingsError, load_companies, procountor_api_keys
@@ -125,6 +126,8 @@ def _check_worker_settings() -> tuple[Settings, dict[str, CompanySettings]]:
         if missing:
             raise SettingsError(f"not set: {', '.join(missing)} (each secret also as <NAME>_FILE; the demo's "
                                 "settings are only for `sevpro demo`)")
+        if settings.company_settings == "topic":
+            return settings, None
         assert settings.companies_file is not None
         companies = load_companies(settings.companies_file)
         procountor_api_keys(companies, os.environ)
@@ -154,6 +157,31 @@ def _check_read_models(what: str) -> None:
         raise typer.Exit(1) from None
 
 
+def _companies_from_topic(settings: Settings, servers: str) -> dict[str, CompanySettings]:
+    """The tenant's company settings in force on the topic, checked as the file's are (API keys included)."""
+    import asyncio
+
+    from foundation.company import CompanySettingsError, procountor_api_keys
+    from foundation.settings_directory import read_directory
+    from foundation.settings_events import SettingsRefused
+    from streams.live_settings import effective_companies
+
+    try:
+        companies = effective_companies(asyncio.run(read_directory(servers)), settings.tenant)
+        if not companies:
+            raise CompanySettingsError(
+                f"SEVPRO_COMPANY_SETTINGS=topic, but tenant {settings.tenant!r} has no company settings on "
+                "the topic: `sevpro settings import FILE` brings a companies TOML file over")
+        procountor_api_keys(companies, os.environ)
+        return companies
+    except SettingsRefused as refused:
+        problem = "the company settings on the topic do not validate: " + "; ".join(refused.problems)
+    except CompanySettingsError as error:
+        problem = str(error)
+    console.print(f"[red]error:[/red] the worker cannot start: {escape(problem)}", soft_wrap=True)
+    raise typer.Exit(2)
+
+
 @app.command()
 def worker(loglevel: str = typer.Option("info")) -> None:
     """Run the faust worker (agents, pollers, projections) against the resolved broker."""
@@ -170,6 +198,7 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     from foundation.logs import configure as configure_logs
     from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
     from sevpro.worker import DeadlineWorker
+    from streams.app import app_id
     from streams.bootstrap import bootstrap
 
     settings, companies = _check_worker_settings()
@@ -185,15 +214,18 @@ def worker(loglevel: str = typer.Option("info")) -> None:
                       "and the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", soft_wrap=True)
         raise typer.Exit(1) from None
     _check_read_models("the worker cannot start")
-    faust_app = bootstrap(settings, companies, servers)
     try:
-        asyncio.run(ensure_topics(servers, partitions=faust_app.conf.topic_partitions, app_id=faust_app.conf.id,
+        asyncio.run(ensure_topics(servers, partitions=settings.topic_partitions, app_id=app_id(settings),
                                   retention_ms=settings.topic_retention_ms,
                                   replication=settings.topic_replication_factor,
                                   min_insync=settings.topic_min_insync_replicas))
     except KafkaTopicsError as exc:
         console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
+    live = companies is None
+    if companies is None:
+        companies = _companies_from_topic(settings, servers)
+    faust_app = bootstrap(settings, companies, servers, live_settings=live)
     for topic, setting in asyncio.run(finite_retention(servers)).items():  # said, not refused: the events are there
         console.print(f"[yellow]warning:[/yellow] topic {topic} deletes events with time ({setting}): "
                       f"{retention_fix(topic)}", soft_wrap=True)

@@ -10,12 +10,23 @@ from foundation.company import CompanySettings
 from foundation.settings import Settings
 from streams.agents import register
 from streams.app import SevproApp, create_app
+from streams.live_settings import LiveSettings
 from streams.runtime import RuntimeStarter
 
 
-def bootstrap(settings: Settings, companies: dict[str, CompanySettings], broker: str) -> SevproApp:
+def bootstrap(settings: Settings, companies: dict[str, CompanySettings], broker: str, *,
+              live_settings: bool = False) -> SevproApp:
     """A faust app with every agent, timer and task of the worker; the runtime (API clients, transfers, pollers)
-    is built whole inside the worker's event loop on first use."""
+    is built whole inside the worker's event loop on first use. With `live_settings` (SEVPRO_COMPANY_SETTINGS=
+    topic) the worker follows the company settings topic and applies each change of its tenant at once."""
     app = create_app(settings, broker)
-    register(app, RuntimeStarter(settings, companies, broker))
+    starter = RuntimeStarter(settings, companies, broker)
+    register(app, starter)
+    if live_settings:
+        follower = LiveSettings(broker, settings.tenant, starter)
+
+        @app.task
+        async def follow_company_settings() -> None:
+            """Apply `sevpro settings set|import` and `sevpro tenants disable` without a restart."""
+            await follower.run()
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from connectors.severa.client import SeveraClient
 from connectors.severa.invoice_reads import InvoiceReads
 from connectors.severa.poller import severa_poller
 from connectors.severa.row_mirror import InvoiceRowMirror
-from foundation.company import CompanySettings, procountor_api_keys
+from foundation.company import CompanySettings, CompanySettingsError, procountor_api_keys
 from foundation.kafka import idempotent_producer
 from foundation.logs import get_logger
 from foundation.settings import Settings
@@ -62,6 +63,10 @@ class Runtime:
     answers: Answers
     pollers: list[Poller] = field(default_factory=list)
     stopped: bool = False  # the worker is shutting down: timers do nothing more
+    procountor_pace: Any = None  # the one pacer of the Procountor API client, shared by every company's client
+    api_keys: dict[str, str] = field(default_factory=dict, repr=False)  # company → the key its client uses
+    company_pollers: dict[str, Poller] = field(default_factory=dict)  # company → its Procountor poller
+    retired: list[Any] = field(default_factory=list)  # clients replaced by a settings change, closed at stop
 
     @classmethod
     async def start(cls, settings: Settings, companies: dict[str, CompanySettings], bootstrap: str) -> Runtime:
@@ -73,10 +78,8 @@ class Runtime:
                               timeout=settings.http_timeout_seconds)
         # Procountor's rate limit is per API client, and the companies' clients share one client id.
         shared_pace = procountor_pacer(settings.procountor_requests_per_second)
-        procountor = {name: ProcountorClient(settings.procountor_url, settings.procountor_client_id,
-                                             settings.procountor_client_secret.get_secret_value(), api_key,
-                                             limiter=shared_pace, timeout=settings.http_timeout_seconds)
-                      for name, api_key in procountor_api_keys(companies, os.environ).items()}
+        api_keys = procountor_api_keys(companies, os.environ)
+        procountor = {name: _procountor_client(settings, api_key, shared_pace) for name, api_key in api_keys.items()}
         producer = idempotent_producer(bootstrap)
         answers = Answers(bootstrap, _Emitter(producer).emit, producer.partitions_for)
         opened: list[Any] = [severa, *procountor.values()]
@@ -108,7 +111,7 @@ class Runtime:
                                                   contexts=contexts, registers=registers, directory=directory),
             purchase_trigger=PurchaseInvoiceTrigger(companies, dimensions),
             purchase_transfer=PurchaseInvoiceTransfer(severa, companies, dimensions, emit, transfer_log=store),
-            contexts=contexts, registers=registers, answers=answers,
+            contexts=contexts, registers=registers, answers=answers, procountor_pace=shared_pace, api_keys=api_keys,
         )
 
     async def start_pollers(self) -> None:
@@ -117,12 +120,56 @@ class Runtime:
                                slow_interval=self.settings.registry_poll_seconds)
         await poller.start()
         self.pollers.append(poller)
-        for name, client in self.procountor.items():
-            if self.companies[name].purchase_invoices.enabled:
-                company_poller = procountor_poller(self.bootstrap, self.settings.tenant, name, client,
-                                                   interval=self.settings.purchase_invoice_poll_seconds)
-                await company_poller.start()
-                self.pollers.append(company_poller)
+        await self._company_pollers()
+
+    async def _company_pollers(self) -> None:
+        """A Procountor poller per company that imports purchase invoices, and none for any other (after a
+        settings change too). The list is replaced, not changed in place: a poll round may be going through it."""
+        wanted = {name for name, client in self.procountor.items()
+                  if name in self.companies and self.companies[name].enabled
+                  and self.companies[name].purchase_invoices.enabled}
+        for name in sorted(set(self.company_pollers) - wanted):
+            old = self.company_pollers.pop(name)
+            self.pollers = [p for p in self.pollers if p is not old]
+            await old.stop()
+        for name in sorted(wanted - set(self.company_pollers)):
+            company_poller = procountor_poller(self.bootstrap, self.settings.tenant, name, self.procountor[name],
+                                               interval=self.settings.purchase_invoice_poll_seconds)
+            await company_poller.start()
+            self.company_pollers[name] = company_poller
+            self.pollers = [*self.pollers, company_poller]
+
+    async def apply_settings(self, companies: Mapping[str, CompanySettings]) -> None:
+        """Run with `companies` from the next request on (a settings change, applied live): the shared settings
+        are changed in place (every transfer holds the same dict), a company with a new or first API key gets
+        its Procountor client, and the business units and status names the settings refer to are read again."""
+        for name, company in companies.items():
+            if not company.enabled:
+                continue
+            try:
+                key = company.procountor_api_key(os.environ)
+            except CompanySettingsError as error:  # its transfers fail naming the company until the key is set
+                log.error("company has no Procountor API key on this worker", company=name, error=str(error))
+                continue
+            if self.api_keys.get(name) != key or name not in self.procountor:
+                if name in self.procountor:
+                    self.retired.append(self.procountor[name])  # a request may still be using it
+                client = _procountor_client(self.settings, key, self.procountor_pace)
+                self.procountor[name], self.api_keys[name] = client, key
+                self.contexts[name] = CompanyContext(company, client)
+        for name in set(self.companies) - set(companies):
+            del self.companies[name]
+            self.contexts.pop(name, None)
+        self.companies.update(companies)
+        for name, context in self.contexts.items():
+            context.settings = self.companies[name]
+        fresh = await CompanyDirectory.load(self.companies, self.severa)
+        self.directory.business_unit_guids, self.directory.invoice_statuses, self.directory.unit_parents = (
+            fresh.business_unit_guids, fresh.invoice_statuses, fresh.unit_parents)
+        travel = await TravelDirectory.load(self.directory, self.severa)
+        self.travel_directory.statuses = travel.statuses
+        if self.pollers:
+            await self._company_pollers()
 
     async def emit(self, name: str, record: Json) -> None:
         await _Emitter(self.producer).emit(name, record)
@@ -136,7 +183,14 @@ class Runtime:
         self.stopped = True
         for poller in self.pollers:
             await poller.stop()
-        await _close_all([self.answers, self.producer, self.severa, *self.procountor.values()])
+        await _close_all([self.answers, self.producer, self.severa, *self.procountor.values(), *self.retired])
+
+
+def _procountor_client(settings: Settings, api_key: str, pace: Any) -> ProcountorClient:
+    # Procountor's rate limit is per API client, and the companies' clients share one client id: one pacer.
+    return ProcountorClient(settings.procountor_url, settings.procountor_client_id,
+                            settings.procountor_client_secret.get_secret_value(), api_key, limiter=pace,
+                            timeout=settings.http_timeout_seconds)
 
 
 @dataclass
@@ -190,6 +244,9 @@ class RuntimeStarter:
         self.runtime: Runtime | None = None
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._apply_lock = asyncio.Lock()
+        self._changes = 0  # settings changes applied so far: one during a start is applied to what it started
+        self._unfinished = False  # the last change did not reach the runtime whole (an API was down): again
 
     async def get(self) -> Runtime:
         async with self._lock:
@@ -197,8 +254,12 @@ class RuntimeStarter:
             while self.runtime is None:
                 if self._stopping.is_set():
                     raise asyncio.CancelledError("the worker is stopping")
+                changes = self._changes
                 try:
-                    self.runtime = await Runtime.start(self.settings, self.companies, self.bootstrap)
+                    runtime = await Runtime.start(self.settings, self.companies, self.bootstrap)
+                    if self._changes != changes:  # the settings changed while it started: bring it up to date
+                        await runtime.apply_settings(dict(self.companies))
+                    self.runtime = runtime
                 except Exception as error:  # noqa: BLE001 - every agent waits on this: none may crash with it
                     failures += 1
                     delay = min(START_RETRY_MAX_SECONDS, 2.0 ** failures)
@@ -210,6 +271,24 @@ class RuntimeStarter:
                 log.info("runtime started", tenant=self.settings.tenant, companies=sorted(self.runtime.procountor),
                          kind=KIND)
             return self.runtime
+
+    async def apply(self, companies: Mapping[str, CompanySettings]) -> list[str]:
+        """Run with `companies` from now on (streams/live_settings.py); the names of the companies that changed.
+        Before the runtime exists, its start uses them; once it runs, it is changed in place."""
+        async with self._apply_lock:
+            changed = sorted(name for name in set(companies) | set(self.companies)
+                             if companies.get(name) != self.companies.get(name))
+            if not changed and not self._unfinished:
+                return []
+            if self.runtime is None:
+                self.companies.clear()
+                self.companies.update(companies)
+                self._changes += 1
+            else:
+                self._unfinished = True
+                await self.runtime.apply_settings(companies)
+                self._unfinished = False
+            return changed
 
     async def close(self) -> None:
         """Stop the pollers and close the producer and the API clients (the worker is shutting down)."""

@@ -162,3 +162,26 @@ def test_no_secret_value_reaches_the_topics(deployment: str, monkeypatch: pytest
     code, out = sevpro("settings", "history")
     assert code == 0 and "carol" in out and "dave" in out and "enabled" in out, out
 
+
+def test_a_worker_on_topic_settings_refuses_to_start_without_them_naming_what_to_do(deployment: str) -> None:
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SEVPRO_PROCOUNTOR_API_KEY")}
+    env = {**base, "COLUMNS": "400", "SEVPRO_COMPANY_SETTINGS": "topic", "SEVPRO_SEVERA_CLIENT_ID": "id",
+           "SEVPRO_SEVERA_CLIENT_SECRET": "s1", "SEVPRO_PROCOUNTOR_CLIENT_ID": "id",
+           "SEVPRO_PROCOUNTOR_CLIENT_SECRET": "s2"}
+    env.pop("SEVPRO_COMPANIES_FILE", None)
+
+    def worker() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "sevpro.cli", "worker"], capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    result = worker()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"tenant {deployment!r} has no company settings on the topic" in result.stdout
+    assert "sevpro settings import" in result.stdout and "Traceback" not in result.stdout + result.stderr
+    assert sevpro("settings", "import", str(demo_companies_path()))[0] == 0
+    result = worker()  # now the settings are there, but this host lacks the API keys they name
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "company 'FI'" in result.stdout and "SEVPRO_PROCOUNTOR_API_KEY_FI" in result.stdout
