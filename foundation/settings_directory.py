@@ -13,7 +13,6 @@ other's change unseen (the one fenced out is told to run again, and nothing of i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Self
@@ -256,8 +255,3 @@ class SettingsWriter:
         finally:
             await producer.stop()
         return [record for *_, record in planned]
-
-
-def settings_json(record: Json) -> dict[str, Any]:
-    """The whole settings (or tenant configuration) an event carries."""
-    return dict(json.loads(record.get("settings") or record["config"]))

@@ -127,6 +127,9 @@ def _check_worker_settings() -> tuple[Settings, dict[str, CompanySettings] | Non
             raise SettingsError(f"not set: {', '.join(missing)} (each secret also as <NAME>_FILE; the demo's "
                                 "settings are only for `sevpro demo`)")
         if settings.company_settings == "topic":
+            if settings.companies_file is not None:  # which one counts would be a silent choice
+                raise SettingsError("SEVPRO_COMPANY_SETTINGS=topic and SEVPRO_COMPANIES_FILE are both set: keep one "
+                                    "(`sevpro settings import FILE` brings the file over to the topic)")
             return settings, None
         assert settings.companies_file is not None
         companies = load_companies(settings.companies_file)

@@ -38,7 +38,21 @@ class LiveSettings:
         self.bootstrap, self.tenant, self.starter = bootstrap, tenant, starter
 
     async def run(self) -> None:
-        """Until cancelled (the worker stops): read to the end, apply, then apply each change as it comes."""
+        """Until cancelled (the worker stops): follow the topic; a broker that fails it is tried again, with the
+        worker running on the settings it has meanwhile."""
+        failures = 0
+        while True:
+            try:
+                await self._follow()
+            except Exception as error:  # noqa: BLE001 - never end the worker's task: say why and start again
+                failures += 1
+                delay = min(RETRY_MAX_SECONDS, 2.0 ** failures)
+                log.error("company settings topic cannot be followed, retrying", tenant=self.tenant, retry_in_s=delay,
+                          error=f"{type(error).__name__}: {error}"[:300])
+                await asyncio.sleep(delay)
+
+    async def _follow(self) -> None:
+        """Read to the end, apply, then apply each change as it comes."""
         directory = SettingsDirectory(self.bootstrap)
         await directory.start()
         try:
