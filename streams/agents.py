@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,7 +35,7 @@ from streams.notification_feed import NotificationFeed
 from streams.notify import Notifier, NotifierConfig
 from streams.runtime import Runtime, RuntimeStarter
 from streams.sales_invoice import KIND, transfer_request
-from streams.transfer import Transfer
+from streams.transfer import Transfer, owner_check
 
 log = get_logger(__name__)
 
@@ -70,6 +71,11 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
     def ours(record_tenant: str) -> bool:
         """Events of other tenants share the topics; this worker acts on its own tenant's only."""
         return record_tenant == tenant or record_tenant.startswith(f"{tenant}/")
+
+    def owns(event: Any) -> bool:
+        """The event's partition is still this worker's, and no rebalance is taking it away (see
+        streams.transfer.owner_check): checked right before a transfer's first write."""
+        return not app.rebalancing and event.message.tp in app.consumer.assignment()
 
     async def decoded(event: Any, expected: str, agent: str) -> Json | None:
         """This tenant's record, or None: another tenant's event, or an undecodable or unexpected message, which
@@ -114,6 +120,7 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
         async for event in stream.events():
             request = await decoded(event, "TransferRequested", agent)
             if request is not None:
+                owner_check.set(functools.partial(owns, event))
                 await transfer.handle(request, runtime.attempt_number(request))
 
     async def transfer_in_order(runtime: Runtime, queue: list[Any], limit: asyncio.Semaphore) -> None:
@@ -121,6 +128,7 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
             for event in queue:
                 request = await decoded(event, "TransferRequested", "sales_invoice_transfer")
                 if request is not None:
+                    owner_check.set(functools.partial(owns, event))  # this task's own context (gather)
                     await runtime.transfer.handle(request, runtime.attempt_number(request))
 
     async def sales_request(runtime: Runtime, observed: Json) -> Json | None:

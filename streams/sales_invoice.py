@@ -62,6 +62,8 @@ from streams.transfer import (
     TransferLog,
     Withdrawn,
     already_transferred,
+    created_meanwhile,
+    ensure_still_owner,
     not_ours,
     procountor_call,
     request_event,
@@ -215,6 +217,8 @@ class SalesInvoiceTransfer(ToProcountor):
             await self._create_products(request, context, to_create)
             items = await self._dimension_items(request, context, rows, invoice, accounts)
             body["partnerId"] = partner["id"]
+            ensure_still_owner(record)
+            created_meanwhile(await self._existing_invoice(context, invoice), record)
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
         else:

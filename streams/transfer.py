@@ -18,7 +18,8 @@ import asyncio
 import hashlib
 import traceback
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -86,6 +87,30 @@ INTERNAL_SOLUTION = ("An unexpected error (the message says which); the transfer
 
 class TransientFailure(Exception):
     """A failure that a later retry may cure (network, 5xx, 429, timeouts)."""
+
+
+#: Whether this worker still owns the request in hand, set per request by the agent (None: a transfer run alone,
+#: as in unit tests). A worker whose partitions are being taken away (a rebalance; or a worker that stalled past
+#: its session timeout and was dropped from the group, while its calls were in flight) must not make its first
+#: write: the partition's next owner carries the request out from its start, and two writers would both create.
+owner_check: ContextVar[Callable[[], bool] | None] = ContextVar("owner_check", default=None)
+
+
+def ensure_still_owner(record: str) -> None:
+    """Right before the first irreversible write: fail transient, with nothing written, if the request moved."""
+    check = owner_check.get()
+    if check is not None and not check():
+        raise TransientFailure(f"{record}: the worker group is rebalancing and this worker may no longer own the "
+                               "request; nothing was written, and it is carried out again")
+
+
+def created_meanwhile(found: Json | None, record: str) -> None:
+    """The last search, right before the create: an invoice with this number that appeared since the first
+    search (another worker's attempt at the same request) is adopted on the retry, after its checks."""
+    if found is not None:
+        raise TransientFailure(f"{record}: Procountor invoice {found.get('invoiceNumber') or found.get('id')} with "
+                               "this number appeared during the transfer (another attempt at it); nothing was "
+                               "written, and the retry checks and adopts it")
 
 
 class NothingToWrite(Exception):

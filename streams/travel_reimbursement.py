@@ -51,6 +51,8 @@ from streams.transfer import (
     TransferLog,
     Withdrawn,
     already_transferred,
+    created_meanwhile,
+    ensure_still_owner,
     not_ours,
     procountor_call,
     request_event,
@@ -196,6 +198,8 @@ class TravelReimbursementTransfer(ToProcountor):
             person = await self._write_person(request, context, user, code, person, wanted_person, record)
             body["partnerId"] = person["id"]
             items = await self._dimension_pairs(request, context, plan)
+            ensure_still_owner(record)
+            created_meanwhile(await self._existing_invoice(context, reimbursement), record)
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
         else:
