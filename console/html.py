@@ -140,6 +140,8 @@ time,.nowrap{white-space:nowrap}
 .card .value a{color:inherit;text-decoration:none}.card:hover{border-color:#b7c3cf}
 code,.id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
 .id{word-break:break-all}
+.clip{display:inline-block;max-width:16em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;
+vertical-align:bottom}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
 .state-succeeded,.state-skipped{background:#dafbe1;color:var(--ok)}
 .state-pending,.state-attempting,.state-step{background:#fff8c5;color:var(--warn)}

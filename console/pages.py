@@ -63,6 +63,12 @@ def _nowrap(text: Any) -> Safe:
     return fmt('<span class="nowrap">{t}</span>', t=text)
 
 
+def _clipped(value: str) -> Safe:
+    """A value shortened on screen (a 130-character row text would push the problem and the solution out of the
+    window); the whole value on hover, and on the record page."""
+    return fmt('<code class="clip" title="{v}">{v}</code>', v=value)
+
+
 def _value(value: Any) -> str:
     return "(empty)" if value in (None, "") else str(value)
 
@@ -113,7 +119,7 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
         ["Record", "Company", "Kind", "Field", "Value", "Problem", "What to do", "Updated"],
         ([_record_link(r), r["company"], _nowrap(r["kind"]),
           fmt('<code class="nowrap">{f}</code>', f=r["error_field"]),
-          fmt('<code class="nowrap">{v}</code>', v=_value(r["error_value"])),
+          _clipped(_value(r["error_value"])),
           fmt("<strong>{c}</strong> {m}", c=r["error_code"], m=r["error_message"]),
           fmt('<span class="solution">{s}</span>', s=r["error_solution"]), when(r["updated_at"])]
          for r in failed["items"]), cls="needs-action", empty="No record needs a user's action."))

@@ -39,8 +39,13 @@ class Sample:
     events: int = 0
 
 
-def fill(root: Path) -> Sample:
-    """Write the sample log into the projection folder `root`; returns what was written."""
+LONG_ROW_TEXT = ("Consulting services for the migration of the accounting system, including workshops, data conversion"
+                 " and user training, 11-12/2026")  # 130 characters: longer than Procountor allows for a row text
+
+
+def fill(root: Path, long_row_text: bool = False) -> Sample:
+    """Write the sample log into the projection folder `root`; returns what was written. `long_row_text` adds a
+    second failed-data record whose value is a 130-character row text (the overview's table must keep its columns)."""
     sample = Sample()
     _, _, _, ok = r_ok = ev.requested(TENANT, sample.succeeded, number="1001", seconds=0)
     _, _, _, retry = r_retry = ev.requested(TENANT, sample.retried, number="1002", seconds=5)
@@ -75,6 +80,13 @@ def fill(root: Path) -> Sample:
         ev.linked(TENANT, "person", "jane@example.com", "701", severa_id="user-guid-1", seconds=3,
                   company="acme-se"),
     ]
+    if long_row_text:
+        _, _, _, long = r_long = ev.requested(TENANT, "inv-long-1", number="1006", seconds=50)
+        events += [r_long, ev.outcome(long, "attempting", seconds=51), ev.outcome(long, "failed_data", seconds=52,
+                   error=ev.data_error(code="SIZE_MUST_BE_BETWEEN_0_AND_100", field="invoiceRows[0].product",
+                                       value=LONG_ROW_TEXT, message="SIZE_MUST_BE_BETWEEN_0_AND_100 "
+                                       "(invoiceRows[0].product): 130 characters, at most 100 allowed",
+                                       solution=SOLUTION))]
     with ProjectionStore(root) as store:
         result = store.apply_records(ev.Feed()(*events))
     sample.events = result.applied

@@ -126,3 +126,60 @@ def test_overview_to_failed_record_shows_solution_and_history(browser: Any, tmp_
         assert "invoice no. 5001" in page.locator("dl.facts").inner_text()
         page.close()
     assert (shots / "console-overview.png").stat().st_size > 10_000
+
+
+def test_a_130_character_row_text_leaves_the_message_and_solution_on_screen(browser: Any, tmp_path: Path,
+                                                                            shots: Path) -> None:
+    root = tmp_path / "proj"
+    sample_log.fill(root, long_row_text=True)
+    app = create_app(root, now=lambda: ev.at(3600), refresh=None, auth=sample_log.auth())
+    with SandboxServer(app) as server:
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="en-GB")
+        page.goto(server.url + "/")
+        sign_in(page, sample_log.USER, sample_log.PASSWORD)
+        page.wait_for_url(server.url + "/")
+        table = page.locator("table.needs-action")
+        assert table.locator("tbody tr").count() == 2
+        # Nothing scrolls sideways: the table fits its box, and the box the window.
+        box = table.locator("xpath=..")
+        assert box.evaluate("e => e.scrollWidth <= e.clientWidth"), "the table is wider than its box"
+        for cell in (table.locator(".solution").first, table.locator("td strong").first):
+            right = cell.bounding_box()
+            assert right is not None and right["x"] + right["width"] <= 1400, f"{cell} is off screen: {right}"
+        # The long value is shortened on screen, and whole on hover.
+        value = table.locator(f'[title="{sample_log.LONG_ROW_TEXT}"]')
+        assert value.count() == 1
+        assert value.bounding_box()["width"] < 400  # type: ignore[index]
+        page.screenshot(path=str(shots / "console-overview-long-value.png"), full_page=True)
+        page.close()
+
+
+def test_the_console_speaks_the_browsers_language_and_keeps_the_users_choice(browser: Any, tmp_path: Path,
+                                                                             shots: Path) -> None:
+    root = tmp_path / "proj"
+    sample = sample_log.fill(root)
+    app = create_app(root, now=lambda: ev.at(3600), refresh=None, auth=sample_log.auth())
+    with SandboxServer(app) as server:
+        context = browser.new_context(viewport={"width": 1300, "height": 900}, locale="fi-FI")
+        page = context.new_page()
+        page.goto(server.url + "/")
+        assert page.title() == "Kirjaudu sisään · sevpro"  # Accept-Language: fi-FI
+        sign_in(page, sample_log.USER, sample_log.PASSWORD)
+        page.wait_for_url(server.url + "/")
+        assert page.title() == "Yleiskatsaus · sevpro"
+        assert page.locator("html").get_attribute("lang") == "fi"
+        assert "Vaatii toimenpiteitäsi" in page.locator("#needs-action").inner_text()
+        page.screenshot(path=str(shots / "console-overview-fi.png"), full_page=True)
+        needs_action = page.locator("table.needs-action")
+        needs_action.get_by_role("link", name=sample.failed_number).click()
+        page.wait_for_url(f"**/records/{sample.failed_data}?tenant=acme")
+        assert "Ei siirretty: tiedot on korjattava." in page.locator(".callout").inner_text()
+        page.screenshot(path=str(shots / "console-record-fi.png"), full_page=True)
+
+        # The user picks Swedish in the header: it stays chosen on the next pages, over the browser's Finnish.
+        page.select_option("header select[name=lang]", "sv")
+        page.wait_for_url("**lang=sv*")
+        assert page.locator("html").get_attribute("lang") == "sv"
+        page.goto(server.url + "/transfers")
+        assert page.title() == "Överföringslogg · sevpro"
+        context.close()
