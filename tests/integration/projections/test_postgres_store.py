@@ -173,7 +173,8 @@ def test_readers_and_the_projector_carry_on_after_the_server_dropped_their_conne
         writer.apply_records(feed(ev.requested(TENANT, "before")))
         assert reader.transfer(TENANT, "sales-invoice", "before") is not None
         with psycopg.connect(read_model_url, autocommit=True) as admin:
-            dropped = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            # Waits (up to 10 s) until each backend has exited: the next statement meets a dropped connection.
+            dropped = admin.execute("SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity"
                                     " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
         assert dropped is not None and dropped[0] >= 2
         writer.apply_records(feed(ev.requested(TENANT, "after")))
