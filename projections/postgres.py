@@ -128,7 +128,7 @@ def connect(url: str) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         raise ReadModelUnreachable(f"the read models' PostgreSQL at {safe_url(url)} cannot be used: {reason}"
                                    " (SEVPRO_READ_MODEL_URL)") from None
 

@@ -65,6 +65,7 @@ class PostgresServer:
         self.log = self.folder / "server.log"
         self.port = free_port()
         self.pid: int | None = None
+        self.watchdog: subprocess.Popen[bytes] | None = None
 
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         extra: dict[str, Any] = {}
@@ -82,6 +83,7 @@ class PostgresServer:
         init = self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
                          "--locale=C", "--no-sync")
         if init.returncode != 0:
+            shutil.rmtree(self.folder, ignore_errors=True)
             raise PostgresUnavailable(f"initdb failed: {(init.stderr or init.stdout).strip()[-500:]}")
         # Loopback only, the socket in the cluster's own folder; fsync off: durability of the *server* is not
         # what these tests are about (the projector is the process they kill).
@@ -95,7 +97,18 @@ class PostgresServer:
             log = self.log.read_text(errors="replace")[-800:] if self.log.exists() else ""
             self.stop()
             raise PostgresUnavailable(f"pg_ctl start failed: {started.stderr.strip()[-300:]} {log}")
+        if self.pid is not None:
+            self._watch()
         return self.url("postgres")
+
+    def _watch(self) -> None:
+        """A watchdog outside the test session: when the session's process is gone without its teardown (killed
+        by a time-out or SIGKILL), it stops the server within about a second and removes its folder."""
+        script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; kill -INT {self.pid}; n=0;"
+                  f" while kill -0 {self.pid} 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done;"
+                  f" kill -KILL {self.pid} 2>/dev/null; rm -rf {self.folder}")
+        self.watchdog = subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _postmaster_pid(self) -> int | None:
         with contextlib.suppress(OSError, ValueError, IndexError):
@@ -126,10 +139,14 @@ class PostgresServer:
                 break
             time.sleep(0.05)
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self.watchdog is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.watchdog.pid, signal.SIGKILL)  # with its `sleep`
+            self.watchdog.wait()
 
     def processes(self) -> list[int]:
-        """Ids of the processes still running from this cluster (the postmaster and its backends)."""
-        found = []
+        """Ids of the processes still running from this cluster (the postmaster, its backends, the watchdog)."""
+        found = [self.watchdog.pid] if self.watchdog is not None and self.watchdog.poll() is None else []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue

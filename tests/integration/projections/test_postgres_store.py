@@ -244,3 +244,26 @@ def test_a_read_model_server_that_cannot_be_reached_is_one_line_without_the_pass
     assert f"postgresql://reader@127.0.0.1:{url.rsplit(':', 1)[1].split('/')[0]}/models" in output
     wrong = _cli("log", url="mysql://somewhere/db")
     assert wrong.returncode == 1 and "SEVPRO_READ_MODEL_URL" in wrong.stdout + wrong.stderr
+
+
+def test_a_test_session_killed_before_its_teardown_leaves_no_postgres_running(postgres_server) -> None:
+    """The server of a session that a time-out or SIGKILL ended is stopped by its watchdog, folder and all."""
+    import signal
+    import time
+
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from tests.postgres_server import PostgresServer;"
+            " s = PostgresServer(); s.start(); print(s.pid, s.folder, flush=True); time.sleep(600)")
+    session = subprocess.Popen([sys.executable, "-c", code, str(REPO)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert session.stdout is not None
+        pid, folder = session.stdout.readline().split()
+        assert Path(f"/proc/{pid}").exists()
+        session.send_signal(signal.SIGKILL)
+        session.wait(10)
+        deadline = time.monotonic() + 60
+        while (Path(f"/proc/{pid}").exists() or Path(folder).exists()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{pid}").exists() and not Path(folder).exists()
+    finally:
+        session.kill()
+        session.wait()
