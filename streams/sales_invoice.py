@@ -11,7 +11,9 @@ Exactly once, from at-least-once parts:
   idempotency key. A request the transfer log already shows as succeeded is skipped without any API call.
 - `attempting` is published (acks=all) before the first write, so the log shows every attempt, even one
   that died half way.
-- Before creating, Procountor is searched by `originalInvoiceNumber` (Severa's number). An invoice found there
+- Before creating, Procountor is searched by `originalInvoiceNumber` (Severa's number): a retry at once, a first
+  attempt just before the create, through the company's shared search (connectors/procountor/original_numbers.py:
+  under a backlog one listing answers many). An invoice found there
   (that number exactly, a sales invoice, not invalidated) is adopted only when it is what this transfer would
   write (counterparty, currency, net per VAT rate): an interrupted attempt made it. Any other is a data error
   (DUPLICATE_ORIGINAL_NUMBER), and one the log shows an earlier version transferred to is a correction
@@ -189,7 +191,12 @@ class SalesInvoiceTransfer(ToProcountor):
         record = record_name(invoice)
         await context.ensure_loaded()
         rows = await self._with_source_details(await self._rows(request, invoice), invoice, company, record)
-        existing = await self._existing_invoice(context, invoice)
+        # A record the log shows attempted before is searched for in Procountor now: a crashed attempt may have
+        # made its invoice. A first attempt's search waits until just before the create, where the asks of a
+        # backlog share one listing and an invoice made meanwhile by anybody is still found.
+        retry = attempt.number > 1 or self.log.transfer(request["tenant"], request["kind"],
+                                                        request["source_id"]) is not None
+        existing = await self._existing_invoice(context, invoice) if retry else None
         if existing is not None and (refused := already_transferred(self.log, request, existing, record)):
             raise refused
         # Reads and every check first, so that a data error is reported before anything is written.
@@ -211,7 +218,25 @@ class SalesInvoiceTransfer(ToProcountor):
             raise other
         attachment = await self._attachment_file(context, invoice, existing, record)
         if existing is None:
-            await self._still_requested(company, request)  # the last read before the first write
+            try:
+                await self._still_requested(company, request)  # the last read of Severa before the first write
+            except Withdrawn:
+                # An attempt the log does not show yet may have made the invoice: say so (or finish its steps).
+                if retry or (existing := await self._existing_invoice(context, invoice)) is None:
+                    raise
+                await self._still_requested(company, request, existing)
+            else:
+                existing = None if retry else await self._existing_invoice(context, invoice, batched=True)
+            if existing is not None:
+                # Made by an attempt the log does not show, or by somebody else: the same rules as above.
+                if refused := already_transferred(self.log, request, existing, record):
+                    raise refused
+                if other := not_ours(existing, body, record=record, number=invoice.get("number"),
+                                     source_id=request["source_id"]):
+                    raise other
+                if existing.get("attachments"):
+                    attachment = None  # uploaded by the attempt that made it
+        if existing is None:
             if partner is None:
                 partner = await self._create_partner(request, context, customer, record)
             await self._create_products(request, context, to_create)
@@ -222,7 +247,8 @@ class SalesInvoiceTransfer(ToProcountor):
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
         else:
-            await self._still_requested(company, request, existing)
+            if retry:
+                await self._still_requested(company, request, existing)
             items = await self._dimension_items(request, context, rows, invoice, accounts)
             target, adopted = existing, True
         target_id = str(target["id"])
@@ -252,7 +278,7 @@ class SalesInvoiceTransfer(ToProcountor):
         since the failure a transient retry repeats). `existing`: the Procountor invoice an earlier attempt
         made, which then goes on only if the invoice is still wanted, or already moved on by that attempt."""
         directory = await self._directory()
-        current = await self.severa.get_invoice(request["source_id"])
+        current = await self._current(request)
         if existing is not None and (current.get("status") or {}).get("guid") == directory.status_guid(
                 company.sales_invoices.after_transfer_status):
             return  # the earlier attempt's last step was done: only the rest of its steps remain
@@ -263,6 +289,13 @@ class SalesInvoiceTransfer(ToProcountor):
                               written)
         if note:
             raise Withdrawn(note)
+
+    async def _current(self, request: Json) -> Json:
+        """The invoice as Severa has it now: batched with other transfers' reads under a backlog (invoice_reads)."""
+        if self.invoice_reads is None:
+            return await self.severa.get_invoice(request["source_id"])
+        number = request.get("source_number") or ""
+        return await self.invoice_reads.current(request["source_id"], int(number) if number.isdigit() else None)
 
     async def _rows(self, request: Json, invoice: Json) -> list[Json]:
         """The invoice's rows: from the worker's row mirror when it can answer for this version, else read."""
@@ -287,12 +320,14 @@ class SalesInvoiceTransfer(ToProcountor):
         self._customers[guid] = (now + self.customer_ttl, customer)
         return customer
 
-    async def _existing_invoice(self, context: CompanyContext, invoice: Json) -> Json | None:
-        """The invoice an earlier attempt created, found by Severa's number in originalInvoiceNumber."""
+    async def _existing_invoice(self, context: CompanyContext, invoice: Json, batched: bool = False) -> Json | None:
+        """The invoice an earlier attempt created, found by Severa's number in originalInvoiceNumber. `batched`:
+        through the company's shared search (one listing answers the asks of a backlog), else its own search."""
         number = invoice.get("number")
         if number is None:
             return None
-        found = await context.client.find_invoices_by_original_number(str(number), "SALES_INVOICE")
+        found = await (context.original_numbers("SALES_INVOICE").find(str(number)) if batched
+                       else context.client.find_invoices_by_original_number(str(number), "SALES_INVOICE"))
         live = same_original_number(found, number, "SALES_INVOICE")
         if not live:
             return None
@@ -463,9 +498,7 @@ class SalesInvoiceTransfer(ToProcountor):
                                     field="sales_invoices.after_transfer_status",
                                     value=company.sales_invoices.after_transfer_status,
                                     message="Severa has no invoice status with this name")
-        number = request.get("source_number") or ""
-        current = await (self.invoice_reads.current(request["source_id"], int(number) if number.isdigit() else None)
-                         if self.invoice_reads is not None else self.severa.get_invoice(request["source_id"]))
+        current = await self._current(request)
         if (current.get("status") or {}).get("guid") != transfer:
             return  # already moved (by an earlier attempt or by a user): never move it back
         await self.severa.set_invoice_status(request["source_id"], after)

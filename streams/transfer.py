@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from connectors.errors import ApiAuthError, TransientApiError
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError, ProcountorNotFound, ProcountorTransientError
+from connectors.procountor.original_numbers import OriginalNumbers
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraForbidden
 from foundation.company import CompanySettings
@@ -486,6 +487,13 @@ class CompanyContext:
     ledger_accounts: list[Json] | None = None  # the chart of accounts, read when rows' sales accounts are used
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     items_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one find-or-create of an item at a time
+    numbers: dict[str, OriginalNumbers] = field(default_factory=dict)  # invoice type → the duplicate search
+
+    def original_numbers(self, invoice_type: str) -> OriginalNumbers:
+        """The duplicate search before a create, shared by the company's transfers (batched under a backlog)."""
+        if invoice_type not in self.numbers:
+            self.numbers[invoice_type] = OriginalNumbers(self.client, invoice_type)
+        return self.numbers[invoice_type]
 
     async def ensure_loaded(self) -> None:
         async with self.lock:
