@@ -6,8 +6,9 @@ Starts its own Kafka broker (reset, on free ports), fills the topics with `--eve
 as one busy tenant's month would leave them (per invoice: the observed Severa invoice with its full snapshot, the
 transfer request carrying that snapshot, the outcomes of each step and the ID links), then times
 `sevpro replay` end to end as a user runs it (a subprocess: start, read every topic, build a new version, switch)
-and reads its peak memory. Prints events, seconds, events per second and peak RSS. `--db` replays into a
-PostgreSQL database (an empty one: the read models on PostgreSQL) instead of a new SQLite folder.
+and reads its peak memory and CPU time. Prints events, seconds, events per second, CPU seconds (user + system:
+the figure that says what one core does when other work shares the machine), and peak RSS. `--db` replays
+into a PostgreSQL database (an empty one: the read models on PostgreSQL) instead of a new SQLite folder.
 
 A benchmark prints figures; it asserts nothing. Everything it started stops on exit, Ctrl-C or failure.
 """
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
             seconds = time.monotonic() - started
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the replay: the only child that ran
+        child = resource.getrusage(resource.RUSAGE_CHILDREN)  # the replay: the only child that ran
+        peak_kb, cpu = child.ru_maxrss, child.ru_utime + child.ru_stime
         if result.returncode != 0:
             console.print(f"[red]sevpro replay failed ({result.returncode}):[/red]\n{result.stdout}{result.stderr}")
             return 1
@@ -149,10 +151,15 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row("bytes on the topics", f"{size / 1e6:.1f} MB")
         table.add_row("seconds", f"{seconds:.1f}")
         table.add_row("events per second", f"{events / seconds:,.0f}")
+        table.add_row("CPU seconds of the replay (user + system)", f"{cpu:.1f}")
+        table.add_row("events per CPU second (one core, whatever else the machine runs)", f"{events / cpu:,.0f}")
         table.add_row("peak RSS of the replay", f"{peak_kb / 1024:.0f} MB")
+        table.add_row("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f}")
         console.print(table)
         console.print(json.dumps({"events": events, "seconds": round(seconds, 2),
-                                  "events_per_second": round(events / seconds), "peak_rss_mb": round(peak_kb / 1024)}))
+                                  "events_per_second": round(events / seconds),
+                                  "cpu_seconds": round(cpu, 2), "events_per_cpu_second": round(events / cpu),
+                                  "peak_rss_mb": round(peak_kb / 1024)}))
         return 0
     except KeyboardInterrupt:
         return 130

@@ -99,7 +99,7 @@ class CallRecorder:
         path = scope["path"].removeprefix(self.base)
         path = ID.sub("/{id}", IDS.sub("/{ids}", GUID.sub("{guid}", path)))
         query = scope.get("query_string", b"").decode()
-        tags = [q for q in self.tagged_queries if f"{q}=" in query]
+        tags = [q for q in self.tagged_queries if q in query]
         return f"{scope['method']} {path}" + (f"?{'&'.join(tags)}" if tags else "")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -135,7 +135,8 @@ def procountor_kind(key: str) -> str:
     if path == "/oauth/token":
         return "token"
     # The purchase-invoice poller reads /invoices by version, then invoices and receipts in batches, and the
-    # dimensions in full; the transfer's duplicate check reads /invoices by originalInvoiceNumber (tagged).
+    # dimensions in full; the transfer's duplicate check reads /invoices by originalInvoiceNumber or lists the sales
+    # invoices changed since its last listing (both tagged).
     if method == "GET" and (path in ("/invoices", "/dimensions") or path.endswith("{ids}")):
         return "polling"
     return "transfer"
@@ -175,7 +176,8 @@ class Stack:
                               rate_limit_per_second=getattr(self.args, "procountor_limit", PROCOUNTOR_LIMIT))
         self.severa_store, self.procountor_store = sev.state.store, proc.state.store
         self.severa_calls = CallRecorder(sev, "/rest-api")
-        self.procountor_calls = CallRecorder(proc, "/api", ("originalInvoiceNumber",))
+        # The duplicate search: by originalInvoiceNumber, or (issue 16) the shared listing of sales invoices.
+        self.procountor_calls = CallRecorder(proc, "/api", ("originalInvoiceNumber=", "types=SALES_INVOICE"))
         self.severa = SandboxServer(self.severa_calls).start()
         self.procountor = SandboxServer(self.procountor_calls).start()
         self.env = worker_environment(bootstrap, self.severa.url, self.procountor.url,

@@ -69,15 +69,20 @@ def millis(value: Any) -> int | None:
     return int(value)
 
 
-def to_json(record: dict[str, Any]) -> str:
-    def default(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, bytes | bytearray):
-            return base64.b64encode(value).decode()
-        raise TypeError(type(value).__name__)
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(type(value).__name__)
 
-    return json.dumps(record, default=default, sort_keys=True, ensure_ascii=False)
+
+# One encoder for every call (json.dumps with options builds a new one each time).
+_ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True, ensure_ascii=False)
+
+
+def to_json(record: dict[str, Any]) -> str:
+    return _ENCODER.encode(record)
 
 
 def _realms(kind: str) -> tuple[str, str]:
@@ -206,15 +211,18 @@ def apply_events(db: sqlite3.Connection, batch: list[tuple[str, dict[str, Any], 
 
 
 def _stored(db: sqlite3.Connection, keys: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
-    """Which of these (record name, tenant, event id) the read models have already."""
+    """Which of these (record name, tenant, event id) the read models have already. The whole key goes into the
+    query, so that each is one look-up in the primary key (by event id alone, every batch read the whole index:
+    a replay slowed down with every event it had applied)."""
     found: set[tuple[str, str, str]] = set()
+    names, tenants = sorted({k[0] for k in keys}), sorted({k[1] for k in keys})
     ids = sorted({event_id for _, _, event_id in keys})
+    prefix = (f"SELECT record_name, tenant, event_id FROM events WHERE record_name IN ({','.join('?' * len(names))})"
+              f" AND tenant IN ({','.join('?' * len(tenants))}) AND event_id IN (")
     for start in range(0, len(ids), 500):  # SQLite allows a limited number of parameters per statement
         chunk = ids[start:start + 500]
-        found |= {tuple(r) for r in db.execute(  # type: ignore[misc]
-            "SELECT record_name, tenant, event_id FROM events WHERE event_id IN (" + ",".join("?" * len(chunk)) + ")",
-            chunk)}
-    return found & set(keys)
+        found.update(db.execute(prefix + ",".join("?" * len(chunk)) + ")", [*names, *tenants, *chunk]))
+    return {(row[0], row[1], row[2]) for row in found} & set(keys)
 
 
 def _request_row(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -258,19 +266,60 @@ _TABLES = {
 }
 
 
+_REQUEST_COLUMNS = ("tenant", "kind", "source_id", "request_id", "company", "source_number", "source_version",
+                    "reason", "requested_at")  # not the snapshot: the log does not need it, and it is large
+_OUTCOME_COLUMNS = ("tenant", "kind", "source_id", "event_id", "request_id", "company", "source_number",
+                    "source_version", "attempt", "state", "target_id", "target_number", "adopted", "error",
+                    "occurred_at", "note", "warning")
+
+
+def _rows_by_record(db: sqlite3.Connection, table: str, columns: tuple[str, ...],
+                    keys: set[TransferKey]) -> dict[TransferKey, list[dict[str, Any]]]:
+    """The rows of `table` of these records, as dicts, grouped by record: a few statements for a whole batch
+    (each an index look-up per record), not one per record."""
+    out: dict[TransferKey, list[dict[str, Any]]] = {}
+    tenants, kinds = sorted({k[0] for k in keys}), sorted({k[1] for k in keys})
+    sources = sorted({k[2] for k in keys})
+    prefix = (f"SELECT {', '.join(columns)} FROM {table} WHERE tenant IN ({','.join('?' * len(tenants))})"
+              f" AND kind IN ({','.join('?' * len(kinds))}) AND source_id IN (")
+    for start in range(0, len(sources), 500):
+        chunk = sources[start:start + 500]
+        for row in db.execute(prefix + ",".join("?" * len(chunk)) + ")", [*tenants, *kinds, *chunk]):
+            key = (row[0], row[1], row[2])
+            if key in keys:  # the IN lists also match other combinations of tenant, kind and id
+                out.setdefault(key, []).append(dict(zip(columns, row, strict=True)))
+    return out
+
+
 def recompute_transfers(db: sqlite3.Connection, keys: Iterable[TransferKey]) -> None:
-    for key in sorted(keys):
-        recompute_transfer(db, *key)
+    """The transfer-log rows of these records, each from every request and outcome stored for it."""
+    wanted = set(keys)
+    if not wanted:
+        return
+    requests = _rows_by_record(db, "requests", _REQUEST_COLUMNS, wanted)
+    outcomes = _rows_by_record(db, "outcomes", _OUTCOME_COLUMNS, wanted)
+    db.executemany(
+        "INSERT OR REPLACE INTO transfers(tenant, kind, source_id, company, source_number, source_version,"
+        " request_id, reason, state, target_id, target_number, adopted, attempts, error_code, error_kind,"
+        " error_record, error_field, error_value, error_message, error_solution, first_requested_at, updated_at,"
+        " note, warning) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [_transfer_row(key, requests.get(key, []), outcomes.get(key, [])) for key in sorted(wanted)])
 
 
 def recompute_transfer(db: sqlite3.Connection, tenant: str, kind: str, source_id: str) -> None:
     """The transfer-log row of one record, from every request and outcome stored for it."""
-    requests = [dict(r) for r in db.execute(  # not the snapshot: the log does not need it, and it is large
-        "SELECT request_id, company, source_number, source_version, reason, requested_at FROM requests"
-        " WHERE tenant=? AND kind=? AND source_id=?", (tenant, kind, source_id))]
-    outcomes = [dict(r) for r in db.execute(
-        "SELECT * FROM outcomes WHERE tenant=? AND kind=? AND source_id=? ORDER BY attempt, occurred_at, event_id",
-        (tenant, kind, source_id))]
+    recompute_transfers(db, [(tenant, kind, source_id)])
+
+
+def _in_sql_order(value: Any) -> tuple[bool, Any]:
+    return value is not None, value  # NULL first, as ORDER BY sorts it
+
+
+def _transfer_row(key: TransferKey, requests: list[dict[str, Any]],
+                  outcomes: list[dict[str, Any]]) -> tuple[Any, ...]:
+    tenant, kind, source_id = key
+    outcomes = sorted(outcomes, key=lambda o: (_in_sql_order(o["attempt"]), _in_sql_order(o["occurred_at"]),
+                                               o["event_id"]))
     # A request is known from its own event, or (when the outcome topic was read first) from its outcomes.
     request_time: dict[str, int] = {r["request_id"]: r["requested_at"] for r in requests}
     for outcome in outcomes:
@@ -283,26 +332,22 @@ def recompute_transfer(db: sqlite3.Connection, tenant: str, kind: str, source_id
     by_time = sorted(outcomes, key=lambda o: (o["occurred_at"], o["event_id"]))
     targets = [o for o in by_time if o["target_id"]]
     numbers = [o["target_number"] for o in by_time if o["target_number"]]
-    errors = [json.loads(o["error"]) for o in by_time if o["error"]]
-    last_error = errors[-1] if errors else {}
+    errors = [o["error"] for o in by_time if o["error"]]
+    last_error = json.loads(errors[-1]) if errors else {}
     basis = latest or next(o for o in reversed(by_time) if o["request_id"] == latest_id)
     times = [r["requested_at"] for r in requests] + [o["occurred_at"] for o in outcomes]
-    db.execute(
-        "INSERT OR REPLACE INTO transfers(tenant, kind, source_id, company, source_number, source_version,"
-        " request_id, reason, state, target_id, target_number, adopted, attempts, error_code, error_kind,"
-        " error_record, error_field, error_value, error_message, error_solution, first_requested_at, updated_at,"
-        " note, warning) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (tenant, kind, source_id, basis["company"], basis["source_number"], basis["source_version"], latest_id,
-         latest["reason"] if latest else None, state,
-         targets[-1]["target_id"] if targets else None, numbers[-1] if numbers else None,
-         int(any(o["adopted"] for o in targets)),
-         len({(o["request_id"], o["attempt"]) for o in outcomes}),
-         last_error.get("code"), last_error.get("kind"), last_error.get("record"), last_error.get("field"),
-         last_error.get("value"), last_error.get("message"), last_error.get("solution"),
-         min((r["requested_at"] for r in requests), default=None), max(times),
-         decisive[-1]["note"] if decisive else None,
-         # The latest request's warning (e.g. totals that differ), from whichever of its outcomes carries it.
-         next((o["warning"] for o in reversed(by_time) if o["request_id"] == latest_id and o["warning"]), None)),
+    return (
+        tenant, kind, source_id, basis["company"], basis["source_number"], basis["source_version"], latest_id,
+        latest["reason"] if latest else None, state,
+        targets[-1]["target_id"] if targets else None, numbers[-1] if numbers else None,
+        int(any(o["adopted"] for o in targets)),
+        len({(o["request_id"], o["attempt"]) for o in outcomes}),
+        last_error.get("code"), last_error.get("kind"), last_error.get("record"), last_error.get("field"),
+        last_error.get("value"), last_error.get("message"), last_error.get("solution"),
+        min((r["requested_at"] for r in requests), default=None), max(times),
+        decisive[-1]["note"] if decisive else None,
+        # The latest request's warning (e.g. totals that differ), from whichever of its outcomes carries it.
+        next((o["warning"] for o in reversed(by_time) if o["request_id"] == latest_id and o["warning"]), None),
     )
 
 
