@@ -295,6 +295,7 @@ class Watcher(threading.Thread):
         self.in_procountor: dict[str, float] = {}
         self.completed: dict[str, float] = {}
         self._seen: Counter[str] = Counter()  # invoices read so far per Procountor company
+        self.copies: Counter[str] = Counter()  # Severa number → invoices in Procountor with it (1: no duplicate)
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._checked = 0.0
@@ -321,6 +322,7 @@ class Watcher(threading.Thread):
                         number = str(invoice.get("originalInvoiceNumber"))
                         if number in self.flipped:
                             self.in_procountor.setdefault(number, now)
+                            self.copies[number] += 1
                 store = self.stack.severa_store
                 assert store is not None
                 for number, guid in self.guids.items():
@@ -402,6 +404,7 @@ class Drain:
     in_procountor_end: float
     completed_end: float
     latencies: list[float]  # status change → in Procountor, per invoice
+    duplicates: int  # invoices in Procountor beyond the first with the same Severa number
 
 
 def drain(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], count: int) -> Drain:
@@ -425,7 +428,8 @@ def drain(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], count
             time.sleep(0.25)
     return Drain(numbers, start, max(watcher.in_procountor[n] for n in numbers),
                  max(watcher.completed[n] for n in numbers),
-                 [watcher.in_procountor[n] - watcher.flipped[n] for n in numbers])
+                 [watcher.in_procountor[n] - watcher.flipped[n] for n in numbers],
+                 sum(watcher.copies[n] - 1 for n in numbers if watcher.copies[n] > 1))
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -494,6 +498,7 @@ def report(stack: Stack, idle: list[float], result: Drain) -> None:
         ("Procountor transfer calls per invoice (excl. one-time, polling)", f"{pro_per:.2f}"),
         ("Procountor polling calls during the drain", f"{pro.get('polling', 0):.0f}"),
         ("429s received: Severa / Procountor", f"{sev['429']:.0f} / {pro['429']:.0f}"),
+        ("invoices in Procountor twice (duplicates)", str(result.duplicates)),
         ("latency status change → in Procountor p50", f"{statistics.median(result.latencies):.2f} s"),
         ("latency status change → in Procountor p95", f"{percentile(result.latencies, 0.95):.2f} s"),
         ("latency status change → in Procountor max", f"{max(result.latencies):.2f} s"),

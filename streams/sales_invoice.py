@@ -194,8 +194,7 @@ class SalesInvoiceTransfer(ToProcountor):
         # A record the log shows attempted before is searched for in Procountor now: a crashed attempt may have
         # made its invoice. A first attempt's search waits until just before the create, where the asks of a
         # backlog share one listing and an invoice made meanwhile by anybody is still found.
-        retry = attempt.number > 1 or self.log.transfer(request["tenant"], request["kind"],
-                                                        request["source_id"]) is not None
+        retry = attempt.number > 1 or self._attempted_before(request, attempt)
         existing = await self._existing_invoice(context, invoice) if retry else None
         if existing is not None and (refused := already_transferred(self.log, request, existing, record)):
             raise refused
@@ -289,6 +288,13 @@ class SalesInvoiceTransfer(ToProcountor):
                               written)
         if note:
             raise Withdrawn(note)
+
+    def _attempted_before(self, request: Json, attempt: Attempt) -> bool:
+        """The transfer log shows an attempt at this record other than this one (its `attempting` may be there
+        already: it is published before the first step)."""
+        entry = self.log.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
+        return any((a["request_id"], a["attempt"]) != (request["event_id"], attempt.number)
+                   for a in entry.get("attempts", []))
 
     async def _current(self, request: Json) -> Json:
         """The invoice as Severa has it now: batched with other transfers' reads under a backlog (invoice_reads)."""

@@ -7,12 +7,16 @@ counted at the Procountor sandbox."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from projections.store import ProjectionStore
 from sandbox.procountor.demo import example_sales_invoice
 from streams.sales_invoice import SalesInvoiceTransfer
+from tests.integration.transfer.test_corrections_and_adoption import _logged
 
 pytestmark = pytest.mark.integration
 SEARCH = "GET /invoices"  # the search by originalInvoiceNumber and the listing alike
@@ -21,6 +25,15 @@ NUMBERS = (10002, 10003, 10004, 10009, 10010)  # the FI demo invoices that trans
 
 def _searches(stack) -> int:
     return stack.procountor_server.app.state.sandbox.stats.calls[SEARCH]
+
+
+@pytest.fixture
+def transfer_log(tmp_path: Path) -> Iterator[ProjectionStore]:
+    store = ProjectionStore(tmp_path / "projections")
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _together(transfer: SalesInvoiceTransfer, parties: int) -> None:
@@ -36,13 +49,18 @@ def _together(transfer: SalesInvoiceTransfer, parties: int) -> None:
     transfer._still_requested = then_wait  # type: ignore[method-assign]
 
 
-async def test_a_backlog_is_searched_with_one_listing_not_once_per_invoice(stack) -> None:
+async def test_a_backlog_is_searched_with_one_listing_not_once_per_invoice(stack, transfer_log) -> None:
+    """As in the worker, each request and its `attempting` are in the transfer log when the transfer searches:
+    neither makes it a retry (which searches per invoice)."""
     stack.procountor_server.app.state.sandbox.config.latency_ms = 100  # the first ask's own search is under way
-    transfer = stack.transfer()
+    transfer = _logged(stack, transfer_log)
     _together(transfer, len(NUMBERS))
+    requests = [stack.request(n) for n in NUMBERS]
+    for request in requests:
+        await transfer.emit("TransferRequested", request)
     before = _searches(stack)
 
-    results = await asyncio.gather(*(transfer.handle(stack.request(n)) for n in NUMBERS))
+    results = await asyncio.gather(*(transfer.handle(r) for r in requests))
 
     assert [r.state for r in results] == ["succeeded"] * len(NUMBERS), [r.error for r in results]
     assert [len(stack.procountor_invoices("FI", n)) for n in NUMBERS] == [1] * len(NUMBERS)
