@@ -242,7 +242,7 @@ class SalesInvoiceTransfer(ToProcountor):
             items = await self._dimension_items(request, context, rows, invoice, accounts)
             body["partnerId"] = partner["id"]
             ensure_still_owner(record)
-            created_meanwhile(await self._existing_invoice(context, invoice), record)
+            created_meanwhile(await self._existing_invoice(context, invoice, batched=True), record)
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
         else:

@@ -64,8 +64,12 @@ async def test_a_backlog_is_searched_with_one_listing_not_once_per_invoice(stack
 
     assert [r.state for r in results] == ["succeeded"] * len(NUMBERS), [r.error for r in results]
     assert [len(stack.procountor_invoices("FI", n)) for n in NUMBERS] == [1] * len(NUMBERS)
-    # The first ask is alone: its own search. The four asking meanwhile share one listing (one page).
-    assert _searches(stack) - before == 2
+    # Before the first write: the first ask is alone (its own search), the four asking meanwhile share one listing
+    # (one page). The last look right before each create (another attempt's invoice?) shares listings too when
+    # they come together: at most one call each. Per invoice, as before, would be two each.
+    numbers = transfer.contexts["FI"].original_numbers("SALES_INVOICE")
+    assert numbers.listings >= 1
+    assert _searches(stack) - before <= 2 + len(NUMBERS) < 2 * len(NUMBERS)
 
 
 async def test_an_invoice_made_by_someone_else_after_the_listing_is_not_doubled(stack) -> None:
@@ -80,7 +84,7 @@ async def test_an_invoice_made_by_someone_else_after_the_listing_is_not_doubled(
     results = await asyncio.gather(*(transfer.handle(stack.request(n)) for n in first))
     assert [r.state for r in results] == ["succeeded"] * len(first), [r.error for r in results]
     numbers = transfer.contexts["FI"].original_numbers("SALES_INVOICE")
-    assert numbers.listings == 1, "the backlog's asks were answered by a listing"
+    assert numbers.listings >= 1, "the backlog's asks were answered by a listing"
 
     # Another ask stays under way meanwhile (its own search held), so 10010's ask is answered by a listing.
     search, held = numbers.client.find_invoices_by_original_number, asyncio.Event()

@@ -41,9 +41,9 @@ async def test_an_invoice_created_by_the_other_attempt_after_the_first_search_is
     real_search = old_owner._existing_invoice
     searches = []
 
-    async def searched_too_early(context: Any, invoice: Any) -> Any:
+    async def searched_too_early(context: Any, invoice: Any, **how: Any) -> Any:
         searches.append(invoice["number"])
-        return None if len(searches) == 1 else await real_search(context, invoice)
+        return None if len(searches) == 1 else await real_search(context, invoice, **how)
 
     old_owner._existing_invoice = searched_too_early  # type: ignore[method-assign]
     result = await old_owner.handle(request)
