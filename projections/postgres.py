@@ -99,12 +99,12 @@ class Connection:
             return
         text, order = translate(sql, self.tables)
         many = _MULTI_ROW.match(text)
-        if many and order is None and "DO UPDATE" not in many.group(4):
+        if many and order is None and _one_statement_will_do(many, rows, self.tables):
             # One INSERT of every row, one array per column, instead of one per row (a replay inserts every
             # event): the same result, as a row that conflicts with one before it is left out like a later one.
             table, listed, _, tail = many.groups()
+            columns = _columns(table, listed, self.tables)
             _, all_columns, _, types = next(t for t in self.tables if t[0] == table)
-            columns = [c.strip().strip('"') for c in listed.split(",")] if listed else list(all_columns)
             kinds = dict(zip(all_columns, types, strict=True))
             # Arrays in binary: large texts (snapshots) need no escaping.
             arrays = ", ".join(f"%b::{'bigint' if kinds[c] == 'INTEGER' else 'text'}[]" for c in columns)
@@ -117,6 +117,27 @@ class Connection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+def _columns(table: str, listed: str | None, tables: Tables) -> list[str]:
+    """The columns an INSERT names, or all of the table's."""
+    all_columns = next(t[1] for t in tables if t[0] == table)
+    return [c.strip().strip('"') for c in listed.split(",")] if listed else list(all_columns)
+
+
+def _one_statement_will_do(insert: re.Match[str], rows: list[Sequence[Any]], tables: Tables) -> bool:
+    """True when inserting the rows in one statement gives what inserting them one by one gives: always for DO
+    NOTHING; for an upsert only when no two rows have the same key (PostgreSQL refuses to update a row twice
+    in one statement, where one by one the later row would update the earlier)."""
+    table, listed, _, tail = insert.groups()
+    if "DO UPDATE" not in tail:
+        return True
+    target = re.search(r"ON CONFLICT\s*\(([^)]*)\)", tail)
+    if target is None:
+        return False
+    columns = _columns(table, listed, tables)
+    at = [columns.index(k.strip().strip('"')) for k in target.group(1).split(",")]
+    return len({tuple(row[i] for i in at) for row in rows}) == len(rows)
 
 
 def lost(db: object) -> bool:

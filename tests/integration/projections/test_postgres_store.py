@@ -125,6 +125,20 @@ def test_one_record_per_transaction_gives_what_batches_give(postgres_server, tmp
         assert one_by_one == lite.dump()
 
 
+@pytest.mark.parametrize("together", [True, False])
+def test_the_newest_link_wins_in_one_batch_or_in_two_in_either_order(postgres_server, together: bool) -> None:
+    """The ID map's upsert keeps the newest link: when both arrive in one batch (one statement per row, as two
+    updates of one key cannot be one statement) and when each comes alone (one statement for the batch)."""
+    newer = ev.linked(TENANT, "customer", "C-9", "400", seconds=5, severa_id="g-9")
+    older = ev.linked(TENANT, "customer", "C-9", "399", seconds=1, severa_id="g-9")
+    for events in ((newer, older), (older, newer)):
+        with ProjectionStore(postgres_server.database()) as pg:
+            records = Feed()(*events)
+            for batch in ([records] if together else [[r] for r in records]):
+                pg.apply_records(batch + Feed()(ev.linked(TENANT, "product", f"P-{len(batch)}", "1")))
+            assert pg.lookup_id(TENANT, "acme-fi", "customer", "C-9") == "400"
+
+
 def test_the_console_reads_the_same_from_postgres(read_model_url: str, tmp_path: Path) -> None:
     for root in (read_model_url, tmp_path / "sqlite"):
         with ProjectionStore(root) as store:
