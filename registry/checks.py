@@ -7,8 +7,13 @@ Each ``Check`` says ok, warning or error, which record and field it concerns and
 - the Procountor API key is in place and works (token and company info), it belongs to the company whose
   VAT number the Severa business unit has, and "if the API key is correct, you will be able to view all
   existing Procountor dimensions": the dimension names of the settings must be among them;
+- the configured statuses exist in Severa with the flags the seed names: the invoice transfer status "Not
+  editable, Invoice number, Sent" (``isReadOnly``, ``hasInvoiceNumber``, ``isSent``), the travel reimbursement
+  statuses before and after "Locked and Approved" (``isLocked``, ``isApproved``);
 - registry and data matching, bank accounts in IBAN format and user details: the registry comparison report
-  (``registry.compare``), one check per difference.
+  (``registry.compare``), one check per difference;
+- the seed's manual items ("Use of the integration has been confirmed with Procountor, and the old integration
+  interface has been terminated"), which no API can tell: reminders, never an error.
 
 Messages name settings and environment variables, never a key or a secret.
 """
@@ -27,7 +32,7 @@ from foundation.company import CompanySettings
 from registry.compare import REGISTRIES, Report, SeveraRegistries, compare_registries, find_company_unit
 from streams.mapping.counter_party import normalise_business_id
 
-Status = Literal["ok", "warning", "error"]
+Status = Literal["ok", "warning", "error", "reminder"]  # reminder: a manual item no API can verify
 
 #: The seed's checklist items, in order, with what a person reads.
 ITEMS: dict[str, str] = {
@@ -37,6 +42,7 @@ ITEMS: dict[str, str] = {
     "procountor_company": "Procountor company",
     "dimensions": "Procountor dimensions",
     "default_codes": "Default codes",
+    "statuses": "Invoice and travel reimbursement statuses",
     # Registry and data matching, one item per registry of the comparison report.
     **{name: title for name, title in REGISTRIES.items() if name not in ("company", "dimensions", "default_codes",
                                                                           "bank_accounts", "users")},
@@ -44,6 +50,8 @@ ITEMS: dict[str, str] = {
     "bank_accounts": "Bank accounts in IBAN format",
     "users": "User details",
     "kafka_retention": "Event topics keep their events",  # of the deployment, not of one company
+    "agreement": "Agreement with Procountor",
+    "old_interface": "Old integration interface terminated",
 }
 
 # Which checklist item a registry of the report belongs to.
@@ -94,6 +102,14 @@ async def run_checks(
     environment variable is unset); ``procountor_problem`` then says why."""
     checks: list[Check] = []
     unit = await _check_severa(severa, company, checks, names)
+    if any(c.item == "severa_credentials" and c.status == "ok" for c in checks):
+        try:
+            travel = (await severa.list_travel_reimbursement_statuses()
+                      if company.travel_reimbursements.enabled else [])
+            checks.extend(status_checks(company, await severa.list_invoice_statuses(), travel))
+        except SeveraError as error:
+            checks.append(Check(company.name, "statuses", "error", f"the statuses could not be read: {error}"))
+    checks.extend(manual_reminders(company))
     if procountor is None:
         checks.append(Check(company.name, "procountor_api_key", "error",
                             procountor_problem or "no Procountor client", field=company.procountor_api_key_env,
@@ -209,6 +225,70 @@ def _same_company(company: CompanySettings, unit: dict[str, Any], info: dict[str
         fix=f"Check that {company.procountor_api_key_env} holds this company's API key, or correct the VAT number "
             "of the business unit in Severa.",
     )
+
+
+# The flags the seed names for each status ("Select the following settings for the status: ..."), by Severa field.
+_INVOICE_FLAGS = {"isReadOnly": "Not editable", "hasInvoiceNumber": "Invoice number", "isSent": "Sent"}
+_TRAVEL_FLAGS = {"isLocked": "Locked", "isApproved": "Approved"}
+
+
+def status_checks(company: CompanySettings, invoice_statuses: list[dict[str, Any]],
+                  travel_statuses: list[dict[str, Any]]) -> list[Check]:
+    """The configured statuses exist in Severa (by name in any case, or guid, as the transfers find them), are
+    active, and have the flags the seed names: the invoice transfer status Not editable, Invoice number and
+    Sent; the travel reimbursement statuses before and after Locked and Approved (when travel is on)."""
+    sales, travel = company.sales_invoices, company.travel_reimbursements
+    wanted: list[tuple[str, str | None, str, list[dict[str, Any]], dict[str, str], str]] = [
+        ("invoice status", sales.transfer_status, "sales_invoices.transfer_status", invoice_statuses,
+         _INVOICE_FLAGS, "Billing > Invoice statuses"),
+        ("invoice status", sales.after_transfer_status, "sales_invoices.after_transfer_status", invoice_statuses,
+         {}, "Billing > Invoice statuses"),
+    ]
+    if travel.enabled:
+        where = "Hours and expenses > Travel reimbursements > Travel reimbursement statuses"
+        wanted += [("travel reimbursement status", travel.status_before, "travel_reimbursements.status_before",
+                    travel_statuses, _TRAVEL_FLAGS, where),
+                   ("travel reimbursement status", travel.status_after, "travel_reimbursements.status_after",
+                    travel_statuses, _TRAVEL_FLAGS, where)]
+    checks = []
+    for kind, name, setting, statuses, flags, where in wanted:
+        found = next((s for s in statuses if name and (s.get("guid") == name
+                                                        or str(s.get("name", "")).casefold() == name.casefold())),
+                     None)
+        record = f"{kind} {found.get('name') if found else name}"
+        fix_place = f"in Severa (Settings > {where})"
+        if found is None:
+            checks.append(Check(company.name, "statuses", "error", f"Severa has no {kind} {name!r}", record=record,
+                                field=setting, fix=f"Create the status {fix_place}, or name an existing one in "
+                                                   f"{setting}."))
+        elif found.get("isActive") is False:
+            checks.append(Check(company.name, "statuses", "error", f"Severa's {kind} {name!r} is not active",
+                                record=record, field=setting, fix=f"Activate the status {fix_place}."))
+        elif missing := [label for flag, label in flags.items() if not found.get(flag)]:
+            checks.append(Check(
+                company.name, "statuses", "error",
+                f"the {kind} lacks the setting{'s' if len(missing) > 1 else ''} {', '.join(missing)} (the seed: "
+                f"{', '.join(flags.values())})", record=record, field=setting,
+                fix=f"Select {', '.join(missing)} for the status {fix_place}."))
+        else:
+            shown = f" ({', '.join(flags.values())})" if flags else ""
+            checks.append(Check(company.name, "statuses", "ok", f"{kind} {found.get('name')!r} exists{shown}",
+                                record=record, field=setting))
+    return checks
+
+
+def manual_reminders(company: CompanySettings) -> list[Check]:
+    """The seed's "Agreement matters", which no API can verify: shown on every check, never an error."""
+    return [
+        Check(company.name, "agreement", "reminder",
+              "confirm that the company has a valid agreement with Procountor for using Procountor and the "
+              "integration (the seed's \"Agreement matters\")",
+              fix="Confirm the use of the integration with Procountor before enabling it."),
+        Check(company.name, "old_interface", "reminder",
+              "if the company has used the old interface from Severa to Procountor, it must be terminated before "
+              "the new integration is taken into use",
+              fix="Terminate the old interface via Procountor's customer service."),
+    ]
 
 
 def report_checks(report: Report) -> list[Check]:

@@ -32,7 +32,7 @@ console = Console()
 
 # An interactive command should answer within seconds when a system is down, not after the worker's backoff.
 _MAX_RETRIES, _BACKOFF_INITIAL, _BACKOFF_MAX = 2, 0.2, 1.0
-_STYLE = {"ok": "green", "info": "blue", "warning": "yellow", "error": "red"}
+_STYLE = {"ok": "green", "info": "blue", "warning": "yellow", "error": "red", "reminder": "cyan"}
 
 T = TypeVar("T")
 
@@ -195,7 +195,7 @@ def _kafka_checks() -> list[Check]:
 
 
 def _totals(checks: list[Check]) -> dict[str, Any]:
-    return {status: sum(1 for c in checks if c.status == status) for status in ("ok", "warning", "error")}
+    return {status: sum(1 for c in checks if c.status == status) for status in ("ok", "warning", "error", "reminder")}
 
 
 def _print_checks(checks: list[Check]) -> None:
@@ -211,4 +211,6 @@ def _print_checks(checks: list[Check]) -> None:
         console.print(table)
         totals = _totals(mine)
         verdict = "[red]not ready to enable[/red]" if totals["error"] else "[green]ready to enable[/green]"
-        console.print(f"[bold]{name}:[/bold] {totals['error']} errors, {totals['warning']} warnings — {verdict}\n")
+        reminders = f", {totals['reminder']} reminders to confirm by hand" if totals["reminder"] else ""
+        console.print(f"[bold]{name}:[/bold] {totals['error']} errors, {totals['warning']} warnings{reminders} — "
+                      f"{verdict}\n")

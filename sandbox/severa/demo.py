@@ -407,7 +407,7 @@ def _seed_settings(store: SeveraStore) -> None:
                     "isDefaultForCreditNote": name == "Draft",
                     "isReadOnly": name != "Draft",
                     "hasInvoiceNumber": name != "Draft",
-                    "isSent": name in ("Sent", "Paid"),
+                    "isSent": name in (WAITING, "Sent", "Paid"),  # the seed: the transfer status is Sent
                     "isWaitingPayment": name == "Sent",
                     "isPaid": name == "Paid",
                 },
