@@ -11,6 +11,17 @@ Exactly one event per version, across crashes and restarts:
 
 Entity types without a change filter are read in full and compared with the versions published before.
 
+A record whose version field is empty takes the first of `fallback_version_fields` that is set (Severa:
+`createdDateTime` when `lastUpdatedDateTime` is null) and, with none set and `hash_unversioned`, a hash of its
+content (Procountor's `Product` has no version at all). A hashed version is kept in the watermark record until the
+same id shows another version: a changed record is seen, an unchanged one is not published again.
+
+Date-times without an offset are read in the source's time zone (`EntitySource.zone`). Where the zone's clocks go
+back (the autumn hour that comes twice), a naive time can mean two instants: the next read starts from the
+earlier one, less the length of the repeated hour when that start falls in the hour's first pass, and a version
+is kept in the watermark record while the later one is within reach of that read. So no edit in that hour is
+missed (whether the source compares instants or local clock times) and none is published twice.
+
 Nothing one record or one entity type does holds the rest: a version that cannot be published (over
 `MAX_EVENT_BYTES`, or not encodable) becomes an `ObservationFailed` naming it, and is not reported again; an
 entity type whose read or transaction fails is tried again after a backoff of its own while `poll_due` goes on
@@ -24,7 +35,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -62,6 +73,11 @@ class EntitySource:
     # Set when `fetch` answers summaries (id and version) and the full records cost more calls: the poller
     # drops the versions it has published, and `complete` reads only the rest in full.
     complete: Callable[[AsyncIterator[dict[str, Any]]], AsyncIterator[dict[str, Any]]] | None = None
+    # Read in order when `version_field` is empty; with none of them set either, a content hash when
+    # `hash_unversioned`, else the record is an error naming `version_field`.
+    fallback_version_fields: tuple[str, ...] = ()
+    hash_unversioned: bool = False
+    zone: tzinfo = UTC  # the time zone of versions without an offset
 
     def identity(self, item: dict[str, Any]) -> tuple[str, str]:
         """(id, version) of one entity, or EntityDataError naming the missing field."""
@@ -71,16 +87,20 @@ class EntitySource:
         if entity_id in (None, ""):
             raise EntityDataError(f"{self.entity}: field '{self.id_field}' is missing")
         if self.version_field is None:
-            digest = hashlib.sha256(dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:16]
-            return str(entity_id), f"sha256:{digest}"
-        version = item.get(self.version_field)
-        if not version:
+            return str(entity_id), content_version(item)
+        for name in (self.version_field, *self.fallback_version_fields):
+            version = item.get(name)
+            if version:
+                break
+        else:
+            if self.hash_unversioned:
+                return str(entity_id), content_version(item)
             raise EntityDataError(f"{self.entity} {entity_id}: field '{self.version_field}' is missing")
         try:
-            parse_version(str(version))
+            parse_version(str(version), self.zone)
         except ValueError:
             raise EntityDataError(
-                f"{self.entity} {entity_id}: field '{self.version_field}' is not a date-time: {version!r}"
+                f"{self.entity} {entity_id}: field '{name}' is not a date-time: {version!r}"
             ) from None
         return str(entity_id), str(version)
 
@@ -93,10 +113,44 @@ async def behind(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> 
     return False
 
 
-def parse_version(version: str) -> datetime:
-    """Source versions are date-times (Severa lastUpdatedDateTime, Procountor version); naive means UTC."""
+HASHED = "sha256:"
+
+
+def content_version(item: dict[str, Any]) -> str:
+    """The version of a record that has none: a hash of its content."""
+    return HASHED + hashlib.sha256(dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def parse_version(version: str, zone: tzinfo = UTC) -> datetime:
+    """Source versions are date-times (Severa lastUpdatedDateTime, Procountor version), in UTC. A naive one is in
+    `zone`; of the two instants a naive time in a repeated (or skipped) hour can mean, the earlier."""
+    return _readings(version, zone)[0]
+
+
+def latest_reading(version: str, zone: tzinfo = UTC) -> datetime:
+    """The later of the instants a naive version can mean (the same as `parse_version` outside a DST change)."""
+    return _readings(version, zone)[1]
+
+
+def _readings(version: str, zone: tzinfo) -> tuple[datetime, datetime]:
     parsed = datetime.fromisoformat(version.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo:
+        moment = parsed.astimezone(UTC)
+        return moment, moment
+    # In UTC at once: datetimes sharing one tzinfo compare and subtract without regard to `fold`.
+    first, second = (parsed.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
+    return min(first, second), max(first, second)
+
+
+def repeated_hour_margin(instant: datetime, zone: tzinfo) -> timedelta:
+    """How far to start a read earlier than `instant` so that a source comparing local clock times misses
+    nothing: the length of the repeated hour when `instant` falls in its first pass, else nothing."""
+    local = instant.astimezone(zone)
+    if local.fold:
+        return timedelta(0)
+    first, second = (local.replace(fold=fold).utcoffset() or timedelta(0) for fold in (0, 1))
+    repeated = first - second
+    return max(repeated, timedelta(0))
 
 
 @dataclass
@@ -211,7 +265,7 @@ class Poller:
         state = self.watermarks.get(source.entity, Watermark())
         since = None
         if source.incremental and state.watermark:
-            since = parse_version(state.watermark) - self.overlap
+            since = self._read_from(source, state.watermark)
         stats = PollStats()
         fresh: list[tuple[str, str, dict[str, Any]]] = []
         fresh_markers: set[str] = set()
@@ -300,20 +354,28 @@ class Poller:
                 continue
             yield summary
 
+    def _read_from(self, source: EntitySource, watermark: str) -> datetime:
+        """Where the read after `watermark` starts: the overlap before it, and the repeated hour's margin."""
+        start = parse_version(watermark, source.zone) - self.overlap
+        return start - repeated_hour_margin(start, source.zone)
+
     def _next_watermark(self, source: EntitySource, state: Watermark,
                         fresh: list[tuple[str, str, dict[str, Any]]], seen_now: set[str]) -> Watermark:
         if not source.incremental or source.version_field is None:
             # Full read: everything seen now is the new baseline (a version reappearing later is not new).
             return Watermark(None, seen_now | {f"{i}@{v}" for i, v, _ in fresh})
-        versions = [v for _, v, _ in fresh] + ([state.watermark] if state.watermark else [])
+        markers = state.published | {f"{i}@{v}" for i, v, _ in fresh}
+        # Hashed versions (records without a date): the latest one per id, kept until the id shows another.
+        shown_now = {m.rsplit("@", 1)[0] for m in seen_now}
+        hashed = {m for m in markers if _hashed(m) and (m in seen_now or m.rsplit("@", 1)[0] not in shown_now)}
+        versions = [v for _, v, _ in fresh if not v.startswith(HASHED)] + ([state.watermark] if state.watermark else [])
         if not versions:
-            return state
-        newest = max(versions, key=parse_version)
-        horizon = parse_version(newest) - self.overlap
-        # Keep only what a re-read from `horizon` can return again.
-        keep = {m for m in state.published | {f"{i}@{v}" for i, v, _ in fresh}
-                if parse_version(m.rsplit("@", 1)[1]) >= horizon}
-        return Watermark(newest, keep)
+            return Watermark(state.watermark, {m for m in markers if not _hashed(m)} | hashed)
+        newest = max(versions, key=lambda v: parse_version(v, source.zone))
+        horizon = self._read_from(source, newest)
+        # Keep only what a read from `horizon` can return again.
+        keep = {m for m in markers if not _hashed(m) and latest_reading(m.rsplit("@", 1)[1], source.zone) >= horizon}
+        return Watermark(newest, keep | hashed)
 
     def _observed(self, source: EntitySource, entity_id: str, version: str, item: dict[str, Any]) -> dict[str, Any]:
         event_id = f"{self.system}:{source.entity}:{entity_id}:{version}"
@@ -344,3 +406,7 @@ class Poller:
             "raw": None if raw is None else json.dumps(raw, default=str)[:4000],
             "occurred_at": now(),
         }
+
+
+def _hashed(marker: str) -> bool:
+    return marker.rsplit("@", 1)[1].startswith(HASHED)

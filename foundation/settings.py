@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+DEFAULT_SEVERA_TIME_ZONE = "Europe/Helsinki"
 ENV_PREFIX = "SEVPRO_"
 
 
@@ -91,6 +93,8 @@ class Settings(BaseSettings):
     # Severa's 10/s quota is shared with every other user of the same API credentials: leave them room (a 429
     # with Retry-After holds every request of the client for that long).
     severa_requests_per_second: float = Field(default=5.0, gt=0)
+    # The organisation's time zone (IANA name): Severa date-times without an offset are read in it (issue 12).
+    severa_time_zone: str = DEFAULT_SEVERA_TIME_ZONE
 
     procountor_url: str = "https://api.procountor.com/api"
     procountor_client_id: str = ""
@@ -145,6 +149,15 @@ class Settings(BaseSettings):
     console_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK_NAMES))
     # Secure cookies (HTTPS only); default: on, except when the console listens on loopback over plain HTTP.
     console_secure_cookies: bool | None = None
+
+    @field_validator("severa_time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name such as Europe/Helsinki") from None
+        return value
 
     @field_validator("console_allowed_hosts", mode="before")
     @classmethod

@@ -103,7 +103,8 @@ class Runtime:
             producer=producer, store=store, directory=directory, travel_directory=travel_directory,
             transfer=SalesInvoiceTransfer(severa, procountor, companies, emit, transfer_log=store, directory=directory,
                                           customer_ttl=settings.registry_poll_seconds, contexts=contexts,
-                                          row_mirror=InvoiceRowMirror(severa), invoice_reads=InvoiceReads(severa),
+                                          row_mirror=InvoiceRowMirror(severa, time_zone=settings.severa_time_zone),
+                                          invoice_reads=InvoiceReads(severa),
                                           registers=registers),
             travel=TravelReimbursementTransfer(severa, procountor, companies, emit, transfer_log=store,
                                                directory=travel_directory, contexts=contexts, registers=registers),
@@ -117,7 +118,8 @@ class Runtime:
     async def start_pollers(self) -> None:
         poller = severa_poller(self.bootstrap, self.settings.tenant, self.severa,
                                fast_interval=self.settings.invoice_poll_seconds,
-                               slow_interval=self.settings.registry_poll_seconds)
+                               slow_interval=self.settings.registry_poll_seconds,
+                               time_zone=self.settings.severa_time_zone)
         await poller.start()
         self.pollers.append(poller)
         await self._company_pollers()

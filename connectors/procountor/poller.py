@@ -61,7 +61,9 @@ def products(client: ProcountorClient) -> EntitySource:
     def fetch(since: datetime | None) -> AsyncIterator[Json]:
         return client.iter_products_changed_since(since)
 
-    return EntitySource("product", fetch, "id", "version")
+    # The public `Product` model has no `version` (procountor-api.md §8): without one, a product's version is a
+    # hash of its content, and with no dated version the watermark stays empty: every read is a full read.
+    return EntitySource("product", fetch, "id", "version", hash_unversioned=True)
 
 
 def dimensions(client: ProcountorClient) -> EntitySource:

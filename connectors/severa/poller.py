@@ -2,16 +2,24 @@
 
 Entity types with `changedSince` are read incrementally (>= semantics, with the shared poller's overlap);
 invoice and travel reimbursement statuses have no change filter and are read in full and compared.
+
+A version is `lastUpdatedDateTime`; the public models allow it to be null, and then it is `createdDateTime`, and
+without either a hash of the record's content (connectors/polling.py). A date-time without an offset is the
+organisation's local time (`time_zone`, SEVPRO_SEVERA_TIME_ZONE, default Europe/Helsinki): the reference does not
+say which zone Severa's naive date-times are in, and read as UTC they would move the next read hours past edits.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from connectors.polling import EntitySource, Poller
+from connectors.polling import EntitySource, FetchChanged, Poller
 from connectors.severa.client import SeveraClient
 from foundation.privacy import minimal_user
+from foundation.settings import DEFAULT_SEVERA_TIME_ZONE
 from foundation.types import Json
 
 
@@ -52,22 +60,34 @@ def _minimised_users(fetch: Callable[[datetime | None], AsyncIterator[Json]]
     return minimised
 
 
-def severa_sources(client: SeveraClient) -> list[EntitySource]:
+def severa_source(entity: str, fetch: FetchChanged, *, time_zone: tzinfo | str = DEFAULT_SEVERA_TIME_ZONE,
+                  **options: Any) -> EntitySource:
+    """One Severa entity type read by `changedSince`: versioned by `lastUpdatedDateTime`, else `createdDateTime`,
+    else a content hash; naive date-times in the organisation's `time_zone`."""
+    zone = ZoneInfo(time_zone) if isinstance(time_zone, str) else time_zone
+    return EntitySource(entity, fetch, "guid", "lastUpdatedDateTime", fallback_version_fields=("createdDateTime",),
+                        hash_unversioned=True, zone=zone, **options)
+
+
+def severa_sources(client: SeveraClient, time_zone: tzinfo | str = DEFAULT_SEVERA_TIME_ZONE) -> list[EntitySource]:
     """Every Severa entity type the integration reads: invoices and travel reimbursements first (what users
     wait for; a transfer reads what else it needs itself), then the registries a transfer uses."""
-    changed = "lastUpdatedDateTime"
+
+    def source(entity: str, fetch: FetchChanged, **options: Any) -> EntitySource:
+        return severa_source(entity, fetch, time_zone=time_zone, **options)
+
     return [
-        EntitySource("invoice", _iterated(client.iter_invoices), "guid", changed,
-                     company_of=lambda invoice: invoice.get("invoiceNumberBusinessUnitGuid")),
-        EntitySource("travel_reimbursement", _iterated(client.iter_travel_reimbursements), "guid", changed),
-        EntitySource("business_unit", _listed(client.list_business_units), "guid", changed),
-        EntitySource("cost_center", _listed(client.list_cost_centers), "guid", changed),
-        EntitySource("product", _listed(client.list_products), "guid", changed),
-        EntitySource("work_type", _listed(client.list_work_types), "guid", changed),
-        EntitySource("travel_expense_type", _listed(client.list_travel_expense_types), "guid", changed),
-        EntitySource("project", _iterated(client.iter_projects), "guid", changed),
-        EntitySource("user", _minimised_users(_iterated(client.iter_users)), "guid", changed),
-        EntitySource("customer", _iterated(client.iter_customers), "guid", changed),
+        source("invoice", _iterated(client.iter_invoices),
+               company_of=lambda invoice: invoice.get("invoiceNumberBusinessUnitGuid")),
+        source("travel_reimbursement", _iterated(client.iter_travel_reimbursements)),
+        source("business_unit", _listed(client.list_business_units)),
+        source("cost_center", _listed(client.list_cost_centers)),
+        source("product", _listed(client.list_products)),
+        source("work_type", _listed(client.list_work_types)),
+        source("travel_expense_type", _listed(client.list_travel_expense_types)),
+        source("project", _iterated(client.iter_projects)),
+        source("user", _minimised_users(_iterated(client.iter_users))),
+        source("customer", _iterated(client.iter_customers)),
         EntitySource("invoice_status", _full(client.list_invoice_statuses), "guid", None, incremental=False),
         EntitySource("travel_reimbursement_status", _full(client.list_travel_reimbursement_statuses), "guid",
                      None, incremental=False),
@@ -79,13 +99,13 @@ FAST_ENTITIES = ("invoice", "travel_reimbursement")
 
 def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities: list[str] | None = None,
                   overlap: timedelta = timedelta(seconds=30), fast_interval: float = 1.0,
-                  slow_interval: float = 60.0) -> Poller:
+                  slow_interval: float = 60.0, time_zone: tzinfo | str = DEFAULT_SEVERA_TIME_ZONE) -> Poller:
     """A poller over all (or the named) Severa entity types of one tenant.
 
     Invoices and travel reimbursements are read every `fast_interval` seconds (the transfer latency), the
     registries every `slow_interval` (they change rarely, and the API allows 10 requests a second in all).
     """
-    sources = severa_sources(client)
+    sources = severa_sources(client, time_zone)
     if entities is not None:
         sources = [s for s in sources if s.entity in entities]
     for source in sources:

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
-from connectors.polling import parse_version
+from connectors.polling import latest_reading, parse_version
 from connectors.severa.client import SeveraClient
 from foundation.logs import get_logger
+from foundation.settings import DEFAULT_SEVERA_TIME_ZONE
 from foundation.types import Json
 
 log = get_logger(__name__)
@@ -36,8 +38,10 @@ class InvoiceRowMirror:
 
     def __init__(self, client: SeveraClient, *, horizon: timedelta = timedelta(days=2),
                  lag: timedelta = timedelta(seconds=10),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 time_zone: tzinfo | str = DEFAULT_SEVERA_TIME_ZONE) -> None:
         self.client = client
+        self.zone = ZoneInfo(time_zone) if isinstance(time_zone, str) else time_zone  # of naive date-times
         self.horizon = horizon  # how far back the mirror reaches (and keeps rows)
         self.lag = lag
         self.clock = clock
@@ -50,8 +54,8 @@ class InvoiceRowMirror:
         """The rows of `invoice` at `version` (the version that entered the transfer status), or None when the
         mirror cannot answer for them (the caller then reads them per invoice)."""
         try:
-            changed = parse_version(version)
-            created = parse_version(str(invoice["createdDateTime"]))
+            changed = parse_version(version, self.zone)
+            created = parse_version(str(invoice["createdDateTime"]), self.zone)
             guid = str(invoice["guid"])
         except (KeyError, ValueError):
             return None
@@ -96,15 +100,15 @@ class InvoiceRowMirror:
         """Drop rows older than `since`: no invoice the mirror answers for (created at or after it) has them."""
         for invoice_guid in list(self._rows):
             rows = self._rows[invoice_guid]
-            for row_guid in [g for g, r in rows.items() if _changed(r) < since]:
+            for row_guid in [g for g, r in rows.items() if _changed(r, self.zone) < since]:
                 del rows[row_guid]
             if not rows:
                 del self._rows[invoice_guid]
 
 
-def _changed(row: Json) -> datetime:
+def _changed(row: Json, zone: tzinfo) -> datetime:
     try:
-        return parse_version(str(row.get("lastUpdatedDateTime") or row.get("createdDateTime")))
+        return latest_reading(str(row.get("lastUpdatedDateTime") or row.get("createdDateTime")), zone)
     except ValueError:
         return datetime.max.replace(tzinfo=UTC)  # kept: never dropped for a date it does not have
 

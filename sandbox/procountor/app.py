@@ -516,8 +516,8 @@ class Sandbox:
                     and (start is None or not p.get("endDate") or date.fromisoformat(p["endDate"]) >= start)
                 )
             ]
-        items = filter_times(items, "version", q.get("versionStartDate"), q.get("versionEndDate"))
-        return page(request, items, lambda p: p)
+        items = filter_times(items, "_version", q.get("versionStartDate"), q.get("versionEndDate"))
+        return page(request, items, public)
 
     async def post_product(self, request: Request, company: Company) -> Response:
         body = await request.json()
@@ -525,9 +525,10 @@ class Sandbox:
         if errors:
             raise ApiError(400, errors)
         product = {k: v for k, v in body.items() if k not in {"id", "version"}}
-        product.update(id=company.new_id(), version=self.store.next_version())
+        # The public Product model has no version (procountor-api.md §8): kept private, for `versionStartDate`.
+        product.update(id=company.new_id(), _version=self.store.next_version())
         company.products[product["id"]] = product
-        return JSONResponse(product)
+        return JSONResponse(public(product))
 
     async def get_products(self, request: Request, company: Company) -> Response:
         return batch(request, company.products, "Product")
@@ -810,7 +811,7 @@ def filter_times(
         lo: datetime | None = parse_datetime(start) if start else None
         hi: datetime | None = parse_datetime(end) if end else None
     except ValueError:
-        raise ApiError.one(400, f"{key}StartDate", "INVALID_VALUE") from None
+        raise ApiError.one(400, f"{key.lstrip('_')}StartDate", "INVALID_VALUE") from None
     return [
         i
         for i in items

@@ -309,7 +309,8 @@ def product(
         "currency": "EUR" if company.country == "FINLAND" else "SEK",
         "productLocalizations": [],
         "productGroupId": None,
-        "version": store.next_version(),
+        # Private: the public Product model has no version (procountor-api.md §8); `versionStartDate` filters on it.
+        "_version": store.next_version(),
     }
     if ptype == "TRAVEL":
         body.update(startDate="2026-01-01", endDate="2026-12-31")
