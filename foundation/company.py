@@ -91,6 +91,22 @@ class SalesInvoiceSettings(_Strict):
     transfer_sales_accounts: bool = Field(
         default=False, description="Each row's Severa sales account becomes its Procountor ledger account "
         "(else Procountor's product defaults); the account must exist in Procountor's chart of accounts")
+    # Procountor's VAT status of the invoice (`vatStatus`): the codes are each Procountor environment's own
+    # (GET /vats/default lists them). `vat_status` is the status of a sale to a customer whose Severa VAT code is
+    # not in `vat_status_by_severa_vat_code` (1: domestic, in Finnish environments); the mapping gives the status per
+    # Severa VAT code of the customer (CustomerModel.invoicingVat.code), for other kinds of sale: EU goods or
+    # services, export, reverse charge. A customer invoiced at 0 % VAT whose code is not mapped is a configuration
+    # error before anything is written, not a domestic sale.
+    vat_status: int = Field(default=1, ge=0)
+    vat_status_by_severa_vat_code: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("vat_status_by_severa_vat_code")
+    @classmethod
+    def _vat_statuses(cls, value: dict[str, int]) -> dict[str, int]:
+        negative = sorted(code for code, status in value.items() if status < 0)
+        if negative or any(not code.strip() for code in value):
+            raise ValueError(f"codes must be non-empty and statuses 0 or more (see {negative or 'an empty code'})")
+        return {code.strip(): status for code, status in value.items()}
 
     @model_validator(mode="after")
     def _statuses_differ(self) -> Self:

@@ -54,6 +54,7 @@ from streams.mapping.products import customer_to_business_partner, missing_produ
 from streams.mapping.rows import row_code
 from streams.mapping.sales_invoice import map_sales_invoice
 from streams.mapping.severa_models import InvoiceRow, parse
+from streams.mapping.vat import check_sales_vat_status, sales_vat_status
 from streams.registers import Registers
 from streams.transfer import (
     Attempt,
@@ -171,6 +172,7 @@ class SalesInvoiceTransfer(ToProcountor):
         # customers, and two Severa calls per invoice are a third of its Severa budget.
         self._customers: dict[str, tuple[float, Json]] = {}
         self.customer_ttl = customer_ttl
+        self._vat_statuses_read: dict[str, list[Json]] = {}  # company name → its environment's VAT statuses
 
     async def _directory(self) -> CompanyDirectory:
         if self.directory is None:
@@ -200,6 +202,8 @@ class SalesInvoiceTransfer(ToProcountor):
             raise refused
         # Reads and every check first, so that a data error is reported before anything is written.
         customer = await self._customer(invoice, record)
+        vat = sales_vat_status(company, customer)  # the company's VAT status for this customer, or ConfigFailure
+        check_sales_vat_status(company, vat, await self._vat_statuses(context))
         partner = await self._find_partner(context, customer, record)
         await self._learn_product_codes(context, rows)
         accounts = await self._sales_accounts(context, rows, invoice, record)
@@ -211,6 +215,7 @@ class SalesInvoiceTransfer(ToProcountor):
             bank_account=context.invoice_bank_account(),
             fiscal_years=context.fiscal_years,
             original_procountor_invoice_number=await self._credited(context, invoice),
+            vat_status=vat.status,
         )
         if existing is not None and (other := not_ours(existing, body, record=record, number=invoice.get("number"),
                                                        source_id=request["source_id"])):
@@ -325,6 +330,14 @@ class SalesInvoiceTransfer(ToProcountor):
         customer["addresses"] = await self.severa.get_customer_addresses(guid)
         self._customers[guid] = (now + self.customer_ttl, customer)
         return customer
+
+    async def _vat_statuses(self, context: CompanyContext) -> list[Json]:
+        """The Procountor environment's VAT statuses (`GET /vats/default`), read once per company."""
+        name = context.settings.name
+        if name not in self._vat_statuses_read:
+            answer = await context.client.get_vat_percentages()
+            self._vat_statuses_read[name] = [s for s in answer.get("vatStatuses") or [] if isinstance(s, dict)]
+        return self._vat_statuses_read[name]
 
     async def _existing_invoice(self, context: CompanyContext, invoice: Json, batched: bool = False) -> Json | None:
         """The invoice an earlier attempt created, found by Severa's number in originalInvoiceNumber. `batched`:

@@ -37,7 +37,7 @@ from foundation.logs import get_logger, redact_text
 from foundation.types import Emit, Json
 from projections.reprocess import original_request_id
 from schemas.codec import now
-from streams.mapping.errors import TransferDataError, classify_procountor_error, solution_for
+from streams.mapping.errors import ConfigFailure, TransferDataError, classify_procountor_error, solution_for
 from streams.mapping.text import non_cp1252
 
 if TYPE_CHECKING:
@@ -254,14 +254,6 @@ def _local_time(value: Any) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
-class ConfigFailure(Exception):
-    """An API refused the integration's configuration (credentials, scopes, API key), not the record's data."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def config_failure(error: ApiAuthError) -> ConfigFailure:
     """Severa 401/403 and Procountor 401 (reference: credentials, scopes, API key) as the user's error code."""
     if isinstance(error, SeveraForbidden):
@@ -431,7 +423,7 @@ class Transfer:
         except ConfigFailure as failure:
             record = self._record(request)
             await self._outcome(request, attempt, "failed_config", error={
-                "code": failure.code, "kind": "config", "record": record, "field": None, "value": None,
+                "code": failure.code, "kind": "config", "record": record, "field": failure.field, "value": None,
                 "message": str(failure)[:1000], "solution": solution_for(failure.code),
             })
             log.warning("transfer failed: configuration", record=record, code=failure.code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sandbox.severa.store import Record, SeveraStore, ValidationProblem, finnish_reference, money
 
@@ -294,6 +295,18 @@ def travel_expense_type(store: SeveraStore, body: Record) -> Record:
 # --------------------------------------------------------------- customers
 
 
+def _invoicing_vat(store: SeveraStore, given: Any) -> Record | None:
+    """CustomerModel.invoicingVat (CustomerInvoicingVat {guid, percentage, code}): the organisation's VAT rate the
+    customer is invoiced at, named by its guid."""
+    if given is None:
+        return None
+    guid = given.get("guid") if isinstance(given, dict) else None
+    rate = store.get("vatrates", guid) if isinstance(guid, str) else None
+    if rate is None:
+        raise ValidationProblem(f"invoicingVat.guid: no vat rate with guid '{guid}'", name="invoicingVat.guid")
+    return {"guid": rate["guid"], "percentage": rate["percentage"], "code": rate.get("code")}
+
+
 def customer(store: SeveraStore, body: Record) -> Record:
     number = body.get("number")
     if number is None:
@@ -332,7 +345,7 @@ def customer(store: SeveraStore, body: Record) -> Record:
         "pricelist": None,
         "paymentTerm": body.get("paymentTerm"),
         "overdueInterest": body.get("overdueInterest"),
-        "invoicingVat": None,
+        "invoicingVat": _invoicing_vat(store, body.get("invoicingVat")),
         "eInvoiceAddress": body.get("eInvoiceAddress"),
         "eInvoiceOperator": body.get("eInvoiceOperator"),
         "organizationUnitNumber": body.get("organizationUnitNumber"),

@@ -178,6 +178,13 @@ SOLUTIONS: dict[str, str] = {
         "Severa refused a request for want of an API scope, add-on or right (the message names it). Grant the "
         "integration's API client the scope in Severa's settings; the transfer is retried automatically."
     ),
+    "VAT_STATUS_NOT_CONFIGURED": (
+        "The company's settings give no Procountor VAT status for this sale, or give one the Procountor "
+        "environment does not have (the message names the company, the setting and the customer's Severa VAT "
+        "code). Set sales_invoices.vat_status, or add the code to sales_invoices.vat_status_by_severa_vat_code, "
+        "with a sales VAT status of the environment (Procountor: GET /vats/default); the transfer is retried "
+        "automatically."
+    ),
     "BANK_ACCOUNT_NOT_FOUND": (
         "The company's bank account for sales invoices was not found among its Procountor bank accounts (the "
         "message names the company and the setting). Set bank_account_iban (and bank_account_currency) in the "
@@ -210,6 +217,17 @@ def solution_for(code: str) -> str:
             "exceeded. Check the field named in the error and correct the information on the invoice."
         )
     return SOLUTIONS["UNKNOWN"]
+
+
+class ConfigFailure(Exception):
+    """The integration's configuration is refused or incomplete (credentials, scopes, API key; a company setting the
+    record needs), not the record's data: fixed in the settings, retried on the next cycle. `field` names the
+    company setting, where one is to blame."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 class TransferDataError(Exception):

@@ -39,6 +39,7 @@ from streams.mapping.languages import COMPANY_LANGUAGE, LABELS, to_procountor_la
 from streams.mapping.money import cents
 from streams.mapping.rows import map_rows, ordered_rows
 from streams.mapping.severa_models import Customer, Invoice, parse
+from streams.mapping.vat import sales_vat_status
 
 
 def validate_sales_invoice(
@@ -51,7 +52,7 @@ def validate_sales_invoice(
     known_product_codes: set[str] | None = None,
     bank_account: str | None = None,
     fiscal_years: list[dict[str, Any]] | None = None,
-    vat_status: int | None = 1,
+    vat_status: int | None = None,
     original_procountor_invoice_number: int | None = None,
 ) -> list[TransferDataError]:
     """Every data error that would stop this invoice, in field order; empty when it can be transferred."""
@@ -79,7 +80,7 @@ def map_sales_invoice(
     known_product_codes: set[str] | None = None,
     bank_account: str | None = None,
     fiscal_years: list[dict[str, Any]] | None = None,
-    vat_status: int | None = 1,
+    vat_status: int | None = None,
     original_procountor_invoice_number: int | None = None,
 ) -> dict[str, Any]:
     """The Procountor ``POST /invoices`` body for a Severa sales invoice; raises the first data error.
@@ -89,7 +90,8 @@ def map_sales_invoice(
     ``contact_email``: the selected customer contact's email; ``known_product_codes``: codes in Procountor's
     product registers (None skips the check); ``bank_account``: the company's IBAN; ``fiscal_years``:
     Procountor's fiscal years (None skips the closed-period pre-check); ``vat_status``: Procountor's VAT
-    status code for the sale (environment data, 1 = domestic in the demo; None omits it).
+    status code for the sale (environment data); None takes it from the company settings and the customer
+    (``vat.sales_vat_status``: a ConfigFailure when they give none).
     """
     body, errors = _build(
         invoice,
@@ -122,6 +124,8 @@ def _build(
     original_procountor_invoice_number: int | None,
 ) -> tuple[dict[str, Any], list[TransferDataError]]:
     record = record_name(invoice_data)
+    if vat_status is None:
+        vat_status = sales_vat_status(settings, customer_data).status  # a configuration error before any data error
     try:
         invoice = parse(Invoice, invoice_data, record=record, prefix="invoice")
         customer = parse(Customer, customer_data, record=record, prefix="customer")
@@ -241,8 +245,7 @@ def _build(
         body["additionalInformation"] = additional
     if notes is not None:
         body["notes"] = notes
-    if vat_status is not None:
-        body["vatStatus"] = vat_status
+    body["vatStatus"] = vat_status
     if channel == "ELECTRONIC_INVOICE":
         # Since Procountor 22.11 an e-invoice needs the address in billingAddress too.
         body["billingAddress"] = dict(counter_party["counterPartyAddress"])

@@ -326,3 +326,19 @@ async def test_money_is_read_as_decimal_never_float(severa_readonly) -> None:
     amounts = [invoice["totalIncludingTax"]["amount"]] + [r["unitPrice"]["amount"] for r in rows]
     assert amounts and all(isinstance(a, Decimal | int) for a in amounts), amounts
     assert not any(isinstance(r.get("vatRate"), float) for r in rows)
+
+
+async def test_a_customer_is_created_with_its_invoicing_vat(severa) -> None:
+    """Severa's CustomerModel has `invoicingVat {guid, percentage, code}` (the rate the customer is invoiced at, with
+    its code): the sandbox keeps it (it answered null whatever was given), and an unknown rate is refused by name."""
+    from tests.public_reference import severa_model
+
+    assert "invoicingVat" in {f["name"] for f in severa_model("CustomerModel")["fields"]}
+    zero = next(r for r in severa.store.all("vatrates") if r["percentage"] == 0)
+    async with severa.client() as client:
+        created = await client.create_customer({"name": "EU Customer GmbH", "invoicingVat": {"guid": zero["guid"]}})
+        read = await client.get_customer(created["guid"])
+        assert read["invoicingVat"] == {"guid": zero["guid"], "percentage": 0, "code": zero["code"]}
+        with pytest.raises(SeveraValidationError) as invalid:
+            await client.create_customer({"name": "Unknown Rate Oy", "invoicingVat": {"guid": "not-a-rate"}})
+        assert invalid.value.status == 400
