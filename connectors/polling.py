@@ -373,8 +373,10 @@ class Poller:
             return Watermark(state.watermark, {m for m in markers if not _hashed(m)} | hashed)
         newest = max(versions, key=lambda v: parse_version(v, source.zone))
         horizon = self._read_from(source, newest)
-        # Keep only what a read from `horizon` can return again.
-        keep = {m for m in markers if not _hashed(m) and latest_reading(m.rsplit("@", 1)[1], source.zone) >= horizon}
+        # Keep what a read from `horizon` can return again, and what this read returned whatever its date (a record
+        # whose lastUpdatedDateTime is null goes by its old createdDateTime, and a source may list it every time).
+        keep = {m for m in markers if not _hashed(m)
+                and (m in seen_now or latest_reading(m.rsplit("@", 1)[1], source.zone) >= horizon)}
         return Watermark(newest, keep | hashed)
 
     def _observed(self, source: EntitySource, entity_id: str, version: str, item: dict[str, Any]) -> dict[str, Any]:

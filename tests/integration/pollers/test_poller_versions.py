@@ -105,6 +105,30 @@ async def test_a_severa_record_with_null_last_updated_is_published_once_by_its_c
     assert [e["source_version"] for e in events] == [product["createdDateTime"], product["lastUpdatedDateTime"]]
 
 
+async def test_a_record_with_null_last_updated_listed_by_every_read_is_published_once(kafka, unique) -> None:
+    """The references do not say how `changedSince` treats a null `lastUpdatedDateTime`: a source may list such a
+    record on every read. Its version (its old `createdDateTime`) is far behind the watermark, yet it is not
+    published again."""
+    entity, tenant = f"nullall{unique}", f"nla{unique}"
+    clock = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    never_updated = {"guid": "old", "name": "Old", "lastUpdatedDateTime": None,
+                     "createdDateTime": "2020-01-01T08:00:00Z"}
+    busy: dict[str, Any] = {"guid": "busy", "name": "Busy 0", "createdDateTime": clock.isoformat()}
+
+    async def fetch(since: datetime | None) -> AsyncIterator[dict[str, Any]]:
+        yield dict(never_updated)  # whatever `since` is
+        if since is None or datetime.fromisoformat(busy["lastUpdatedDateTime"]) >= since:
+            yield dict(busy)
+
+    async with Poller(kafka.bootstrap, "fake", tenant, [severa_source(entity, fetch)]) as poller:
+        for minute in range(1, 5):  # the watermark moves on by minutes: far past the overlap
+            busy.update(name=f"Busy {minute}", lastUpdatedDateTime=(clock + timedelta(minutes=minute)).isoformat())
+            await poller.poll_once()
+            await poller.poll_once()
+    per_record = Counter(e["entity_id"] for e in await _published(kafka.bootstrap, "fake", entity, tenant))
+    assert per_record == Counter({"old": 1, "busy": 4})
+
+
 class NaiveSeveraSystem:
     """A fake Severa entity list answering date-times without an offset, as a clock in `zone` shows them.
 
