@@ -172,7 +172,6 @@ class SalesInvoiceTransfer(ToProcountor):
         # customers, and two Severa calls per invoice are a third of its Severa budget.
         self._customers: dict[str, tuple[float, Json]] = {}
         self.customer_ttl = customer_ttl
-        self._vat_statuses_read: dict[str, list[Json]] = {}  # company name → its environment's VAT statuses
 
     async def _directory(self) -> CompanyDirectory:
         if self.directory is None:
@@ -332,12 +331,12 @@ class SalesInvoiceTransfer(ToProcountor):
         return customer
 
     async def _vat_statuses(self, context: CompanyContext) -> list[Json]:
-        """The Procountor environment's VAT statuses (`GET /vats/default`), read once per company."""
-        name = context.settings.name
-        if name not in self._vat_statuses_read:
+        """The Procountor environment's VAT statuses (`GET /vats/default`), read once per environment (a new API key
+        gives the company a new context, read again)."""
+        if context.vat_statuses is None:
             answer = await context.client.get_vat_percentages()
-            self._vat_statuses_read[name] = [s for s in answer.get("vatStatuses") or [] if isinstance(s, dict)]
-        return self._vat_statuses_read[name]
+            context.vat_statuses = [s for s in answer.get("vatStatuses") or [] if isinstance(s, dict)]
+        return context.vat_statuses
 
     async def _existing_invoice(self, context: CompanyContext, invoice: Json, batched: bool = False) -> Json | None:
         """The invoice an earlier attempt created, found by Severa's number in originalInvoiceNumber. `batched`:

@@ -476,6 +476,7 @@ class CompanyContext:
     dimensions: dict[str, Json] = field(default_factory=dict)  # dimension name → dimension with items
     product_codes: set[str] = field(default_factory=set)  # codes known to exist
     partners: dict[str, Json] = field(default_factory=dict)  # customer number → partner
+    vat_statuses: list[Json] | None = None  # the environment's VAT statuses (GET /vats/default), read when first needed
     ledger_accounts: list[Json] | None = None  # the chart of accounts, read when rows' sales accounts are used
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     items_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one find-or-create of an item at a time
