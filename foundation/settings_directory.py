@@ -241,8 +241,9 @@ class SettingsWriter:
                 raise
             for name, topic, key, record in planned:
                 value = encode(name, record)
-                await producer.send(topic, key=key, value=value)
-                await producer.send(topics.settings_history(), key=topics.key(tenant), value=value)
+                # Each send waited for: a writer fenced out hears it here, not from a future left unread.
+                await producer.send_and_wait(topic, key=key, value=value)
+                await producer.send_and_wait(topics.settings_history(), key=topics.key(tenant), value=value)
             await producer.commit_transaction()
         except ProducerFenced:
             raise SettingsConflict("another change of the settings was being made at the same moment; nothing of "

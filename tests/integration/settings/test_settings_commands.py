@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
@@ -185,3 +186,33 @@ def test_a_worker_on_topic_settings_refuses_to_start_without_them_naming_what_to
     result = worker()  # now the settings are there, but this host lacks the API keys they name
     assert result.returncode == 2, result.stdout + result.stderr
     assert "company 'FI'" in result.stdout and "SEVPRO_PROCOUNTOR_API_KEY_FI" in result.stdout
+
+
+def test_two_people_changing_settings_at_once_never_lose_a_change(deployment: str) -> None:
+    """Each writer fences the others before it reads: both changes end up in force, or the one fenced out is told
+    so and published nothing; never one silently overwriting the other with the settings it read before."""
+    from foundation.settings_directory import SettingsConflict, SettingsWriter, read_directory
+    from foundation.settings_events import assign, validate_company
+
+    assert sevpro("settings", "import", str(demo_companies_path()))[0] == 0
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+
+    def change(field: str, value: str) -> Any:
+        def edit(current: dict[str, Any]) -> dict[str, Any]:
+            return {"FI": validate_company("FI", assign(current["FI"].model_dump(mode="json"), {field: value}))}
+        return edit
+
+    async def both() -> list[Any]:
+        writers = [SettingsWriter(bootstrap, changed_by=who, origin="test") for who in ("erin", "frank")]
+        edits = [change("create_products", "false"), change("sales_invoices.attachments", "breakdown")]
+        changes = [w.change_companies(deployment, edit) for w, edit in zip(writers, edits, strict=True)]
+        return await asyncio.gather(*changes, return_exceptions=True)
+
+    outcomes = asyncio.run(both())
+    assert all(isinstance(o, list) or isinstance(o, SettingsConflict) for o in outcomes), outcomes
+    final = asyncio.run(read_directory(bootstrap)).company_settings(deployment)["FI"]
+    made = [o[0]["changed_by"] for o in outcomes if isinstance(o, list)]
+    assert made, outcomes
+    assert (final.create_products is False) == ("erin" in made)
+    assert (final.sales_invoices.attachments == "breakdown") == ("frank" in made)  # the demo's FI has "pdf"
+    assert [r["revision"] for r in history(deployment, "FI")] == list(range(1, len(made) + 2))
