@@ -52,6 +52,12 @@ class WorkerState:
     poll_round: asyncio.Task[None] | None = None
     poll_failures: dict[int, tuple[int, float]] = field(default_factory=dict)
     notifications: NotificationFeed | None = None
+    retry_due: float | None = None  # loop time of the retry cycle that follows a rebalance
+
+
+#: After a rebalance, what the workers held (streams/registers.py) is requested again this soon, once the
+#: projections have its outcomes, instead of on the next transient retry cycle.
+RETRY_AFTER_REBALANCE_SECONDS = 5.0
 
 
 def _backoff() -> Iterator[float]:
@@ -216,13 +222,21 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
         """Transfer travel reimbursements as Procountor travel invoices, in order."""
         await transfer_each(stream, "travel_reimbursement_transfer", lambda runtime: runtime.travel)
 
-    def answers_give_up() -> None:
-        """In a rebalance the registry_create agent gets no request, and faust waits for the transfers in hand,
-        which wait for its answers: they end as transient failures at once (retried) instead of stalling it."""
+    def rebalance_started() -> None:
+        """faust calls this in its consumer thread as the group starts to rebalance, then waits for every event
+        the worker holds: registry asks end, and held transfers end before any write, at once (transient,
+        retried), so that the worker rejoins within the broker's rebalance timeout (streams/registers.py)."""
         if starter.runtime is not None:
-            starter.runtime.answers.give_up("a rebalance of the worker group started")
+            starter.runtime.answers.rebalance_started()
 
-    app.rebalance_listeners = [answers_give_up]
+    app.rebalance_listeners = [rebalance_started]
+
+    @app.on_partitions_assigned.connect
+    async def rebalance_ended(sender: Any, /, *args: Any, **kwargs: Any) -> None:
+        """The worker has its partitions again: registry requests are owned and answered, transfers go on."""
+        if starter.runtime is not None:
+            starter.runtime.answers.rebalance_ended()
+        state.retry_due = asyncio.get_running_loop().time() + RETRY_AFTER_REBALANCE_SECONDS
 
     @app.agent(app.raw_topic(topics.registry_create_requested()))
     async def registry_create(stream: Any) -> None:
@@ -288,16 +302,29 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
                 log.error("poll failed, backing off", system=poller.system, tenant=poller.tenant,
                           failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")
 
-    @app.timer(interval=settings.transient_retry_seconds, on_leader=True)
-    async def retry_transient_failures() -> None:
-        """Failed-transient and failed-config transfers are requested again on the next cycle, through the
-        normal idempotent path."""
+    async def retry_failures_now() -> None:
+        """Failed-transient and failed-config transfers are requested again, through the normal idempotent path."""
+        if state.stopping:
+            return
         runtime = await starter.get()
         if runtime.stopped:
             return
         retried = await retry_failures(bootstrap, runtime.store, tenant)
         if retried:
             log.info("transient and configuration failures requested again", count=len(retried))
+
+    @app.timer(interval=1.0, on_leader=True)
+    async def retry_after_rebalance() -> None:
+        """Leader-only: the transfers the workers ended at a rebalance, nothing written, are requested again
+        a few seconds after it, not on the next cycle."""
+        if state.retry_due is not None and asyncio.get_running_loop().time() >= state.retry_due:
+            state.retry_due = None
+            await retry_failures_now()
+
+    @app.timer(interval=settings.transient_retry_seconds, on_leader=True)
+    async def retry_transient_failures() -> None:
+        """Leader-only: failed-transient and failed-config transfers are requested again on every cycle."""
+        await retry_failures_now()
 
     @app.task
     async def run_projector() -> None:

@@ -12,6 +12,17 @@ every creation goes through `Registers.ensure`:
   `registry.create.answered`, which every worker reads from its end (`Answers`). A second request for a key
   finds what the first created. The owner publishes the `IdLinked` of what it created.
 - Without a broker (tests, one-off tools: no `Answers`), `ensure` finds or creates in place, under the lock.
+
+A rebalance of the worker group is the worst moment. From its start until the worker has its partitions again
+nobody owns a request partition, so no answer can come; and faust waits for every event the worker holds (up to
+`transfer_concurrency * 4` sales-invoice requests) before the worker may rejoin. A worker that holds them longer
+than the broker's rebalance timeout (faust's 60 s) is dropped from the group, and the other worker carries out
+the same requests from the last committed offsets while this one still writes: invoices written twice, and the
+group rebalancing again and again (seen in the two-worker end-to-end test). Hence, while the group rebalances
+(`Answers.rebalance_started` .. `rebalance_ended`), every ask waiting ends at once, no new ask is sent, and no
+transfer begins or makes its first write (`Registers.held`): they end as transient failures, nothing written,
+and the leader requests them again a few seconds after the rebalance (streams/agents.py). Only transfers
+already writing finish, which takes seconds, so the worker rejoins in time.
 """
 
 from __future__ import annotations
@@ -49,7 +60,9 @@ from streams.transfer import (
 )
 
 log = get_logger(__name__)
-ANSWER_SECONDS = 60.0  # no answer by then (the owner is rebalancing, or down): a transient failure, retried
+ANSWER_SECONDS = 60.0  # no answer by then (the owner is stuck, or down): a transient failure, retried
+REBALANCING = ("the worker group is rebalancing (a worker joined, left or stopped answering): nothing was "
+               "written; the transfer is requested again once the group is stable")
 
 
 # ----------------------------------------------------------------------------------------------- registries
@@ -155,6 +168,9 @@ class Answers:
         self.timeout = timeout
         self._waiting: dict[str, asyncio.Future[Json]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # From the start of a rebalance of the worker group until this worker has its partitions again.
+        self.rebalancing = False
 
     async def start(self) -> None:
         try:
@@ -162,6 +178,7 @@ class Answers:
         except KafkaError as exc:  # else every creation would wait for an answer that never comes
             raise RuntimeError(f"topic {topics.registry_create_answered()} cannot be read ({type(exc).__name__}): "
                                "the worker creates its topics when it starts (foundation.kafka.ensure_topics)") from exc
+        self._loop = asyncio.get_running_loop()
         await self.consumer.start()
         assigned = [TopicPartition(topics.registry_create_answered(), p) for p in sorted(partitions)]
         self.consumer.assign(assigned)
@@ -186,25 +203,46 @@ class Answers:
                         continue  # not ours to judge here: nobody waits for it
                     waiting = self._waiting.get(str(answer.get("causation_id")))
                     if waiting is not None and not waiting.done():
+                        log.info("registry answer received", registry=answer.get("registry"), key=answer.get("key"),
+                                 request=answer.get("causation_id"), created=answer.get("created"),
+                                 error=(answer.get("error") or {}).get("code"))
                         waiting.set_result(answer)
 
     async def ask(self, asked: Json) -> Json:
         waiting: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
-        self._waiting[asked["event_id"]] = waiting
+        self._waiting[asked["event_id"]] = waiting  # before the check: a rebalance starting from here ends it
         try:
+            if self.rebalancing:  # nobody owns the request's partition until the group is stable again
+                raise TransientFailure(REBALANCING)
             await self.send("RegistryCreateRequested", asked)
+            log.info("registry record asked", registry=asked["registry"], key=asked["key"],
+                     company=asked["company"], request=asked["event_id"])
             return await asyncio.wait_for(waiting, self.timeout)
         except TimeoutError:
             raise TransientFailure(f"no answer within {self.timeout:.0f} s from the worker that creates "
-                                   f"{asked['registry']} {asked['key']} (rebalancing, or down)") from None
+                                   f"{asked['registry']} {asked['key']} (stuck, or down)") from None
         finally:
             self._waiting.pop(asked["event_id"], None)
 
-    def give_up(self, reason: str) -> None:
-        """Every request still waiting ends now as a transient failure (it is retried on the next cycle)."""
-        for waiting in self._waiting.values():
-            if not waiting.done():
-                waiting.set_exception(TransientFailure(f"no answer about the registry record: {reason}"))
+    def rebalance_started(self) -> None:
+        """The worker group starts to rebalance (faust calls this in its consumer thread): every ask waiting
+        ends now, and asks are refused until `rebalance_ended`, as transient failures (retried)."""
+        self.rebalancing = True
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._give_up)  # the futures belong to the worker's loop
+
+    def rebalance_ended(self) -> None:
+        """This worker has its partitions again: the request partitions are owned, asks are answered."""
+        self.rebalancing = False
+        log.info("registry asks resumed: the worker group is stable again")
+
+    def _give_up(self) -> None:
+        waiting = [future for future in self._waiting.values() if not future.done()]
+        for future in waiting:
+            future.set_exception(TransientFailure(REBALANCING))
+        (log.warning if waiting else log.info)(
+            "the worker group is rebalancing: registry asks ended, none sent until it is stable",
+            asks_ended=len(waiting))
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -222,6 +260,10 @@ class Registers:
         self.answers = answers
         self.severa = severa  # the owner reads a person's user from Severa (see `_person_body`)
         self._locks: defaultdict[tuple[str, str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def held(self) -> str | None:
+        """Why no transfer of this worker may begin, or make its first write, now (None: it may)."""
+        return REBALANCING if self.answers is not None and self.answers.rebalancing else None
 
     async def ensure(self, emit: Emit, request: Json, context: CompanyContext, registry: str, key: str, body: Json,
                      record: str, severa_id: str | None = None) -> Json:

@@ -240,6 +240,7 @@ class SalesInvoiceTransfer(ToProcountor):
                 if existing.get("attachments"):
                     attachment = None  # uploaded by the attempt that made it
         if existing is None:
+            self._check_held()
             if partner is None:
                 partner = await self._create_partner(request, context, customer, record)
             await self._create_products(request, context, to_create)
@@ -252,6 +253,7 @@ class SalesInvoiceTransfer(ToProcountor):
         else:
             if retry:
                 await self._still_requested(company, request, existing)
+            self._check_held()
             items = await self._dimension_items(request, context, rows, invoice, accounts)
             target, adopted = existing, True
         target_id = str(target["id"])

@@ -374,6 +374,16 @@ class Transfer:
     def _record(self, request: Json) -> str:
         raise NotImplementedError
 
+    def _held(self) -> str | None:
+        """Why this worker may begin no transfer, nor make a first write, now (None: it may)."""
+        return None
+
+    def _check_held(self) -> None:
+        """At a transfer's start, and again before its first write: while the worker group rebalances, stop here
+        with nothing written (a transient failure, requested again on the next retry cycle)."""
+        if reason := self._held():
+            raise TransientFailure(reason)
+
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
         """The steps; returns the succeeded outcome's fields (target_id, target_number)."""
         raise NotImplementedError
@@ -404,6 +414,7 @@ class Transfer:
             return TransferResult("skipped")
         attempt = Attempt(attempt_number)
         try:
+            self._check_held()  # none begins while the worker group rebalances (see streams/registers.py)
             skip = await self._api_errors_classified(request, self._skip(request))
             if skip:
                 await self._outcome(request, None, "skipped", note=skip.note, target_id=skip.target_id,
@@ -561,6 +572,9 @@ class ToProcountor(Transfer):
         self.contexts = contexts if contexts is not None else company_contexts(companies, procountor)
         # And one Registers: every creation of a customer, product, person or item goes through it (one per key).
         self.registers = registers if registers is not None else _registers_in_place()
+
+    def _held(self) -> str | None:
+        return self.registers.held()
 
     async def _dimension_pairs(self, request: Json, context: CompanyContext, plan: list[Json]) -> list[Json]:
         """Per row of `plan`, the (dimensionId, itemId) pairs; items missing in Procountor are created."""

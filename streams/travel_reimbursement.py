@@ -195,6 +195,7 @@ class TravelReimbursementTransfer(ToProcountor):
         attachment = await self._attachment_file(reimbursement, existing, record)
         if existing is None:
             await self._still_requested(company, request)  # the last read before the first write
+            self._check_held()
             person = await self._write_person(request, context, user, code, person, wanted_person, record)
             body["partnerId"] = person["id"]
             items = await self._dimension_pairs(request, context, plan)
@@ -204,6 +205,7 @@ class TravelReimbursementTransfer(ToProcountor):
             adopted = False
         else:
             await self._still_requested(company, request, existing)
+            self._check_held()
             items = await self._dimension_pairs(request, context, plan)
             target, adopted = existing, True
         target_id = str(target["id"])
