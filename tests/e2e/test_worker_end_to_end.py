@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -17,13 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from foundation.kafka import admin_client
 from projections.store import ProjectionStore
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
+from schemas import topics
 from sevpro.demo import worker_environment
 from sevpro.kafka_broker import LocalKafkaBroker
 from streams.mapping.purchase_invoice import marked_invoice_id
+from tests.integration.transfer.race_data import race_invoices
 
 pytestmark = pytest.mark.integration
 WAITING = "Waiting for transfer to Procountor"
@@ -37,8 +41,8 @@ def _writes(server: SandboxServer) -> Counter[str]:
     return Counter({route: n for route, n in calls.items() if route.split(" ")[0] in WRITES and "token" not in route})
 
 
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
+def _start_worker(env: dict[str, str], log: Path, loglevel: str = "warning") -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", loglevel], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -385,3 +389,81 @@ def _free() -> int:
 
     return free_port()
 
+
+RACE_CUSTOMERS = (3001, 3002, 3003)  # new: no business partner in Procountor yet
+RACE_CODES = ("RACE-W0", "RACE-W1", "RACE-P0", "RACE-P1", "RACE-P2", "RACE-P3")  # new: no product either
+
+
+def _group_members(bootstrap: str, group: str) -> tuple[str, int]:
+    """(state, number of members) of a consumer group, as the broker sees it."""
+    async def describe() -> tuple[str, int]:
+        admin = admin_client(bootstrap)
+        await admin.start()
+        try:
+            [response] = await admin.describe_consumer_groups([group])
+            _, _, state, _, _, members = response.groups[0][:6]
+            return str(state), len(members)
+        finally:
+            await admin.close()
+
+    return asyncio.run(describe())
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("second_worker", ["in the group from the start", "joining in the middle of the race"])
+def test_two_workers_fifty_invoices_of_three_new_customers_one_partner_and_product_each(kafka, unique, tmp_path: Path,
+                                                                                        second_worker: str) -> None:
+    """Up to 16 transfers at once per worker, two workers of one tenant: fifty invoices of three new customers,
+    on six new product codes, moved to the transfer status at once. Every find-or-create of a partner or product
+    races, within a worker and across the two; Procountor must end with one of each, and every invoice once.
+
+    Joining in the middle: the group rebalances while the first worker holds most of the fifty (the worst
+    moment: it must let go of them within the broker's rebalance timeout, or the broker drops it and the second
+    worker carries out the same requests while it still writes; see streams/registers.py)."""
+    # Latency keeps every transfer's search and create in flight long enough to overlap the others'.
+    with SandboxServer(severa_app(seed="demo", latency_ms=20)) as severa, \
+            SandboxServer(procountor_app(seed="demo", latency_ms=150)) as procountor:
+        store = severa.app.state.store
+        demo_numbers = {str(i["number"]) for i in store.all("invoices") if i["status"]["name"] == WAITING}
+        race = race_invoices(store, 50, RACE_CUSTOMERS)
+        numbers = {str(i["number"]) for i in race}
+        app_id = f"race-{unique}"
+        env = worker_environment(kafka.bootstrap, severa.url, procountor.url, app_id)
+        env.update(SEVPRO_TENANT=f"race{unique}", SEVPRO_INVOICE_POLL_SECONDS="0.5")
+        logs = [tmp_path / "first.log", tmp_path / "second.log"]
+
+        def start(n: int) -> subprocess.Popen[bytes]:
+            # Its own home (projections), and the registry routing's lines in its log.
+            return _start_worker(env | {"SEVPRO_HOME": str(tmp_path / f"home{n}")}, logs[n], loglevel="info")
+
+        joining = second_worker.startswith("joining")
+        workers = [start(0)] if joining else [start(0), start(1)]
+        group = topics.named(app_id)  # the worker's consumer group is under the deployment's prefix
+        try:
+            # The demo's own invoices first: both workers are in the group, its partitions shared, when the race
+            # starts (a worker alone would prove nothing across workers).
+            _wait_for_log(tmp_path / "home0", env["SEVPRO_TENANT"], demo_numbers, workers[0], logs[0])
+            if not joining:
+                _wait_until(lambda: _group_members(kafka.bootstrap, group) == ("Stable", 2), workers[1], logs[1],
+                            timeout=120)
+            waiting = store.status_by_name("invoicestatuses", WAITING)["guid"]
+            for invoice in race:  # a user selects the fifty and moves them on in one go
+                store.set_invoice_status(invoice["guid"], waiting)
+            if joining:  # once the first worker writes the fifty, it holds the rest of them
+                _wait_until(lambda: bool(_created(procountor, numbers)), workers[0], logs[0], timeout=120)
+                workers.append(start(1))
+            entries = _wait_for_log(tmp_path / "home1", env["SEVPRO_TENANT"], demo_numbers | numbers, workers[1],
+                                    logs[1], timeout=300)
+            assert _group_members(kafka.bootstrap, group) == ("Stable", 2), "a worker left: no race between two"
+        finally:
+            for worker in workers:
+                _stop(worker)
+        fi = procountor.app.state.store.company("FI")
+        partners = Counter((p.get("invoicingInfo") or {}).get("customerNumber") for p in fi.partners.values())
+        products = Counter(p.get("code") for p in fi.products.values())
+        per_invoice = Counter(i["originalInvoiceNumber"] for i in _created(procountor, numbers | demo_numbers))
+    assert {str(n): partners[str(n)] for n in RACE_CUSTOMERS} == {str(n): 1 for n in RACE_CUSTOMERS}, partners
+    assert {code: products[code] for code in RACE_CODES} == dict.fromkeys(RACE_CODES, 1), products
+    assert Counter(e["state"] for e in entries if e["severa_number"] in numbers) == {"succeeded": 50}
+    assert {n for n in numbers if per_invoice[n] != 1} == set(), per_invoice
+    assert max(per_invoice.values()) == 1, per_invoice  # the demo's invoices too
