@@ -20,9 +20,9 @@ than the broker's rebalance timeout (faust's 60 s) is dropped from the group, an
 the same requests from the last committed offsets while this one still writes: invoices written twice, and the
 group rebalancing again and again (seen in the two-worker end-to-end test). Hence, while the group rebalances
 (`Answers.rebalance_started` .. `rebalance_ended`), every ask waiting ends at once, no new ask is sent, and no
-transfer begins or makes its first write (`Registers.held`): they end as transient failures, nothing written,
-and the leader requests them again a few seconds after the rebalance (streams/agents.py). Only transfers
-already writing finish, which takes seconds, so the worker rejoins in time.
+transfer begins or makes its first write, nor does an owner create a record (`Registers.held`): they end as
+transient failures, nothing written, and the leader requests them again a few seconds after the rebalance
+(streams/agents.py). Only transfers already writing finish, which takes seconds, so the worker rejoins in time.
 """
 
 from __future__ import annotations
@@ -137,15 +137,19 @@ REGISTRIES: dict[str, Registry] = {
 
 
 async def find_or_create(emit: Emit, cause: Json, context: CompanyContext, registry: str, key: str, body: Json,
-                         record: str, severa_id: str | None) -> tuple[Json, bool]:
+                         record: str, severa_id: str | None,
+                         held: Callable[[], str | None] = lambda: None) -> tuple[Json, bool]:
     """The record of `key`, created when Procountor has none; (record, created). Its caller makes sure no other
-    find_or_create of the same key runs at the same time. `cause`: tenant, company, correlation and event id
+    find_or_create of the same key runs at the same time; `held` says why that may no longer be so (the
+    request's partition may be another worker's by now). `cause`: tenant, company, correlation and event id
     of the transfer request, for the IdLinked of a created record."""
     kind = REGISTRIES[registry]
     found = await kind.find(context, key, body)
     if found is not None:
         kind.remember(context, key, body, found)
         return found, False
+    if reason := held():
+        raise TransientFailure(reason)
     created = await procountor_call(kind.create(context, key, body), record)
     kind.remember(context, key, body, created)
     await emit("IdLinked", link_event(cause, registry, severa_id, key, created["id"], created=True))
@@ -322,7 +326,7 @@ class Registers:
             elif personal:
                 body = await self._customer_body(context, asked)
             target, created = await find_or_create(emit, cause, context, asked["registry"], asked["key"], body,
-                                                   asked["record"], asked["severa_id"])
+                                                   asked["record"], asked["severa_id"], held=self.held)
             if asked["registry"] == "person":
                 target = {"id": target["id"]}  # the asker needs the id only; the rest is personal data
             elif personal:
