@@ -380,7 +380,7 @@ class Transfer:
 
     def _check_held(self) -> None:
         """At a transfer's start, and again before its first write: while the worker group rebalances, stop here
-        with nothing written (a transient failure, requested again on the next retry cycle)."""
+        with nothing written (a transient failure, requested again after the rebalance)."""
         if reason := self._held():
             raise TransientFailure(reason)
 
