@@ -29,11 +29,49 @@ from console.html import record_url
 from console.lag import EndOffsetsFetcher, Lag, kafka_end_offsets, measure_lag
 from console.metrics import render
 from console.queries import ConsoleQueries, TransferFilter
+from foundation.i18n import LANGUAGES, _, current_language, negotiate
 from projections.apply import STATES
 from projections.store import read_models_at
 
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MAX_PER_PAGE = 500
+
+
+LANGUAGE_COOKIE = "sevpro_language"
+LANGUAGE_COOKIE_DAYS = 365
+
+
+class ChooseLanguage:
+    """ASGI middleware: the language of the pages. The user's choice (`?lang=fi` from the selector in the header,
+    remembered in a cookie for a year), else the browser's Accept-Language, else English."""
+
+    def __init__(self, app: Any, secure_cookies: bool) -> None:
+        self.app = app
+        self.secure = secure_cookies
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        chosen = request.query_params.get("lang")
+        chosen = chosen if chosen in LANGUAGES else None
+        remembered = request.cookies.get(LANGUAGE_COOKIE)
+        language = chosen or (remembered if remembered in LANGUAGES else None) or negotiate(
+            request.headers.get("accept-language"))
+
+        async def remember(message: Any) -> None:
+            if chosen and message["type"] == "http.response.start":
+                cookie = (f"{LANGUAGE_COOKIE}={chosen}; Path=/; Max-Age={LANGUAGE_COOKIE_DAYS * 86400}; SameSite=Lax"
+                          + ("; Secure" if self.secure else ""))
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie.encode())]}
+            await send(message)
+
+        token = current_language.set(language)
+        try:
+            await self.app(scope, receive, remember)
+        finally:
+            current_language.reset(token)
 
 
 class BadParameter(ValueError):
@@ -117,7 +155,7 @@ def create_app(db_root: Path | str | None = None, bootstrap: str | None = None, 
         name, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
         target = safe_next(str(form.get("next") or ""))
         if not await run_in_threadpool(auth.check, name, password):
-            return HTMLResponse(pages.login(target, "Wrong user name or password.", name), status_code=401)
+            return HTMLResponse(pages.login(target, _("Wrong user name or password."), name), status_code=401)
         request.session.clear()  # a new session (and CSRF token) for the signed-in user
         request.session["user"] = name
         csrf_token(request)
@@ -228,6 +266,7 @@ def create_app(db_root: Path | str | None = None, bootstrap: str | None = None, 
         Middleware(TrustedHostMiddleware, allowed_hosts=list(auth.allowed_hosts), www_redirect=False),
         Middleware(SessionMiddleware, secret_key=auth.session_secret, session_cookie=SESSION_COOKIE,
                    max_age=int(auth.session_hours * 3600), same_site="lax", https_only=auth.secure_cookies),
+        Middleware(ChooseLanguage, secure_cookies=auth.secure_cookies),
         Middleware(RequireLogin, auth=auth),
     ]
     app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)

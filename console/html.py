@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from console.auth import CSRF_FIELD, current_csrf, current_user
+from foundation.i18n import LANGUAGE_NAMES, N_, _, current_language
 
 
 class Safe(str):
@@ -83,17 +84,17 @@ def state_badge(state: str | None) -> Safe:
     return fmt('<span class="badge state-{s}">{s}</span>', s=state or "unknown")
 
 
-def table(headers: Iterable[Any], rows: Iterable[Iterable[Any]], cls: str = "", empty: str = "Nothing here.") -> Safe:
+def table(headers: Iterable[Any], rows: Iterable[Iterable[Any]], cls: str = "", empty: str | None = None) -> Safe:
     head = join(fmt("<th>{h}</th>", h=h) for h in headers)
     body = [Safe("<tr>" + join(fmt("<td>{c}</td>", c=c) for c in row) + "</tr>") for row in rows]
     if not body:
-        return fmt('<p class="empty">{e}</p>', e=empty)
+        return fmt('<p class="empty">{e}</p>', e=empty or _("Nothing here."))
     return fmt('<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
                "</table></div>", cls=cls, head=head, body=join(body))
 
 
 def select(name: str, options: Iterable[str], selected: str | None, label: str) -> Safe:
-    opts = [Safe('<option value="">all</option>')]
+    opts = [fmt('<option value="">{a}</option>', a=_("all"))]
     opts += [fmt('<option value="{v}"{sel}>{v}</option>', v=o, sel=Safe(" selected") if o == selected else "")
              for o in options]
     return fmt('<label>{label}<select name="{n}">{o}</select></label>', label=label, n=name, o=join(opts))
@@ -104,7 +105,7 @@ def text_input(name: str, value: Any, label: str, kind: str = "text", placeholde
                label=label, k=kind, n=name, v=value or "", p=placeholder)
 
 
-NAV = (("/", "Overview"), ("/transfers", "Transfer log"), ("/ids", "ID map"), ("/metrics", "Metrics"))
+NAV = (("/", N_("Overview")), ("/transfers", N_("Transfer log")), ("/ids", N_("ID map")), ("/metrics", N_("Metrics")))
 
 CSS = """
 :root{--fg:#1f2933;--muted:#66788a;--line:#dde3ea;--bg:#f6f8fa;--card:#fff;--accent:#1d5fa8;
@@ -112,13 +113,15 @@ CSS = """
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 header{background:#17324d;color:#fff;padding:0 24px;display:flex;align-items:center;gap:24px;height:48px}
-header .brand{font-weight:600;letter-spacing:.2px}
+header .brand{font-weight:600;letter-spacing:.2px;white-space:nowrap}header form.who{white-space:nowrap}
 header nav a{color:#cfe0f1;text-decoration:none;margin-right:16px;padding:14px 0}
 header nav a.active,header nav a:hover{color:#fff;border-bottom:2px solid #fff}
-header .search{margin-left:auto}
+header .search{margin-left:auto}header .brand+nav.lang{margin-left:auto}
 header .search input{font:inherit;font-size:13px;padding:3px 8px;border-radius:4px;border:1px solid #3d5a78;
 background:#22405f;color:#fff;width:200px}header .search input::placeholder{color:#9fb6cc}
 header .when{color:#9fb6cc;font-size:12px}
+header nav.lang a{font-size:12px;margin-right:8px;padding:0}header nav.lang a[aria-current]{color:#fff;
+font-weight:600;border-bottom:none}
 main{padding:20px 24px;max-width:1400px}
 h1{font-size:20px;margin:0 0 14px}h2{font-size:16px;margin:26px 0 10px}h3{font-size:14px;margin:16px 0 8px}
 a{color:var(--accent)}
@@ -182,20 +185,22 @@ form.login input{font:inherit;padding:6px 8px;border:1px solid #c5ced8;border-ra
 def page(title: str, body: Safe, active: str = "", now: str | None = None, refresh: int | None = None,
          bare: bool = False) -> str:
     """A whole page; `bare` (the login page) leaves out the navigation, the search and the signed-in user."""
-    nav = join(link(href, text, cls="active" if href == active else None) for href, text in NAV)
+    nav = join(link(href, _(text), cls="active" if href == active else None) for href, text in NAV)
     head_extra = fmt('<meta http-equiv="refresh" content="{r}">', r=refresh) if refresh else Safe("")
-    stamp = fmt('<span class="when">as of {n} UTC</span>', n=now[:19].replace("T", " ")) if now else Safe("")
-    tools = Safe("") if bare else fmt(
+    stamp = fmt('<span class="when">{s}</span>', s=_("as of {n} UTC").format(n=now[:19].replace("T", " "))) \
+        if now else Safe("")
+    tools = _language_choice() if bare else fmt(
         '<nav>{nav}</nav><form class="search" method="get" action="/search"><input name="q"'
-        ' placeholder="Find number or id" aria-label="Find a record by number or id"></form>{stamp}{who}',
-        nav=nav, stamp=stamp, who=_signed_in())
+        ' placeholder="{p}" aria-label="{a}"></form>{stamp}{lang}{who}',
+        nav=nav, p=_("Find number or id"), a=_("Find a record by number or id"), stamp=stamp,
+        lang=_language_choice(), who=_signed_in())
     return fmt(
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">{extra}'
         "<title>{title} · sevpro</title><style>{css}</style></head><body>"
         '<header><span class="brand">Severa ⇄ Procountor</span>{tools}</header>'
         "<main>{body}</main></body></html>",
-        extra=head_extra, title=title, css=Safe(CSS), tools=tools, body=body)
+        lang=current_language.get(), extra=head_extra, title=title, css=Safe(CSS), tools=tools, body=body)
 
 
 def csrf_field() -> Safe:
@@ -208,4 +213,13 @@ def _signed_in() -> Safe:
     if not user:
         return Safe("")
     return fmt('<form class="who" method="post" action="/logout"><span class="user">{u}</span>{t}'
-               '<button type="submit" class="link">Sign out</button></form>', u=user, t=csrf_field())
+               '<button type="submit" class="link">{s}</button></form>', u=user, t=csrf_field(), s=_("Sign out"))
+
+
+def _language_choice() -> Safe:
+    """The user's language: links to the same page with ?lang=, which console.app remembers in a cookie."""
+    chosen = current_language.get()
+    links = join(fmt('<a href="?lang={v}" hreflang="{v}" lang="{v}"{cur}>{n}</a>', v=code, n=name,
+                     cur=Safe(' aria-current="true"') if code == chosen else "")
+                 for code, name in LANGUAGE_NAMES.items())
+    return fmt('<nav class="lang" aria-label="{a}">{links}</nav>', a=_("Language"), links=links)

@@ -16,6 +16,7 @@ import httpx
 from console.auth import ConsoleAuth, hash_password
 from projections import testing as ev
 from projections.store import ProjectionStore
+from streams.mapping.errors import solution_for
 
 TENANT = "acme"
 BAD_BUSINESS_ID = "1234567-8"
@@ -86,7 +87,7 @@ def fill(root: Path, long_row_text: bool = False) -> Sample:
                    error=ev.data_error(code="SIZE_MUST_BE_BETWEEN_0_AND_100", field="invoiceRows[0].product",
                                        value=LONG_ROW_TEXT, message="SIZE_MUST_BE_BETWEEN_0_AND_100 "
                                        "(invoiceRows[0].product): 130 characters, at most 100 allowed",
-                                       solution=SOLUTION))]
+                                       solution=solution_for("SIZE_MUST_BE_BETWEEN_0_AND_100")))]
     with ProjectionStore(root) as store:
         result = store.apply_records(ev.Feed()(*events))
     sample.events = result.applied

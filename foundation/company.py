@@ -184,6 +184,8 @@ class CompanySettings(_Strict):
 
     send_error_email: bool = False
     error_email: str | None = None
+    # The error e-mails' language; unset, the country's (FI: Finnish, SE: Swedish). See foundation/i18n.py.
+    language: Literal["fi", "sv", "en"] | None = None
 
     # The company's Procountor bank account that sales invoices carry (paymentInfo.bankAccount): the active account
     # with this IBAN (and currency, when given); unset, the account Procountor marks default for invoices.

@@ -21,14 +21,17 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
+from foundation.i18n import N_, translate
+from streams.mapping.errors import solution_text
+
 _LABELS = {
-    "sales-invoice": "sales invoice",
-    "travel-reimbursement": "travel reimbursement",
-    "purchase-invoice": "purchase invoice",
+    "sales-invoice": N_("sales invoice"),
+    "travel-reimbursement": N_("travel reimbursement"),
+    "purchase-invoice": N_("purchase invoice"),
 }
 _FROM_PROCOUNTOR = {"purchase-invoice"}  # purchase invoices are imported from Procountor into Severa
 _SUBJECT_RECORDS = 3  # records named in a batch subject before "and N more"
-WARNING_SOLUTION = (
+WARNING_SOLUTION = N_(
     "The invoice was transferred and stays as Procountor computed it. Compare its totals in Procountor with "
     "Severa's before it is paid; if Procountor's figures are not the ones the customer should pay, correct the "
     "invoice with a credit note in Severa."
@@ -59,6 +62,7 @@ class Failure:
     source_id: str | None = None  # the source record's id (Severa guid or Procountor id)
     config: bool = False  # an API refused the integration's settings (credentials, scopes, API key)
     warning: bool = False  # transferred, with something to check (the outcome's warning is the message)
+    language: str = "en"  # the company's e-mail language (foundation.i18n.company_language)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,13 +101,14 @@ def notification_key(outcome: Mapping[str, Any], transient_failures: int, thresh
 
 
 def failure_from_outcome(outcome: Mapping[str, Any], key: str, *, company_name: str, recipient: str,
-                         attempts: int) -> Failure:
+                         attempts: int, language: str = "en") -> Failure:
     """The email's view of a failed ``TransferOutcome`` (as decoded by ``schemas.codec.decode``)."""
     error: Mapping[str, Any] = outcome.get("error") or {}
     if outcome.get("state") == "succeeded" and outcome.get("warning"):
         error = {"code": "TOTALS_DIFFER", "message": outcome["warning"], "solution": WARNING_SOLUTION}
     label = _LABELS.get(outcome["kind"], outcome["kind"].replace("-", " "))
     number = outcome.get("source_number") or outcome["source_id"]
+    record = told_record(error.get("record") or f"{label} {number}", language)
     return Failure(
         key=key,
         tenant=outcome["tenant"],
@@ -111,7 +116,7 @@ def failure_from_outcome(outcome: Mapping[str, Any], key: str, *, company_name: 
         company_name=company_name,
         recipient=recipient,
         kind=outcome["kind"],
-        record=error.get("record") or f"{label} {number}",
+        record=record,
         lookup=str(number),
         request_id=outcome["request_id"],
         transient=outcome.get("state") == "failed_transient",
@@ -125,19 +130,34 @@ def failure_from_outcome(outcome: Mapping[str, Any], key: str, *, company_name: 
         source_id=outcome.get("source_id"),
         config=outcome.get("state") == "failed_config",
         warning=outcome.get("state") == "succeeded",
+        language=language,
     )
+
+
+_RECORD_NOUNS = (*_LABELS.values(), N_("customer"))
+
+
+def told_record(record: str, language: str) -> str:
+    """A record as the e-mail names it: its leading noun in `language` (``sales invoice 10007`` → ``myyntilasku
+    10007``); the rest (numbers, names) as it was."""
+    for noun in _RECORD_NOUNS:
+        if record.startswith(noun + " "):
+            return translate(noun, language) + record[len(noun):]
+    return record
 
 
 def headline(failure: Failure) -> str:
     """``Severa → Procountor: sales invoice 10007 was not transferred``."""
+    lang = failure.language
     if failure.transient:
-        what = f"could not be transferred after {failure.attempts} attempts (still retrying)"
+        what = translate("could not be transferred after {n} attempts (still retrying)", lang).format(
+            n=failure.attempts)
     elif failure.config:
-        what = "was not transferred: the integration's settings were refused"
+        what = translate("was not transferred: the integration's settings were refused", lang)
     elif failure.warning:
-        what = "was transferred, and needs checking"
+        what = translate("was transferred, and needs checking", lang)
     else:
-        what = "was not transferred"
+        what = translate("was not transferred", lang)
     return f"{direction(failure.kind)}: {failure.record} {what}"
 
 
@@ -153,55 +173,69 @@ def subject(failures: Sequence[Failure]) -> str:
     if not failures:
         raise ValueError("no failures to tell about")
     company = failures[0].company_name
+    lang = failures[0].language
     if len(failures) == 1:
         return header_text(f"[{company}] {headline(failures[0])}")
     directions = {direction(f.kind) for f in failures}
     prefix = f"{directions.pop()}: " if len(directions) == 1 else ""
     named = ", ".join(f.record for f in failures[:_SUBJECT_RECORDS])
-    more = f" and {len(failures) - _SUBJECT_RECORDS} more" if len(failures) > _SUBJECT_RECORDS else ""
+    more = translate(" and {n} more", lang).format(n=len(failures) - _SUBJECT_RECORDS) \
+        if len(failures) > _SUBJECT_RECORDS else ""
     warned = sum(f.warning for f in failures)
-    what = "were not transferred" if not warned else "need checking" if warned == len(failures) else "need attention"
-    return header_text(f"[{company}] {prefix}{len(failures)} records {what}: {named}{more}")
+    template = N_("{n} records were not transferred") if not warned else N_("{n} records need checking") \
+        if warned == len(failures) else N_("{n} records need attention")
+    what = translate(template, lang).format(n=len(failures))
+    return header_text(f"[{company}] {prefix}{what}: {named}{more}")
 
 
 def body(failures: Sequence[Failure]) -> str:
     """Plain text: per failure the code, field, value, message, the solution and where to see it."""
     first = failures[0]
-    count = "an error" if len(failures) == 1 else f"{len(failures)} errors"
+    lang = first.language
+
+    def t(text: str) -> str:
+        return translate(text, lang)
+
+    labels = [t(label) for label in (N_("Error:"), N_("Field:"), N_("Value:"), N_("Message:"), N_("Solution:"),
+                                     N_("When:"), N_("Details:"))]
+    width = max(len(label) for label in labels) + 1
+    error, field, value, message, solution, at, details = (label.ljust(width) for label in labels)
+    count = t("an error") if len(failures) == 1 else t("{n} errors").format(n=len(failures))
     lines = [
-        f"The Severa–Procountor integration of {first.company_name} ({first.company}) reported {count}.",
+        t("The Severa–Procountor integration of {name} ({company}) reported {count}.").format(
+            name=first.company_name, company=first.company, count=count),
         "",
     ]
     for number, failure in enumerate(failures, start=1):
         lines.append(f"{number}. {headline(failure)}")
-        lines.append(f"   Error:    {failure.code}")
+        lines.append(f"   {error}{failure.code}")
         if failure.field:
-            lines.append(f"   Field:    {failure.field}")
+            lines.append(f"   {field}{failure.field}")
         if failure.value is not None:
-            lines.append(f"   Value:    {failure.value}")
+            lines.append(f"   {value}{failure.value}")
         if failure.message:
-            lines.append(f"   Message:  {failure.message}")
+            lines.append(f"   {message}{failure.message}")
         if failure.solution:
-            lines.append(f"   Solution: {failure.solution}")
-        lines.append(f"   When:     {failure.occurred_at.replace('T', ' ')[:19]} UTC")
-        lines.append(f"   Details:  sevpro show {failure.lookup}")
+            lines.append(f"   {solution}{solution_text(failure.code, failure.solution, lang)}")
+        lines.append(f"   {at}{failure.occurred_at.replace('T', ' ')[:19]} UTC")
+        lines.append(f"   {details}sevpro show {failure.lookup}")
         lines.append("")
     if any(not f.transient and not f.config and not f.warning for f in failures):
-        lines += ["Data errors are not retried until the record changes in the source system; the transfer log "
-                  "lists every one (sevpro log --state failed-data).", ""]
+        lines += [t("Data errors are not retried until the record changes in the source system; the transfer log "
+                    "lists every one (sevpro log --state failed-data)."), ""]
     if any(f.config for f in failures):
-        lines += ["Configuration errors (credentials, API scopes, API key) are retried on every cycle and go "
-                  "through once the settings are fixed; this is the only email about them "
-                  "(sevpro log --state failed-config).", ""]
+        lines += [t("Configuration errors (credentials, API scopes, API key) are retried on every cycle and go "
+                    "through once the settings are fixed; this is the only email about them "
+                    "(sevpro log --state failed-config)."), ""]
     if any(f.warning for f in failures):
-        lines += ["Warnings are about invoices that were transferred: nothing is retried or changed "
-                  "(sevpro show <number> shows the figures).", ""]
+        lines += [t("Warnings are about invoices that were transferred: nothing is retried or changed "
+                    "(sevpro show <number> shows the figures)."), ""]
     if any(f.transient for f in failures):
-        lines += ["Temporary errors are retried automatically; no action is needed unless they persist "
-                  "(sevpro log --state failed-transient).", ""]
+        lines += [t("Temporary errors are retried automatically; no action is needed unless they persist "
+                    "(sevpro log --state failed-transient)."), ""]
     lines += [
-        "You receive this email because 'Send email when integration reports on errors' is on for "
-        f"{first.company_name} (send_error_email in the company settings).",
+        t("You receive this email because 'Send email when integration reports on errors' is on for {name} "
+          "(send_error_email in the company settings).").format(name=first.company_name),
     ]
     return "\n".join(lines) + "\n"
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from foundation.company import CompanySettings
+from foundation.i18n import company_language
 from foundation.logs import get_logger
 from streams.notification_log import NotificationLog
 from streams.notification_text import (
@@ -130,7 +131,8 @@ class Notifier:
             return False
         failure = failure_from_outcome(
             outcome, key, recipient=company.error_email, attempts=max(failures, int(outcome.get("attempt") or 1)),
-            company_name=company.display_name or company.severa_business_unit_name or company.name)
+            company_name=company.display_name or company.severa_business_unit_name or company.name,
+            language=company_language(company.language, company.country))
         added = self.store.add(failure, key_of_record, now)
         if added:
             log.info("error notification queued", company=company.name, record=failure.record, code=failure.code)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from foundation.i18n import translate
 from foundation.privacy import mask_personal_codes
 
 ErrorKind = Literal["data", "transient"]
@@ -212,11 +213,25 @@ def solution_for(code: str) -> str:
         return SOLUTIONS[code]
     size = _SIZE_CODE.match(code)
     if size:
-        return (
-            f"The invoice contains a field whose maximum character count ({size.group(2)}) has been "
-            "exceeded. Check the field named in the error and correct the information on the invoice."
-        )
+        return SIZE_SOLUTION.format(maximum=size.group(2))
     return SOLUTIONS["UNKNOWN"]
+
+
+SIZE_SOLUTION = (
+    "The invoice contains a field whose maximum character count ({maximum}) has been exceeded. Check the field "
+    "named in the error and correct the information on the invoice."
+)
+
+
+def solution_text(code: str | None, solution: str | None, language: str | None = None) -> str:
+    """A stored (English) solution in `language` (default: the current one); a text the catalogue does not know
+    (written before its wording changed) stays as it is."""
+    if not solution:
+        return ""
+    size = _SIZE_CODE.match(code or "")
+    if size and solution == SIZE_SOLUTION.format(maximum=size.group(2)):
+        return translate(SIZE_SOLUTION, language).format(maximum=size.group(2))
+    return translate(solution, language)
 
 
 class ConfigFailure(Exception):

@@ -153,3 +153,34 @@ def test_a_130_character_row_text_leaves_the_message_and_solution_on_screen(brow
         page.screenshot(path=str(shots / "console-overview-long-value.png"), full_page=True)
         page.close()
 
+
+
+def test_the_console_speaks_the_browsers_language_and_keeps_the_users_choice(browser: Any, tmp_path: Path,
+                                                                             shots: Path) -> None:
+    root = tmp_path / "proj"
+    sample = sample_log.fill(root)
+    app = create_app(root, now=lambda: ev.at(3600), refresh=None, auth=sample_log.auth())
+    with SandboxServer(app) as server:
+        context = browser.new_context(viewport={"width": 1300, "height": 900}, locale="fi-FI")
+        page = context.new_page()
+        page.goto(server.url + "/")
+        assert page.title() == "Kirjaudu sisään · sevpro"  # Accept-Language: fi-FI
+        sign_in(page, sample_log.USER, sample_log.PASSWORD)
+        page.wait_for_url(server.url + "/")
+        assert page.title() == "Yleiskatsaus · sevpro"
+        assert page.locator("html").get_attribute("lang") == "fi"
+        assert "Vaatii toimenpiteitäsi" in page.locator("#needs-action").inner_text()
+        page.screenshot(path=str(shots / "console-overview-fi.png"), full_page=True)
+        needs_action = page.locator("table.needs-action")
+        needs_action.get_by_role("link", name=sample.failed_number).click()
+        page.wait_for_url(f"**/records/{sample.failed_data}?tenant=acme")
+        assert "Ei siirretty: tiedot on korjattava." in page.locator(".callout").inner_text()
+        page.screenshot(path=str(shots / "console-record-fi.png"), full_page=True)
+
+        # The user picks Swedish in the header: it stays chosen on the next pages, over the browser's Finnish.
+        page.click("header nav.lang a[hreflang=sv]")
+        page.wait_for_url("**lang=sv*")
+        assert page.locator("html").get_attribute("lang") == "sv"
+        page.goto(server.url + "/transfers")
+        assert page.title() == "Överföringslogg · sevpro"
+        context.close()

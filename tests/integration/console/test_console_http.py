@@ -278,7 +278,7 @@ def test_a_configuration_error_is_shown_as_settings_to_fix_not_data(tmp_path: Pa
         assert "Grant the integration&#x27;s API client the scope" in overview
         assert http.get("/api/overview").json()["failed_config"]["total"] == 1
         page = http.get("/records/inv-cfg").text
-        assert "Not transferred: an API refused the integration's settings." in page
+        assert "Not transferred: an API refused the integration&#x27;s settings." in page  # escaped, as every text
         listed = http.get("/api/transfers", params={"state": "failed-config"}).json()
         assert [i["severa_id"] for i in listed["items"]] == ["inv-cfg"]
         metrics = http.get("/metrics").text

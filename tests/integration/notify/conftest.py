@@ -23,9 +23,10 @@ async def smtp_sink() -> AsyncIterator[SmtpSink]:
 
 @pytest.fixture
 def companies() -> dict[str, CompanySettings]:
-    """The demo organisation, FI sending error emails, SE not."""
+    """The demo organisation, FI sending error emails (in English, its `language` setting), SE not."""
     demo = load_companies(demo_companies_path())
     return {
-        "FI": demo["FI"].model_copy(update={"send_error_email": True, "error_email": "billing@kumpula.example"}),
+        "FI": demo["FI"].model_copy(update={"send_error_email": True, "error_email": "billing@kumpula.example",
+                                            "language": "en"}),
         "SE": demo["SE"],
     }

@@ -257,3 +257,28 @@ async def test_a_transfer_with_a_totals_warning_is_mailed_once_as_something_to_c
     finally:
         await notifier.aclose()
     assert len(smtp_sink.received) == 1
+
+
+async def test_a_swedish_company_gets_its_error_email_in_swedish(
+        smtp_sink: SmtpSink, companies: dict[str, CompanySettings], tmp_path: Path) -> None:
+    """No `language` setting: the company's country (SE) decides; the solution is the catalogue's Swedish text."""
+    swedish = companies["SE"].model_copy(update={"send_error_email": True, "error_email": "ekonomi@kumpula.example"})
+    assert swedish.language is None
+    notifier = Notifier(smtp(smtp_sink), NotificationLog(tmp_path / "n.sqlite3"))
+    try:
+        await on_outcome(outcome("20001", company="SE", code="ERROR_BRN_CODE"), {"SE": swedish}, notifier)
+        await asyncio.sleep(0.25)
+        assert await notifier.flush_due() == 1
+        [received] = await smtp_sink.wait_for(1)
+    finally:
+        await notifier.aclose()
+    message = received.message
+    assert message["Subject"].endswith("Severa → Procountor: kundfaktura 20001 överfördes inte")
+    text = " ".join(message.get_content().split())  # the labels' column is as wide as the longest Swedish one
+    assert "Lösning: Kundens organisationsnummer på fakturan har fel format. Rätta organisationsnumret på " \
+           "kundkortet i Severa och försök överföra fakturan igen." in text
+    for swedish_text in ("rapporterade ett fel.", "Fel: ERROR_BRN_CODE", "Fält: billingDate",
+                         "Datafel försöks inte igen"):
+        assert swedish_text in text
+    for english in ("Solution", "was not transferred", SOLUTIONS["ERROR_BRN_CODE"]):
+        assert english not in text
