@@ -9,6 +9,11 @@ from sevpro.catalogues import message_ids, problems
 from streams.mapping.errors import SOLUTIONS, size_code, solution_for, solution_text
 
 
+def baseline(ids: dict[str, object]) -> list[str]:
+    """What the real catalogues lack (nothing, unless the first test fails too): these tests check only the check."""
+    return problems(ids, {language: catalogue(language) for language in LANGUAGES})
+
+
 def test_every_message_has_a_translation_in_finnish_swedish_and_english() -> None:
     ids = message_ids()
     assert len(ids) > 150 and "Needs your action" in ids and SOLUTIONS["ERROR_BRN_CODE"] in ids
@@ -22,13 +27,15 @@ def test_the_check_fails_when_one_translation_is_missing_or_loses_a_placeholder(
     del catalogues["sv"]["Needs your action"]
     catalogues["fi"]["page {n} of {m}"] = "sivu {n}"
     assert problems(ids, catalogues) == ["fi: the placeholders of 'page {n} of {m}' differ in 'sivu {n}'",
-                                         "sv: no translation of 'Needs your action'"]
+                                         "sv: no translation of 'Needs your action'"] + baseline(ids)
 
 
 def test_a_new_solution_without_translations_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = baseline(message_ids())
     monkeypatch.setitem(SOLUTIONS, "NEW_CODE", "A solution nobody translated yet.")
     found = problems(message_ids(), {language: catalogue(language) for language in LANGUAGES})
-    assert found == [f"{language}: no translation of 'A solution nobody translated yet.'" for language in LANGUAGES]
+    assert [f for f in found if f not in before] == [
+        f"{language}: no translation of 'A solution nobody translated yet.'" for language in LANGUAGES]
 
 
 def test_solutions_are_shown_in_the_chosen_language_and_unknown_texts_stay_as_they_are() -> None:
