@@ -94,6 +94,18 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
+@pytest.fixture
+def own_topics(unique: str) -> Iterator[str]:
+    """A deployment prefix of this test alone (yielded): its topics hold its own records only, so nothing of
+    another test lands between the reads it compares, and retention or ACL settings touch no other test's."""
+    from schemas import topics
+
+    prefix = f"own-{unique}."
+    topics.configure(prefix)
+    yield prefix
+    topics.configure(topics.DEFAULT_PREFIX)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the read models (initdb + pg_ctl on a free loopback port), stopped at the end

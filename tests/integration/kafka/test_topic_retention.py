@@ -3,8 +3,6 @@ events forever, with replication from the settings; topics that delete events wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -14,14 +12,6 @@ from schemas import topics
 
 pytestmark = pytest.mark.integration
 WEEK_MS = 7 * 24 * 3600 * 1000
-
-
-@pytest.fixture
-def own_topics(unique: str) -> Iterator[str]:
-    prefix = f"keep-{unique}."
-    topics.configure(prefix)
-    yield prefix
-    topics.configure(topics.DEFAULT_PREFIX)
 
 
 async def _configs(bootstrap: str, name: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -25,14 +24,6 @@ from tests.integration.projections.test_projection_projector import eventually, 
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def own_topics(unique: str) -> Iterator[None]:
-    """A deployment prefix of this test alone: no other test's records land between the runs it compares."""
-    topics.configure(f"pg-{unique}.")
-    yield
-    topics.configure(topics.DEFAULT_PREFIX)
 
 
 def _count(url: str, tenant: str) -> int:

@@ -12,7 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,15 +99,6 @@ async def test_fail_then_succeed_id_map_duplicates_and_garbage(kafka, unique, tm
         rejected = {(r[0], r[2]) for r in store.db.execute("SELECT topic, partition, offset FROM rejected")}
         assert (topics.transfer_outcome("sales-invoice"), garbage[0]) in rejected
         assert len(store.transfer(tenant, "sales-invoice", "inv-a")["attempts"]) == 2
-
-
-@pytest.fixture
-def own_topics(unique: str) -> Iterator[None]:
-    """Topics of this test alone (a deployment prefix of its own): no other test's records can land between the
-    resumed run's catch-up and the whole run's, which would change the counts compared."""
-    topics.configure(f"killed-{unique}.")
-    yield
-    topics.configure(topics.DEFAULT_PREFIX)
 
 
 async def test_killed_projector_resumes_with_identical_results(kafka, unique, own_topics, tmp_path) -> None:

@@ -10,7 +10,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -26,14 +25,6 @@ from schemas import topics
 from schemas.codec import encode
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_topics(unique: str) -> Iterator[None]:
-    """Topics of this test alone (a deployment prefix of its own): a replay reads exactly what it wrote."""
-    topics.configure(f"replay-{unique}.")
-    yield
-    topics.configure(topics.DEFAULT_PREFIX)
 
 
 async def _publish(bootstrap: str, events: list[tuple]) -> None:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from schemas import topics
 
 pytestmark = pytest.mark.integration
 WEEK_MS = 7 * 24 * 3600 * 1000
-
-
-@pytest.fixture
-def own_topics(unique: str) -> Iterator[str]:
-    prefix = f"keep-{unique}."
-    topics.configure(prefix)
-    yield prefix
-    topics.configure(topics.DEFAULT_PREFIX)
 
 
 async def _create_with_a_week(bootstrap: str, name: str) -> None:
