@@ -62,7 +62,6 @@ from streams.transfer import (
     Transfer,
     TransferLog,
     TransientFailure,
-    ensure_still_owner,
     link_event,
     request_event,
 )
@@ -321,7 +320,7 @@ class PurchaseInvoiceTransfer(Transfer):
                           links: Mapping[int, str]) -> ImportedFee:
         found = await self._existing_fee(request, fee, project, links.get(fee.project_number))
         if found is None:
-            ensure_still_owner(f"purchase invoice {request.get('source_number')}")
+            self._check_held()
             created = await self.severa.create_project_fee(body)
             await self._link_fee(request, created["guid"], fee.project_number, created=True)
             return ImportedFee(fee.project_number, created["guid"], "created")

@@ -66,7 +66,6 @@ from streams.transfer import (
     Withdrawn,
     already_transferred,
     created_meanwhile,
-    ensure_still_owner,
     not_ours,
     procountor_call,
     request_event,
@@ -246,7 +245,7 @@ class SalesInvoiceTransfer(ToProcountor):
             await self._create_products(request, context, to_create)
             items = await self._dimension_items(request, context, rows, invoice, accounts)
             body["partnerId"] = partner["id"]
-            ensure_still_owner(record)
+            self._check_held()  # again, right before the create
             created_meanwhile(await self._existing_invoice(context, invoice, batched=True), record)
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False

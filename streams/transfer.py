@@ -95,14 +95,8 @@ class TransientFailure(Exception):
 #: its session timeout and was dropped from the group, while its calls were in flight) must not make its first
 #: write: the partition's next owner carries the request out from its start, and two writers would both create.
 owner_check: ContextVar[Callable[[], bool] | None] = ContextVar("owner_check", default=None)
-
-
-def ensure_still_owner(record: str) -> None:
-    """Right before the first irreversible write: fail transient, with nothing written, if the request moved."""
-    check = owner_check.get()
-    if check is not None and not check():
-        raise TransientFailure(f"{record}: the worker group is rebalancing and this worker may no longer own the "
-                               "request; nothing was written, and it is carried out again")
+NOT_OWNER = ("the worker group is rebalancing and this worker may no longer own the request; nothing was written, "
+             "and it is carried out again")
 
 
 def created_meanwhile(found: Json | None, record: str) -> None:
@@ -379,10 +373,13 @@ class Transfer:
         return None
 
     def _check_held(self) -> None:
-        """At a transfer's start, and again before its first write: while the worker group rebalances, stop here
-        with nothing written (a transient failure, requested again after the rebalance)."""
+        """At a transfer's start, before its first write and right before a create: while the worker group
+        rebalances, or once the request's partition is another worker's (`owner_check`), stop here with nothing
+        written (a transient failure, requested again after the rebalance)."""
         if reason := self._held():
             raise TransientFailure(reason)
+        if (owns := owner_check.get()) is not None and not owns():
+            raise TransientFailure(NOT_OWNER)
 
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
         """The steps; returns the succeeded outcome's fields (target_id, target_number)."""

@@ -52,7 +52,6 @@ from streams.transfer import (
     Withdrawn,
     already_transferred,
     created_meanwhile,
-    ensure_still_owner,
     not_ours,
     procountor_call,
     request_event,
@@ -199,7 +198,7 @@ class TravelReimbursementTransfer(ToProcountor):
             person = await self._write_person(request, context, user, code, person, wanted_person, record)
             body["partnerId"] = person["id"]
             items = await self._dimension_pairs(request, context, plan)
-            ensure_still_owner(record)
+            self._check_held()  # again, right before the create
             created_meanwhile(await self._existing_invoice(context, reimbursement), record)
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
