@@ -1,8 +1,9 @@
 """`sevpro compare` (the registry comparison report) and `sevpro check` (the checks before enabling).
 
-Companies come from ``Settings().companies_file`` (SEVPRO_COMPANIES_FILE, required), URLs and credentials from the same
-settings the worker uses (SEVPRO_SEVERA_URL, SEVPRO_PROCOUNTOR_URL, …; each company's API key from the
-environment variable its ``procountor_api_key_env`` names). Both commands only read.
+Companies come from ``Settings().companies_file`` (SEVPRO_COMPANIES_FILE), or with SEVPRO_COMPANY_SETTINGS=topic from
+the tenant's company settings in force on the compacted settings topic (read as the worker reads them); URLs and
+credentials from the same settings the worker uses (SEVPRO_SEVERA_URL, SEVPRO_PROCOUNTOR_URL, …; each company's API
+key from the environment variable its ``procountor_api_key_env`` names). Both commands only read.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.procountor.client import ProcountorClient
@@ -25,6 +27,7 @@ from foundation.company import CompanySettings, CompanySettingsError, load_compa
 from foundation.settings import Settings
 from registry.checks import ITEMS, Check, exit_code, run_checks
 from registry.compare import REGISTRIES, Report, SeveraRegistries, compare_registries
+from schemas import topics
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Registry comparison report and the checks before enabling the integration.")
@@ -35,22 +38,58 @@ _MAX_RETRIES, _BACKOFF_INITIAL, _BACKOFF_MAX = 2, 0.2, 1.0
 _STYLE = {"ok": "green", "info": "blue", "warning": "yellow", "error": "red", "reminder": "cyan"}
 
 T = TypeVar("T")
+TenantOption = typer.Option(None, "--tenant", help="With SEVPRO_COMPANY_SETTINGS=topic: the tenant whose settings "
+                                                   "are read (default: $SEVPRO_TENANT).")
 
 
-def _companies(settings: Settings, names: list[str] | None) -> list[CompanySettings]:
-    if settings.companies_file is None:
-        console.print("[red]error:[/red] SEVPRO_COMPANIES_FILE is not set: point it at your companies file")
-        raise typer.Exit(2)
-    try:
-        companies = load_companies(settings.companies_file)
-    except (CompanySettingsError, OSError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _companies(settings: Settings, names: list[str] | None, tenant: str | None) -> list[CompanySettings]:
+    if settings.company_settings == "topic":
+        if settings.companies_file is not None:  # which one counts would be a silent choice (as the worker says)
+            _fail("SEVPRO_COMPANY_SETTINGS=topic and SEVPRO_COMPANIES_FILE are both set: keep one")
+        companies = _companies_on_topic(tenant or settings.tenant)
+    elif settings.companies_file is None:
+        _fail("SEVPRO_COMPANIES_FILE is not set: point it at your companies file (or SEVPRO_COMPANY_SETTINGS=topic "
+              "to read the tenant's settings from Kafka)")
+    else:
+        try:
+            companies = load_companies(settings.companies_file)
+        except (CompanySettingsError, OSError) as error:
+            _fail(str(error))
     unknown = sorted(set(names or []) - set(companies))
     if unknown:
-        console.print(f"[red]error:[/red] no company {', '.join(unknown)}; known: {', '.join(companies)}")
-        raise typer.Exit(2)
+        _fail(f"no company {', '.join(unknown)}; known: {', '.join(companies)}")
     return [c for name, c in companies.items() if not names or name in names]
+
+
+def _companies_on_topic(tenant: str) -> dict[str, CompanySettings]:
+    """The tenant's company settings in force, read from the topic by the worker's own reader (every company, on
+    or off: the checks are for companies not yet enabled too)."""
+    from aiokafka.errors import KafkaError
+
+    from foundation.settings_directory import read_directory
+    from foundation.settings_events import SettingsRefused
+    from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
+
+    if not tenant:
+        _fail("SEVPRO_COMPANY_SETTINGS=topic needs the tenant: give --tenant or set SEVPRO_TENANT")
+    try:
+        servers = find_bootstrap()
+        companies = asyncio.run(read_directory(servers)).company_settings(tenant)
+    except BrokerNotFound as error:
+        _fail(str(error))
+    except KafkaError as error:
+        _fail(f"Kafka at {servers} cannot be read ({type(error).__name__}: {error})")
+    except SettingsRefused as refused:
+        _fail(f"the company settings of tenant {tenant!r} on the topic do not validate: " + "; ".join(refused.problems))
+    if not companies:
+        _fail(f"tenant {tenant!r} has no company settings on the topic {topics.company_settings()} at {servers}: "
+              "`sevpro settings import FILE --tenant " + tenant + "` brings a companies TOML file over")
+    return companies
 
 
 def _severa(settings: Settings) -> SeveraClient:
@@ -102,9 +141,10 @@ def compare(
     company: list[str] = typer.Option(None, "--company", "-c", help="Only this company (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     show_matched: bool = typer.Option(True, "--matched/--differences-only", help="Also list matched records."),
+    tenant: str | None = TenantOption,
 ) -> None:
     """Registry comparison report: how customers, products, dimensions and users match between the systems."""
-    companies = _companies(Settings(), company)
+    companies = _companies(Settings(), company, tenant)
 
     async def one(severa: SeveraClient, procountor: ProcountorClient | None, settings: CompanySettings,
                   shared: SeveraRegistries | None, problem: str | None) -> Report | str:
@@ -155,10 +195,11 @@ def _print_report(report: Report, show_matched: bool) -> None:
 def check(
     company: list[str] = typer.Option(None, "--company", "-c", help="Only this company (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+    tenant: str | None = TenantOption,
 ) -> None:
     """The checks before enabling: credentials, API key and dimensions, registries, IBANs, users, and that the
     Kafka topics keep their events. Exits 1 when any check is an error."""
-    companies = _companies(Settings(), company)
+    companies = _companies(Settings(), company, tenant)
 
     async def one(severa: SeveraClient, procountor: ProcountorClient | None, settings: CompanySettings,
                   shared: SeveraRegistries | None, problem: str | None) -> list[Check]:
