@@ -157,6 +157,26 @@ class PurchaseInvoiceSettings(_Strict):
         return value
 
 
+class PaymentSettings(_Strict):
+    """Payments back to Severa (README "Payments back to Severa"): a transferred sales invoice paid in Procountor
+    moves its Severa invoice to `paid_status` (and `partly_paid_status`, when set, for a partial payment)."""
+
+    enabled: bool = False
+    paid_status: str | None = Field(default=None, min_length=1, description="Severa status of a paid invoice")
+    partly_paid_status: str | None = Field(default=None, min_length=1,
+                                           description="Severa status of a partly paid invoice; unset: none")
+    payment_date: bool = Field(default=True, description="write Procountor's payment date to the Severa invoice")
+
+    @model_validator(mode="after")
+    def _statuses(self) -> Self:
+        if self.enabled and not self.paid_status:
+            raise ValueError("paid_status is required when payments are enabled")
+        if self.paid_status and self.partly_paid_status and (
+                self.paid_status.casefold() == self.partly_paid_status.casefold()):
+            raise ValueError("partly_paid_status must differ from paid_status")
+        return self
+
+
 class CompanySettings(_Strict):
     """All integration settings of one company (one Severa business unit ↔ one Procountor environment)."""
 
@@ -195,6 +215,7 @@ class CompanySettings(_Strict):
     sales_invoices: SalesInvoiceSettings
     travel_reimbursements: TravelReimbursementSettings = TravelReimbursementSettings()
     purchase_invoices: PurchaseInvoiceSettings = PurchaseInvoiceSettings()
+    payments: PaymentSettings = PaymentSettings()
 
     @field_validator("procountor_api_key_env")
     @classmethod

@@ -31,6 +31,7 @@ KIND_REALMS: dict[str, tuple[str, str]] = {
     "travel-reimbursement": ("severa:travel_reimbursement", "procountor:invoice"),
     "purchase-invoice": ("procountor:purchase_invoice", "severa:purchase_invoice"),
     "dimension-item": ("severa:dimension_item", "procountor:dimension"),
+    "sales-invoice-payment": ("procountor:invoice", "severa:invoice"),  # a payment of a transferred invoice
 }
 
 TransferKey = tuple[str, str, str]  # (tenant, kind, source_id): one record's row in the transfer log
@@ -57,6 +58,7 @@ SNAPSHOT_NUMBERS: dict[str, dict[str, str]] = {
     "severa:travel_reimbursement": {"number": "severa:travel_reimbursement#"},
     "procountor:invoice": {"invoiceNumber": "procountor:invoice#", "originalInvoiceNumber": "severa:invoice#"},
     "procountor:purchase_invoice": {"invoiceNumber": "procountor:purchase_invoice#"},
+    "procountor:sales_invoice": {"invoiceNumber": "procountor:invoice#", "originalInvoiceNumber": "severa:invoice#"},
 }
 
 

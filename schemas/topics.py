@@ -13,8 +13,9 @@ SEVERA_ENTITIES = (
     "invoice", "customer", "product", "work_type", "travel_expense_type", "project", "cost_center",
     "business_unit", "user", "travel_reimbursement", "invoice_status", "travel_reimbursement_status",
 )
-PROCOUNTOR_ENTITIES = ("purchase_invoice", "business_partner", "product", "dimension")
-TRANSFER_KINDS = ("sales-invoice", "travel-reimbursement", "purchase-invoice", "dimension-item")
+PROCOUNTOR_ENTITIES = ("purchase_invoice", "business_partner", "product", "dimension", "sales_invoice")
+TRANSFER_KINDS = ("sales-invoice", "travel-reimbursement", "purchase-invoice", "dimension-item",
+                  "sales-invoice-payment")
 
 DEFAULT_PREFIX = "sevpro."
 _LEGAL = re.compile(r"[A-Za-z0-9._-]*")  # the characters Kafka allows in topic names

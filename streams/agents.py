@@ -3,6 +3,7 @@
 severa.invoice.observed ─────────trigger──▶ transfer.sales-invoice.requested ────transfer──▶ transfer.*.outcome
 severa.travel_reimbursement.observed ─trigger─▶ transfer.travel-reimbursement.requested ──▶ registry.links
 procountor.purchase_invoice.observed ─trigger─▶ transfer.purchase-invoice.requested ─import─▶ (Severa fees)
+procountor.sales_invoice.observed ─trigger─▶ transfer.sales-invoice-payment.requested ─status─▶ (Severa invoice)
 severa.{project,cost_center,business_unit}.observed ─trigger─▶ transfer.dimension-item.requested ─status─▶
 transfer.*.outcome ──▶ error e-mails (leader-only, see streams/notification_feed.py) ──▶ notify.sent
 Pollers run as leader-only timers (one per cluster, on the configured schedule); the projector runs as a task.
@@ -28,7 +29,7 @@ from projections.projector import Projector
 from projections.reprocess import retry_failures
 from schemas import topics
 from schemas.codec import CodecError, decode, encode
-from streams import dimension_item, purchase_invoice
+from streams import dimension_item, payment, purchase_invoice
 from streams import travel_reimbursement as travel
 from streams.app import SevproApp
 from streams.notification_feed import NotificationFeed
@@ -146,6 +147,9 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
     async def travel_request(runtime: Runtime, observed: Json) -> Json | None:
         return await travel.travel_request(observed, runtime.travel_directory)
 
+    async def payment_request(runtime: Runtime, observed: Json) -> Json | None:
+        return payment.payment_request(observed, runtime.companies)
+
     async def dimension_item_requests(runtime: Runtime, observed: Json) -> list[Json]:
         return dimension_item.transfer_requests(observed, runtime.companies)
 
@@ -216,6 +220,16 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
     async def purchase_invoice_transfer(stream: Any) -> None:
         """Import purchase invoices as Severa project fees, in order (purchase volumes are small)."""
         await transfer_each(stream, "purchase_invoice_transfer", lambda runtime: runtime.purchase_transfer)
+
+    @app.agent(app.raw_topic(topics.observed("procountor", "sales_invoice")))
+    async def payment_trigger(stream: Any) -> None:
+        """A transferred sales invoice paid in Procountor (in part or in full) becomes a payment request."""
+        await trigger(stream, "payment_trigger", payment_request)
+
+    @app.agent(app.raw_topic(topics.transfer_requested(payment.KIND)))
+    async def payment_transfer(stream: Any) -> None:
+        """Write payments back to the Severa invoices, in order."""
+        await transfer_each(stream, "payment_transfer", lambda runtime: runtime.payments)
 
     @app.agent(app.raw_topic(topics.transfer_requested(travel.KIND)))
     async def travel_reimbursement_transfer(stream: Any) -> None:

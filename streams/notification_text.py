@@ -28,8 +28,10 @@ _LABELS = {
     "sales-invoice": N_("sales invoice"),
     "travel-reimbursement": N_("travel reimbursement"),
     "purchase-invoice": N_("purchase invoice"),
+    "sales-invoice-payment": N_("sales invoice payment"),
 }
-_FROM_PROCOUNTOR = {"purchase-invoice"}  # purchase invoices are imported from Procountor into Severa
+# Purchase invoices are imported from Procountor into Severa, and payments written back to Severa's invoices.
+_FROM_PROCOUNTOR = {"purchase-invoice", "sales-invoice-payment"}
 _SUBJECT_RECORDS = 3  # records named in a batch subject before "and N more"
 WARNING_SOLUTION = N_(
     "The invoice was transferred and stays as Procountor computed it. Compare its totals in Procountor with "

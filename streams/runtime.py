@@ -33,6 +33,7 @@ from projections.store import ProjectionStore
 from schemas import topics
 from schemas.codec import encode
 from streams.dimension_item import DimensionItemTransfer
+from streams.payment import SalesInvoicePaymentTransfer
 from streams.purchase_invoice import ProjectDimensions, PurchaseInvoiceTransfer, PurchaseInvoiceTrigger
 from streams.registers import Answers, Registers
 from streams.sales_invoice import KIND, CompanyDirectory, SalesInvoiceTransfer
@@ -58,6 +59,7 @@ class Runtime:
     dimension_items: DimensionItemTransfer
     purchase_trigger: PurchaseInvoiceTrigger
     purchase_transfer: PurchaseInvoiceTransfer
+    payments: SalesInvoicePaymentTransfer
     contexts: dict[str, CompanyContext]
     registers: Registers
     answers: Answers
@@ -112,6 +114,7 @@ class Runtime:
                                                   contexts=contexts, registers=registers, directory=directory),
             purchase_trigger=PurchaseInvoiceTrigger(companies, dimensions),
             purchase_transfer=PurchaseInvoiceTransfer(severa, companies, dimensions, emit, transfer_log=store),
+            payments=SalesInvoicePaymentTransfer(severa, companies, directory, emit, store, registers),
             contexts=contexts, registers=registers, answers=answers, procountor_pace=shared_pace, api_keys=api_keys,
         )
 
@@ -125,21 +128,28 @@ class Runtime:
         await self._company_pollers()
 
     async def _company_pollers(self) -> None:
-        """A Procountor poller per company that imports purchase invoices, and none for any other (after a
-        settings change too). The list is replaced, not changed in place: a poll round may be going through it."""
+        """A Procountor poller per company that imports purchase invoices or writes payments back, and none for any
+        other (after a settings change too). The list is replaced, not changed in place: a poll round may be going
+        through it."""
         wanted = {name for name, client in self.procountor.items()
                   if name in self.companies and self.companies[name].enabled
-                  and self.companies[name].purchase_invoices.enabled}
+                  and (self.companies[name].purchase_invoices.enabled or self.companies[name].payments.enabled)}
         for name in sorted(set(self.company_pollers) - wanted):
             old = self.company_pollers.pop(name)
             self.pollers = [p for p in self.pollers if p is not old]
             await old.stop()
         for name in sorted(wanted - set(self.company_pollers)):
             company_poller = procountor_poller(self.bootstrap, self.settings.tenant, name, self.procountor[name],
-                                               interval=self.settings.purchase_invoice_poll_seconds)
+                                               interval=self.settings.purchase_invoice_poll_seconds,
+                                               payments=lambda name=name: self._pays(name),  # type: ignore[misc]
+                                               payments_interval=self.settings.invoice_poll_seconds)
             await company_poller.start()
             self.company_pollers[name] = company_poller
             self.pollers = [*self.pollers, company_poller]
+
+    def _pays(self, name: str) -> bool:
+        company = self.companies.get(name)
+        return bool(company and company.enabled and company.payments.enabled)
 
     async def apply_settings(self, companies: Mapping[str, CompanySettings]) -> None:
         """Run with `companies` from the next request on (a settings change, applied live): the shared settings

@@ -411,6 +411,20 @@ class ProcountorClient:
             page_size,
         )
 
+    async def get_payment_events(self, invoice_id: int) -> list[dict[str, Any]]:
+        """An invoice's payment events (`PaymentEvent`: type, paymentDate, status, amount in the accounting
+        currency, paidAmount and paidCurrency), every page."""
+        events: list[dict[str, Any]] = []
+        previous_id: int | None = None
+        while True:
+            page = await self._request("GET", "/invoices/{id}/paymentevents", path_params={"id": invoice_id},
+                                       params={"orderById": "ASC", "size": MAX_PAGE_SIZE, "previousId": previous_id})
+            results = page.get("results") or []
+            events.extend(results)
+            if len(results) < MAX_PAGE_SIZE:
+                return events
+            previous_id = results[-1]["id"]
+
     async def _invoice_action(self, invoice_id: int, action: str, body: Any = None) -> dict[str, Any]:
         """Every action answers an InfoMessage `{message}`, not the invoice: read the invoice for its status."""
         return await self._request("PUT", f"/invoices/{{id}}/{action}", path_params={"id": invoice_id}, json_body=body)

@@ -5,11 +5,16 @@ new versions are read in full, with their ledger receipts (where the project dim
 up to 200 ids; the snapshot embeds the ledger receipt. Dimensions and their items have no change filter: read
 in full and compared. Business partners (full records, fetched in batches) and products are read with `versionStartDate`
 too. The tenant of a Procountor poller is `<tenant>/<company>`, one Procountor environment each.
+
+Sales invoices, for payments back to Severa, only while the company's `payments.enabled` (asked each round, so a
+settings change applies at once): the versions in a payment status (PARTLY_PAID, PAID, MARKED_PAID), read with
+`versionStartDate` and the `status` filter, in full and with their payment events (`paymentEvents` in the
+snapshot: amounts, dates, types).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from connectors.polling import EntitySource, Poller
@@ -17,6 +22,7 @@ from connectors.procountor.client import ProcountorClient
 from foundation.types import Json
 
 BATCH = 200
+PAYMENT_STATUSES = ("PARTLY_PAID", "PAID", "MARKED_PAID")  # a sales invoice paid in part or in full
 
 
 def purchase_invoices(client: ProcountorClient) -> EntitySource:
@@ -47,6 +53,22 @@ async def _with_ledger_receipts(client: ProcountorClient, ids: list[int]) -> Asy
         yield {**invoice, "ledgerReceipt": receipts.get(int(receipt_id)) if receipt_id else None}
 
 
+def sales_invoice_payments(client: ProcountorClient, wanted: Callable[[], bool]) -> EntitySource:
+    async def fetch(since: datetime | None) -> AsyncIterator[Json]:
+        if not wanted():
+            return  # payments are off for the company: no call, and the watermark stays where it was
+        async for basic in client.iter_invoices_changed_since(since, types="SALES_INVOICE", status=PAYMENT_STATUSES):
+            yield basic
+
+    async def complete(summaries: AsyncIterator[Json]) -> AsyncIterator[Json]:
+        ids = [int(basic["id"]) async for basic in summaries]
+        for start in range(0, len(ids), BATCH):
+            for invoice in await client.get_invoices(ids[start:start + BATCH]):
+                yield {**invoice, "paymentEvents": await client.get_payment_events(int(invoice["id"]))}
+
+    return EntitySource("sales_invoice", fetch, "id", "version", complete=complete)
+
+
 def business_partners(client: ProcountorClient) -> EntitySource:
     async def fetch(since: datetime | None) -> AsyncIterator[Json]:
         ids = [int(basic["id"]) async for basic in client.iter_business_partners_changed_since(since)]
@@ -75,9 +97,15 @@ def dimensions(client: ProcountorClient) -> EntitySource:
 
 
 def procountor_poller(bootstrap: str, tenant: str, company: str, client: ProcountorClient, *,
-                      overlap: timedelta = timedelta(seconds=30), interval: float = 10.0) -> Poller:
+                      overlap: timedelta = timedelta(seconds=30), interval: float = 10.0,
+                      payments: Callable[[], bool] = lambda: False, payments_interval: float = 1.0) -> Poller:
+    """`payments` says, each round, whether the company writes payments back to Severa (its sales invoices are
+    read every `payments_interval` seconds then: within seconds of a payment)."""
     sources = [purchase_invoices(client), business_partners(client), products(client), dimensions(client)]
     for source in sources:
-        source.company_of = lambda _item, company=company: company  # type: ignore[misc]
         source.interval = interval
+    sources.insert(0, sales_invoice_payments(client, payments))
+    sources[0].interval = payments_interval
+    for source in sources:
+        source.company_of = lambda _item, company=company: company  # type: ignore[misc]
     return Poller(bootstrap, "procountor", f"{tenant}/{company}", sources, overlap=overlap)

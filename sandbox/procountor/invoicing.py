@@ -363,7 +363,24 @@ def transition(
     return store.set_invoice_status(company.code, invoice_id, target)
 
 
+# MarkInvoiceAsPaid.paymentMethodType → the PaymentEvent.type it is recorded as. The public description lists
+# both enums but not how one becomes the other: these pairs are our reading (README "Payments back to Severa").
+MARKED_PAYMENT_TYPES = {
+    "ADJUSTMENT": "ADJUSTMENT",
+    "BANK_STATEMENT": "BANKSTATEMENT",
+    "CASH": "CASH",
+    "CHARGE_CARD": "CHARGECARD",
+    "CORRECTION": "CORRECTION",
+    "CREDIT_LOSS": "CREDITLOSS",
+    "CREDIT_NOTE": "COMPENSATIONINVOICE",
+    "EXTERNAL_BANK_TRANSFER": "BANKTRANSFERELSEWHERE",
+    "SET_OFF": "SETOFF",
+}
+
+
 def mark_paid(store: ProcountorStore, company: Company, invoice_id: int, body: Any) -> dict[str, Any]:
+    """PUT /invoices/{id}/paymentevents/markpaid: PARTLY_PAID until the payments reach the total, then
+    MARKED_PAID; the answer is the PaymentEvent."""
     invoice = get_invoice(company, invoice_id)
     check = Checker()
     if not isinstance(body, dict):
@@ -373,28 +390,17 @@ def mark_paid(store: ProcountorStore, company: Company, invoice_id: int, body: A
     if body.get("currency") != invoice["paymentInfo"]["currency"]:
         check.add("currency", "INVALID_VALUE")
     check.text(body.get("description"), "description", 140)
+    method = body.get("paymentMethodType") or "EXTERNAL_BANK_TRANSFER"
+    if method not in MARKED_PAYMENT_TYPES:
+        check.add("paymentMethodType", "INVALID_VALUE")
     check_open_period(check, company, paid_on, "paymentDate")
     if check.errors:
         raise ApiError(400, check.errors)
     if invoice["status"] not in MARKPAID_FROM[kind(invoice)]:
         raise ApiError.one(403, "status", STATUS_CHANGE_REFUSED)
-    total = Decimal(str(invoice["invoiceSumInfo"][0]["invoiceSumTotal"]))
-    paid = Decimal(str(invoice.get("_paidAmount", 0))) + (amount or Decimal(0))
-    invoice["_paidAmount"] = float(paid)
-    status = "MARKED_PAID" if abs(paid) >= abs(total) else "PARTLY_PAID"
-    store.set_invoice_status(company.code, invoice_id, status)
-    event = {
-        "id": company.new_id(),
-        "invoiceId": invoice_id,
-        "type": "BANKTRANSFERELSEWHERE",
-        "paymentDate": body["paymentDate"],
-        "status": status,
-        "amount": float(amount or 0),
-        "currency": body["currency"],
-        "description": body.get("description", ""),
-    }
-    invoice.setdefault("_paymentEvents", []).append(event)
-    return event
+    return store.record_payment(company.code, invoice_id, amount or Decimal(0), on=paid_on,
+                                event_type=MARKED_PAYMENT_TYPES[method], description=body.get("description") or "",
+                                settled_status="MARKED_PAID")
 
 
 def update_ledger_receipt(

@@ -10,6 +10,7 @@ what the API returns. Tests use it directly (``app.state.store``):
     store.company("FI").find_product(code="DEV")
     store.company("FI").find_dimension("Projects")
     store.set_invoice_status("FI", invoice_id, "PAID")  # what a user or the bank does, outside the API
+    store.record_payment("FI", invoice_id, 200.0)       # a reference payment from the bank: PARTLY_PAID or PAID
     store.revoke_api_key("demo-fi-api-key"); store.save(path); ProcountorStore.load(path)
 
 IDs are unique per company only (as in Procountor): two companies may both have invoice 1.
@@ -22,6 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +202,39 @@ class ProcountorStore:
         if status in {"PAID", "MARKED_PAID"}:
             invoice["paymentDate"] = self.today().isoformat()
         return invoice
+
+    def record_payment(self, company: str, invoice_id: int, amount: float | Decimal, *, on: date | None = None,
+                       event_type: str = "REFERENCEPAYMENT", description: str = "",
+                       settled_status: str = "PAID") -> dict[str, Any]:
+        """A payment of `amount` (the invoice's currency) on the invoice: a PaymentEvent, the invoice's
+        `paymentDate` (the latest payment's), and its status PARTLY_PAID until the payments reach its total, then
+        `settled_status` (PAID from the bank; MARKED_PAID when marked paid over the API). Returns the event."""
+        comp = self.company(company)
+        invoice = comp.invoices[invoice_id]
+        paid_on = on or self.today()
+        total = Decimal(str(invoice["invoiceSumInfo"][0]["invoiceSumTotal"]))
+        paid = Decimal(str(invoice.get("_paidAmount", 0))) + Decimal(str(amount))
+        invoice["_paidAmount"] = float(paid)
+        status = settled_status if abs(paid) >= abs(total) else "PARTLY_PAID"
+        rate = Decimal(str(invoice["paymentInfo"].get("currencyRate") or 1))
+        event = {
+            "id": comp.new_id(),
+            "invoiceId": invoice_id,
+            "type": event_type,
+            "paymentDate": paid_on.isoformat(),
+            "status": status,
+            # PaymentEvent: `amount` in the accounting currency, `paidAmount` in the currency paid (the invoice's)
+            "amount": float((Decimal(str(amount)) / rate).quantize(Decimal("0.01"))),
+            "currency": "SEK" if comp.country == "SWEDEN" else "EUR",
+            "description": description,
+            "paidAmount": float(amount),
+            "paidCurrency": invoice["paymentInfo"]["currency"],
+        }
+        invoice.setdefault("_paymentEvents", []).append(event)
+        self.set_invoice_status(company, invoice_id, status)
+        latest = max(e["paymentDate"] for e in invoice["_paymentEvents"])
+        invoice["paymentDate"] = latest  # "Date of the latest payment transaction related to the invoice"
+        return event
 
     # -- persistence ---------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -192,6 +192,19 @@ SOLUTIONS: dict[str, str] = {
         "company's integration settings to an active account of the Procountor environment, or mark one "
         "account 'default for invoices' in Procountor; the transfer is retried automatically."
     ),
+    "PAYMENT_STATUS_NOT_FOUND": (
+        "Severa has no invoice status with the name the company's payment settings give (the message names the "
+        "company and the setting). Create the status in Severa, or set payments.paid_status (or "
+        "payments.partly_paid_status) to an existing status; the payment is written back automatically."
+    ),
+    "MISSING_PAYMENT_DATE": (
+        "Procountor shows the invoice paid but gives no payment date, so Severa was not updated. Check the "
+        "invoice's payments in Procountor; the payment is written back when Procountor shows its date."
+    ),
+    "SEVERA_INVOICE_NOT_FOUND": (
+        "The Severa invoice that was transferred to this Procountor invoice no longer exists in Severa, so the "
+        "payment could not be recorded there. Record the payment in Severa by hand if the invoice was replaced."
+    ),
     "UNKNOWN": (
         "Procountor refused the invoice. Check the error message and its content. If the error requires "
         "corrections to the invoice, move the invoice to draft status in Severa, make the necessary "
