@@ -18,7 +18,8 @@ status (whose model flags `isPaid`), and no paid amount at all (README "Payments
   `paymentDate` to Procountor's. Nothing is written when Severa shows that state already (adopted, `skipped`
   with a note), when a partial payment comes after Severa shows the invoice paid (never moved back), or for a
   Procountor invoice the integration did not transfer. A request the log shows succeeded is skipped without
-  any call (a redelivery, a replay); the read right before the PATCH makes a second attempt a no-op too.
+  any call (a redelivery, a replay); the read of the Severa invoice (one, right before the PATCH) makes a second
+  attempt a no-op too.
 """
 
 from __future__ import annotations
@@ -132,6 +133,9 @@ class SalesInvoicePaymentTransfer(Transfer):
         self.companies = companies
         self.directory = directory
         self.registers = registers
+        # The write `_skip` decided, by request id, for `_transfer` right after it (the agent hands one request
+        # at a time): its read of the Severa invoice is the read before the write, not made twice.
+        self._decided: dict[str, tuple[Json, dict[str, Any], str]] = {}
 
     def _held(self) -> str | None:
         return self.registers.held() if self.registers is not None else None
@@ -141,11 +145,15 @@ class SalesInvoicePaymentTransfer(Transfer):
         return f"payment of sales invoice {number or '?'} (Procountor no. {request.get('source_number')})"
 
     async def _skip(self, request: Json) -> Skip | None:
+        self._decided.clear()
         decision = await self._decide(request)
-        return decision if isinstance(decision, Skip) else None
+        if isinstance(decision, Skip):
+            return decision
+        self._decided[request["event_id"]] = decision
+        return None
 
     async def _transfer(self, request: Json, attempt: Attempt) -> Json:
-        decision = await self._decide(request)  # read again, right before the write
+        decision = self._decided.pop(request["event_id"], None) or await self._decide(request)
         if isinstance(decision, Skip):  # written meanwhile (by a user, or another attempt)
             return {"target_id": decision.target_id, "target_number": decision.target_number, "note": decision.note}
         current, changes, note = decision
