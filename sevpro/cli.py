@@ -243,7 +243,9 @@ def sandbox_severa(port: int = typer.Option(8081, min=1, max=65535), host: str =
                    latency_ms: float = typer.Option(0.0, help="Added latency per request."),
                    error_rate: float = typer.Option(0.0, help="Fraction of requests answered 500."),
                    rate_limit: float = typer.Option(10.0, help="Requests per second before 429."),
-                   state_file: str | None = typer.Option(None, help="Load from and save to this JSON file.")) -> None:
+                   state_file: str | None = typer.Option(None, help="Load from and save to this JSON file."),
+                   organisations: int = typer.Option(0, min=0, help="Host N more organisations, org0001…, each "
+                                                                    "with its own client (orgNNNN-severa).")) -> None:
     """Serve the Severa REST API sandbox (base URL http://HOST:PORT/rest-api)."""
     import uvicorn
 
@@ -252,7 +254,8 @@ def sandbox_severa(port: int = typer.Option(8081, min=1, max=65535), host: str =
     console.print(f"Severa sandbox on http://{host}:{port}/rest-api "
                   "(client sevpro-demo-client / sevpro-demo-secret)")
     uvicorn.run(create_app(seed=seed, latency_ms=latency_ms, error_rate=error_rate, rate_limit_per_second=rate_limit,
-                           state_file=state_file), host=host, port=port, log_level="warning")
+                           state_file=state_file, organisations=organisations), host=host, port=port,
+                log_level="warning")
 
 
 @sandbox_app.command("procountor")
@@ -262,6 +265,8 @@ def sandbox_procountor(port: int = typer.Option(8082, min=1, max=65535), host: s
                        error_rate: float = typer.Option(0.0, help="Fraction of requests answered 500."),
                        rate_limit: float = typer.Option(20.0, help="Requests per second before 429."),
                        state_file: str | None = typer.Option(None, help="Load from and save to this JSON file."),
+                       organisations: int = typer.Option(0, min=0, help="Host N more organisations, org0001…, each "
+                                                                        "with its own client and API key."),
                        ) -> None:
     """Serve the Procountor REST API sandbox (base URL http://HOST:PORT/api)."""
     import uvicorn
@@ -271,7 +276,8 @@ def sandbox_procountor(port: int = typer.Option(8082, min=1, max=65535), host: s
     console.print(f"Procountor sandbox on http://{host}:{port}/api (client sevpro-demo-client / "
                   "sevpro-demo-secret, api keys demo-fi-api-key / demo-se-api-key)")
     uvicorn.run(create_app(seed=seed, latency_ms=latency_ms, error_rate=error_rate, rate_limit_per_second=rate_limit,
-                           state_file=state_file), host=host, port=port, log_level="warning")
+                           state_file=state_file, organisations=organisations), host=host, port=port,
+                log_level="warning")
 
 
 @app.command()

@@ -6,8 +6,10 @@ client_secret, api_key, optional redirect_uri) -> `{access_token, token_type, ex
 to the API key's company. Errors are `{"errors":[{"status","field","message"}]}`.
 
 Outside the real API, without auth: `GET /_sandbox/stats` (calls per "METHOD template", total, 429s, injected
-500s and timeouts) and `POST /_sandbox/config` (JSON with any of latency_ms, error_rate, timeout_rate,
-timeout_delay_s, rate_limit_per_second, token_lifetime_s; resets stats when {"reset_stats": true}).
+500s and timeouts), `POST /_sandbox/config` (JSON with any of latency_ms, error_rate, timeout_rate,
+timeout_delay_s, rate_limit_per_second, token_lifetime_s; resets stats when {"reset_stats": true}) and
+`GET|POST /_sandbox/organisations` (many organisations, each with its own client, API key and company:
+sandbox/procountor/organisations.py; GET lists them with the time of each company's last call per route).
 
 Faults: an injected 500 happens before the request is handled (nothing changed); an injected timeout happens
 after it was handled (the change is made, the response comes `timeout_delay_s` late), which is the case that
@@ -191,6 +193,7 @@ class Sandbox:
         self.tokens: dict[str, Token] = {}
         self.bucket = SlidingWindow()
         self.stats = Stats()
+        self.last_calls: dict[str, dict[str, float]] = {}  # company → "METHOD template" → time.time() of the last
         self.random = random.Random()
 
     # -- plumbing ------
@@ -234,6 +237,7 @@ class Sandbox:
                 ):
                     return error(401, "Unauthorized")
                 assert handler is not None
+                self.last_calls.setdefault(token.company, {})[stat_key] = time.time()
                 try:
                     refused = invalid_enum(template, request) if method == "GET" else None
                     response = refused or await handler(request, self.store.company(token.company))
@@ -262,10 +266,11 @@ class Sandbox:
         client_id, secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
         api_key = str(form.get("api_key", ""))
         known = self.store.clients.get(client_id)
-        if known is None or not secrets.compare_digest(known, secret):
+        # compare_digest on bytes: on str it refuses non-ASCII text (a 500 where the API answers 401).
+        if known is None or not secrets.compare_digest(known.encode(), secret.encode()):
             return error(401, "Unauthorized")
         company = self.store.company_for_api_key(api_key)
-        if company is None:
+        if company is None or not self.store.key_allows(api_key, client_id):  # a key is made for one client
             return error(401, "Unauthorized")
         access_token = secrets.token_urlsafe(32)
         lifetime = self.config.token_lifetime_s
@@ -314,8 +319,23 @@ class Sandbox:
             r("GET", "/persons/{id}", self.get_person),
             r("PUT", "/persons/{id}", self.put_person),
             Route("/_sandbox/stats", self.get_stats, methods=["GET"]),
+            Route("/_sandbox/organisations", self.organisations, methods=["GET", "POST"]),
             Route("/_sandbox/config", self.post_config, methods=["POST", "GET"]),
         ]
+
+    async def organisations(self, request: Request) -> Response:
+        """POST {"count": N}: organisations org0001…orgNNNN exist (those missing are made). GET, and the answer
+        of POST: every company with the time of its last call per route."""
+        if request.method == "POST":
+            try:
+                count = int((await request.json())["count"])
+            except (ValueError, KeyError, TypeError):
+                return error(400, 'body must be {"count": N}')
+            add_organisations(self.store, count)
+            if self.state_file:
+                self.store.save(self.state_file)
+        return JSONResponse({"organisations": [{"name": code, "last_calls": self.last_calls.get(code, {})}
+                                               for code in self.store.companies]})
 
     async def get_stats(self, request: Request) -> Response:
         return JSONResponse(self.stats.to_json())
@@ -953,9 +973,19 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
     return error(405, "METHOD_NOT_ALLOWED")
 
 
+def add_organisations(store: ProcountorStore, count: int) -> None:
+    """Organisations org0001…org<count> (sandbox/procountor/organisations.py), those not there yet."""
+    from .organisations import add_organisation, organisation_name
+
+    for number in range(1, count + 1):
+        if (name := organisation_name(number)) not in store.companies:
+            add_organisation(store, name, number)
+
+
 def create_app(
     *,
     seed: str | None = None,
+    organisations: int = 0,
     latency_ms: float = 0.0,
     error_rate: float = 0.0,
     timeout_rate: float = 0.0,
@@ -969,7 +999,8 @@ def create_app(
 
     seed="demo" loads the demo organisation; seed=None only the two companies with credentials, company info,
     fiscal years and VAT. An existing `state_file` is loaded instead of seeding and
-    rewritten after each write.
+    rewritten after each write. `organisations=N` adds N organisations beside them, each with its own client,
+    API key and company (sandbox/procountor/organisations.py).
     """
     if state_file and Path(state_file).exists():
         store = ProcountorStore.load(state_file, clock=clock)
@@ -989,6 +1020,7 @@ def create_app(
         rate_limit_per_second=rate_limit_per_second,
         token_lifetime_s=token_lifetime_s,
     )
+    add_organisations(store, organisations)
     sandbox = Sandbox(store, config, state_file)
     app = Starlette(
         routes=sandbox.routes(),

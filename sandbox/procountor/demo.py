@@ -200,7 +200,7 @@ def base_company(store: ProcountorStore, code: str) -> Company:
     company.ledger_accounts = [{"ledgerAccountCode": number, "name": name, "active": True}
                                for number, name in (FI_LEDGER_ACCOUNTS if fi else SE_LEDGER_ACCOUNTS)]
     store.companies[code] = company
-    store.api_keys[DEMO_FI_API_KEY if fi else DEMO_SE_API_KEY] = code
+    store.add_api_key(DEMO_FI_API_KEY if fi else DEMO_SE_API_KEY, code, DEMO_CLIENT_ID)
     return company
 
 
@@ -392,26 +392,8 @@ def seed_demo(store: ProcountorStore) -> None:
     for number in range(2001, 2004):
         name = _severa_name(number, SE_CUSTOMER_NAMES[number])
         partner(store, se, number, name, se_business_id(number), "Stockholm", "SWEDEN")
-    for company in (fi, se):
-        for code, name, unit, price, account in (
-            ("LIC-ANNUAL", "Annual licence", "YEAR", 1200.0, "3000"),
-            ("SUPPORT-H", "Support hour", "HOUR", 95.0, "3000"),
-            ("WORKSHOP", "Workshop", "DAY", 1400.0, "3000"),
-            ("DEV", "Development", "HOUR", 110.0, "3010"),
-            ("PM", "Project management", "HOUR", 120.0, "3010"),
-            ("DESIGN", "Design", "HOUR", 105.0, "3010"),
-            ("DEFAULT-PRODUCT", "Product", "PIECE", 0.0, "3000"),
-            ("DEFAULT-WORK", "Work", "HOUR", 0.0, "3010"),
-        ):
-            product(store, company, code, "SALES", name, unit, price, account)
-        for code, name, unit, price in (
-            ("KM-ALLOWANCE", "Kilometre allowance", "KILOMETER", 0.55),
-            ("DAILY-FULL", "Full daily allowance", "DAY", 54.0),
-            ("DAILY-PART", "Partial daily allowance", "DAY", 25.0),
-            ("TRAVEL-TICKET", "Travel ticket", "PIECE", 0.0),
-            ("DEFAULT-TRAVEL", "Travel expense", "PIECE", 0.0),
-        ):
-            product(store, company, code, "TRAVEL", name, unit, price, "7000")
+    _products(store, fi)
+    _products(store, se)
     dimension(fi, "Projects", ["2026001", "2026002", "2026003", "2026004"])
     dimension(fi, "Cost centers", ["CC-HEL", "CC-TRE"])
     dimension(fi, "Business units", [FI_COMPANY["name"]])
@@ -421,6 +403,43 @@ def seed_demo(store: ProcountorStore) -> None:
     for (person_number, first, last), iban in zip(PERSONS, PERSON_IBANS, strict=True):
         person(store, fi, person_number, first, last, iban)
     seed_purchase_invoices(store, fi)
+
+
+def organisation_company(store: ProcountorStore) -> Company:
+    """The FI company of one organisation of many (sandbox/procountor/organisations.py): the demo FI company's
+    customers (1005 with its right business ID), products and dimensions, no purchase invoices, no API key."""
+    company = base_company(store, "FI")
+    store.revoke_api_key(DEMO_FI_API_KEY)
+    for number in range(1001, 1009):
+        partner(store, company, number, _severa_name(number, FI_CUSTOMER_NAMES[number]), fi_business_id(number),
+                FI_CUSTOMER_CITIES[number - 1001], "FINLAND")
+    _products(store, company)
+    dimension(company, "Projects", ["2026001", "2026002", "2026003", "2026004"])
+    dimension(company, "Cost centers", ["CC-HEL", "CC-TRE"])
+    dimension(company, "Business units", [FI_COMPANY["name"]])
+    return company
+
+
+def _products(store: ProcountorStore, company: Company) -> None:
+    for code, name, unit, price, account in (
+        ("LIC-ANNUAL", "Annual licence", "YEAR", 1200.0, "3000"),
+        ("SUPPORT-H", "Support hour", "HOUR", 95.0, "3000"),
+        ("WORKSHOP", "Workshop", "DAY", 1400.0, "3000"),
+        ("DEV", "Development", "HOUR", 110.0, "3010"),
+        ("PM", "Project management", "HOUR", 120.0, "3010"),
+        ("DESIGN", "Design", "HOUR", 105.0, "3010"),
+        ("DEFAULT-PRODUCT", "Product", "PIECE", 0.0, "3000"),
+        ("DEFAULT-WORK", "Work", "HOUR", 0.0, "3010"),
+    ):
+        product(store, company, code, "SALES", name, unit, price, account)
+    for code, name, unit, price in (
+        ("KM-ALLOWANCE", "Kilometre allowance", "KILOMETER", 0.55),
+        ("DAILY-FULL", "Full daily allowance", "DAY", 54.0),
+        ("DAILY-PART", "Partial daily allowance", "DAY", 25.0),
+        ("TRAVEL-TICKET", "Travel ticket", "PIECE", 0.0),
+        ("DEFAULT-TRAVEL", "Travel expense", "PIECE", 0.0),
+    ):
+        product(store, company, code, "TRAVEL", name, unit, price, "7000")
 
 
 def seed_purchase_invoices(store: ProcountorStore, fi: Company) -> None:

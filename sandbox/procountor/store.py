@@ -161,6 +161,9 @@ class ProcountorStore:
         self.clock = clock or datetime.now
         self.clients: dict[str, str] = {}
         self.api_keys: dict[str, str] = {}
+        # API key → the client application it was made for (procountor-api.md §2.1: a key is bound to a user,
+        # a company and a client); another client's token request with it is refused.
+        self.api_key_clients: dict[str, str] = {}
         self.companies: dict[str, Company] = {}
         self._last_version: datetime | None = None
         self._lock = threading.Lock()
@@ -172,9 +175,19 @@ class ProcountorStore:
         code = self.api_keys.get(api_key)
         return self.companies.get(code) if code else None
 
+    def add_api_key(self, api_key: str, company: str, client_id: str) -> None:
+        """What a company admin does in the UI: a new API key of `company` for the client application."""
+        self.api_keys[api_key] = company
+        self.api_key_clients[api_key] = client_id
+
+    def key_allows(self, api_key: str, client_id: str) -> bool:
+        """The key was made for this client (keys of a state file from before the binding allow any)."""
+        return self.api_key_clients.get(api_key, client_id) == client_id
+
     def revoke_api_key(self, api_key: str) -> None:
         """What a company admin does in the UI; tokens issued for it stop working too."""
         self.api_keys.pop(api_key, None)
+        self.api_key_clients.pop(api_key, None)
 
     def next_version(self) -> str:
         """A strictly increasing version stamp: equal stamps would defeat optimistic locking."""
@@ -241,6 +254,7 @@ class ProcountorStore:
         return {
             "clients": self.clients,
             "api_keys": self.api_keys,
+            "api_key_clients": self.api_key_clients,
             "last_version": format_version(self._last_version) if self._last_version else None,
             "companies": {code: c.to_json() for code, c in self.companies.items()},
         }
@@ -257,6 +271,7 @@ class ProcountorStore:
         store = cls(clock=clock)
         store.clients = data["clients"]
         store.api_keys = data["api_keys"]
+        store.api_key_clients = data.get("api_key_clients", {})
         if data.get("last_version"):
             store._last_version = parse_datetime(data["last_version"])
         store.companies = {code: Company.from_json(c) for code, c in data["companies"].items()}

@@ -3,8 +3,12 @@
 Base URL for clients: ``http://<host>:<port>/rest-api`` (every operation is under ``/rest-api/v1/...``, as in
 production). Around every API operation the app applies, in order: the request counter, the 10 requests/second
 quota (429 with Severa's text), added latency / slow responses, injected 500s, the bearer token (401), the
-operation's scopes (403 ``InsufficientApiScope``), then the handler. ``/_sandbox/stats`` and
-``/_sandbox/config`` are sandbox-only admin routes without auth.
+operation's scopes (403 ``InsufficientApiScope``), then the handler. ``/_sandbox/stats``, ``/_sandbox/config``
+and ``/_sandbox/organisations`` are sandbox-only admin routes without auth.
+
+One sandbox can host many organisations (``organisations=N`` or ``POST /_sandbox/organisations``): each is a store of
+its own with its own API client, a token reads only the data of its client's organisation, and the quota is per API
+client (the public descriptions leave its scope open; Procountor documents its limit per client).
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class Grant:
     client_id: str
     scopes: frozenset[str]
     expires_at: float
+    organisation: str = ""  # the organisation of the client, whose data the token reads
 
 
 class TokenIssuer:
@@ -85,11 +90,11 @@ class TokenIssuer:
         self.access: dict[str, Grant] = {}
         self.refresh: dict[str, Grant] = {}
 
-    def issue(self, client_id: str, scopes: frozenset[str]) -> dict[str, Any]:
+    def issue(self, client_id: str, scopes: frozenset[str], organisation: str = "") -> dict[str, Any]:
         now = time.time()
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        self.access[access] = Grant(client_id, scopes, now + self.config.access_token_lifetime_s)
-        self.refresh[refresh] = Grant(client_id, scopes, now + self.config.refresh_token_lifetime_s)
+        self.access[access] = Grant(client_id, scopes, now + self.config.access_token_lifetime_s, organisation)
+        self.refresh[refresh] = Grant(client_id, scopes, now + self.config.refresh_token_lifetime_s, organisation)
 
         def utc(ts: float) -> str:
             return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -108,22 +113,24 @@ class TokenIssuer:
 
 
 class QuotaWindow:
-    """Severa's fixed quota: at most N admitted requests in any 1-second window."""
+    """Severa's fixed quota: at most N admitted requests in any 1-second window, per API client (requests
+    without a known client share one window)."""
 
     def __init__(self) -> None:
-        self._admitted: collections.deque[float] = collections.deque()
+        self._admitted: dict[str, collections.deque[float]] = {}
         self._lock = threading.Lock()
 
-    def admit(self, limit: float | None) -> bool:
+    def admit(self, limit: float | None, client: str = "") -> bool:
         if limit is None:
             return True
         now = time.monotonic()
         with self._lock:
-            while self._admitted and now - self._admitted[0] >= 1.0:
-                self._admitted.popleft()
-            if len(self._admitted) >= limit:
+            admitted = self._admitted.setdefault(client, collections.deque())
+            while admitted and now - admitted[0] >= 1.0:
+                admitted.popleft()
+            if len(admitted) >= limit:
                 return False
-            self._admitted.append(now)
+            admitted.append(now)
             return True
 
 
@@ -137,10 +144,12 @@ def _ci(body: dict[str, Any], key: str) -> Any:
 
 
 class SeveraSandbox:
-    """State behind one app instance: store, knobs, counters, tokens."""
+    """State behind one app instance: the organisations' stores, knobs, counters, tokens."""
 
     def __init__(self, store: SeveraStore, config: SandboxConfig, state_file: str | None) -> None:
-        self.store = store
+        self.store = store  # the first organisation (named ""): the demo's, or the one of the state file
+        self.organisations: dict[str, SeveraStore] = {"": store}
+        self.last_calls: dict[str, dict[str, float]] = {}  # organisation → route → time.time() of its last call
         self.config = config
         self.stats = SandboxStats()
         self.tokens = TokenIssuer(config)
@@ -148,11 +157,32 @@ class SeveraSandbox:
         self.random = random.Random()
         self.state_file = state_file
 
-    async def gate(self, request: Request, key: str) -> Response | None:
-        """Counting, quota, latency and fault injection shared by every /rest-api route."""
+    def add_organisation(self, name: str, store: SeveraStore) -> None:
+        """Host another organisation; its clients must be its own (a client id names one organisation)."""
+        if name in self.organisations:
+            raise ValueError(f"organisation {name!r} exists already")
+        taken = {client for other in self.organisations.values() for client in other.api_clients}
+        if clash := sorted(taken & set(store.api_clients)):
+            raise ValueError(f"organisation {name!r}: API client {clash[0]!r} belongs to another organisation")
+        self.organisations[name] = store
+
+    def organisation_of_client(self, client_id: str) -> tuple[str, SeveraStore] | None:
+        for name, store in self.organisations.items():
+            if client_id in store.api_clients:
+                return name, store
+        return None
+
+    def grant_of(self, request: Request) -> Grant | None:
+        """The live grant of the request's bearer token, if any."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        grant = self.tokens.access.get(token.strip()) if scheme.lower() == "bearer" else None
+        return grant if grant is not None and grant.expires_at > time.time() else None
+
+    async def gate(self, request: Request, key: str, client: str = "") -> Response | None:
+        """Counting, quota (per API client), latency and fault injection shared by every /rest-api route."""
         self.stats.calls[key] += 1
         self.stats.total += 1
-        if not self.quota.admit(self.config.rate_limit_per_second):
+        if not self.quota.admit(self.config.rate_limit_per_second, client):
             self.stats.rate_limited += 1
             limit = self.config.rate_limit_per_second or 0
             headers = {}
@@ -171,10 +201,8 @@ class SeveraSandbox:
         return None
 
     def authorize(self, request: Request, scopes: tuple[str, ...]) -> Response | None:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        grant = self.tokens.access.get(token.strip()) if scheme.lower() == "bearer" else None
-        if grant is None or grant.expires_at <= time.time():
+        grant = self.grant_of(request)
+        if grant is None:
             return exception_model(
                 401,
                 "AuthenticationRequired",
@@ -208,11 +236,15 @@ def _api_route(sandbox: SeveraSandbox, op: Operation) -> Route:
     key = f"{op.method} {op.path}"
 
     async def endpoint(request: Request) -> Response:
-        if (early := await sandbox.gate(request, key)) is not None:
+        grant = sandbox.grant_of(request)
+        if (early := await sandbox.gate(request, key, grant.client_id if grant else "")) is not None:
             return early
         if (denied := sandbox.authorize(request, op.scopes)) is not None:
             return denied
-        ctx = Ctx(request=request, store=sandbox.store, max_row_count=sandbox.config.max_row_count)
+        assert grant is not None  # authorize answered 401 without one
+        sandbox.last_calls.setdefault(grant.organisation, {})[key] = time.time()
+        store = sandbox.organisations[grant.organisation]
+        ctx = Ctx(request=request, store=store, max_row_count=sandbox.config.max_row_count)
         response = await run(op, ctx)
         if op.method != "GET" and response.status_code < 400:
             sandbox.persist()
@@ -225,12 +257,13 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
     async def token(request: Request, *, oauth: bool = False) -> Response:
         """POST /v1/token (ClientCredentials) and POST /v1/login/oauth/access_token (AccessTokenCredentials,
         which also takes grant_type=refresh_token)."""
-        if (early := await sandbox.gate(request, "POST /v1/token")) is not None:
-            return early
         try:
             body = json.loads(await request.body() or b"null")
         except ValueError:
             body = None
+        asking = _ci(body, "client_id") if isinstance(body, dict) else None
+        if (early := await sandbox.gate(request, "POST /v1/token", str(asking or ""))) is not None:
+            return early
         if not isinstance(body, dict):
             return exception_model(
                 400, "InvalidRequest", "ClientCredentials JSON body is required.", location="RequestBody"
@@ -246,8 +279,11 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
                 name="client_id",
                 location="RequestBody",
             )
-        client = sandbox.store.api_clients.get(str(client_id))
-        if client is None or not secrets.compare_digest(str(secret), client["secret"]):
+        found = sandbox.organisation_of_client(str(client_id))
+        client = found[1].api_clients.get(str(client_id)) if found else None
+        # compare_digest on bytes: on str it refuses non-ASCII text (a 500 where the API answers 401).
+        if found is None or client is None or not secrets.compare_digest(str(secret).encode(),
+                                                                           client["secret"].encode()):
             return exception_model(401, "AuthenticationRequired", "Invalid client credentials.")
         allowed = set(client["scopes"])
         scope = _ci(body, "scope")
@@ -262,7 +298,7 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
                 "AuthenticationRequired",
                 f"Scopes not allowed for this client: {', '.join(sorted(requested - allowed))}.",
             )
-        return JSONResponse(sandbox.tokens.issue(str(client_id), frozenset(requested or allowed)))
+        return JSONResponse(sandbox.tokens.issue(str(client_id), frozenset(requested or allowed), found[0]))
 
     async def oauth_token(request: Request) -> Response:
         return await token(request, oauth=True)
@@ -280,7 +316,8 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
         if requested - grant.scopes:
             return exception_model(401, "AuthenticationRequired",
                                    f"Scopes not in the original grant: {', '.join(sorted(requested - grant.scopes))}.")
-        return JSONResponse(sandbox.tokens.issue(grant.client_id, frozenset(requested) or grant.scopes))
+        return JSONResponse(sandbox.tokens.issue(grant.client_id, frozenset(requested) or grant.scopes,
+                                                 grant.organisation))
 
     async def refresh(request: Request) -> Response:
         if (early := await sandbox.gate(request, "POST /v1/refreshtoken")) is not None:
@@ -292,7 +329,7 @@ def _auth_routes(sandbox: SeveraSandbox) -> list[Route]:
         grant = sandbox.tokens.refresh.pop(value, None) if isinstance(value, str) else None
         if grant is None or grant.expires_at <= time.time():
             return exception_model(401, "AuthenticationRequired", "Invalid or expired refresh token.")
-        return JSONResponse(sandbox.tokens.issue(grant.client_id, grant.scopes))
+        return JSONResponse(sandbox.tokens.issue(grant.client_id, grant.scopes, grant.organisation))
 
     async def signout(request: Request) -> Response:
         if (early := await sandbox.gate(request, "POST /v1/signout")) is not None:
@@ -350,7 +387,24 @@ def _admin_routes(sandbox: SeveraSandbox) -> list[Route]:
                 setattr(sandbox.config, name, value)
         return JSONResponse(asdict(sandbox.config))
 
+    async def organisations(request: Request) -> Response:
+        """GET: each organisation's name, API client and the time of its last call per route (how recently a
+        tenant was polled). POST {"count": N}: organisations org0001…orgNNNN exist (those missing are made)."""
+        if request.method == "POST":
+            try:
+                body = json.loads(await request.body() or b"{}")
+                count = int(body["count"])
+            except (ValueError, KeyError, TypeError):
+                return JSONResponse({"error": 'body must be {"count": N}'}, status_code=400)
+            if sandbox.state_file:
+                return JSONResponse({"error": "organisations are not kept in the state file"}, status_code=400)
+            add_organisations(sandbox, count)
+        return JSONResponse({"organisations": [
+            {"name": name, "clients": sorted(store.api_clients), "last_calls": sandbox.last_calls.get(name, {})}
+            for name, store in sandbox.organisations.items()]})
+
     return [
+        Route("/_sandbox/organisations", organisations, methods=["GET", "POST"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
         Route("/_sandbox/stats/reset", reset_stats, methods=["POST"]),
         Route("/_sandbox/config", config, methods=["GET", "POST"]),
@@ -362,9 +416,20 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return Response(status_code=404)
 
 
+def add_organisations(sandbox: SeveraSandbox, count: int) -> None:
+    """Organisations org0001…org<count> (sandbox/severa/organisations.py), those not there yet."""
+    from sandbox.severa.organisations import new_organisation, organisation_name
+
+    for number in range(1, count + 1):
+        name = organisation_name(number)
+        if name not in sandbox.organisations:
+            sandbox.add_organisation(name, new_organisation(name))
+
+
 def create_app(
     *,
     seed: str | None = None,
+    organisations: int = 0,
     latency_ms: float = 0.0,
     error_rate: float = 0.0,
     slow_rate: float = 0.0,
@@ -377,9 +442,12 @@ def create_app(
 ) -> Starlette:
     """Build the sandbox app. ``seed="demo"`` loads the demo organisation; ``None`` an empty organisation with
     the demo credentials. With ``state_file``, an existing file is loaded instead of the seed and every write
-    is saved back to it. ``app.state.store`` is the ``SeveraStore``;
-    ``app.state.sandbox`` holds knobs and stats.
+    is saved back to it. ``organisations=N`` hosts N more organisations beside it, each with its own client
+    (sandbox/severa/organisations.py; not with a state file). ``app.state.store`` is the first organisation's
+    ``SeveraStore``; ``app.state.sandbox`` holds knobs, stats and ``organisations`` (name → store).
     """
+    if organisations and state_file:
+        raise ValueError("organisations are not kept in the state file: use one or the other")
     from sandbox.severa import demo
 
     store = SeveraStore()
@@ -402,6 +470,7 @@ def create_app(
         require_client_id_header=require_client_id_header,
     )
     sandbox = SeveraSandbox(store, config, state_file)
+    add_organisations(sandbox, organisations)
     routes = _auth_routes(sandbox) + [_api_route(sandbox, op) for op in OPERATIONS] + _admin_routes(sandbox)
     app = Starlette(routes=routes, exception_handlers={404: _not_found})
     app.state.store = store

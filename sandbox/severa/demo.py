@@ -572,9 +572,12 @@ def _seed_people(store: SeveraStore) -> None:
 
 # invoice number -> (customer number, project number, status, date, items)
 # item: ("hours", work type, qty) | ("fee", product code, qty) | ("travel", travel code, qty)
-def _invoice_plan() -> dict[int, tuple[int, int, str, str, list[tuple[str, str, float]]]]:
+InvoicePlan = dict[int, tuple[int, int, str, str, list[tuple[str, str, float]]]]
+
+
+def _invoice_plan() -> InvoicePlan:
     fi_projects = [2026001, 2026002, 2026003, 2026004, 2026005, 2026006]
-    plan: dict[int, tuple[int, int, str, str, list[tuple[str, str, float]]]] = {
+    plan: InvoicePlan = {
         10001: (1001, 2026001, "Paid", "2026-09-30", [("hours", "DEV", 20.0), ("fee", "LIC-ANNUAL", 1.0)]),
         10002: (
             1001,
@@ -629,8 +632,10 @@ def _invoice_plan() -> dict[int, tuple[int, int, str, str, list[tuple[str, str, 
     return plan
 
 
-def _seed_invoices(store: SeveraStore) -> None:
-    for number, (customer_no, project_no, status, date, items) in sorted(_invoice_plan().items()):
+def _seed_invoices(store: SeveraStore, plan: InvoicePlan | None = None) -> None:
+    """The demo's invoices, or those of `plan` (number → customer, project, status, date, rows)."""
+    demo_plan = plan is None
+    for number, (customer_no, project_no, status, date, items) in sorted((plan or _invoice_plan()).items()):
         project_guid = demo_guid("project", project_no)
         for i, (item_kind, code, qty) in enumerate(items):
             key = f"{number}-{i}"
@@ -691,11 +696,11 @@ def _seed_invoices(store: SeveraStore) -> None:
             },
             number=number,
             guid=demo_guid("invoice", number),
-            credit_note_of=demo_guid("invoice", 10001) if number == 10013 else None,
+            credit_note_of=demo_guid("invoice", 10001) if demo_plan and number == 10013 else None,
             extra=extra,
         )
-    store.counters["invoice"] = max(store.counters["invoice"], 10036)
-    for number in (10002, 10010):
+    store.counters["invoice"] = max(store.counters["invoice"], max(plan) if plan else 10036)
+    for number in () if plan else (10002, 10010):
         pdf = render_pdf(
             [[f"Timesheet for invoice {number}", "Work hours by person and day"]], title=f"Timesheet {number}"
         )
@@ -753,3 +758,13 @@ def seed_demo(store: SeveraStore) -> None:
     _seed_people(store)
     _seed_invoices(store)
     _seed_travel(store)
+
+
+def seed_organisation(store: SeveraStore, *, draft_invoices: int) -> None:
+    """One organisation of many (sandbox/severa/organisations.py): the demo's settings and people, and
+    `draft_invoices` drafts of customer 1001 (whose records match Procountor's) on project 2026001, numbered
+    10001…; no API client (the caller adds the organisation's own)."""
+    _seed_settings(store)
+    _seed_people(store)
+    _seed_invoices(store, {10000 + k: (1001, 2026001, "Draft", "2026-11-20", [("hours", "DEV", float(k))])
+                           for k in range(1, draft_invoices + 1)})
