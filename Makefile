@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint audit bench bench-failover bench-fuzz bench-chaos bench-replay clean
+.PHONY: install test demo lint audit bench bench-failover bench-fuzz bench-chaos bench-replay bench-tenants clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -43,6 +43,9 @@ bench-chaos: $(STAMP)
 
 bench-replay: $(STAMP)
 	$(PY) benchmarks/replay.py
+
+bench-tenants: $(STAMP)
+	$(PY) benchmarks/tenants.py
 
 clean:
 	rm -rf $(VENV) .sevpro
