@@ -65,7 +65,7 @@ REPO = Path(__file__).resolve().parents[1]
 WAITING = "Waiting for transfer to Procountor"
 POLL = "GET /v1/invoices"  # the Severa call that is a tenant's invoice poll
 LAG_GOAL_S, LATENCY_GOAL_S = 15.0, 5.0
-console = Console()
+console = Console(width=180)  # the table is wide
 
 
 def percentile(values: list[float], q: float) -> float:
