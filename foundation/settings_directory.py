@@ -50,6 +50,9 @@ class SettingsDirectory:
         self.security = security
         self.tenants: dict[str, Json] = {}  # tenant → its latest TenantConfigured
         self.companies: dict[str, dict[str, Json]] = {}  # tenant → company → its latest CompanySettingsChanged
+        # tenant → the partition of config.tenants its records are on: a pool worker polls the tenants of the
+        # partitions its group gives it (streams/pool.py)
+        self.tenant_partitions: dict[str, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._partitions: list[TopicPartition] = []
 
@@ -105,6 +108,8 @@ class SettingsDirectory:
         changed = []
         for messages in batches.values():
             for message in messages:
+                if message.topic == topics.tenants_configured() and message.key is not None:
+                    self.tenant_partitions[message.key.decode(errors="replace")] = message.partition
                 if (record := self._apply(message.key, message.value)) is not None:
                     changed.append(record)
         return changed

@@ -61,6 +61,9 @@ class TenantConfig(BaseModel):
     severa_client_secret: SecretReference
     procountor_client_id: str = Field(min_length=1)
     procountor_client_secret: SecretReference
+    # The APIs this tenant's clients call; None: the deployment's (SEVPRO_SEVERA_URL, SEVPRO_PROCOUNTOR_URL).
+    severa_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    procountor_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     def references(self) -> dict[str, str]:
         """Field → secret reference."""
@@ -82,6 +85,18 @@ def resolve_secret(reference: str, environ: Mapping[str, str]) -> str:
             raise SettingsError(f"{reference}: the file is empty")
         return value
     raise SettingsError(f"{reference}: secret manager references are not resolved by this version (use env: or file:)")
+
+
+def resolve_credentials(config: TenantConfig, environ: Mapping[str, str]) -> dict[str, str]:
+    """Field → the secret each reference of the tenant points at, on this host. SettingsError names the tenant
+    and the field (never a value)."""
+    resolved = {}
+    for field, reference in config.references().items():
+        try:
+            resolved[field] = resolve_secret(reference, environ)
+        except SettingsError as error:
+            raise SettingsError(f"tenant {config.name!r}: {field}: {error}") from None
+    return resolved
 
 
 # ------------------------------------------------------------------------------------------------- validation

@@ -31,6 +31,9 @@ def add(tenant: str = typer.Argument(..., help="The tenant's name (letters, digi
         procountor_client_id: str = typer.Option(..., help="The tenant's Procountor API client id."),
         procountor_client_secret: str = typer.Option(..., help=ReferenceHelp),
         display_name: str | None = typer.Option(None, help="A name for people."),
+        severa_url: str | None = typer.Option(None, help="The tenant's Severa API (default: SEVPRO_SEVERA_URL)."),
+        procountor_url: str | None = typer.Option(
+            None, help="The tenant's Procountor API (default: SEVPRO_PROCOUNTOR_URL)."),
         replace: bool = typer.Option(False, "--replace", help="Replace the configuration of a registered tenant."),
         by: str | None = ByOption, bootstrap: str | None = BootstrapOption) -> None:
     """Register a tenant (or, with --replace, change one); refused unless every secret is a reference."""
@@ -39,7 +42,8 @@ def add(tenant: str = typer.Argument(..., help="The tenant's name (letters, digi
 
     wanted = {"name": tenant, "display_name": display_name, "enabled": True, "severa_client_id": severa_client_id,
               "severa_client_secret": severa_client_secret, "procountor_client_id": procountor_client_id,
-              "procountor_client_secret": procountor_client_secret}
+              "procountor_client_secret": procountor_client_secret, "severa_url": severa_url,
+              "procountor_url": procountor_url}
 
     def edit(current: TenantConfig | None) -> TenantConfig:
         if current is not None and not replace:
