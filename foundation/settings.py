@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # Required by the worker (empty: not set). Only `sevpro demo` uses the demo's tenant, companies and
     # sandbox credentials, and it sets them explicitly for its own worker.
     tenant: str = ""
+    # Pool mode (README "Many organisations"): the deployment's name; its workers form one consumer group that
+    # serves every enabled tenant of config.tenants, each tenant's credentials from its TenantConfigured.
+    pool: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    # A pool worker closes a tenant's runtime (API clients, caches) after this long without work for it.
+    pool_idle_seconds: float = Field(default=300.0, gt=0)
     # The faust app id, which names the consumer group: default `sevpro-<tenant>` (one group per tenant).
     app_id: str | None = None
     companies_file: Path | None = None
@@ -198,7 +203,10 @@ class Settings(BaseSettings):
 
 
 def missing_for_worker(settings: Settings) -> list[str]:
-    """The variables a worker needs that are not set: it must never fall back on the demo's."""
+    """The variables a worker needs that are not set: it must never fall back on the demo's. A pool worker
+    (SEVPRO_POOL) needs none of them: its tenants, their credentials and settings are on the config topics."""
+    if settings.pool:
+        return []
     required = {"tenant": settings.tenant,
                 "companies_file": settings.companies_file if settings.company_settings == "file" else "topic",
                 "severa_client_id": settings.severa_client_id,

@@ -126,6 +126,11 @@ def _check_worker_settings() -> tuple[Settings, dict[str, CompanySettings] | Non
         if missing:
             raise SettingsError(f"not set: {', '.join(missing)} (each secret also as <NAME>_FILE; the demo's "
                                 "settings are only for `sevpro demo`)")
+        if settings.pool:  # the tenants, their credentials and settings are on the config topics
+            if settings.tenant or settings.companies_file is not None:
+                raise SettingsError("SEVPRO_POOL serves every tenant of config.tenants: leave SEVPRO_TENANT and "
+                                    "SEVPRO_COMPANIES_FILE unset (or run a single-tenant worker without SEVPRO_POOL)")
+            return settings, None
         if settings.company_settings == "topic":
             if settings.companies_file is not None:  # which one counts would be a silent choice
                 raise SettingsError("SEVPRO_COMPANY_SETTINGS=topic and SEVPRO_COMPANIES_FILE are both set: keep one "
@@ -202,7 +207,7 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
     from sevpro.worker import DeadlineWorker
     from streams.app import app_id
-    from streams.bootstrap import bootstrap
+    from streams.bootstrap import bootstrap, bootstrap_pool
 
     settings, companies = _check_worker_settings()
     try:
@@ -225,10 +230,13 @@ def worker(loglevel: str = typer.Option("info")) -> None:
     except KafkaTopicsError as exc:
         console.print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
-    live = companies is None
-    if companies is None:
-        companies = _companies_from_topic(settings, servers)
-    faust_app = bootstrap(settings, companies, servers, live_settings=live)
+    if settings.pool:
+        faust_app = bootstrap_pool(settings, servers)
+    else:
+        live = companies is None
+        if companies is None:
+            companies = _companies_from_topic(settings, servers)
+        faust_app = bootstrap(settings, companies, servers, live_settings=live)
     for topic, setting in asyncio.run(finite_retention(servers)).items():  # said, not refused: the events are there
         console.print(f"[yellow]warning:[/yellow] topic {topic} deletes events with time ({setting}): "
                       f"{retention_fix(topic)}", soft_wrap=True)

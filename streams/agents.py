@@ -7,6 +7,8 @@ procountor.sales_invoice.observed ─trigger─▶ transfer.sales-invoice-paymen
 severa.{project,cost_center,business_unit}.observed ─trigger─▶ transfer.dimension-item.requested ─status─▶
 transfer.*.outcome ──▶ error e-mails (leader-only, see streams/notification_feed.py) ──▶ notify.sent
 Pollers run as leader-only timers (one per cluster, on the configured schedule); the projector runs as a task.
+A pool worker (streams/pool.py) serves many tenants: each event is handled with its tenant's runtime, and each
+worker polls the tenants of the config.tenants partitions the group gives it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from foundation.schedule import Schedule
 from foundation.types import Json
 from projections.projector import Projector
 from projections.reprocess import retry_failures
+from projections.store import ProjectionStore
 from schemas import topics
 from schemas.codec import CodecError, decode, encode
 from streams import dimension_item, payment, purchase_invoice
@@ -34,6 +37,7 @@ from streams import travel_reimbursement as travel
 from streams.app import SevproApp
 from streams.notification_feed import NotificationFeed
 from streams.notify import Notifier, NotifierConfig
+from streams.pool import Serving, SingleTenant, TenantPool, TenantUnavailable
 from streams.runtime import Runtime, RuntimeStarter
 from streams.sales_invoice import KIND, transfer_request
 from streams.transfer import Transfer, owner_check
@@ -54,6 +58,7 @@ class WorkerState:
     poll_failures: dict[int, tuple[int, float]] = field(default_factory=dict)
     notifications: NotificationFeed | None = None
     retry_due: float | None = None  # loop time of the retry cycle that follows a rebalance
+    store: ProjectionStore | None = None  # the read models the retries are found in (opened on first use)
 
 
 #: After a rebalance, what the workers held (streams/registers.py) is requested again this soon, once the
@@ -69,24 +74,37 @@ def _backoff() -> Iterator[float]:
         delay = min(60.0, delay * 2)
 
 
-def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
-    """Declare the worker's topics, agents, timers and tasks on `app`; they share `starter`'s runtime."""
-    settings, tenant, bootstrap = starter.settings, starter.settings.tenant, starter.bootstrap
+def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
+    """Declare the worker's topics, agents, timers and tasks on `app`; they use the runtimes of `serving`'s
+    tenants (one tenant, or a pool's; a RuntimeStarter is its one tenant's)."""
+    if isinstance(serving, RuntimeStarter):
+        serving = SingleTenant(serving)
+    settings, bootstrap = serving.settings, serving.bootstrap
+    pool = serving if isinstance(serving, TenantPool) else None
     sync_schedule = Schedule.parse(settings.sync_schedule)
     state = WorkerState()
 
     def ours(record_tenant: str) -> bool:
-        """Events of other tenants share the topics; this worker acts on its own tenant's only."""
-        return record_tenant == tenant or record_tenant.startswith(f"{tenant}/")
+        """Events of other tenants share the topics; this worker acts on the tenants it serves only."""
+        return serving.refusal(record_tenant) is None
 
     def owns(event: Any) -> bool:
         """The event's partition is still this worker's, and no rebalance is taking it away (see
         streams.transfer.owner_check): checked right before a transfer's first write."""
         return not app.rebalancing and event.message.tp in app.consumer.assignment()
 
+    async def not_served(event: Any, agent: str, reason: str) -> None:
+        """An event of a tenant the pool does not serve (unregistered, disabled, or its configuration cannot
+        give a runtime): not acted on, said in the log and parked on the dead-letter topic with the reason."""
+        message = event.message
+        log.error("event not acted on: its tenant is not served", agent=agent, reason=reason, topic=message.topic,
+                  partition=message.partition, offset=message.offset)
+        await app.send_dead_letter(event, f"{agent}: not acted on: {reason}")
+
     async def decoded(event: Any, expected: str, agent: str) -> Json | None:
-        """This tenant's record, or None: another tenant's event, or an undecodable or unexpected message, which
-        is parked on the dead-letter topic."""
+        """A record of a tenant this worker serves, or None: another tenant's event (a pool parks those of
+        tenants it does not serve), or an undecodable or unexpected message, which is parked on the dead-letter
+        topic."""
         try:
             name, record = decode(event.value)
             if name != expected:
@@ -94,49 +112,65 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
         except CodecError as exc:
             await app.send_dead_letter(event, f"{agent}: {exc}")
             return None
-        return record if ours(str(record.get("tenant", ""))) else None
+        await serving.ready()
+        reason = await serving.refused(str(record.get("tenant", "")))
+        if reason:
+            await not_served(event, agent, reason)
+        return None if reason is not None else record
 
     async def trigger(stream: Any, agent: str, decide: Decide) -> None:
         """Observed entity versions → transfer requests (`decide` returns a request, a list of them, or None)."""
-        runtime = await starter.get()
         async for event in stream.events():
             observed = await decoded(event, "EntityObserved", agent)
             if observed is None:
                 continue
-            requests: Any = None
-            for wait in _backoff():
-                try:
-                    requests = await decide(runtime, observed)
-                    break
-                except (TRANSIENT, ApiAuthError) as exc:  # the API is down, or refuses the settings until they
-                    # are fixed: hold this partition rather than lose the event
-                    log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
-                    await asyncio.sleep(wait)
-                except Exception as exc:  # noqa: BLE001 - anything else (bad data, a 404): parked, and go on
-                    await app.send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}")
-                    log.error("trigger parked an event on the dead-letter topic", agent=agent,
-                              error=f"{type(exc).__name__}: {exc}"[:300])
-                    break
-            for request in requests if isinstance(requests, list) else [requests] if requests else []:
-                await runtime.emit("TransferRequested", request)
+            try:
+                async with serving.use(observed["tenant"]) as runtime:
+                    await decide_and_request(event, agent, decide, runtime, observed)
+            except TenantUnavailable as exc:
+                await not_served(event, agent, str(exc))
+
+    async def decide_and_request(event: Any, agent: str, decide: Decide, runtime: Runtime, observed: Json) -> None:
+        requests: Any = None
+        for wait in _backoff():
+            try:
+                requests = await decide(runtime, observed)
+                break
+            except (TRANSIENT, ApiAuthError) as exc:  # the API is down, or refuses the settings until they
+                # are fixed: hold this partition rather than lose the event
+                log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
+                await asyncio.sleep(wait)
+            except Exception as exc:  # noqa: BLE001 - anything else (bad data, a 404): parked, and go on
+                await app.send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}")
+                log.error("trigger parked an event on the dead-letter topic", agent=agent,
+                          error=f"{type(exc).__name__}: {exc}"[:300])
+                break
+        for request in requests if isinstance(requests, list) else [requests] if requests else []:
+            await runtime.emit("TransferRequested", request)
 
     async def transfer_each(stream: Any, agent: str, transfer_of: Callable[[Runtime], Transfer]) -> None:
         """Carry out the requests one after the other (kinds of small volume)."""
-        runtime = await starter.get()
-        transfer = transfer_of(runtime)
         async for event in stream.events():
             request = await decoded(event, "TransferRequested", agent)
             if request is not None:
                 owner_check.set(functools.partial(owns, event))
-                await transfer.handle(request, runtime.attempt_number(request))
+                try:
+                    async with serving.use(request["tenant"]) as runtime:
+                        await transfer_of(runtime).handle(request, runtime.attempt_number(request))
+                except TenantUnavailable as exc:
+                    await not_served(event, agent, str(exc))
 
-    async def transfer_in_order(runtime: Runtime, queue: list[Any], limit: asyncio.Semaphore) -> None:
+    async def transfer_in_order(queue: list[Any], limit: asyncio.Semaphore) -> None:
         async with limit:
             for event in queue:
                 request = await decoded(event, "TransferRequested", "sales_invoice_transfer")
                 if request is not None:
                     owner_check.set(functools.partial(owns, event))  # this task's own context (gather)
-                    await runtime.transfer.handle(request, runtime.attempt_number(request))
+                    try:
+                        async with serving.use(request["tenant"]) as runtime:
+                            await runtime.transfer.handle(request, runtime.attempt_number(request))
+                    except TenantUnavailable as exc:
+                        await not_served(event, "sales_invoice_transfer", str(exc))
 
     async def sales_request(runtime: Runtime, observed: Json) -> Json | None:
         return transfer_request(observed, runtime.directory)
@@ -193,28 +227,34 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
 
     @app.agent(app.raw_topic(topics.observed("severa", "user")))
     async def travel_user_cache(stream: Any) -> None:
-        """Keep each user's business unit current for the travel trigger."""
-        runtime = await starter.get()
+        """Keep each user's business unit current for the travel trigger (in a pool, of the tenants whose
+        runtimes are open here: a runtime opened later reads its directory afresh)."""
         async for event in stream.events():
             if event.value is None:  # a tombstone: `sevpro forget` of tenant/<user guid>
                 tenant, _, guid = (event.key or b"").decode().partition("/")
-                if ours(tenant):
-                    runtime.travel_directory.forget_user(guid)
+                await serving.ready()
+                for runtime in serving.running():
+                    if runtime.settings.tenant == tenant:
+                        runtime.travel_directory.forget_user(guid)
                 continue
             observed = await decoded(event, "EntityObserved", "travel_user_cache")
-            if observed is not None:
-                runtime.travel_directory.remember_user(json.loads(observed["snapshot"]))
+            if observed is None:
+                continue
+            try:
+                async with serving.use(observed["tenant"]) as runtime:
+                    runtime.travel_directory.remember_user(json.loads(observed["snapshot"]))
+            except TenantUnavailable as exc:
+                await not_served(event, "travel_user_cache", str(exc))
 
     @app.agent(app.raw_topic(topics.transfer_requested(KIND)))
     async def sales_invoice_transfer(stream: Any) -> None:
         """Carry out transfer requests; different invoices concurrently, one invoice's requests in order."""
-        runtime = await starter.get()
         limit = asyncio.Semaphore(settings.transfer_concurrency)
         async for events in stream.take_events(settings.transfer_concurrency * 4, within=0.05):
             by_invoice: dict[bytes, list[Any]] = defaultdict(list)
             for event in events:
                 by_invoice[event.key].append(event)
-            await asyncio.gather(*(transfer_in_order(runtime, queue, limit) for queue in by_invoice.values()))
+            await asyncio.gather(*(transfer_in_order(queue, limit) for queue in by_invoice.values()))
 
     @app.agent(app.raw_topic(topics.transfer_requested(purchase_invoice.KIND)))
     async def purchase_invoice_transfer(stream: Any) -> None:
@@ -240,50 +280,89 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
         """faust calls this in its consumer thread as the group starts to rebalance, then waits for every event
         the worker holds: registry asks end, and held transfers end before any write, at once (transient,
         retried), so that the worker rejoins within the broker's rebalance timeout (streams/registers.py)."""
-        if starter.runtime is not None:
-            starter.runtime.answers.rebalance_started()
+        for answers in {id(runtime.answers): runtime.answers for runtime in serving.running()}.values():
+            answers.rebalance_started()
 
     app.rebalance_listeners = [rebalance_started]
 
     @app.on_partitions_assigned.connect
     async def rebalance_ended(sender: Any, /, *args: Any, **kwargs: Any) -> None:
         """The worker has its partitions again: registry requests are owned and answered, transfers go on."""
-        if starter.runtime is not None:
-            starter.runtime.answers.rebalance_ended()
+        for answers in {id(runtime.answers): runtime.answers for runtime in serving.running()}.values():
+            answers.rebalance_ended()
         state.retry_due = asyncio.get_running_loop().time() + RETRY_AFTER_REBALANCE_SECONDS
 
     @app.agent(app.raw_topic(topics.registry_create_requested()))
     async def registry_create(stream: Any) -> None:
         """Find or create the registry records whose keys' partitions this worker owns, one after the other
         (streams/registers.py): one customer, product, person and item per key, however many workers run."""
-        runtime = await starter.get()
         async for event in stream.events():
             asked = await decoded(event, "RegistryCreateRequested", "registry_create")
-            if asked is not None:
-                answer = await runtime.registers.carry_out(runtime.emit, asked, runtime.contexts)
-                await runtime.emit("RegistryCreateAnswered", answer)
+            if asked is None:
+                continue
+            try:
+                async with serving.use(asked["tenant"]) as runtime:
+                    answer = await runtime.registers.carry_out(runtime.emit, asked, runtime.contexts)
+                    await runtime.emit("RegistryCreateAnswered", answer)
+            except TenantUnavailable as exc:
+                await not_served(event, "registry_create", str(exc))
 
     @app.timer(interval=1.0, on_leader=True)
     async def send_error_notifications() -> None:
         """Leader-only: failed transfers → e-mail to the company's error address (batched; from Kafka, so a new
         leader neither loses what was pending nor repeats what was sent)."""
-        if state.stopping:
+        if state.stopping or pool is not None:  # a pool's tenants: not yet (README "Many organisations")
             return
         try:
             if state.notifications is None:
                 feed = NotificationFeed(bootstrap, Notifier(NotifierConfig.from_settings(settings)),
-                                        starter.companies, ours)
+                                        serving.companies(settings.tenant), ours)
                 await feed.start()
                 state.notifications = feed
             await state.notifications.tick()
         except Exception as exc:  # the next tick tries again; the log says why
             log.error("error notifications failed", error=f"{type(exc).__name__}: {exc}")
 
+    if pool is not None:
+        @app.agent(app.raw_topic(topics.tenants_configured()))
+        async def tenant_polling_partitions(stream: Any) -> None:
+            """Read nothing from it: subscribing is what matters. The group spreads the partitions of
+            config.tenants over the pool's workers, and each polls the tenants whose configuration is on its own
+            (streams/pool.py): a worker added takes some, a lost worker's move within the session timeout."""
+            async for _ in stream.events():
+                pass
+
+        def owned_tenant_partitions() -> set[int]:
+            if app.rebalancing:
+                return set()
+            return {tp.partition for tp in app.consumer.assignment() if tp.topic == topics.tenants_configured()}
+
+        pool.assigned = owned_tenant_partitions
+
+        @app.timer(interval=0.5)
+        async def poll_tenants() -> None:
+            """Every pool worker: poll the tenants whose configuration lies on its partitions of config.tenants,
+            each on the schedule, and hand over those it no longer owns."""
+            if not state.stopping:
+                await pool.poll_tick()
+
+        @app.timer(interval=max(1.0, min(30.0, settings.pool_idle_seconds / 4)))
+        async def close_idle_tenants() -> None:
+            """Every pool worker: close the runtimes of tenants without work here for SEVPRO_POOL_IDLE_SECONDS."""
+            if not state.stopping:
+                await pool.sweep()
+
+        @app.task
+        async def follow_configuration() -> None:
+            """The tenants and their company settings, applied to this worker's runtimes as they change."""
+            await pool.run()
+
     @app.timer(interval=0.5, on_leader=True)
     async def poll_sources() -> None:
-        """Leader-only: start a round of polling when one is due and none is running. A round can take seconds
-        (the APIs' pace); it runs as a task of its own so the timer never overlaps itself."""
-        if state.stopping or (state.poll_round is not None and not state.poll_round.done()):
+        """Leader-only, in one tenant's worker group (a pool polls by tenant, above): start a round of polling
+        when one is due and none is running. A round can take seconds (the APIs' pace); it runs as a task of its
+        own so the timer never overlaps itself."""
+        if pool is not None or state.stopping or (state.poll_round is not None and not state.poll_round.done()):
             return
         now_utc = datetime.now(UTC)
         if not sync_schedule.is_due(state.last_sync, now_utc):
@@ -293,8 +372,11 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
 
     async def poll_round() -> None:
         """Read Severa and Procountor changes that are due (each source at its own pace)."""
+        async with serving.use(settings.tenant) as runtime:
+            await poll_runtime(runtime)
+
+    async def poll_runtime(runtime: Runtime) -> None:
         try:
-            runtime = await starter.get()
             if runtime.stopped:
                 return
             if not runtime.pollers:
@@ -320,12 +402,13 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
         """Failed-transient and failed-config transfers are requested again, through the normal idempotent path."""
         if state.stopping:
             return
-        runtime = await starter.get()
-        if runtime.stopped:
-            return
-        retried = await retry_failures(bootstrap, runtime.store, tenant)
-        if retried:
-            log.info("transient and configuration failures requested again", count=len(retried))
+        await serving.ready()
+        if state.store is None:
+            state.store = ProjectionStore()
+        for tenant in serving.tenants():
+            retried = await retry_failures(bootstrap, state.store, tenant)
+            if retried:
+                log.info("transient and configuration failures requested again", tenant=tenant, count=len(retried))
 
     @app.timer(interval=1.0, on_leader=True)
     async def retry_after_rebalance() -> None:
@@ -358,6 +441,6 @@ def register(app: SevproApp, starter: RuntimeStarter) -> WorkerState:
                 await state.poll_round
         if state.notifications is not None:
             await state.notifications.stop()
-        await starter.close()
+        await serving.close()
 
     return state

@@ -67,9 +67,10 @@ class SevproApp(faust.App):
 
 
 def app_id(settings: Settings) -> str:
-    """One consumer group per tenant: a tenant's workers share its partitions and act on its events only.
-    Under the deployment's prefix, as faust's own topics named after it (the leader topic)."""
-    return topics.named(settings.app_id or settings.tenant)
+    """One consumer group per tenant: a tenant's workers share its partitions and act on its events only; a pool
+    (SEVPRO_POOL) is one group for all the deployment's tenants. Under the deployment's prefix, as faust's own
+    topics named after it (the leader topic)."""
+    return topics.named(settings.app_id or (f"pool-{settings.pool}" if settings.pool else settings.tenant))
 
 
 def create_app(settings: Settings, bootstrap: str) -> SevproApp:

@@ -1,7 +1,8 @@
 """The worker's composition root: the one place where settings become a wired faust app.
 
-`sevpro worker` checks the settings, finds the broker, and calls `bootstrap`; nothing else builds the app, the
-runtime or the agents (cosmicpython's bootstrap.py is the model).
+`sevpro worker` checks the settings, finds the broker, and calls `bootstrap` (one tenant) or `bootstrap_pool`
+(every tenant of the deployment); nothing else builds the app, the runtimes or the agents (cosmicpython's
+bootstrap.py is the model).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from foundation.settings import Settings
 from streams.agents import register
 from streams.app import SevproApp, create_app
 from streams.live_settings import LiveSettings
+from streams.pool import SingleTenant, TenantPool
 from streams.runtime import RuntimeStarter
 
 
@@ -21,7 +23,7 @@ def bootstrap(settings: Settings, companies: dict[str, CompanySettings], broker:
     topic) the worker follows the company settings topic and applies each change of its tenant at once."""
     app = create_app(settings, broker)
     starter = RuntimeStarter(settings, companies, broker)
-    register(app, starter)
+    register(app, SingleTenant(starter))
     if live_settings:
         follower = LiveSettings(broker, settings.tenant, starter)
 
@@ -29,4 +31,12 @@ def bootstrap(settings: Settings, companies: dict[str, CompanySettings], broker:
         async def follow_company_settings() -> None:
             """Apply `sevpro settings set|import` and `sevpro tenants disable` without a restart."""
             await follower.run()
+    return app
+
+
+def bootstrap_pool(settings: Settings, broker: str) -> SevproApp:
+    """A pool worker (SEVPRO_POOL): the same agents, serving every enabled tenant of config.tenants with a runtime
+    per tenant built on demand, and polling the tenants of the config.tenants partitions the group gives it."""
+    app = create_app(settings, broker)
+    register(app, TenantPool(settings, broker))
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,11 +69,14 @@ class Runtime:
     api_keys: dict[str, str] = field(default_factory=dict, repr=False)  # company → the key its client uses
     company_pollers: dict[str, Poller] = field(default_factory=dict)  # company → its Procountor poller
     retired: list[Any] = field(default_factory=list)  # clients replaced by a settings change, closed at stop
+    shared: bool = False  # the producer and the registry answers are the pool's (SharedKafka), not closed here
 
     @classmethod
-    async def start(cls, settings: Settings, companies: dict[str, CompanySettings], bootstrap: str) -> Runtime:
+    async def start(cls, settings: Settings, companies: dict[str, CompanySettings], bootstrap: str,
+                    shared: SharedKafka | None = None) -> Runtime:
         """Open the clients and the producer, load the directories, and wire the transfers. What was opened is
-        closed again when a later step fails (an API that cannot be reached yet)."""
+        closed again when a later step fails (an API that cannot be reached yet). With `shared` (a pool worker's
+        tenants) the producer and the registry answers are the worker's, one for all its tenants."""
         severa = SeveraClient(settings.severa_url, settings.severa_client_id,
                               settings.severa_client_secret.get_secret_value(),
                               requests_per_second=settings.severa_requests_per_second,
@@ -82,14 +85,17 @@ class Runtime:
         shared_pace = procountor_pacer(settings.procountor_requests_per_second)
         api_keys = procountor_api_keys(companies, os.environ)
         procountor = {name: _procountor_client(settings, api_key, shared_pace) for name, api_key in api_keys.items()}
-        producer = idempotent_producer(bootstrap)
-        answers = Answers(bootstrap, _Emitter(producer).emit, producer.partitions_for)
         opened: list[Any] = [severa, *procountor.values()]
         try:
-            await producer.start()
-            opened.append(producer)
-            await answers.start()
-            opened.append(answers)
+            if shared is None:
+                producer = idempotent_producer(bootstrap)
+                answers = Answers(bootstrap, _Emitter(producer).emit, producer.partitions_for)
+                await producer.start()
+                opened.append(producer)
+                await answers.start()
+                opened.append(answers)
+            else:
+                producer, answers = shared.producer, shared.answers
             directory = await CompanyDirectory.load(companies, severa)
             travel_directory = await TravelDirectory.load(directory, severa)
         except BaseException:
@@ -116,6 +122,7 @@ class Runtime:
             purchase_transfer=PurchaseInvoiceTransfer(severa, companies, dimensions, emit, transfer_log=store),
             payments=SalesInvoicePaymentTransfer(severa, companies, directory, emit, store, registers),
             contexts=contexts, registers=registers, answers=answers, procountor_pace=shared_pace, api_keys=api_keys,
+            shared=shared is not None,
         )
 
     async def start_pollers(self) -> None:
@@ -191,11 +198,43 @@ class Runtime:
         entry = self.store.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
         return 1 + sum(1 for a in entry.get("attempts", []) if a["request_id"] == request["event_id"])
 
+    async def stop_pollers(self) -> None:
+        """Stop polling (a pool worker hands the tenant's polling to another): their producers closed, an open
+        poll transaction aborted. `start_pollers` starts them again."""
+        pollers, self.pollers, self.company_pollers = self.pollers, [], {}
+        for poller in pollers:
+            with contextlib.suppress(Exception):
+                await poller.stop()
+
     async def stop(self) -> None:
         self.stopped = True
-        for poller in self.pollers:
-            await poller.stop()
-        await _close_all([self.answers, self.producer, self.severa, *self.procountor.values(), *self.retired])
+        await self.stop_pollers()
+        kafka = [] if self.shared else [self.answers, self.producer]
+        await _close_all([*kafka, self.severa, *self.procountor.values(), *self.retired])
+
+
+@dataclass
+class SharedKafka:
+    """A pool worker's producer and registry answers, shared by its tenants' runtimes (a client each per tenant
+    would cost a thousand tenants thousands of connections)."""
+
+    producer: AIOKafkaProducer
+    answers: Answers
+
+    @classmethod
+    async def start(cls, bootstrap: str) -> SharedKafka:
+        producer = idempotent_producer(bootstrap)
+        answers = Answers(bootstrap, _Emitter(producer).emit, producer.partitions_for)
+        await producer.start()
+        try:
+            await answers.start()
+        except BaseException:
+            await _close_all([producer])
+            raise
+        return cls(producer, answers)
+
+    async def stop(self) -> None:
+        await _close_all([self.answers, self.producer])
 
 
 def _procountor_client(settings: Settings, api_key: str, pace: Any) -> ProcountorClient:
@@ -251,8 +290,10 @@ class RuntimeStarter:
     events wait in Kafka. A fix on the API's side (the client enabled again, a scope granted) is picked up
     without a restart; new credentials of ours are settings, read at start."""
 
-    def __init__(self, settings: Settings, companies: dict[str, CompanySettings], bootstrap: str) -> None:
+    def __init__(self, settings: Settings, companies: dict[str, CompanySettings], bootstrap: str,
+                 shared: Callable[[], Awaitable[SharedKafka]] | None = None) -> None:
         self.settings, self.companies, self.bootstrap = settings, companies, bootstrap
+        self.shared = shared  # a pool worker's: its producer and registry answers, for every tenant
         self.runtime: Runtime | None = None
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -268,14 +309,16 @@ class RuntimeStarter:
                     raise asyncio.CancelledError("the worker is stopping")
                 changes = self._changes
                 try:
-                    runtime = await Runtime.start(self.settings, self.companies, self.bootstrap)
+                    shared = None if self.shared is None else await self.shared()
+                    runtime = await Runtime.start(self.settings, self.companies, self.bootstrap, shared)
                     if self._changes != changes:  # the settings changed while it started: bring it up to date
                         await runtime.apply_settings(dict(self.companies))
                     self.runtime = runtime
                 except Exception as error:  # noqa: BLE001 - every agent waits on this: none may crash with it
                     failures += 1
                     delay = min(START_RETRY_MAX_SECONDS, 2.0 ** failures)
-                    log.error(f"runtime cannot start yet: {_start_problem(error)}, retrying", failures=failures,
+                    log.error(f"runtime cannot start yet: {_start_problem(error)}, retrying",
+                              tenant=self.settings.tenant, failures=failures,
                               retry_in_s=delay, error=f"{type(error).__name__}: {error}")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), delay)

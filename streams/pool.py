@@ -1,0 +1,447 @@
+"""Whom a worker serves: one tenant (`SingleTenant`, SEVPRO_TENANT), or every enabled tenant of the deployment
+(`TenantPool`, SEVPRO_POOL), as Kafka Connect's workers serve the connectors of their config topic.
+
+The agents (streams/agents.py) ask the same three questions of either: is this tenant's event mine to act on
+(`refusal`), the tenant's runtime for the time of one piece of work (`use`), and which tenants this worker polls
+(`poll_duty`). A pool worker:
+
+- knows the tenants from the compacted `config.tenants` topic, and their company settings from
+  `config.company-settings` (one SettingsDirectory, followed for the life of the worker);
+- builds a tenant's runtime (API clients with their pacers, caches, directory) when it first has work for it,
+  with the API credentials its TenantConfigured refers to (env:, file:), and closes it after
+  SEVPRO_POOL_IDLE_SECONDS without work; a tenant whose references do not resolve is named in the log and its
+  events are parked on the dead-letter topic with the reason, never acted on with someone else's credentials;
+- polls the tenants whose TenantConfigured lies on a partition of `config.tenants` that the group gave it (an
+  agent of the worker consumes that topic: the rebalance spreads the partitions, so adding a worker spreads the
+  polling, and a lost worker's partitions, with their tenants' polling, move within the session timeout);
+- applies a change of a tenant's company settings to its runtime at once, and closes the runtime of a tenant
+  whose configuration changed (rebuilt with the new credentials at its next work) or that was disabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+
+from foundation.company import CompanySettings, CompanySettingsError, procountor_api_keys
+from foundation.logs import get_logger
+from foundation.schedule import Schedule
+from foundation.settings import Settings, SettingsError
+from foundation.settings_directory import SettingsDirectory
+from foundation.settings_events import SettingsRefused, TenantConfig, resolve_credentials
+from foundation.types import Json
+from schemas import topics
+from streams.live_settings import effective_companies
+from streams.runtime import Runtime, RuntimeStarter, SharedKafka
+
+log = get_logger(__name__)
+RETRY_MAX_SECONDS = 30.0
+
+
+class TenantUnavailable(RuntimeError):
+    """The tenant's runtime cannot be built from its configuration (a credential reference that does not resolve,
+    company settings that do not validate, an API key variable not set): the message names the tenant and field."""
+
+
+def tenant_of(record_tenant: str) -> str:
+    """Some records name `tenant/company`: the tenant is the first part."""
+    return record_tenant.partition("/")[0]
+
+
+class Serving:
+    """What the agents need to know of the tenants a worker serves (see the module's docstring)."""
+
+    settings: Settings
+    bootstrap: str
+
+    async def ready(self) -> None:
+        """Wait until the worker knows whom it serves."""
+
+    def refusal(self, record_tenant: str) -> str | None:
+        """None: the worker acts on this tenant's events. "": another worker's, ignored quietly. Else the reason
+        the event is not acted on (it is logged and parked on the dead-letter topic)."""
+        raise NotImplementedError
+
+    async def refused(self, record_tenant: str) -> str | None:
+        """`refusal`, confirmed against the latest configuration before an event is refused."""
+        return self.refusal(record_tenant)
+
+    def use(self, record_tenant: str) -> contextlib.AbstractAsyncContextManager[Runtime]:
+        raise NotImplementedError
+
+    def running(self) -> list[Runtime]:
+        raise NotImplementedError
+
+    def companies(self, record_tenant: str) -> dict[str, CompanySettings]:
+        raise NotImplementedError
+
+    def tenants(self) -> list[str]:
+        """The tenants this worker's group serves (the leader's retries cover them)."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class SingleTenant(Serving):
+    """SEVPRO_TENANT: one tenant, one consumer group of its own; other tenants' events are not its business."""
+
+    def __init__(self, starter: RuntimeStarter) -> None:
+        self.starter, self.settings, self.bootstrap = starter, starter.settings, starter.bootstrap
+        self.tenant = starter.settings.tenant
+
+    def refusal(self, record_tenant: str) -> str | None:
+        return None if tenant_of(record_tenant) == self.tenant else ""
+
+    @contextlib.asynccontextmanager
+    async def use(self, record_tenant: str) -> AsyncIterator[Runtime]:
+        yield await self.starter.get()
+
+    def running(self) -> list[Runtime]:
+        return [self.starter.runtime] if self.starter.runtime is not None else []
+
+    def companies(self, record_tenant: str) -> dict[str, CompanySettings]:
+        return self.starter.companies
+
+    def tenants(self) -> list[str]:
+        return [self.tenant]
+
+    async def close(self) -> None:
+        await self.starter.close()
+
+
+@dataclass
+class _Tenant:
+    """One tenant's runtime on this worker, and how much it is in use."""
+
+    starter: RuntimeStarter
+    config: TenantConfig
+    leases: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    closed: bool = False
+
+
+@dataclass
+class _Polling:
+    last_sync: datetime | None = None
+    round: asyncio.Task[None] | None = None
+    failures: dict[int, tuple[int, float]] = field(default_factory=dict)
+
+
+def tenant_settings(deployment: Settings, config: TenantConfig) -> Settings:
+    """The deployment's settings with the tenant's name, API clients and (when it has its own) API URLs.
+    SettingsError names the tenant and the field of a credential reference that does not resolve here."""
+    secrets = resolve_credentials(config, os.environ)
+    return deployment.model_copy(update={
+        "tenant": config.name,
+        "severa_client_id": config.severa_client_id,
+        "severa_client_secret": SecretStr(secrets["severa_client_secret"]),
+        "procountor_client_id": config.procountor_client_id,
+        "procountor_client_secret": SecretStr(secrets["procountor_client_secret"]),
+        "severa_url": config.severa_url or deployment.severa_url,
+        "procountor_url": config.procountor_url or deployment.procountor_url,
+    })
+
+
+class TenantPool(Serving):
+    """SEVPRO_POOL: every enabled tenant of the deployment, runtimes built on demand (module docstring)."""
+
+    def __init__(self, settings: Settings, bootstrap: str) -> None:
+        self.settings, self.bootstrap = settings, bootstrap
+        self.directory = SettingsDirectory(bootstrap)
+        self.live: dict[str, _Tenant] = {}
+        self.polling: dict[str, _Polling] = {}
+        self.schedule = Schedule.parse(settings.sync_schedule)
+        self.idle_seconds = settings.pool_idle_seconds
+        self._ready = asyncio.Event()
+        self._configs: dict[str, tuple[int, TenantConfig]] = {}  # tenant → (revision, parsed config)
+        self._shared: SharedKafka | None = None
+        self._shared_lock = asyncio.Lock()
+        self._build_lock = asyncio.Lock()
+        self._stopping = False
+        self._settle: list[asyncio.Future[None]] = []  # who waits for the directory to be read to its end
+        #: The partitions of config.tenants the group gives this worker now (set by streams/bootstrap.py).
+        self.assigned: Callable[[], set[int]] = set
+
+    # -- whom it serves ------------------------------------------------------------------------------------
+
+    async def ready(self) -> None:
+        await self._ready.wait()
+
+    def config(self, tenant: str) -> TenantConfig | None:
+        record = self.directory.tenants.get(tenant)
+        if record is None:
+            return None
+        cached = self._configs.get(tenant)
+        if cached is None or cached[0] != record["revision"]:
+            cached = (record["revision"], TenantConfig.model_validate_json(record["config"]))
+            self._configs[tenant] = cached
+        return cached[1]
+
+    def refusal(self, record_tenant: str) -> str | None:
+        tenant = tenant_of(record_tenant)
+        config = self.config(tenant)
+        if config is None:
+            return f"tenant {tenant!r} is not registered in {topics.tenants_configured()} (sevpro tenants add)"
+        if not config.enabled:
+            return f"tenant {tenant!r} is disabled (sevpro tenants disable)"
+        return None
+
+    async def refused(self, record_tenant: str) -> str | None:
+        """A tenant registered or enabled a moment ago may not have reached this worker's directory yet: before
+        refusing, read the config topics to their end once more."""
+        if self.refusal(record_tenant) is None:
+            return None
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._settle.append(waiter)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter, RETRY_MAX_SECONDS)
+        return self.refusal(record_tenant)
+
+    def tenants(self) -> list[str]:
+        return sorted(name for name in self.directory.tenants if self.refusal(name) is None)
+
+    def companies(self, record_tenant: str) -> dict[str, CompanySettings]:
+        entry = self.live.get(tenant_of(record_tenant))
+        if entry is not None:
+            return entry.starter.companies
+        try:
+            return effective_companies(self.directory, tenant_of(record_tenant))
+        except SettingsRefused:
+            return {}
+
+    def running(self) -> list[Runtime]:
+        return [entry.starter.runtime for entry in self.live.values() if entry.starter.runtime is not None]
+
+    # -- runtimes ------------------------------------------------------------------------------------------
+
+    async def _shared_kafka(self) -> SharedKafka:
+        async with self._shared_lock:
+            if self._shared is None:
+                self._shared = await SharedKafka.start(self.bootstrap)
+            return self._shared
+
+    def _entry(self, tenant: str) -> _Tenant:
+        """The tenant's runtime holder, made from its configuration now (the runtime itself starts on first use).
+        TenantUnavailable when the configuration cannot give one."""
+        entry = self.live.get(tenant)
+        if entry is not None:
+            return entry
+        if (reason := self.refusal(tenant)) is not None:
+            raise TenantUnavailable(reason)
+        config = self.config(tenant)
+        assert config is not None
+        try:
+            settings = tenant_settings(self.settings, config)
+            companies = effective_companies(self.directory, tenant)
+            procountor_api_keys(companies, os.environ)
+        except SettingsError as error:
+            raise TenantUnavailable(str(error)) from None
+        except SettingsRefused as refused:
+            raise TenantUnavailable("; ".join(refused.problems)) from None
+        except CompanySettingsError as error:
+            raise TenantUnavailable(f"tenant {tenant!r}: {error}") from None
+        entry = _Tenant(RuntimeStarter(settings, dict(companies), self.bootstrap, shared=self._shared_kafka), config)
+        self.live[tenant] = entry
+        log.info("tenant runtime opened", tenant=tenant, companies=sorted(companies))
+        return entry
+
+    @contextlib.asynccontextmanager
+    async def use(self, record_tenant: str) -> AsyncIterator[Runtime]:
+        """The tenant's runtime for one piece of work; it is not closed while in use. TenantUnavailable when its
+        configuration cannot give one."""
+        tenant = tenant_of(record_tenant)
+        await self.ready()
+        entry = self._entry(tenant)
+        entry.leases += 1
+        try:
+            runtime = await entry.starter.get()
+            yield runtime
+        finally:
+            entry.leases -= 1
+            entry.last_used = time.monotonic()
+            if entry.closed and entry.leases == 0:
+                await entry.starter.close()
+
+    async def drop(self, tenant: str, why: str) -> None:
+        """Close the tenant's runtime (now, or when its last piece of work ends); the next work builds it anew."""
+        polling = self.polling.pop(tenant, None)
+        if polling is not None and polling.round is not None and not polling.round.done():
+            polling.round.cancel()  # a poll cancelled mid-transaction aborts it: nothing half-published
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await polling.round
+        entry = self.live.pop(tenant, None)
+        if entry is None:
+            return
+        entry.closed = True
+        log.info("tenant runtime closed", tenant=tenant, why=why)
+        if entry.leases == 0:
+            await entry.starter.close()
+
+    async def sweep(self) -> None:
+        """Close the runtimes of tenants without work here for SEVPRO_POOL_IDLE_SECONDS (polled ones are in use)."""
+        now = time.monotonic()
+        for tenant, entry in list(self.live.items()):
+            if entry.leases == 0 and tenant not in self.polling and now - entry.last_used >= self.idle_seconds:
+                await self.drop(tenant, f"idle for {self.idle_seconds:g} s")
+
+    # -- polling -------------------------------------------------------------------------------------------
+
+    def poll_duty(self) -> set[str]:
+        """The enabled tenants whose TenantConfigured lies on a partition of config.tenants this worker owns."""
+        owned = self.assigned()
+        return {tenant for tenant, partition in self.directory.tenant_partitions.items()
+                if partition in owned and self.refusal(tenant) is None}
+
+    async def poll_tick(self) -> None:
+        """Take and hand over polling as the assignment says, and start each polled tenant's round when due."""
+        if self._stopping or not self._ready.is_set():
+            return
+        duty = self.poll_duty()
+        for tenant in sorted(set(self.polling) - duty):
+            await self._hand_over(tenant)
+        now_utc = datetime.now(UTC)
+        for tenant in sorted(duty):
+            polling = self.polling.get(tenant)
+            if polling is None:
+                polling = self.polling[tenant] = _Polling()
+                log.info("tenant polling taken", tenant=tenant, partition=self.directory.tenant_partitions[tenant])
+            if polling.round is not None and not polling.round.done():
+                continue
+            if not self.schedule.is_due(polling.last_sync, now_utc):
+                continue
+            polling.last_sync = now_utc
+            polling.round = asyncio.get_running_loop().create_task(self._poll_round(tenant, polling),
+                                                                   name=f"poll-round:{tenant}")
+
+    async def _hand_over(self, tenant: str) -> None:
+        polling = self.polling.pop(tenant)
+        if polling.round is not None and not polling.round.done():
+            polling.round.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await polling.round
+        entry = self.live.get(tenant)
+        if entry is not None and entry.starter.runtime is not None:
+            await entry.starter.runtime.stop_pollers()
+        log.info("tenant polling handed over", tenant=tenant)
+
+    async def _poll_round(self, tenant: str, polling: _Polling) -> None:
+        """One round of the tenant's pollers (each source at its own pace), as a single-tenant worker's."""
+        try:
+            async with self.use(tenant) as runtime:
+                if runtime.stopped:
+                    return
+                if not runtime.pollers:
+                    await runtime.start_pollers()
+                now = asyncio.get_running_loop().time()
+                for poller in runtime.pollers:
+                    failures, not_before = polling.failures.get(id(poller), (0, 0.0))
+                    if now < not_before:
+                        continue
+                    try:
+                        await poller.poll_due()
+                        polling.failures.pop(id(poller), None)
+                    except Exception as exc:  # the client retried already; back off, exponentially, and say so
+                        delay = min(300.0, 2.0 ** (failures + 1))
+                        polling.failures[id(poller)] = (failures + 1, now + delay)
+                        log.error("poll failed, backing off", system=poller.system, tenant=tenant,
+                                  failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")
+        except TenantUnavailable as exc:
+            log.error("tenant cannot be polled", tenant=tenant, error=str(exc))
+        except Exception as exc:  # the next round tries again
+            log.error("pollers could not start", tenant=tenant, error=f"{type(exc).__name__}: {exc}")
+
+    # -- the configuration, followed -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Until cancelled: follow the config topics, and apply each change to the runtimes here."""
+        failures = 0
+        while True:
+            try:
+                await self._follow()
+            except Exception as error:  # noqa: BLE001 - never end the worker's task: say why and start again
+                failures += 1
+                delay = min(RETRY_MAX_SECONDS, 2.0 ** failures)
+                log.error("config topics cannot be followed, retrying", retry_in_s=delay,
+                          error=f"{type(error).__name__}: {error}"[:300])
+                await asyncio.sleep(delay)
+
+    async def _follow(self) -> None:
+        directory = SettingsDirectory(self.bootstrap)
+        await directory.start()
+        try:
+            await directory.catch_up()
+            self.directory = directory
+            if not self._ready.is_set():
+                log.info("pool serves", pool=self.settings.pool, tenants=self.tenants())
+            self._ready.set()
+            for tenant in list(self.live):  # changes made while the directory was being read again
+                await self._changed(tenant, [])
+            while True:
+                settle, self._settle = self._settle, []
+                records = await (directory.catch_up() if settle else directory.poll(wait_seconds=0.5))
+                for waiter in settle:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                by_tenant: dict[str, list[Json]] = {}
+                for record in records:
+                    by_tenant.setdefault(record["tenant"], []).append(record)
+                for tenant, records in by_tenant.items():
+                    await self._changed(tenant, records)
+        finally:
+            with contextlib.suppress(Exception):
+                await directory.stop()
+
+    async def _changed(self, tenant: str, records: list[Json]) -> None:
+        entry = self.live.get(tenant)
+        for record in records:
+            if "config" in record:
+                log.info("tenant configuration changed", tenant=tenant, revision=record["revision"],
+                         changed_by=record["changed_by"], fields=[c["field"] for c in record["changes"]])
+        if entry is None:
+            return
+        config = self.config(tenant)
+        if config is None or not config.enabled or config.model_copy(update={"display_name": None}) != \
+                entry.config.model_copy(update={"display_name": None}):
+            await self.drop(tenant, "its configuration changed" if config and config.enabled else "disabled")
+            return
+        try:
+            companies = effective_companies(self.directory, tenant)
+        except SettingsRefused as refused:
+            log.error("company settings on the topic no longer validate; the tenant keeps the settings it runs with",
+                      tenant=tenant, problems=refused.problems)
+            return
+        failures = 0
+        while True:
+            try:
+                applied = await entry.starter.apply(companies)
+                break
+            except Exception as error:  # noqa: BLE001 - an API to read again is down: try again, never give up
+                failures += 1
+                delay = min(RETRY_MAX_SECONDS, 2.0 ** failures)
+                log.error("company settings not applied yet, retrying", tenant=tenant, retry_in_s=delay,
+                          error=f"{type(error).__name__}: {error}"[:300])
+                await asyncio.sleep(delay)
+        for record in records:
+            if "settings" in record:
+                log.info("company settings applied", tenant=tenant, company=record["company"],
+                         revision=record["revision"], changed_by=record["changed_by"],
+                         fields=[change["field"] for change in record["changes"]])
+        if applied and not records:
+            log.info("company settings applied", tenant=tenant, companies=applied)
+
+    async def close(self) -> None:
+        self._stopping = True
+        for tenant in list(self.polling):
+            await self._hand_over(tenant)
+        for tenant in list(self.live):
+            await self.drop(tenant, "the worker stops")
+        if self._shared is not None:
+            await self._shared.stop()
