@@ -110,7 +110,7 @@ def add_tenant(stack: ExitStack, name: str, tmp_path: Path, *, status: str, own_
         procountor_store.clients.pop(PROCOUNTOR_DEMO_CLIENT)
         procountor_store.clients[procountor_id] = procountor_secret
         procountor_store.revoke_api_key(DEMO_FI_API_KEY)
-        procountor_store.api_keys[api_key] = "FI"
+        procountor_store.add_api_key(api_key, "FI", procountor_id)
     secret_file = tmp_path / f"{name}-procountor-secret"
     secret_file.write_text(procountor_secret + "\n")
     tenant.secrets = {f"POOL_{variable}_SEVERA_SECRET": severa_secret, key_env: api_key}
