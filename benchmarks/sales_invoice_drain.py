@@ -381,7 +381,20 @@ def warm_up(stack: Stack) -> list[dict[str, Any]]:
     return sorted(templates, key=lambda i: i["number"])
 
 
-def idle_latency(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], runs: int) -> list[float]:
+def print_trace(stack: Stack, number: str, flipped: float, seen: float) -> None:
+    """Every call both sandboxes answered from an idle invoice's status change until it was seen in Procountor,
+    with the seconds since the change when each answer was sent: where an idle invoice's time goes."""
+    assert stack.severa_calls is not None and stack.procountor_calls is not None
+    calls = sorted([("Severa", c) for c in stack.severa_calls.between(flipped, seen)]
+                   + [("Procountor", c) for c in stack.procountor_calls.between(flipped, seen)],
+                   key=lambda pair: pair[1].at)
+    console.print(f"idle invoice {number}: in Procountor after {seen - flipped:.2f} s")
+    for system, call in calls:
+        console.print(f"  {call.at - flipped:6.3f} s  {system:<10} {call.key} {call.status}")
+
+
+def idle_latency(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], runs: int,
+                 trace: bool = False) -> list[float]:
     """One invoice at a time on an otherwise idle system: seconds from status change to Procountor."""
     assert stack.severa_store is not None
     draft = status_guid(stack.severa_store, DRAFT)
@@ -393,6 +406,8 @@ def idle_latency(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]]
             watcher.flip([invoice])
             watcher.wait_for([number], "waiting for an idle-run invoice", lambda: watcher.completed)
         latencies.append(watcher.in_procountor[number] - watcher.flipped[number])
+        if trace:
+            print_trace(stack, number, watcher.flipped[number], watcher.in_procountor[number])
         time.sleep(1.0)  # let the poller's next read pass, so that the next run starts idle too
     return latencies
 
@@ -536,6 +551,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--severa-rps", type=float, help="worker's Severa pacing (default: the product's)")
     parser.add_argument("--procountor-rps", type=float, help="worker's Procountor pacing (default: the product's)")
     parser.add_argument("--concurrency", type=int, help="worker's transfer concurrency (default: the product's)")
+    parser.add_argument("--trace-idle", action="store_true",
+                        help="print every API call of each idle run, with its time since the status change")
     return parser.parse_args(argv)
 
 
@@ -585,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"templates: {len(templates)} demo invoices that transferred "
                       f"({', '.join(str(t['number']) for t in templates)})")
         watcher.start()
-        idle = idle_latency(stack, watcher, templates, args.idle_runs)
+        idle = idle_latency(stack, watcher, templates, args.idle_runs, trace=args.trace_idle)
         result = drain(stack, watcher, templates, args.invoices)
         report(stack, idle, result)
 
