@@ -53,6 +53,10 @@ FetchChanged = Callable[[datetime | None], AsyncIterator[dict[str, Any]]]
 # (both about 1 MiB by default); kept under both, with room for the record's key and headers.
 MAX_EVENT_BYTES = 1_000_000
 MAX_BACKOFF_S = 300.0
+# A source is due again this much before its interval has passed: the worker's poll rounds start on a timer tick
+# (every 0.5 s), and a tick that comes a few milliseconds early would otherwise put a 1 s source's next read at
+# 1.5 s (half the idle invoices waited that much longer for the poll).
+TICK_SLACK = 0.25
 
 
 class EntityDataError(Exception):
@@ -70,6 +74,9 @@ class EntitySource:
     incremental: bool = True
     company_of: Callable[[dict[str, Any]], str | None] = lambda _: None
     interval: float = 60.0  # seconds between reads, for `Poller.poll_due`
+    # Seconds between reads while the poller's `busy` says the API budget is saturated (a backlog whose calls
+    # the source's reads would take from); None: `interval` always.
+    busy_interval: float | None = None
     # Set when `fetch` answers summaries (id and version) and the full records cost more calls: the poller
     # drops the versions it has published, and `complete` reads only the rest in full.
     complete: Callable[[AsyncIterator[dict[str, Any]]], AsyncIterator[dict[str, Any]]] | None = None
@@ -170,7 +177,7 @@ class Poller:
     """Polls the given sources of one tenant of one system and publishes `<system>.<entity>.observed`."""
 
     def __init__(self, bootstrap: str, system: str, tenant: str, sources: list[EntitySource], *,
-                 overlap: timedelta = timedelta(seconds=30)) -> None:
+                 overlap: timedelta = timedelta(seconds=30), busy: Callable[[], bool] | None = None) -> None:
         self.bootstrap = bootstrap
         self.system = system
         self.tenant = tenant
@@ -179,6 +186,8 @@ class Poller:
         self.watermarks: dict[str, Watermark] = {}
         self._producer: AIOKafkaProducer | None = None
         self._next_read: dict[str, float] = {}  # entity → loop time of its next read
+        self._last_read: dict[str, float] = {}  # entity → loop time its last read started
+        self.busy = busy  # the API budget is saturated: sources with a `busy_interval` read less often
         self._failures: dict[str, int] = {}  # entity → reads failed in a row
 
     def _watermark_key(self, entity: str) -> bytes:
@@ -238,13 +247,19 @@ class Poller:
         return {source.entity: await self._poll_source(source) for source in self.sources}
 
     async def poll_due(self) -> dict[str, PollStats]:
-        """Read the sources that are due (each source its own pace), in their order; a source that fails is
-        logged and backs off on its own (2, 4 ... 300 s) while the others go on. Stats of the sources read."""
+        """Read the sources that are due (each source its own pace, its `busy_interval` while `busy`), in their
+        order; a source that fails is logged and backs off on its own (2, 4 ... 300 s) while the others go on.
+        Stats of the sources read."""
         clock = asyncio.get_running_loop().time()
+        busy = self.busy is not None and self.busy()
         stats = {}
         for source in self.sources:
             if clock < self._next_read.get(source.entity, float("-inf")):
                 continue
+            if busy and source.busy_interval and clock < (self._last_read.get(source.entity, float("-inf"))
+                                                          + source.busy_interval - TICK_SLACK):
+                continue
+            self._last_read[source.entity] = clock
             try:
                 stats[source.entity] = await self._poll_source(source)
             except Exception as exc:  # noqa: BLE001 - one entity type's failure holds no other
@@ -257,7 +272,7 @@ class Poller:
                           error=f"{type(exc).__name__}: {exc}"[:500])
                 continue
             self._failures.pop(source.entity, None)
-            self._next_read[source.entity] = clock + source.interval
+            self._next_read[source.entity] = clock + max(0.0, source.interval - TICK_SLACK)
         return stats
 
     async def _poll_source(self, source: EntitySource) -> PollStats:

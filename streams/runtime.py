@@ -112,7 +112,7 @@ class Runtime:
             transfer=SalesInvoiceTransfer(severa, procountor, companies, emit, transfer_log=store, directory=directory,
                                           customer_ttl=settings.registry_poll_seconds, contexts=contexts,
                                           row_mirror=InvoiceRowMirror(severa, time_zone=settings.severa_time_zone),
-                                          invoice_reads=InvoiceReads(severa),
+                                          invoice_reads=InvoiceReads(severa, time_zone=settings.severa_time_zone),
                                           registers=registers),
             travel=TravelReimbursementTransfer(severa, procountor, companies, emit, transfer_log=store,
                                                directory=travel_directory, contexts=contexts, registers=registers),
@@ -129,7 +129,8 @@ class Runtime:
         poller = severa_poller(self.bootstrap, self.settings.tenant, self.severa,
                                fast_interval=self.settings.invoice_poll_seconds,
                                slow_interval=self.settings.registry_poll_seconds,
-                               time_zone=self.settings.severa_time_zone)
+                               time_zone=self.settings.severa_time_zone,
+                               invoice_reads=self.transfer.invoice_reads)
         await poller.start()
         self.pollers.append(poller)
         await self._company_pollers()

@@ -166,7 +166,7 @@ class SalesInvoiceTransfer(ToProcountor):
         super().__init__(severa, procountor, companies, emit, transfer_log, contexts, registers)
         self.directory = directory
         self.row_mirror = row_mirror  # rows read in pages of 100 under a backlog; None: always per invoice
-        self.invoice_reads = invoice_reads  # the guard before the status PATCH, batched; None: per invoice
+        self.invoice_reads = invoice_reads  # the reads before the first write and the PATCH, batched; None: per invoice
         # Customer cards with their addresses, for `customer_ttl` seconds: most invoices go to returning
         # customers, and two Severa calls per invoice are a third of its Severa budget.
         self._customers: dict[str, tuple[float, Json]] = {}
@@ -302,11 +302,13 @@ class SalesInvoiceTransfer(ToProcountor):
                    for a in entry.get("attempts", []))
 
     async def _current(self, request: Json) -> Json:
-        """The invoice as Severa has it now: batched with other transfers' reads under a backlog (invoice_reads)."""
+        """The invoice as Severa has it now: batched with other transfers' reads, or confirmed by the invoice
+        poller's read, under a backlog (invoice_reads)."""
         if self.invoice_reads is None:
             return await self.severa.get_invoice(request["source_id"])
         number = request.get("source_number") or ""
-        return await self.invoice_reads.current(request["source_id"], int(number) if number.isdigit() else None)
+        return await self.invoice_reads.current(request["source_id"], int(number) if number.isdigit() else None,
+                                                request["source_version"], loads(request["snapshot"]))
 
     async def _rows(self, request: Json, invoice: Json) -> list[Json]:
         """The invoice's rows: from the worker's row mirror when it can answer for this version, else read."""

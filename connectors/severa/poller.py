@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.polling import EntitySource, FetchChanged, Poller
 from connectors.severa.client import SeveraClient
+from connectors.severa.invoice_reads import InvoiceReads
 from foundation.privacy import minimal_user
 from foundation.settings import DEFAULT_SEVERA_TIME_ZONE
 from foundation.types import Json
@@ -95,19 +96,30 @@ def severa_sources(client: SeveraClient, time_zone: tzinfo | str = DEFAULT_SEVER
 
 
 FAST_ENTITIES = ("invoice", "travel_reimbursement")
+# While the Severa budget is saturated (a backlog of transfers queues at the client's pacer): invoices every 2 s
+# (a page of 100 changes a read; the transfers' own reads wait for these pages, see invoice_reads.py) and travel
+# reimbursements every 10 s. A record that arrives then waits behind the backlog's calls anyway.
+BUSY_INTERVALS = {"invoice": 1.0, "travel_reimbursement": 10.0}
 
 
 def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities: list[str] | None = None,
                   overlap: timedelta = timedelta(seconds=30), fast_interval: float = 1.0,
-                  slow_interval: float = 60.0, time_zone: tzinfo | str = DEFAULT_SEVERA_TIME_ZONE) -> Poller:
+                  slow_interval: float = 60.0, time_zone: tzinfo | str = DEFAULT_SEVERA_TIME_ZONE,
+                  invoice_reads: InvoiceReads | None = None) -> Poller:
     """A poller over all (or the named) Severa entity types of one tenant.
 
     Invoices and travel reimbursements are read every `fast_interval` seconds (the transfer latency), the
-    registries every `slow_interval` (they change rarely, and the API allows 10 requests a second in all).
+    registries every `slow_interval` (they change rarely, and the API allows 10 requests a second in all); while
+    the client's pacer is saturated, invoices and travel reimbursements at `BUSY_INTERVALS` (never faster than
+    `fast_interval`). `invoice_reads` (the worker's) is told of every invoice read, to answer transfers from it.
     """
     sources = severa_sources(client, time_zone)
     if entities is not None:
         sources = [s for s in sources if s.entity in entities]
     for source in sources:
         source.interval = fast_interval if source.entity in FAST_ENTITIES else slow_interval
-    return Poller(bootstrap, "severa", tenant, sources, overlap=overlap)
+        if source.entity in BUSY_INTERVALS:
+            source.busy_interval = max(fast_interval, BUSY_INTERVALS[source.entity])
+        if source.entity == "invoice" and invoice_reads is not None:
+            source.fetch = invoice_reads.watching(source.fetch)
+    return Poller(bootstrap, "severa", tenant, sources, overlap=overlap, busy=client.saturated)

@@ -1,0 +1,53 @@
+"""A source's `busy_interval` (issue 16): while the API budget is saturated by a backlog of transfers, the
+poller reads that source less often, and at its own pace again as soon as the backlog is gone. The reads
+themselves are stubbed: this is about when `poll_due` reads, not what."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from connectors.polling import TICK_SLACK, EntitySource, Poller, PollStats
+
+
+async def _nothing(_: Any):  # type: ignore[no-untyped-def]
+    return
+    yield
+
+
+def _poller(busy: list[bool]) -> tuple[Poller, list[str]]:
+    sources = [EntitySource("invoice", _nothing, "guid", "lastUpdatedDateTime", interval=0.01, busy_interval=1.0),
+               EntitySource("customer", _nothing, "guid", "lastUpdatedDateTime", interval=0.01)]
+    poller = Poller("unused:9092", "severa", "t", sources, busy=lambda: busy[0])
+    read: list[str] = []
+
+    async def poll_source(source: EntitySource) -> PollStats:
+        read.append(source.entity)
+        return PollStats()
+
+    poller._poll_source = poll_source  # type: ignore[method-assign]  # noqa: SLF001
+    return poller, read
+
+
+async def _rounds_until(poller: Poller, done, limit: float = 30.0) -> float:  # type: ignore[no-untyped-def]
+    """Poll rounds until `done()` (bounded by `limit` seconds); the seconds they took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not done() and loop.time() - start < limit:
+        await poller.poll_due()
+        await asyncio.sleep(0.01)
+    return loop.time() - start
+
+
+async def test_a_busy_budget_slows_the_source_with_a_busy_interval_only() -> None:
+    busy = [True]
+    poller, read = _poller(busy)
+    took = await _rounds_until(poller, lambda: read.count("customer") >= 30)  # its own pace: no busy interval
+    assert read.count("customer") >= 30
+    # Every 1 s at most (less the slack for the round timer's ticks), not every round.
+    assert read.count("invoice") <= int(took / (1.0 - TICK_SLACK)) + 1, (read.count("invoice"), took)
+
+    busy[0] = False  # the backlog is gone: the next rounds read it at its own pace again
+    read.clear()
+    await _rounds_until(poller, lambda: read.count("invoice") >= 5, limit=10.0)
+    assert read.count("invoice") >= 5
