@@ -104,11 +104,15 @@ class PacerLoad:
         if waited > 0:
             self._waits.append((at, waited))
 
-    def saturated(self, at: float | None = None) -> bool:
+    def waited(self, at: float | None = None) -> float:
+        """Seconds the requests that got through within the window before `at` (now) waited, summed."""
         at = time.monotonic() if at is None else at
         while self._waits and self._waits[0][0] < at - self.window:
             self._waits.popleft()
-        return sum(waited for _, waited in self._waits) >= self.window
+        return sum(waited for _, waited in self._waits)
+
+    def saturated(self, at: float | None = None) -> bool:
+        return self.waited(at) >= self.window
 
 OFFSET_PAGE_SIZE = 100
 
