@@ -129,7 +129,8 @@ def refs_of(name: str, event: dict[str, Any]) -> list[tuple[str, str]]:
 def summary_of(name: str, event: dict[str, Any]) -> str:
     """One line for the history view."""
     if name == "TransferRequested":
-        return f"transfer requested ({event.get('reason')}) of version {event['source_version']}"
+        by = f" by {event['requested_by']}" if event.get("requested_by") else ""
+        return f"transfer requested ({event.get('reason')}{by}) of version {event['source_version']}"
     if name == "TransferOutcome":
         text = f"attempt {event['attempt']}: {event['state']}"
         if event.get("step"):

@@ -3,6 +3,11 @@
 A reprocess request is the record's latest request again, with reason "reprocess", the same snapshot and
 source version, and event_id `<original request id>:reprocess:<n>`. Running the same reprocess twice before
 the projector has seen the first publishes the same ids again: the transfer agent treats them as one request.
+`requested_by` names who asked (the console's user, the login name of whoever ran `sevpro reprocess`); the
+worker's own retries leave it empty.
+
+One path for everyone: `sevpro reprocess`, the worker's retry and the console's Retry and Reprocess buttons all
+make their requests with `requests_again` (through `select` or directly) and send them with `publish`.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ def next_reprocess_id(original: str, known_request_ids: list[str]) -> str:
 
 
 def reprocess_request(request: dict[str, Any], known_request_ids: list[str],
-                      requested_at: datetime | None = None) -> dict[str, Any]:
+                      requested_at: datetime | None = None, requested_by: str | None = None) -> dict[str, Any]:
     """The TransferRequested that re-requests `request` (a row of the requests table)."""
     original = original_request_id(request["request_id"])
     return {
@@ -42,24 +47,33 @@ def reprocess_request(request: dict[str, Any], known_request_ids: list[str],
         "tenant": request["tenant"], "company": request["company"], "kind": request["kind"],
         "source_id": request["source_id"], "source_number": request["source_number"],
         "source_version": request["source_version"], "reason": "reprocess", "snapshot": request["snapshot"],
-        "requested_at": requested_at or datetime.now(UTC),
+        "requested_at": requested_at or datetime.now(UTC), "requested_by": requested_by,
     }
 
 
 def select(store: ProjectionStore, *, state: str | None = "failed-transient", kind: str | None = None,
            company: str | None = None, tenant: str | None = None, since: datetime | None = None,
-           until: datetime | None = None) -> list[dict[str, Any]]:
+           until: datetime | None = None, requested_by: str | None = None) -> list[dict[str, Any]]:
     """The reprocess requests for the selected transfer-log entries (nothing is published)."""
+    entries = store.transfers(company=company, kind=kind, state=state, since=since, until=until, tenant=tenant)
+    return requests_again(store, entries, requested_by)
+
+
+def requests_again(store: ProjectionStore, entries: list[dict[str, Any]],
+                   requested_by: str | None = None) -> list[dict[str, Any]]:
+    """The reprocess requests for transfer-log entries (`store.transfers()` / `store.transfer()` rows); entries
+    of which only outcomes were seen are left out (there is no snapshot to send again)."""
     out = []
-    for entry in store.transfers(company=company, kind=kind, state=state, since=since, until=until, tenant=tenant):
+    for entry in entries:
         requests = store.requests_of(entry["tenant"], entry["kind"], entry["severa_id"])
         latest = next((r for r in requests if r["request_id"] == entry["request_id"]), None)
-        if latest is None:  # only its outcomes were seen: there is no snapshot to send again
+        if latest is None:
             continue
         # The new request must order after everything known of the record even if this host's clock is
         # behind the agents' clocks: the log's state follows the latest request.
         after = datetime.fromisoformat(entry["updated_at"]) + timedelta(milliseconds=1)
-        out.append(reprocess_request(latest, [r["request_id"] for r in requests], max(datetime.now(UTC), after)))
+        out.append(reprocess_request(latest, [r["request_id"] for r in requests], max(datetime.now(UTC), after),
+                                     requested_by))
     return out
 
 

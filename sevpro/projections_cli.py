@@ -258,14 +258,19 @@ def reprocess_command(state: str = typer.Option("failed-transient", help="Transf
                       since: str | None = typer.Option(None, help="Last event at or after (ISO, UTC)."),
                       until: str | None = typer.Option(None, help="Last event before (ISO, UTC)."),
                       dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be requested."),
+                      by: str | None = typer.Option(None, "--by", help="Who asks, for the audit (the requests'"
+                                                    " requested_by); default: your login name."),
                       as_json: bool = typer.Option(False, "--json"),
                       db: str | None = DbOption, bootstrap: str | None = BootstrapOption) -> None:
     """Request the selected transfers again (reason "reprocess"); the transfer agent skips what is done."""
+    import getpass
+
     from projections.reprocess import publish, select
 
     with ProjectionStore(_db(db)) as store:
         requests = select(store, state=state, kind=kind, company=company, tenant=tenant,
-                          since=_time(since, "--since"), until=_time(until, "--until"))
+                          since=_time(since, "--since"), until=_time(until, "--until"),
+                          requested_by=by or getpass.getuser())
     if requests and not dry_run:  # the broker is looked for (and perhaps started) only when there is work
         servers = _bootstrap(bootstrap)
         _on_kafka(servers, publish(servers, requests))

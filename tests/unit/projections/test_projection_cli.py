@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 
@@ -75,6 +76,11 @@ def test_reprocess_dry_run_selects_by_state(root: Path) -> None:
     [request] = json.loads(result.output)
     assert request["event_id"] == f"{TENANT}:sales-invoice:g-bad:v1:reprocess:1"
     assert request["reason"] == "reprocess" and request["causation_id"] == f"{TENANT}:sales-invoice:g-bad:v1"
+    # Who asked is recorded for the audit: the login name, or --by.
+    assert request["requested_by"] == getpass.getuser()
+    result = runner.invoke(app, ["reprocess", "--db", str(root), "--state", "failed-data", "--dry-run", "--json",
+                                 "--by", "alice"])
+    assert [r["requested_by"] for r in json.loads(result.output)] == ["alice"]
 
 
 def test_reprocess_ids() -> None:
