@@ -1,7 +1,8 @@
 """The operations console: server-rendered pages and a JSON API over the read models, and `/metrics`.
 
-Signing in, sessions, CSRF tokens and the Host allow-list are console.auth's. Read-only: the console never
-writes to the read models or to Kafka. Every request reads the version `current`
+Signing in, sessions, CSRF tokens and the Host allow-list are console.auth's. The console never writes to the
+read models; its actions (console.actions: retry, reprocess) publish requests to Kafka as `sevpro reprocess`
+does. Every request reads the version `current`
 names (a replay's switch shows at once). With a bootstrap, the overview and `/metrics` also show how far the
 projector is behind the topics.
 """
@@ -23,13 +24,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from console import pages
+from console import actions, pages
 from console.auth import SESSION_COOKIE, ConsoleAuth, RequireLogin, csrf_token, safe_next
 from console.html import record_url
 from console.lag import EndOffsetsFetcher, Lag, kafka_end_offsets, measure_lag
+from console.links import WebLinks
 from console.metrics import render
 from console.queries import ConsoleQueries, TransferFilter
 from foundation.i18n import LANGUAGES, _, current_language, negotiate
+from foundation.settings import get_settings
 from projections.apply import STATES
 from projections.store import read_models_at
 
@@ -115,14 +118,17 @@ ID_PARAMS = ("kind", "company", "tenant", "q", "per_page")
 
 def create_app(db_root: Path | str | None = None, bootstrap: str | None = None, *, auth: ConsoleAuth,
                now: Callable[[], datetime] | None = None, end_offsets: EndOffsetsFetcher | None = None,
-               refresh: int | None = 30) -> Starlette:
+               refresh: int | None = 30, web_links: WebLinks | None = None) -> Starlette:
     """The console over the read models at `db_root`, a folder or a postgresql:// URL (default: $SEVPRO_READ_MODEL_URL,
     else the project's folder); `bootstrap` adds the lag;
     `auth` says who may sign in and which Host names are served.
 
     `now` and `end_offsets` are seams for tests (a fixed clock, end offsets without a broker); `refresh` is
-    the overview's auto-refresh in seconds (None: off)."""
+    the overview's auto-refresh in seconds (None: off); `web_links` (default: from the settings) makes the links
+    to the invoices in Severa and Procountor. Without `bootstrap` the actions are not offered."""
     queries = ConsoleQueries(read_models_at(db_root))
+    links = web_links or WebLinks.from_settings(get_settings())
+    can_act = bool(bootstrap)
     clock = now or (lambda: datetime.now(UTC))
     fetch = end_offsets or kafka_end_offsets
 
@@ -171,20 +177,22 @@ def create_app(db_root: Path | str | None = None, bootstrap: str | None = None, 
         measured = await lag()
         no_refresh = request.query_params.get("refresh") == "0"
         return HTMLResponse(pages.overview(data, measured.as_json() if measured else None,
-                                           None if no_refresh else refresh))
+                                           None if no_refresh else refresh, can_act=can_act))
 
     async def transfers_page(request: Request) -> Response:
         filters, page, per_page = transfer_query(request)
         result = await run_in_threadpool(queries.transfer_page, filters, page, per_page)
         facets = await run_in_threadpool(queries.facets)
-        return HTMLResponse(pages.transfers(result, _params(request, TRANSFER_PARAMS), facets, stamp()))
+        return HTMLResponse(pages.transfers(result, _params(request, TRANSFER_PARAMS), facets, stamp(),
+                                            can_act=can_act))
 
     async def record_page(request: Request) -> Response:
         ref = request.path_params["ref"]
         tenant = request.query_params.get("tenant") or None
         data = await run_in_threadpool(queries.record, ref, tenant)
         found = bool(data["transfers"] or data["history"])
-        return HTMLResponse(pages.record(ref, data, tenant, stamp()), status_code=200 if found else 404)
+        return HTMLResponse(pages.record(ref, data, tenant, stamp(), links=links, can_act=can_act),
+                            status_code=200 if found else 404)
 
     async def ids_page(request: Request) -> Response:
         p = request.query_params
@@ -260,6 +268,7 @@ def create_app(db_root: Path | str | None = None, bootstrap: str | None = None, 
         Route("/api/overview", api_overview), Route("/api/transfers", api_transfers),
         Route("/api/records/{ref:path}", api_record), Route("/api/ids", api_ids), Route("/api/facets", api_facets),
         Route("/metrics", metrics), Route("/healthz", health),
+        *actions.routes(queries, bootstrap, lambda request: transfer_query(request)[0], stamp),
     ]
     handlers: dict[Any, Any] = {BadParameter: bad_parameter, HTTPException: http_error}
     middleware = [  # outermost first: an unknown Host is refused before anything else is looked at
@@ -268,6 +277,7 @@ def create_app(db_root: Path | str | None = None, bootstrap: str | None = None, 
                    max_age=int(auth.session_hours * 3600), same_site="lax", https_only=auth.secure_cookies),
         Middleware(ChooseLanguage, secure_cookies=auth.secure_cookies),
         Middleware(RequireLogin, auth=auth),
+        Middleware(actions.ShowNotice),
     ]
     app = Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)
     app.state.queries = queries

@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -217,16 +217,16 @@ class RequireLogin:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        user = self.auth.user_of(request)
+        path = scope["path"]
+        if user is None and path not in OPEN_PATHS:  # first: without a session, an action goes to the sign-in
+            await self._refuse(request)(scope, receive, send)
+            return
         if request.method not in SAFE_METHODS:
             receive, refusal = await self._check_csrf(request, receive)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
-        user = self.auth.user_of(request)
-        path = scope["path"]
-        if user is None and path not in OPEN_PATHS:
-            await self._refuse(request)(scope, receive, send)
-            return
         if user is not None and self.auth.trusted_user_header and request.session.get("user") != user:
             request.session.update(user=user, via="proxy")
         user_token = current_user.set(user)
@@ -243,6 +243,8 @@ class RequireLogin:
             return PlainTextResponse("sign in: a session cookie, or HTTP Basic credentials", status_code=401,
                                      headers={"WWW-Authenticate": 'Basic realm="sevpro console", charset="UTF-8"'})
         wanted = path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method not in SAFE_METHODS:  # a form sent from a page: back to that page, not to the POST
+            wanted = _same_origin_path(request.headers.get("referer"), request.url.netloc)
         return RedirectResponse("/login?next=" + quote(wanted, safe=""), status_code=303)
 
     async def _check_csrf(self, request: Request, receive: Receive) -> tuple[Receive, Response | None]:
@@ -270,6 +272,14 @@ class RequireLogin:
                 "refused: the form's security token is missing or out of date; reload the page and try again",
                 status_code=403)
         return replay, None
+
+
+def _same_origin_path(referer: str | None, netloc: str) -> str:
+    """The path (and query) of a Referer on this console, else "/"."""
+    parsed = urlsplit(referer or "")
+    if parsed.netloc != netloc:
+        return "/"
+    return safe_next(parsed.path + (f"?{parsed.query}" if parsed.query else ""))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from console.auth import CSRF_FIELD, current_csrf, current_user
 from foundation.i18n import LANGUAGE_NAMES, N_, _, current_language
+
+#: The notice of the action just done, shown once on the page it redirected to (set by console.actions.ShowNotice).
+current_notice: ContextVar[str | None] = ContextVar("console_notice", default=None)
 
 
 class Safe(str):
@@ -178,6 +182,9 @@ form.login{max-width:340px;display:flex;flex-direction:column;gap:10px;backgroun
 border:1px solid var(--line);border-radius:6px;padding:18px}
 form.login label{display:flex;flex-direction:column;gap:3px;font-size:13px;color:var(--muted)}
 form.login input{font:inherit;padding:6px 8px;border:1px solid #c5ced8;border-radius:4px}
+form.action{display:inline-block;margin:0}.actions{display:flex;flex-wrap:wrap;gap:10px;align-items:center;
+margin:10px 0}a.button{display:inline-block;padding:5px 14px;border:1px solid var(--accent);border-radius:4px;
+background:#fff;text-decoration:none}form.confirm{margin:12px 0;display:flex;gap:14px;align-items:center}
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:0 24px}
 """
 
@@ -199,8 +206,23 @@ def page(title: str, body: Safe, active: str = "", now: str | None = None, refre
         '<meta name="viewport" content="width=device-width, initial-scale=1">{extra}'
         "<title>{title} · sevpro</title><style>{css}</style></head><body>"
         '<header><span class="brand">Severa ⇄ Procountor</span>{tools}</header>'
-        "<main>{body}</main></body></html>",
-        lang=current_language.get(), extra=head_extra, title=title, css=Safe(CSS), tools=tools, body=body)
+        "<main>{notice}{body}</main></body></html>",
+        lang=current_language.get(), extra=head_extra, title=title, css=Safe(CSS), tools=tools, body=body,
+        notice=_notice())
+
+
+def _notice() -> Safe:
+    """What the action just done asked for (console.actions puts it in the session for the next page)."""
+    text = current_notice.get()
+    return fmt('<div class="callout done" role="status">{t}</div>', t=text) if text else Safe("")
+
+
+def action_form(action: str, fields: Mapping[str, Any], label: str, cls: str) -> Safe:
+    """A button that changes something: a POST form with its fields and the CSRF token (console.actions)."""
+    hidden = join(fmt('<input type="hidden" name="{n}" value="{v}">', n=name, v=value)
+                  for name, value in fields.items())
+    return fmt('<form class="action {c}" method="post" action="{a}">{t}{h}<button type="submit">{b}</button></form>',
+               c=cls, a=action, t=csrf_field(), h=hidden, b=label)
 
 
 def csrf_field() -> Safe:

@@ -8,6 +8,7 @@ from typing import Any
 
 from console.html import (
     Safe,
+    action_form,
     csrf_field,
     esc,
     fmt,
@@ -23,10 +24,23 @@ from console.html import (
     url,
     when,
 )
+from console.links import WebLinks
 from console.queries import Page
 from foundation.i18n import N_, _
 from projections.apply import STATES, systems_of
 from streams.mapping.errors import solution_text
+
+#: What the Retry button is for: records that ended without being transferred.
+RETRIABLE_STATES = ("failed-data", "failed-config", "failed-transient")
+
+
+def record_key(entry: dict[str, Any]) -> str:
+    """A transfer-log entry as the confirmation form's `record` value (console.actions reads it back)."""
+    return json.dumps([entry["tenant"], entry["kind"], entry["severa_id"]], ensure_ascii=False)
+
+
+OPEN_IN = {"Severa": N_("Open in Severa"), "Procountor": N_("Open in Procountor")}  # each its own text: Finnish
+# inflects the name ("Severassa", "Procountorissa")
 
 STATE_TITLES = {"failed-data": N_("Needs your action"), "failed-config": N_("Settings refused"),
                 "failed-transient": N_("Retrying automatically"),
@@ -81,7 +95,7 @@ def _error_of(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- overview ----------------------------------------------------------------------------------------------
-def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | None) -> str:
+def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | None, can_act: bool = False) -> str:
     totals: dict[str, int] = defaultdict(int)
     for row in data["counts"]:
         totals[row["state"]] += row["count"]
@@ -156,6 +170,8 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
         ([_record_link(r), r["company"], r["kind"], r["attempts"],
           fmt("<strong>{c}</strong> {m}", c=r["error_code"], m=r["error_message"]), when(r["updated_at"])]
          for r in transient["items"]), empty=_("No transient failures.")))
+    if can_act:
+        body.append(_retry_companies(data["counts"]))
 
     body.append(fmt("<h2>{t}</h2>", t=_("Records by company and kind")))
     body.append(_pivot(data["counts"]))
@@ -168,6 +184,17 @@ def overview(data: dict[str, Any], lag: dict[str, Any] | None, refresh: int | No
     body.append(_projector(projector, lag, data))
     body.append(Safe("</div></div>"))
     return page(_("Overview"), join(body), active="/", now=data["now"], refresh=refresh)
+
+
+def _retry_companies(counts: list[dict[str, Any]]) -> Safe:
+    """A "retry now" button per company with transient failures (the worker retries them on its next cycle)."""
+    waiting: dict[tuple[str, str], int] = defaultdict(int)
+    for row in counts:
+        if row["state"] == "failed-transient" and row["company"]:
+            waiting[(row["tenant"], row["company"])] += row["count"]
+    return join(action_form("/actions/retry-company", {"tenant": tenant, "company": company},
+                            _("Retry now: {c}, {n} transient failures").format(c=company, n=n), cls="retry-company")
+                for (tenant, company), n in sorted(waiting.items()))
 
 
 def _pivot(counts: list[dict[str, Any]]) -> Safe:
@@ -218,7 +245,8 @@ def _projector(info: dict[str, Any], lag: dict[str, Any] | None, data: dict[str,
 
 
 # -- transfer log ------------------------------------------------------------------------------------------
-def transfers(result: Page, params: dict[str, str], facets: dict[str, list[str]], now: str) -> str:
+def transfers(result: Page, params: dict[str, str], facets: dict[str, list[str]], now: str,
+              can_act: bool = False) -> str:
     form = fmt(
         '<form class="filters" method="get" action="/transfers">{f}<button type="submit">{b}</button> {clear}'
         "</form>",
@@ -240,10 +268,16 @@ def transfers(result: Page, params: dict[str, str], facets: dict[str, list[str]]
         failure = e["last_error"] if e["state"].startswith("failed") else None
         rows.append([when(e["updated_at"]), e["company"], _nowrap(e["kind"]), _record_link(e), procountor,
                      state_badge(e["state"]), e["attempt_count"], _problem(failure)])
-    body = [fmt('<h1>{t} <span class="muted">({n})</span></h1>', t=_("Transfer log"), n=result.total), form,
-            table([_("Updated (UTC)"), _("Company"), _("Kind"), _("Record"), _("Became"), _("State"), _("Attempts"),
-                   _("Reason")], rows, cls="log", empty=_("No record matches.")),
-            _pager("/transfers", params, result)]
+    body = [fmt('<h1>{t} <span class="muted">({n})</span></h1>', t=_("Transfer log"), n=result.total), form]
+    if can_act and result.total:
+        selection = {k: v for k, v in params.items() if k != "per_page"}
+        body.append(fmt('<p class="actions">{a} <span class="muted">{t}</span></p>',
+                        a=link(url("/actions/reprocess", selection), _("Reprocess these…"), cls="button"),
+                        t=_("Lists the {n} records of this filter and asks before requesting them again.").format(
+                            n=result.total)))
+    body += [table([_("Updated (UTC)"), _("Company"), _("Kind"), _("Record"), _("Became"), _("State"), _("Attempts"),
+                    _("Reason")], rows, cls="log", empty=_("No record matches.")),
+             _pager("/transfers", params, result)]
     return page(_("Transfer log"), join(body), active="/transfers", now=now)
 
 
@@ -260,14 +294,15 @@ def _pager(path: str, params: dict[str, str], result: Page) -> Safe:
 
 
 # -- one record --------------------------------------------------------------------------------------------
-def record(ref: str, data: dict[str, Any], tenant: str | None, now: str) -> str:
+def record(ref: str, data: dict[str, Any], tenant: str | None, now: str, links: WebLinks | None = None,
+           can_act: bool = False) -> str:
     body: list[Any] = [fmt("<h1>{h} <code>{r}</code>{t}</h1>", h=_("Record"), r=ref,
                            t=fmt(' <span class="muted">{t}</span>', t=_("in {t}").format(t=tenant)) if tenant else "")]
     if not data["transfers"] and not data["history"]:
         body.append(fmt('<p class="empty">{t} <code>{r}</code></p>', t=_("Nothing is known about this record:"), r=ref))
         return page(_("Not found"), join(body), now=now)
     for e in data["transfers"]:
-        body.append(_transfer(e))
+        body.append(_transfer(e, links or WebLinks(), can_act))
     body.append(fmt('<h2>{h} <span class="muted">({n})</span></h2>', h=_("History"),
                     n=_("{n} events").format(n=len(data["history"]))))
     body.append(table(
@@ -279,7 +314,7 @@ def record(ref: str, data: dict[str, Any], tenant: str | None, now: str) -> str:
     return page(_("Record {r}").format(r=ref), join(body), now=now)
 
 
-def _transfer(e: dict[str, Any]) -> Safe:
+def _transfer(e: dict[str, Any], links: WebLinks, can_act: bool) -> Safe:
     severa = join([link(record_url(e["severa_id"], e["tenant"]), e["severa_number"] or e["severa_id"]),
                    fmt(' <span class="muted id">{i}</span>', i=e["severa_id"]) if e["severa_number"] else ""])
     procountor: Any = fmt('<span class="muted">{t}</span>', t=_("not yet"))
@@ -291,8 +326,16 @@ def _transfer(e: dict[str, Any]) -> Safe:
              ("Severa", severa), ("Procountor", procountor), (_("Source version"), e["source_version"]),
              (_("Latest request"), fmt('<span class="id">{r}</span> ({why})', r=e["request_id"], why=e["reason"])),
              (_("First requested"), when(e["first_requested_at"])), (_("Updated"), when(e["updated_at"]))]
+    opens = join(fmt('<a class="button" href="{h}" target="_blank" rel="noopener noreferrer">{t}</a>', h=href,
+                     t=_(OPEN_IN[system])) for system, href in links.of(e))
+    retry = Safe("")
+    if e["state"] in RETRIABLE_STATES:
+        retry = action_form("/actions/retry", {"tenant": e["tenant"], "kind": e["kind"], "source_id": e["severa_id"]},
+                            _("Retry now"), cls="retry") if can_act else fmt(
+            '<span class="muted">{t}</span>', t=_("Start the console with --bootstrap to retry from here."))
     out = [fmt("<h2>{k} {n}</h2>", k=e["kind"], n=e["severa_number"] or e["severa_id"]),
-           fmt('<dl class="facts">{d}</dl>', d=join(fmt("<dt>{k}</dt><dd>{v}</dd>", k=k, v=v) for k, v in facts))]
+           fmt('<dl class="facts">{d}</dl>', d=join(fmt("<dt>{k}</dt><dd>{v}</dd>", k=k, v=v) for k, v in facts)),
+           fmt('<div class="actions">{o}{r}</div>', o=opens, r=retry) if opens or retry else Safe("")]
     error = e["last_error"]
     if error and e["state"] == "failed-data":
         out.append(fmt('<div class="callout"><strong>{h}</strong>'
@@ -344,6 +387,34 @@ def id_map(result: Page, params: dict[str, str], facets: dict[str, list[str]], n
             table([_("Tenant"), _("Company"), _("Kind"), _("Severa key"), _("Severa id"), _("Procountor id"), _("How"),
                    _("Linked (UTC)")], rows, empty=_("No link matches.")), _pager("/ids", params, result)]
     return page(_("ID map"), join(body), active="/ids", now=now)
+
+
+# -- reprocess a selection -----------------------------------------------------------------------------------
+def reprocess_confirm(entries: list[dict[str, Any]], total: int, limit: int, params: dict[str, str], now: str) -> str:
+    """What a Reprocess of the filtered log would request again, and the button that does it."""
+    back = link(url("/transfers", params), _("Cancel"))
+    body: list[Any] = [fmt("<h1>{t}</h1>", t=_("Reprocess the selection?"))]
+    if not entries:
+        body.append(fmt('<p class="empty">{t}</p><p>{b}</p>', t=_("No record matches."), b=back))
+        return page(_("Reprocess"), join(body), active="/transfers", now=now)
+    if total > limit:
+        body.append(fmt('<div class="callout"><strong>{h}</strong> {t}</div><p>{b}</p>',
+                        h=_("Too many records."), t=_("{n} records match; at most {m} can be reprocessed at once. "
+                                                      "Narrow the filter.").format(n=total, m=limit), b=back))
+        return page(_("Reprocess"), join(body), active="/transfers", now=now)
+    body.append(fmt('<p>{t}</p>', t=_(
+        "Each record below is requested again with its latest data, as sevpro reprocess does, in your name. "
+        "The worker skips what is already in the target system, so nothing is written twice.")))
+    records = join(fmt('<input type="hidden" name="record" value="{v}">', v=record_key(e)) for e in entries)
+    body.append(fmt('<form class="confirm" method="post" action="{a}">{csrf}{r}<button type="submit">{b}</button> {c}'
+                    "</form>", a=url("/actions/reprocess", params), csrf=csrf_field(), r=records,
+                    b=_("Reprocess {n}").format(n=len(entries)), c=back))
+    body.append(table([_("Updated (UTC)"), _("Company"), _("Kind"), _("Record"), _("State"), _("Reason")],
+                      ([when(e["updated_at"]), e["company"], _nowrap(e["kind"]), _record_link(e),
+                        state_badge(e["state"]),
+                        _problem(e["last_error"] if e["state"].startswith("failed") else None, with_solution=False)]
+                       for e in entries), cls="reprocess"))
+    return page(_("Reprocess"), join(body), active="/transfers", now=now)
 
 
 def error_page(status: int, message: str, now: str) -> str:

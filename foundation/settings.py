@@ -21,6 +21,10 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 DEFAULT_SEVERA_TIME_ZONE = "Europe/Helsinki"
+# Guessed, not documented by the vendors (README, "Operations console"): Severa's web app is at severa.visma.com,
+# and the reference names nemo.procountor.com as the backend of Procountor's new web UI.
+DEFAULT_SEVERA_WEB_URL = "https://severa.visma.com/invoices/{id}"
+DEFAULT_PROCOUNTOR_WEB_URL = "https://nemo.procountor.com/invoices/{id}"
 ENV_PREFIX = "SEVPRO_"
 
 
@@ -154,6 +158,11 @@ class Settings(BaseSettings):
     console_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK_NAMES))
     # Secure cookies (HTTPS only); default: on, except when the console listens on loopback over plain HTTP.
     console_secure_cookies: bool | None = None
+    # The console's links from a record to the invoice in each system's web UI: `{id}` becomes the invoice's id
+    # (Severa's guid, Procountor's invoice id); empty: no link. The defaults are guesses (README, "Operations
+    # console"): neither vendor documents its web UI's addresses.
+    severa_web_url: str = DEFAULT_SEVERA_WEB_URL
+    procountor_web_url: str = DEFAULT_PROCOUNTOR_WEB_URL
 
     @field_validator("severa_time_zone")
     @classmethod
@@ -162,6 +171,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not a time zone name such as Europe/Helsinki") from None
+        return value
+
+    @field_validator("severa_web_url", "procountor_web_url")
+    @classmethod
+    def _invoice_url_template(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (value.startswith(("https://", "http://")) and value.count("{id}") == 1
+                          and not set("{}") & set(value.replace("{id}", ""))):
+            raise ValueError(f"{value!r}: an http(s) address with {{id}} once where the invoice's id goes, e.g."
+                             f" {DEFAULT_SEVERA_WEB_URL} (or empty: no link)")
         return value
 
     @field_validator("console_allowed_hosts", mode="before")

@@ -24,7 +24,8 @@ def console_command(ctx: typer.Context,
                                                   " postgresql:// URL (default: $SEVPRO_READ_MODEL_URL, else"
                                                   " $SEVPRO_HOME/projections or ./.sevpro/projections)."),
                     bootstrap: str | None = typer.Option(None, "--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS",
-                                                         help="Kafka bootstrap, to show the projector's lag."),
+                                                         help="Kafka bootstrap: shows the projector's lag,"
+                                                              " and lets users retry and reprocess."),
                     refresh: int = typer.Option(30, help="Overview auto-refresh in seconds (0: off).")) -> None:
     """Transfer log, failures and what to do, ID map, record histories and /metrics, in a browser."""
     if ctx.invoked_subcommand is not None:

@@ -148,9 +148,9 @@ def test_machines_may_use_basic_auth_for_reading(http: httpx.Client) -> None:
     assert http.get("/metrics", headers=_basic(sample_log.USER, sample_log.PASSWORD)).status_code == 200
     assert http.get("/api/overview", headers=_basic(sample_log.USER, sample_log.PASSWORD)).status_code == 200
     assert http.get("/metrics", headers=_basic(sample_log.USER, "wrong")).status_code == 401
-    # ... but never to change anything: Basic credentials are no CSRF token.
+    # ... but never to change anything: Basic credentials are no session (and no CSRF token).
     answer = http.post("/logout", headers=_basic(sample_log.USER, sample_log.PASSWORD))
-    assert answer.status_code == 403
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
 
 
 def test_the_proxy_header_counts_only_when_configured(root: Path, http: httpx.Client) -> None:
