@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -134,14 +133,19 @@ def main(argv: list[str] | None = None) -> int:
         events, size = asyncio.run(fill(bootstrap, args.events))
         console.print(f"published {events} events ({size / 1e6:.1f} MB) in {time.monotonic() - started:.1f} s")
         command = [sys.executable, "-m", "sevpro.cli", "replay", "--bootstrap", bootstrap, "--db", args.db or str(db)]
-        with console.status(f"sevpro replay of {events} events..."):
+        with console.status(f"sevpro replay of {events} events..."), tempfile.TemporaryFile() as output:
             started = time.monotonic()
-            result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+            child = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
+            # The replay's own resource use: RUSAGE_CHILDREN would add the broker's storage format (a JVM run
+            # before), several CPU seconds and more memory than the replay itself.
+            _, status, usage = os.wait4(child.pid, 0)
             seconds = time.monotonic() - started
-        child = resource.getrusage(resource.RUSAGE_CHILDREN)  # the replay: the only child that ran
-        peak_kb, cpu = child.ru_maxrss, child.ru_utime + child.ru_stime
-        if result.returncode != 0:
-            console.print(f"[red]sevpro replay failed ({result.returncode}):[/red]\n{result.stdout}{result.stderr}")
+            child.returncode = os.waitstatus_to_exitcode(status)
+            peak_kb, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+            output.seek(0)
+            printed = output.read().decode(errors="replace")
+        if child.returncode != 0:
+            console.print(f"[red]sevpro replay failed ({child.returncode}):[/red]\n{printed}")
             return 1
         table = Table(title="sevpro replay, end to end (process start to switch), into "
                       + ("PostgreSQL" if args.db else "SQLite"))
