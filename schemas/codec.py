@@ -111,8 +111,11 @@ class Codec:
         if writer is None:
             raise UnknownSchemaError(f"unknown writer schema fingerprint {bytes(data[2:HEADER_LEN]).hex()}")
         reader = self.current.get(writer.name, writer)
+        body = io.BytesIO(data)
+        body.seek(HEADER_LEN)  # not data[HEADER_LEN:], which copies the body of every message
         try:
-            record = fastavro.schemaless_reader(io.BytesIO(data[HEADER_LEN:]), writer.parsed, reader.parsed)
+            # No reader schema when it is the writer's: given twice, fastavro compares the two for every record.
+            record = fastavro.schemaless_reader(body, writer.parsed, None if reader is writer else reader.parsed)
         except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError... on garbage
             raise CorruptPayloadError(f"{writer.name}: body does not match the writer schema: {exc}") from exc
         return writer.name.rsplit(".", 1)[-1], record  # type: ignore[return-value]
