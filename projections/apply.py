@@ -169,13 +169,16 @@ class Applied:
     changed: set[TransferKey] = field(default_factory=set)
 
 
-def apply_events(db: sqlite3.Connection, batch: list[tuple[str, dict[str, Any], str, int, int]]) -> Applied:
+def apply_events(db: sqlite3.Connection, batch: list[tuple[str, dict[str, Any], str, int, int]], *,
+                 recompute: bool = True) -> Applied:
     """Apply decoded events (name, event, topic, partition, offset) in order; an event whose id was applied before
     is a duplicate (at-least-once delivery) and changes nothing.
 
     One statement per table for the whole batch (executemany), and each touched record's transfer-log row
     recomputed once at the end (a transfer has about ten outcomes, usually in one batch), not once per event:
-    this is what makes a replay fast. The result is the same as applying the events one by one."""
+    this is what makes a replay fast. The result is the same as applying the events one by one. With
+    `recompute=False` the rows of the records in `changed` are left to the caller (a replay's build computes
+    them once at its end)."""
     result = Applied()
     # Deduplicated per tenant: conventional observed ids (system:entity:id:version) do not name the tenant,
     # and two Procountor environments can both have an invoice 123 at version 1.
@@ -185,31 +188,34 @@ def apply_events(db: sqlite3.Connection, batch: list[tuple[str, dict[str, Any], 
     # A forgotten person's own events (user versions, person links) read after the forget are not kept.
     kept = [item for item in keyed if not _of_forgotten(db, item[1], item[2])]
     result.duplicates += len(keyed) - len(kept)
-    keyed = kept
-    seen = _stored(db, [key for key, *_ in keyed])
-    fresh = []
-    for key, name, event, topic, partition, offset in keyed:
+    seen = _stored(db, [key for key, *_ in kept])
+    # One pass over the new events builds the rows of every table, each in the order of the batch.
+    events, refs = [], []
+    rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
+    for key, name, event, topic, partition, offset in kept:
         if key in seen:
             result.duplicates += 1
             continue
         seen.add(key)
-        fresh.append((key, name, event, topic, partition, offset))
+        tenant, event_id = key[1], key[2]
+        events.append((name, event_id, topic, partition, offset, tenant, event.get("company"),
+                       event.get("kind") or event.get("entity"), occurred_at(name, event), event.get("correlation_id"),
+                       event.get("causation_id"), summary_of(name, event), to_json(event)))
+        refs += [(name, event_id, tenant, realm, ref) for realm, ref in refs_of(name, event)]
+        if name in rows:
+            rows[name].append(_TABLES[name][1](event))
+            if name in ("TransferRequested", "TransferOutcome"):
+                result.changed.add((event["tenant"], event["kind"], event["source_id"]))
     db.executemany(
         "INSERT OR IGNORE INTO events(record_name, event_id, topic, partition, offset, tenant, company, kind,"
-        " occurred_at, correlation_id, causation_id, summary, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [(name, event["event_id"], topic, partition, offset, tenant, event.get("company"),
-          event.get("kind") or event.get("entity"), occurred_at(name, event), event.get("correlation_id"),
-          event.get("causation_id"), summary_of(name, event), to_json(event))
-         for (_, tenant, _), name, event, topic, partition, offset in fresh])
+        " occurred_at, correlation_id, causation_id, summary, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
     db.executemany("INSERT OR IGNORE INTO event_refs(record_name, event_id, tenant, realm, ref) VALUES (?,?,?,?,?)",
-                   [(name, event["event_id"], tenant, realm, ref)
-                    for (_, tenant, _), name, event, *_ in fresh for realm, ref in refs_of(name, event)])
-    for name, (sql, row_of) in _TABLES.items():
-        db.executemany(sql, [row_of(event) for _, event_name, event, *_ in fresh if event_name == name])
-    result.changed = {(event["tenant"], event["kind"], event["source_id"]) for _, name, event, *_ in fresh
-                      if name in ("TransferRequested", "TransferOutcome")}
-    recompute_transfers(db, result.changed)
-    result.applied = len(fresh)
+                   refs)
+    for name, (sql, _) in _TABLES.items():
+        db.executemany(sql, rows[name])
+    if recompute:
+        recompute_transfers(db, result.changed)
+    result.applied = len(events)
     return result
 
 
