@@ -40,7 +40,8 @@ class Projector:
     """Applies the topics to one ProjectionStore.
 
     `version=None`: the live projector, which writes into the current version and follows a replay's switch.
-    `version=N`: a replay's builder, which writes into version N only. `since` (builders only): partitions not
+    `version=N`: a replay's builder, which writes into version N only (and completes it with
+    `store.finish_build()` before anyone reads it). `since` (builders only): partitions not
     read before start at the first offset at or after that time instead of the beginning.
     """
 
@@ -65,7 +66,8 @@ class Projector:
 
     # -- life cycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self.store = ProjectionStore(self.root, version=self.fixed_version, follow=False)
+        self.store = ProjectionStore(self.root, version=self.fixed_version, follow=False,
+                                     building=self.fixed_version is not None)
         self.consumer = read_committed_consumer(self.bootstrap, auto_offset_reset="earliest",
                                                 max_poll_records=self.batch_size, client_id="sevpro-projector")
         try:

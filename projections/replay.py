@@ -66,6 +66,7 @@ async def replay(bootstrap: str, root: Path | str | None = None, *, since: datet
             progress(0, total)
         await builder.catch_up()
         await builder.catch_up()
+        builder.store.finish_build()
         if progress:
             # Offsets also count transaction markers, which are not records: at the end, done is the total.
             progress(done, done)

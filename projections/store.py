@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from projections import postgres, versions
-from projections.apply import Forgotten, apply_events, forget_person, millis
+from projections.apply import Forgotten, TransferKey, apply_events, forget_person, millis, recompute_transfers
 from schemas import topics
 from schemas.codec import CodecError, decode
 
@@ -118,6 +118,8 @@ def default_db_path() -> Path:
 
 
 READ_MODEL_URL = "SEVPRO_READ_MODEL_URL"
+# A replay's build leaves the transfer-log rows of at most this many records for later (its memory stays bounded).
+UNFINISHED_AT_MOST = 50_000
 
 
 def read_models_at(root: Path | str | None = None) -> Path | str:
@@ -145,8 +147,14 @@ class ProjectionStore:
     """One version of the read models. With `follow` (readers), every query first follows the `current` pointer,
     so a replay's switch is seen at once; the projector opens a fixed version and switches explicitly."""
 
-    def __init__(self, root: Path | str | None = None, *, version: int | None = None, follow: bool | None = None):
+    def __init__(self, root: Path | str | None = None, *, version: int | None = None, follow: bool | None = None,
+                 building: bool = False):
         self.root = read_models_at(root)
+        # A replay's new version, read by nobody before the switch: the transfer-log rows of the records a batch
+        # touched are computed later, in one go (a record's request and outcomes are on different topics, so a
+        # replay meets most records in two or more batches), at the latest by finish_build() before the switch.
+        self.building = building
+        self._unfinished: set[TransferKey] = set()
         self.on_postgres = isinstance(self.root, str)
         if isinstance(self.root, Path):
             self.root.mkdir(parents=True, exist_ok=True)
@@ -170,6 +178,10 @@ class ProjectionStore:
         # Autocommit mode: transactions are begun and committed explicitly, so one batch is one transaction.
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         self.db.row_factory = sqlite3.Row
+        # 16 KiB pages for a new version (an existing one keeps its own): an event with a snapshot (about 4.5 KB)
+        # fits in a page instead of spilling into a mostly empty overflow page, and each commit writes fewer,
+        # fuller pages (a replay of 100,000 events: about 15 % less CPU).
+        self.db.execute("PRAGMA page_size=16384")
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process (only power loss may drop the last commits, and then
         # state and offsets go back together).
@@ -293,8 +305,12 @@ class ProjectionStore:
                                     (record.topic, record.partition, record.offset, str(exc)[:500]))
                     continue
                 batch.append((name, event, record.topic, record.partition, record.offset))
-            applied = apply_events(self.db, batch)
+            applied = apply_events(self.db, batch, recompute=not self.building)
             result.applied, result.duplicates = applied.applied + len(forgotten), applied.duplicates
+            if self.building:
+                self._unfinished |= applied.changed
+            if forgotten or len(self._unfinished) >= UNFINISHED_AT_MOST:
+                self._finish_transfers()  # a forget redacts the rows as they are, as the live projector's would
             for tenant, person in forgotten:  # after the batch: also the person's versions read with it go
                 forget_person(self.db, tenant, person)
             self.db.executemany(
@@ -310,10 +326,30 @@ class ProjectionStore:
         self.db.execute("COMMIT")
         return result
 
+    def _finish_transfers(self) -> None:
+        """Compute the transfer-log rows a build left for later (inside the caller's transaction)."""
+        keys = sorted(self._unfinished)
+        for start in range(0, len(keys), 2000):  # a bounded number of rows in memory at a time
+            recompute_transfers(self.db, keys[start:start + 2000])
+        self._unfinished.clear()
+
+    def finish_build(self) -> None:
+        """Complete a replay's version (the transfer-log rows left for later) in one transaction; from here on
+        every batch updates its rows at once, as the live projector does."""
+        self._begin_write()
+        try:
+            self._finish_transfers()
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        self.building = False
+
     def forget_person(self, tenant: str, severa_id: str) -> Forgotten:
         """Remove a Severa user from this version of the read models (see projections.apply.forget_person)."""
         self._begin_write()
         try:
+            self._finish_transfers()
             removed = forget_person(self.db, tenant, severa_id)
         except BaseException:
             self.db.execute("ROLLBACK")
