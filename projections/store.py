@@ -329,8 +329,8 @@ class ProjectionStore:
     def _finish_transfers(self) -> None:
         """Compute the transfer-log rows a build left for later (inside the caller's transaction)."""
         keys = sorted(self._unfinished)
-        for start in range(0, len(keys), 2000):  # a bounded number of rows in memory at a time
-            recompute_transfers(self.db, keys[start:start + 2000])
+        for start in range(0, len(keys), 500):  # the rows of a few hundred records in memory at a time
+            recompute_transfers(self.db, keys[start:start + 500])
         self._unfinished.clear()
 
     def finish_build(self) -> None:
