@@ -1,0 +1,96 @@
+"""A pool worker's view of its tenants, from the config topics' records (no broker): whom it serves, what a
+tenant's runtime is built with, which tenants it polls, and the clear error when a credential cannot be had."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import SecretStr
+
+from foundation.company import demo_companies_path, load_companies
+from foundation.settings import Settings
+from foundation.settings_events import company_settings_changed, tenant_configured, validate_tenant
+from schemas.codec import encode
+from streams.pool import TenantPool, TenantUnavailable, tenant_settings
+
+AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+def _tenant(name: str, **fields: object) -> dict:
+    return {"name": name, "severa_client_id": f"{name}-severa", "severa_client_secret": "env:POOL_UNIT_SEVERA",
+            "procountor_client_id": f"{name}-procountor", "procountor_client_secret": "env:POOL_UNIT_PROCOUNTOR",
+            **fields}
+
+
+def _pool(*tenants: dict, partitions: dict[str, int] | None = None) -> TenantPool:
+    pool = TenantPool(Settings(pool="unit", severa_url="https://severa.example/rest-api",
+                               procountor_url="https://procountor.example/api"), "unused:9092")
+    for config in tenants:
+        record = tenant_configured(validate_tenant(config), None, changed_by="t", origin="add", at=AT)
+        pool.directory._apply(config["name"].encode(), encode("TenantConfigured", record))
+        pool.directory.tenant_partitions[config["name"]] = (partitions or {}).get(config["name"], 0)
+        for company in load_companies(demo_companies_path()).values():
+            changed = company_settings_changed(config["name"], company, None, changed_by="t", origin="import", at=AT)
+            pool.directory._apply(f"{config['name']}/{company.name}".encode(),
+                                  encode("CompanySettingsChanged", changed))
+    return pool
+
+
+@pytest.fixture(autouse=True)
+def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POOL_UNIT_SEVERA", "severa-secret-value")
+    monkeypatch.setenv("POOL_UNIT_PROCOUNTOR", "procountor-secret-value")
+    monkeypatch.setenv("SEVPRO_PROCOUNTOR_API_KEY_FI", "fi-key")
+    monkeypatch.setenv("SEVPRO_PROCOUNTOR_API_KEY_SE", "se-key")
+
+
+def test_it_serves_the_enabled_registered_tenants_and_says_why_not_the_others() -> None:
+    pool = _pool(_tenant("acme"), _tenant("gone", enabled=False))
+    assert pool.refusal("acme") is None and pool.refusal("acme/FI") is None
+    assert pool.refusal("nobody") == "tenant 'nobody' is not registered in sevpro.config.tenants (sevpro tenants add)"
+    assert pool.refusal("gone") == "tenant 'gone' is disabled (sevpro tenants disable)"
+    assert pool.tenants() == ["acme"]
+
+
+def test_a_tenants_runtime_uses_its_own_clients_and_urls_or_the_deployments() -> None:
+    pool = _pool(_tenant("acme"), _tenant("own", severa_url="https://own.example/rest-api"))
+    acme = tenant_settings(pool.settings, pool.config("acme"))  # type: ignore[arg-type]
+    assert (acme.tenant, acme.severa_client_id, acme.procountor_client_id) == ("acme", "acme-severa", "acme-procountor")
+    assert acme.severa_client_secret == SecretStr("severa-secret-value")
+    assert acme.severa_url == "https://severa.example/rest-api"  # the deployment's
+    own = tenant_settings(pool.settings, pool.config("own"))  # type: ignore[arg-type]
+    assert own.severa_url == "https://own.example/rest-api" and own.procountor_url == "https://procountor.example/api"
+    assert "severa-secret-value" not in repr(acme)
+
+
+@pytest.mark.parametrize(("reference", "expected"), [
+    ("secret:vault/acme/severa", r"tenant 'acme': severa_client_secret: secret:vault/acme/severa: secret manager "
+                                 r"references are not resolved by this version"),
+    ("env:POOL_UNIT_NOT_SET", r"tenant 'acme': severa_client_secret: env:POOL_UNIT_NOT_SET: environment variable "
+                              r"POOL_UNIT_NOT_SET is not set"),
+    ("file:/nonexistent/acme-secret", r"tenant 'acme': severa_client_secret: file:/nonexistent/acme-secret: cannot "
+                                      r"read /nonexistent/acme-secret"),
+])
+def test_a_credential_that_cannot_be_had_is_refused_naming_the_tenant_and_field(reference: str,
+                                                                                 expected: str) -> None:
+    pool = _pool(_tenant("acme", severa_client_secret=reference))
+    with pytest.raises(TenantUnavailable, match=expected):
+        pool._entry("acme")
+    assert "acme" not in pool.live
+
+
+def test_a_company_api_key_variable_not_set_is_refused_naming_the_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEVPRO_PROCOUNTOR_API_KEY_SE")
+    pool = _pool(_tenant("acme"))
+    with pytest.raises(TenantUnavailable, match=r"tenant 'acme': .*SEVPRO_PROCOUNTOR_API_KEY_SE"):
+        pool._entry("acme")
+
+
+def test_it_polls_the_enabled_tenants_of_the_partitions_it_owns() -> None:
+    pool = _pool(_tenant("a"), _tenant("b"), _tenant("c", enabled=False), _tenant("d"),
+                 partitions={"a": 0, "b": 1, "c": 1, "d": 2})
+    pool.assigned = lambda: {1, 2}
+    assert pool.poll_duty() == {"b", "d"}
+    pool.assigned = set
+    assert pool.poll_duty() == set()
