@@ -59,6 +59,7 @@ class WorkerState:
     notifications: NotificationFeed | None = None
     retry_due: float | None = None  # loop time of the retry cycle that follows a rebalance
     store: ProjectionStore | None = None  # the read models the retries are found in (opened on first use)
+    counting: asyncio.Task[None] | None = None  # a pool's count of its workers after a rebalance
 
 
 #: After a rebalance, what the workers held (streams/registers.py) is requested again this soon, once the
@@ -291,6 +292,9 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
         for answers in {id(runtime.answers): runtime.answers for runtime in serving.running()}.values():
             answers.rebalance_ended()
         state.retry_due = asyncio.get_running_loop().time() + RETRY_AFTER_REBALANCE_SECONDS
+        if pool is not None:  # the workers' shares of each API client's pace follow their number
+            state.counting = asyncio.get_running_loop().create_task(pool.count_workers(app.conf.id),
+                                                                    name="count-pool-workers")
 
     @app.agent(app.raw_topic(topics.registry_create_requested()))
     async def registry_create(stream: Any) -> None:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pydantic import SecretStr
 
 from foundation.company import CompanySettings, CompanySettingsError, procountor_api_keys
+from foundation.kafka import admin_client
 from foundation.logs import get_logger
 from foundation.schedule import Schedule
 from foundation.settings import Settings, SettingsError
@@ -135,6 +136,20 @@ class _Polling:
     failures: dict[int, tuple[int, float]] = field(default_factory=dict)
 
 
+async def group_state(bootstrap: str, group: str) -> tuple[str, int]:
+    """The consumer group's state (Stable, PreparingRebalance, ...) and its number of members."""
+    admin = admin_client(bootstrap)
+    await admin.start()
+    try:
+        for response in await admin.describe_consumer_groups([group]):
+            for described in response.groups:  # (error_code, group_id, state, protocol_type, protocol, members...)
+                if described[1] == group:
+                    return str(described[2]), len(described[5])
+        return "Unknown", 0
+    finally:
+        await admin.close()
+
+
 def tenant_settings(deployment: Settings, config: TenantConfig) -> Settings:
     """The deployment's settings with the tenant's name, API clients and (when it has its own) API URLs.
     SettingsError names the tenant and the field of a credential reference that does not resolve here."""
@@ -167,6 +182,8 @@ class TenantPool(Serving):
         self._build_lock = asyncio.Lock()
         self._stopping = False
         self._settle: list[asyncio.Future[None]] = []  # who waits for the directory to be read to its end
+        self.workers = 1  # in the pool's group, as last counted
+        self.share = 1.0  # of each API client's pace, this worker's: 1 / workers
         #: The partitions of config.tenants the group gives this worker now (set by streams/bootstrap.py).
         self.assigned: Callable[[], set[int]] = set
 
@@ -263,6 +280,8 @@ class TenantPool(Serving):
         entry.leases += 1
         try:
             runtime = await entry.starter.get()
+            if runtime.pace_share != self.share:  # new, or the number of workers changed since
+                runtime.set_pace_share(self.share)
             yield runtime
         finally:
             entry.leases -= 1
@@ -291,6 +310,32 @@ class TenantPool(Serving):
         for tenant, entry in list(self.live.items()):
             if entry.leases == 0 and tenant not in self.polling and now - entry.last_used >= self.idle_seconds:
                 await self.drop(tenant, f"idle for {self.idle_seconds:g} s")
+
+    # -- the API clients' limits, shared by the workers ---------------------------------------------------------
+
+    async def count_workers(self, group: str) -> None:
+        """After a rebalance: count the workers of the pool's group, and pace each tenant's API clients here at
+        1/workers of the deployment's pace, so that the workers together stay within each client's limit."""
+        for _ in range(20):
+            try:
+                state, members = await group_state(self.bootstrap, group)
+            except Exception as error:  # noqa: BLE001 - the paces stay as they are; the next rebalance counts again
+                log.warning("pool workers cannot be counted", error=f"{type(error).__name__}: {error}"[:300])
+                return
+            if state == "Stable" and members:
+                break
+            await asyncio.sleep(1.0)
+        else:
+            return
+        if members == self.workers:
+            return
+        self.workers, self.share = members, 1.0 / members
+        severa, procountor = (self.settings.severa_requests_per_second * self.share,
+                              self.settings.procountor_requests_per_second * self.share)
+        log.info("pool workers counted: each paces its tenants' API clients at its share", workers=members,
+                 severa_per_second=round(severa, 3), procountor_per_second=round(procountor, 3))
+        for runtime in self.running():
+            runtime.set_pace_share(self.share)
 
     # -- polling -------------------------------------------------------------------------------------------
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiolimiter import AsyncLimiter
 
 from connectors.errors import ApiAuthError, TransientApiError
 from connectors.polling import Poller
-from connectors.procountor.client import ProcountorClient, procountor_pacer
+from connectors.procountor.client import ProcountorClient
 from connectors.procountor.poller import procountor_poller
-from connectors.severa.client import SeveraClient
+from connectors.severa.client import SeveraClient, severa_pacer
 from connectors.severa.invoice_reads import InvoiceReads
 from connectors.severa.poller import severa_poller
 from connectors.severa.row_mirror import InvoiceRowMirror
@@ -70,6 +71,8 @@ class Runtime:
     company_pollers: dict[str, Poller] = field(default_factory=dict)  # company → its Procountor poller
     retired: list[Any] = field(default_factory=list)  # clients replaced by a settings change, closed at stop
     shared: bool = False  # the producer and the registry answers are the pool's (SharedKafka), not closed here
+    severa_pace: Any = None  # the one pacer of the Severa API client
+    pace_share: float = 1.0  # of the settings' paces, this worker's (a pool's workers share each client's limit)
 
     @classmethod
     async def start(cls, settings: Settings, companies: dict[str, CompanySettings], bootstrap: str,
@@ -77,12 +80,13 @@ class Runtime:
         """Open the clients and the producer, load the directories, and wire the transfers. What was opened is
         closed again when a later step fails (an API that cannot be reached yet). With `shared` (a pool worker's
         tenants) the producer and the registry answers are the worker's, one for all its tenants."""
+        severa_pace = Pace(settings.severa_requests_per_second,
+                           burst=int(severa_pacer(settings.severa_requests_per_second).max_rate))
         severa = SeveraClient(settings.severa_url, settings.severa_client_id,
-                              settings.severa_client_secret.get_secret_value(),
-                              requests_per_second=settings.severa_requests_per_second,
+                              settings.severa_client_secret.get_secret_value(), limiter=severa_pace,
                               timeout=settings.http_timeout_seconds)
         # Procountor's rate limit is per API client, and the companies' clients share one client id.
-        shared_pace = procountor_pacer(settings.procountor_requests_per_second)
+        shared_pace = Pace(settings.procountor_requests_per_second)
         api_keys = procountor_api_keys(companies, os.environ)
         procountor = {name: _procountor_client(settings, api_key, shared_pace) for name, api_key in api_keys.items()}
         opened: list[Any] = [severa, *procountor.values()]
@@ -122,7 +126,7 @@ class Runtime:
             purchase_transfer=PurchaseInvoiceTransfer(severa, companies, dimensions, emit, transfer_log=store),
             payments=SalesInvoicePaymentTransfer(severa, companies, directory, emit, store, registers),
             contexts=contexts, registers=registers, answers=answers, procountor_pace=shared_pace, api_keys=api_keys,
-            shared=shared is not None,
+            shared=shared is not None, severa_pace=severa_pace,
         )
 
     async def start_pollers(self) -> None:
@@ -199,6 +203,16 @@ class Runtime:
         entry = self.store.transfer(request["tenant"], request["kind"], request["source_id"]) or {}
         return 1 + sum(1 for a in entry.get("attempts", []) if a["request_id"] == request["event_id"])
 
+    def set_pace_share(self, share: float) -> None:
+        """Pace the API clients at `share` of the settings' paces from the next request on: a pool worker's share
+        of each client's limit (streams/pool.py). A share below 1 has no idle burst: the workers' bursts together
+        could pass Severa's quota."""
+        severa = self.settings.severa_requests_per_second
+        burst = int(severa_pacer(severa).max_rate) if share >= 1 else 1
+        self.severa_pace.set_rate(severa * share, burst=burst)
+        self.procountor_pace.set_rate(self.settings.procountor_requests_per_second * share)
+        self.pace_share = share
+
     async def stop_pollers(self) -> None:
         """Stop polling (a pool worker hands the tenant's polling to another): their producers closed, an open
         poll transaction aborted. `start_pollers` starts them again."""
@@ -212,6 +226,25 @@ class Runtime:
         await self.stop_pollers()
         kafka = [] if self.shared else [self.answers, self.producer]
         await _close_all([*kafka, self.severa, *self.procountor.values(), *self.retired])
+
+
+class Pace(AsyncLimiter):
+    """A token bucket filled at `requests_per_second` holding up to `burst` tokens (1: never a burst, as
+    procountor_pacer; Severa's: severa_pacer's burst), whose rate can be changed while it runs: a pool worker's
+    share of an API client's limit follows the number of workers (streams/pool.py)."""
+
+    def __init__(self, requests_per_second: float, burst: int = 1) -> None:
+        super().__init__(burst, burst / requests_per_second)
+
+    @property
+    def rate(self) -> float:
+        return self.max_rate / self.time_period
+
+    def set_rate(self, requests_per_second: float, burst: int = 1) -> None:
+        if requests_per_second <= 0 or burst < 1:
+            raise ValueError("requests_per_second must be positive, burst at least 1")
+        self.max_rate, self.time_period = burst, burst / requests_per_second
+        self._rate_per_sec = requests_per_second  # what AsyncLimiter leaks by (aiolimiter 1.x)
 
 
 @dataclass

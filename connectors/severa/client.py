@@ -175,6 +175,7 @@ class SeveraClient:
         *,
         scopes: list[str] | None = None,
         requests_per_second: float = 8.0,
+        limiter: AsyncLimiter | None = None,
         timeout: float = 30.0,
         max_retries: int = 5,
         backoff_initial: float = 0.25,
@@ -191,7 +192,8 @@ class SeveraClient:
         self.backoff_max = backoff_max
         self.retry_writes = retry_writes
         self.calls: collections.Counter[str] = collections.Counter()
-        self._limiter = severa_pacer(requests_per_second)
+        # `limiter` instead: a pacer the caller adjusts (a pool worker's share of the client's limit).
+        self._limiter = limiter or severa_pacer(requests_per_second)
         self.load = PacerLoad()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,

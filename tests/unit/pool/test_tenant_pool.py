@@ -13,6 +13,7 @@ from foundation.settings import Settings
 from foundation.settings_events import company_settings_changed, tenant_configured, validate_tenant
 from schemas.codec import encode
 from streams.pool import TenantPool, TenantUnavailable, tenant_settings
+from streams.runtime import Pace
 
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
@@ -94,3 +95,16 @@ def test_it_polls_the_enabled_tenants_of_the_partitions_it_owns() -> None:
     assert pool.poll_duty() == {"b", "d"}
     pool.assigned = set
     assert pool.poll_duty() == set()
+
+
+def test_a_pace_can_be_changed_while_it_runs() -> None:
+    pace = Pace(1000.0)
+    assert pace.rate == pytest.approx(1000.0) and pace.max_rate == 1  # never a burst
+    pace.set_rate(2.0)
+    assert pace.rate == pytest.approx(2.0) and pace.time_period == pytest.approx(0.5)
+    bursting = Pace(5.0, burst=3)  # Severa's idle burst at 5/s
+    assert bursting.rate == pytest.approx(5.0) and bursting.max_rate == 3
+    bursting.set_rate(2.5)  # a pool worker's half: no burst
+    assert bursting.rate == pytest.approx(2.5) and bursting.max_rate == 1
+    with pytest.raises(ValueError, match="positive"):
+        pace.set_rate(0)
