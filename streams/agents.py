@@ -314,13 +314,14 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
     @app.timer(interval=1.0, on_leader=True)
     async def send_error_notifications() -> None:
         """Leader-only: failed transfers → e-mail to the company's error address (batched; from Kafka, so a new
-        leader neither loses what was pending nor repeats what was sent)."""
-        if state.stopping or pool is not None:  # a pool's tenants: not yet (README "Many organisations")
+        leader neither loses what was pending nor repeats what was sent). In a pool, for every tenant served."""
+        if state.stopping:
             return
         try:
             if state.notifications is None:
+                await serving.ready()
                 feed = NotificationFeed(bootstrap, Notifier(NotifierConfig.from_settings(settings)),
-                                        serving.companies(settings.tenant), ours)
+                                        serving.companies, ours)
                 await feed.start()
                 state.notifications = feed
             await state.notifications.tick()

@@ -33,11 +33,12 @@ log = get_logger(__name__)
 class NotificationFeed:
     """Feeds a Notifier from the outcome topics and `notify.sent`, and records what it sends."""
 
-    def __init__(self, bootstrap: str, notifier: Notifier, companies: Mapping[str, CompanySettings],
+    def __init__(self, bootstrap: str, notifier: Notifier,
+                 companies: Mapping[str, CompanySettings] | Callable[[str], Mapping[str, CompanySettings]],
                  ours: Callable[[str], bool] = lambda tenant: True, *, catch_up_limit: float = 120.0) -> None:
         self.bootstrap = bootstrap
         self.notifier = notifier
-        self.companies = companies
+        self.companies = companies  # or tenant → its companies (a pool's tenants)
         self.ours = ours  # the tenants this worker sends for
         self.catch_up_limit = catch_up_limit
         self.topics = [topics.transfer_outcome(kind) for kind in topics.TRANSFER_KINDS] + [topics.notifications_sent()]
@@ -132,7 +133,8 @@ class NotificationFeed:
                                                [n["key"] for n in event["notifications"]], event["message_id"],
                                                event["occurred_at"].timestamp())
         elif name == "TransferOutcome":
-            await on_outcome(event, self.companies, self.notifier)
+            companies = self.companies(event["tenant"]) if callable(self.companies) else self.companies
+            await on_outcome(event, companies, self.notifier)
 
     async def _record_sent(self, message: EmailMessage, failures: list[Failure]) -> None:
         assert self.producer is not None

@@ -139,7 +139,8 @@ class Pool:
         env = {key: value for key, value in os.environ.items()
                if not key.startswith("SEVPRO_") and not key.startswith("KAFKA_")}
         env.update(KAFKA_BOOTSTRAP_SERVERS=self.bootstrap, SEVPRO_TOPIC_PREFIX=self.prefix, SEVPRO_POOL=self.name,
-                   SEVPRO_HOME=str(home), SEVPRO_SESSION_TIMEOUT_SECONDS="6", SEVPRO_REGISTRY_POLL_SECONDS="5")
+                   SEVPRO_HOME=str(home), SEVPRO_SESSION_TIMEOUT_SECONDS="6", SEVPRO_REGISTRY_POLL_SECONDS="5",
+                   SEVPRO_NOTIFY_BATCH_SECONDS="1")
         for tenant in self.tenants:
             env.update(tenant.secrets)
         return env

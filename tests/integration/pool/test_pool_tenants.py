@@ -5,6 +5,7 @@ an event of a tenant the pool does not serve is not acted on, and said so."""
 from __future__ import annotations
 
 import asyncio
+import email
 import re
 import signal
 from contextlib import ExitStack
@@ -128,21 +129,30 @@ def test_a_killed_workers_tenants_are_polled_by_the_other(pool: Pool, unique: st
         assert b.in_procountor() == {"10003": ["NOT_SENT"]}
 
 
-def test_a_tenants_settings_change_applies_in_the_pool_without_a_restart(pool: Pool, unique: str,
-                                                                         tmp_path: Path) -> None:
+def test_a_tenants_settings_change_applies_in_the_pool_without_a_restart_and_its_errors_are_mailed(
+        pool: Pool, unique: str, tmp_path: Path) -> None:
     with ExitStack() as stack:
         a = add_tenant(stack, f"a{unique}", tmp_path, status="UNFINISHED", own_clients=False)
         b = add_tenant(stack, f"b{unique}", tmp_path, status="UNFINISHED", own_clients=True)
         pool.tenants += [a, b]
-        a.only_ready(10002)
-        b.only_ready(10002)
+        # b's errors are e-mailed (without SMTP: .eml files in the worker's outbox); a's are not.
+        sevpro("settings", "set", "--tenant", b.name, "--company", "FI", "send_error_email=true",
+               "error_email=billing@b.example", "--by", "test")
+        a.only_ready(10002, 10007)
+        b.only_ready(10002, 10007)  # 10007 fails in both: its date is in a closed fiscal period
         worker, log = pool.start_worker()
         pool.wait_until("a's 10002 transferred", lambda: a.severa_status(10002) == TRANSFERRED)
         pool.wait_until("b's 10002 transferred", lambda: b.severa_status(10002) == TRANSFERRED)
+        outbox = tmp_path / "home1" / "outbox"
+        pool.wait_until("b's error e-mailed", lambda: any(outbox.glob("*.eml")), timeout=120)
+        mails = [email.message_from_bytes(mail.read_bytes()) for mail in outbox.glob("*.eml")]
+        assert [mail["To"] for mail in mails] == ["billing@b.example"]  # b's company's address; a's mails none
+        assert "10007" in "".join(str(part.get_payload(decode=True), "utf-8") for part in mails[0].walk()
+                                  if not part.is_multipart())
 
         sevpro("settings", "set", "--tenant", b.name, "--company", "FI", "sales_invoices.procountor_status=NOT_SENT",
                "--by", "bob")
-        applied = re.compile(rf"^(?=.*event='company settings applied')(?=.*tenant='{b.name}')(?=.*revision=2)",
+        applied = re.compile(rf"^(?=.*event='company settings applied')(?=.*tenant='{b.name}')(?=.*revision=3)",
                              re.MULTILINE)
         pool.wait_until("b's change applied", lambda: bool(applied.search(log.read_text(errors="replace"))),
                         timeout=60)
