@@ -12,7 +12,7 @@ from foundation.company import demo_companies_path, load_companies
 from foundation.settings import Settings
 from foundation.settings_events import company_settings_changed, tenant_configured, validate_tenant
 from schemas.codec import encode
-from streams.pool import TenantPool, TenantUnavailable, tenant_settings
+from streams.pool import TenantPool, TenantUnavailable, _Polling, tenant_settings
 from streams.runtime import Pace
 
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -108,3 +108,31 @@ def test_a_pace_can_be_changed_while_it_runs() -> None:
     assert bursting.rate == pytest.approx(2.5) and bursting.max_rate == 1
     with pytest.raises(ValueError, match="positive"):
         pace.set_rate(0)
+
+
+class _Starter:
+    """Stands in for a RuntimeStarter whose runtime never started: only its close is watched."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+        self.runtime = None
+
+    async def close(self) -> None:
+        self.closed += 1
+
+
+async def test_an_idle_tenants_runtime_is_closed_but_not_one_in_use_or_polled_here() -> None:
+    pool = _pool(_tenant("idle"), _tenant("busy"), _tenant("polled"))
+    pool.idle_seconds = 0.0
+    starters = {}
+    for name in ("idle", "busy", "polled"):
+        entry = pool._entry(name)
+        starters[name] = entry.starter = _Starter()  # type: ignore[assignment]
+    pool.live["busy"].leases = 1  # a transfer of it is under way
+    pool.polling["polled"] = _Polling()  # this worker polls it
+    await pool.sweep()
+    assert sorted(pool.live) == ["busy", "polled"]
+    assert [starters[name].closed for name in ("idle", "busy", "polled")] == [1, 0, 0]
+
+    await pool.drop("busy", "disabled")  # closed when its last piece of work ends, not under it
+    assert "busy" not in pool.live and starters["busy"].closed == 0
