@@ -236,7 +236,8 @@ def status_checks(company: CompanySettings, invoice_statuses: list[dict[str, Any
                   travel_statuses: list[dict[str, Any]]) -> list[Check]:
     """The configured statuses exist in Severa (by name in any case, or guid, as the transfers find them), are
     active, and have the flags the seed names: the invoice transfer status Not editable, Invoice number and
-    Sent; the travel reimbursement statuses before and after Locked and Approved (when travel is on)."""
+    Sent; the travel reimbursement statuses before and after Locked and Approved (when travel is on); the
+    payment statuses (when payments back to Severa are on)."""
     sales, travel = company.sales_invoices, company.travel_reimbursements
     wanted: list[tuple[str, str | None, str, list[dict[str, Any]], dict[str, str], str]] = [
         ("invoice status", sales.transfer_status, "sales_invoices.transfer_status", invoice_statuses,
@@ -244,6 +245,11 @@ def status_checks(company: CompanySettings, invoice_statuses: list[dict[str, Any
         ("invoice status", sales.after_transfer_status, "sales_invoices.after_transfer_status", invoice_statuses,
          {}, "Billing > Invoice statuses"),
     ]
+    if company.payments.enabled:  # payments back to Severa: the statuses a paid invoice is moved to
+        wanted += [("invoice status", name, setting, invoice_statuses, {}, "Billing > Invoice statuses")
+                   for name, setting in ((company.payments.paid_status, "payments.paid_status"),
+                                         (company.payments.partly_paid_status, "payments.partly_paid_status"))
+                   if name]
     if travel.enabled:
         where = "Hours and expenses > Travel reimbursements > Travel reimbursement statuses"
         wanted += [("travel reimbursement status", travel.status_before, "travel_reimbursements.status_before",
