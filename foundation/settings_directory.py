@@ -22,13 +22,16 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from pydantic import ValidationError
 
 from foundation.company import CompanySettings
-from foundation.kafka import read_committed_consumer, transactional_producer
+from foundation.kafka import ensure_topics, read_committed_consumer, transactional_producer
 from foundation.logs import get_logger
+from foundation.settings import get_settings
 from foundation.settings_events import (
     SettingsRefused,
     TenantConfig,
+    change_company,
     company_settings_changed,
     describe,
+    fingerprint,
     tenant_configured,
 )
 from foundation.types import Json
@@ -261,3 +264,33 @@ class SettingsWriter:
         finally:
             await producer.stop()
         return [record for *_, record in planned]
+
+
+class SettingsChangedMeanwhile(SettingsConflict):
+    """The settings a form showed were changed by someone else before it was sent; nothing was published."""
+
+
+async def ensure_config_topics(bootstrap: str) -> None:
+    """The deployment's topics, made as a worker makes them (compacted where meant) before the first write."""
+    settings = get_settings()
+    await ensure_topics(bootstrap, partitions=settings.topic_partitions, retention_ms=settings.topic_retention_ms,
+                        replication=settings.topic_replication_factor, min_insync=settings.topic_min_insync_replicas)
+
+
+async def set_company(bootstrap: str, tenant: str, company: str, values: Mapping[str, Any],
+                      unset: tuple[str, ...] | list[str] = (), *, changed_by: str, origin: str,
+                      based_on: str | None = None) -> list[Json]:
+    """Change fields of one company's settings on the topic (`sevpro settings set` and the console both): dotted
+    `values` set, `unset` back to their defaults, validated whole, published as a CompanySettingsChanged by
+    `changed_by`; the events published (none: nothing changed). With `based_on` (the `fingerprint` of the settings
+    a form showed), a change made by someone else in between refuses this one (SettingsChangedMeanwhile), checked
+    inside the fenced transaction."""
+
+    def edit(current: dict[str, CompanySettings]) -> dict[str, CompanySettings]:
+        if based_on is not None and fingerprint(current.get(company)) != based_on:
+            raise SettingsChangedMeanwhile(f"company {company!r}: its settings were changed by someone else after "
+                                           "the form was opened; nothing was published: reload and change again")
+        return {company: change_company(current.get(company), company, values, unset)}
+
+    await ensure_config_topics(bootstrap)
+    return await SettingsWriter(bootstrap, changed_by=changed_by, origin=origin).change_companies(tenant, edit)

@@ -10,6 +10,7 @@ path>`; a value that is not such a reference is refused, so no secret can reach 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -148,6 +149,22 @@ def assign(settings: Mapping[str, Any], assignments: Mapping[str, Any], unset: I
         if isinstance(target, dict):
             target.pop(last, None)
     return result
+
+
+def change_company(current: CompanySettings | None, name: str, values: Mapping[str, Any],
+                   unset: Iterable[str] = ()) -> CompanySettings:
+    """`current` with the dotted fields of `values` set and those of `unset` back to their defaults (a new company
+    when `current` is None), validated whole: the one way a company's settings are changed, by `sevpro settings
+    set`, the console's form and its switches (in either settings mode)."""
+    base = current.model_dump(mode="json") if current is not None else {"name": name}
+    return validate_company(name, assign(base, values, unset))
+
+
+def fingerprint(settings: CompanySettings | None) -> str:
+    """A short digest of a company's settings: a form sent with the digest of what it showed is refused when the
+    settings changed in between (another user's change is never overwritten unseen)."""
+    data = settings.model_dump(mode="json") if settings is not None else None
+    return hashlib.sha256(_json(data).encode()).hexdigest()[:16]
 
 
 def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[Json]:

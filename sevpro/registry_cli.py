@@ -3,41 +3,34 @@
 Companies come from ``Settings().companies_file`` (SEVPRO_COMPANIES_FILE), or with SEVPRO_COMPANY_SETTINGS=topic from
 the tenant's company settings in force on the compacted settings topic (read as the worker reads them); URLs and
 credentials from the same settings the worker uses (SEVPRO_SEVERA_URL, SEVPRO_PROCOUNTOR_URL, …; each company's API
-key from the environment variable its ``procountor_api_key_env`` names). Both commands only read.
+key from the environment variable its ``procountor_api_key_env`` names). Both commands only read; the work itself is
+registry/runs.py's, which the console's pages call too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import Awaitable, Callable
-from datetime import date
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connectors.procountor.client import ProcountorClient
-from connectors.severa.client import SeveraClient
-from connectors.severa.errors import SeveraError
 from foundation.company import CompanySettings, CompanySettingsError, load_companies
 from foundation.settings import Settings
-from registry.checks import ITEMS, Check, exit_code, run_checks
-from registry.compare import REGISTRIES, Report, SeveraRegistries, compare_registries
+from registry.checks import ITEMS, Check, exit_code
+from registry.compare import REGISTRIES, Report
+from registry.runs import check_companies, check_document, compare_companies, compare_document, totals
 from schemas import topics
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Registry comparison report and the checks before enabling the integration.")
 console = Console()
 
-# An interactive command should answer within seconds when a system is down, not after the worker's backoff.
-_MAX_RETRIES, _BACKOFF_INITIAL, _BACKOFF_MAX = 2, 0.2, 1.0
 _STYLE = {"ok": "green", "info": "blue", "warning": "yellow", "error": "red", "reminder": "cyan"}
 
-T = TypeVar("T")
 TenantOption = typer.Option(None, "--tenant", help="With SEVPRO_COMPANY_SETTINGS=topic: the tenant whose settings "
                                                    "are read (default: $SEVPRO_TENANT).")
 
@@ -92,50 +85,6 @@ def _companies_on_topic(tenant: str) -> dict[str, CompanySettings]:
     return companies
 
 
-def _severa(settings: Settings) -> SeveraClient:
-    return SeveraClient(settings.severa_url, settings.severa_client_id,
-                        settings.severa_client_secret.get_secret_value(),
-                        requests_per_second=settings.severa_requests_per_second, max_retries=_MAX_RETRIES,
-                        backoff_initial=_BACKOFF_INITIAL, backoff_max=_BACKOFF_MAX,
-                        timeout=settings.http_timeout_seconds)
-
-
-def _procountor(settings: Settings, company: CompanySettings) -> ProcountorClient:
-    """Raises CompanySettingsError (naming the variable, not the key) when the API key is not set."""
-    return ProcountorClient(settings.procountor_url, settings.procountor_client_id,
-                            settings.procountor_client_secret.get_secret_value(),
-                            company.procountor_api_key(os.environ),
-                            requests_per_second=settings.procountor_requests_per_second, max_retries=_MAX_RETRIES,
-                            backoff_initial=_BACKOFF_INITIAL, backoff_max=_BACKOFF_MAX,
-                            timeout=settings.http_timeout_seconds)
-
-
-async def _per_company(
-    companies: list[CompanySettings],
-    work: Callable[[SeveraClient, ProcountorClient | None, CompanySettings, SeveraRegistries | None, str | None],
-                   Awaitable[T]],
-) -> list[T]:
-    settings = Settings()
-    results = []
-    async with _severa(settings) as severa:
-        try:
-            shared: SeveraRegistries | None = await SeveraRegistries.fetch(severa)  # read once for all companies
-        except SeveraError:
-            shared = None  # each company's work reports the Severa problem itself
-        for company in companies:
-            try:
-                procountor: ProcountorClient | None = _procountor(settings, company)
-                problem = None
-            except CompanySettingsError as error:
-                procountor, problem = None, str(error)
-            try:
-                results.append(await work(severa, procountor, company, shared, problem))
-            finally:
-                if procountor is not None:
-                    await procountor.aclose()
-    return results
-
-
 @app.command("compare")
 def compare(
     company: list[str] = typer.Option(None, "--company", "-c", help="Only this company (repeatable)."),
@@ -144,23 +93,10 @@ def compare(
     tenant: str | None = TenantOption,
 ) -> None:
     """Registry comparison report: how customers, products, dimensions and users match between the systems."""
-    companies = _companies(Settings(), company, tenant)
-
-    async def one(severa: SeveraClient, procountor: ProcountorClient | None, settings: CompanySettings,
-                  shared: SeveraRegistries | None, problem: str | None) -> Report | str:
-        if procountor is None:
-            return problem or "no Procountor client"
-        try:
-            return await compare_registries(severa, procountor, settings, severa_data=shared)
-        except Exception as error:  # noqa: BLE001 - the report says which company could not be compared and why
-            return f"company {settings.name!r}: the registries could not be read: {error}"
-
-    results = asyncio.run(_per_company(companies, one))
-    failed = [r for r in results if isinstance(r, str)]
-    reports = [r for r in results if isinstance(r, Report)]
+    settings = Settings()
+    reports, failed = asyncio.run(compare_companies(settings, _companies(settings, company, tenant)))
     if as_json:
-        typer.echo(json.dumps({"companies": [r.as_dict() for r in reports], "failures": failed}, indent=2,
-                              ensure_ascii=False))
+        typer.echo(json.dumps(compare_document(reports, failed), indent=2, ensure_ascii=False))
     else:
         for report in reports:
             _print_report(report, show_matched)
@@ -199,44 +135,20 @@ def check(
 ) -> None:
     """The checks before enabling: credentials, API key and dimensions, registries, IBANs, users, and that the
     Kafka topics keep their events. Exits 1 when any check is an error."""
-    companies = _companies(Settings(), company, tenant)
+    from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
 
-    async def one(severa: SeveraClient, procountor: ProcountorClient | None, settings: CompanySettings,
-                  shared: SeveraRegistries | None, problem: str | None) -> list[Check]:
-        return await run_checks(severa, procountor, settings, severa_data=shared, procountor_problem=problem)
-
-    checks = [c for group in asyncio.run(_per_company(companies, one)) for c in group] + _kafka_checks()
+    settings = Settings()
+    companies = _companies(settings, company, tenant)
+    try:
+        servers, no_bootstrap = find_bootstrap(), ""
+    except BrokerNotFound as error:
+        servers, no_bootstrap = None, str(error)
+    checks = asyncio.run(check_companies(settings, companies, servers, no_bootstrap))
     if as_json:
-        typer.echo(json.dumps({"checks": [c.as_dict() for c in checks], **_totals(checks),
-                               "date": date.today().isoformat()}, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(check_document(checks), indent=2, ensure_ascii=False))
     else:
         _print_checks(checks)
     raise typer.Exit(exit_code(checks))
-
-
-def _kafka_checks() -> list[Check]:
-    """The deployment's event topics keep their events (they are the system of record, for audit and replay)."""
-    from foundation.kafka import KafkaSettingsError, KafkaUnreachable, finite_retention, reach, retention_fix
-    from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
-
-    async def look(servers: str) -> dict[str, str]:
-        await reach(servers)
-        return await finite_retention(servers)
-
-    try:
-        servers = find_bootstrap()
-        found = asyncio.run(look(servers))
-    except (BrokerNotFound, KafkaUnreachable, KafkaSettingsError) as error:
-        return [Check("Kafka", "kafka_retention", "warning", f"not checked: {error}")]
-    if not found:
-        return [Check("Kafka", "kafka_retention", "ok", f"every event topic on {servers} keeps its events (the "
-                                                          "worker creates missing ones with retention.ms=-1)")]
-    return [Check("Kafka", "kafka_retention", "error", f"deletes events with time ({setting})", record=topic,
-                  field=setting.split("=")[0], fix=retention_fix(topic)) for topic, setting in found.items()]
-
-
-def _totals(checks: list[Check]) -> dict[str, Any]:
-    return {status: sum(1 for c in checks if c.status == status) for status in ("ok", "warning", "error", "reminder")}
 
 
 def _print_checks(checks: list[Check]) -> None:
@@ -250,8 +162,8 @@ def _print_checks(checks: list[Check]) -> None:
             table.add_row(f"[{_STYLE[c.status]}]{c.status}[/]", ITEMS.get(c.item, c.item), c.record or "",
                           c.field or "", note)
         console.print(table)
-        totals = _totals(mine)
-        verdict = "[red]not ready to enable[/red]" if totals["error"] else "[green]ready to enable[/green]"
-        reminders = f", {totals['reminder']} reminders to confirm by hand" if totals["reminder"] else ""
-        console.print(f"[bold]{name}:[/bold] {totals['error']} errors, {totals['warning']} warnings{reminders} — "
+        counted = totals(mine)
+        verdict = "[red]not ready to enable[/red]" if counted["error"] else "[green]ready to enable[/green]"
+        reminders = f", {counted['reminder']} reminders to confirm by hand" if counted["reminder"] else ""
+        console.print(f"[bold]{name}:[/bold] {counted['error']} errors, {counted['warning']} warnings{reminders} — "
                       f"{verdict}\n")

@@ -87,16 +87,6 @@ def on_kafka(bootstrap: str | None, main: Any) -> Any:
              "KAFKA_BOOTSTRAP_SERVERS")
 
 
-async def ensure_config_topics(servers: str) -> None:
-    """The deployment's topics, made as a worker makes them (compacted where meant) before the first write."""
-    from foundation.kafka import ensure_topics
-    from foundation.settings import get_settings
-
-    settings = get_settings()
-    await ensure_topics(servers, partitions=settings.topic_partitions, retention_ms=settings.topic_retention_ms,
-                        replication=settings.topic_replication_factor, min_insync=settings.topic_min_insync_replicas)
-
-
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     """FIELD=VALUE pairs. A value is text, read by the model as it reads the TOML file's ("true" a yes/no field,
     "NOT_SENT" a choice); a JSON list or object ([...], {...}) for fields that hold one."""
@@ -183,20 +173,14 @@ def set_command(assignments: list[str] = typer.Argument(..., metavar="FIELD=VALU
                 tenant: str | None = TenantOption, by: str | None = ByOption,
                 bootstrap: str | None = BootstrapOption) -> None:
     """Change fields of one company's settings; validated whole before it is published, applied live."""
-    from foundation.settings_directory import SettingsWriter
-    from foundation.settings_events import assign, validate_company
+    from foundation.settings_directory import set_company
 
     name = tenant_of(tenant)
     values = parse_assignments(assignments)
 
-    def edit(current: dict[str, CompanySettings]) -> dict[str, CompanySettings]:
-        base = current[company].model_dump(mode="json") if company in current else {"name": company}
-        return {company: validate_company(company, assign(base, values, unset))}
-
     async def main(servers: str) -> list[Json]:
-        await ensure_config_topics(servers)
-        return await SettingsWriter(servers, changed_by=who(by), origin="sevpro settings set").change_companies(
-            name, edit)
+        return await set_company(servers, name, company, values, unset, changed_by=who(by),
+                                 origin="sevpro settings set")
 
     published = on_kafka(bootstrap, main)
     if not published:
@@ -212,7 +196,7 @@ def import_command(path: Path = typer.Argument(..., exists=True, dir_okay=False,
                    bootstrap: str | None = BootstrapOption) -> None:
     """Bring a companies TOML file over: every company in it, validated as the worker validates the file."""
     from foundation.company import load_companies
-    from foundation.settings_directory import SettingsWriter
+    from foundation.settings_directory import SettingsWriter, ensure_config_topics
     from foundation.settings_events import origin_of
 
     name = tenant_of(tenant)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from foundation.settings_events import TenantConfig
 from foundation.types import Json
-from sevpro.settings_cli import BootstrapOption, ByOption, changes_table, ensure_config_topics, fail, on_kafka, who
+from sevpro.settings_cli import BootstrapOption, ByOption, changes_table, fail, on_kafka, who
 
 app = typer.Typer(no_args_is_help=True, help="The tenants of this deployment, as audited events.")
 console = Console()
@@ -37,7 +37,7 @@ def add(tenant: str = typer.Argument(..., help="The tenant's name (letters, digi
         replace: bool = typer.Option(False, "--replace", help="Replace the configuration of a registered tenant."),
         by: str | None = ByOption, bootstrap: str | None = BootstrapOption) -> None:
     """Register a tenant (or, with --replace, change one); refused unless every secret is a reference."""
-    from foundation.settings_directory import SettingsWriter
+    from foundation.settings_directory import SettingsWriter, ensure_config_topics
     from foundation.settings_events import SettingsRefused, validate_tenant
 
     wanted = {"name": tenant, "display_name": display_name, "enabled": True, "severa_client_id": severa_client_id,
