@@ -2,7 +2,8 @@
 
 Signing in, sessions, CSRF tokens and the Host allow-list are console.auth's. The console never writes to the
 read models; its actions (console.actions: retry, reprocess) publish requests to Kafka as `sevpro reprocess`
-does. Every request reads the version `current`
+does, and its settings pages (console/settings_pages.py) change company settings (a settings event or the
+companies file); each change is a POST with the session's CSRF token. Every request reads the version `current`
 names (a replay's switch shows at once). With a bootstrap, the overview and `/metrics` also show how far the
 projector is behind the topics.
 """
@@ -24,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from console import actions, pages
+from console import actions, pages, registry_pages, settings_pages
 from console.auth import SESSION_COOKIE, ConsoleAuth, RequireLogin, csrf_token, safe_next
 from console.html import record_url
 from console.lag import EndOffsetsFetcher, Lag, kafka_end_offsets, measure_lag
@@ -118,14 +119,17 @@ ID_PARAMS = ("kind", "company", "tenant", "q", "per_page")
 
 def create_app(db_root: Path | str | None = None, bootstrap: str | None = None, *, auth: ConsoleAuth,
                now: Callable[[], datetime] | None = None, end_offsets: EndOffsetsFetcher | None = None,
-               refresh: int | None = 30, web_links: WebLinks | None = None) -> Starlette:
+               refresh: int | None = 30, web_links: WebLinks | None = None,
+               company_settings: settings_pages.CompanySettingsSource | None = None) -> Starlette:
     """The console over the read models at `db_root`, a folder or a postgresql:// URL (default: $SEVPRO_READ_MODEL_URL,
     else the project's folder); `bootstrap` adds the lag;
     `auth` says who may sign in and which Host names are served.
 
     `now` and `end_offsets` are seams for tests (a fixed clock, end offsets without a broker); `refresh` is
     the overview's auto-refresh in seconds (None: off); `web_links` (default: from the settings) makes the links
-    to the invoices in Severa and Procountor. Without `bootstrap` the actions are not offered."""
+    to the invoices in Severa and Procountor. Without `bootstrap` the actions are not offered. `company_settings`
+    is where the companies' settings are (the settings pages change them, the registry pages compare and check
+    them; None: not shown)."""
     queries = ConsoleQueries(read_models_at(db_root))
     links = web_links or WebLinks.from_settings(get_settings())
     can_act = bool(bootstrap)
@@ -269,6 +273,7 @@ def create_app(db_root: Path | str | None = None, bootstrap: str | None = None, 
         Route("/api/records/{ref:path}", api_record), Route("/api/ids", api_ids), Route("/api/facets", api_facets),
         Route("/metrics", metrics), Route("/healthz", health),
         *actions.routes(queries, bootstrap, lambda request: transfer_query(request)[0], stamp),
+        *settings_pages.routes(company_settings, stamp), *registry_pages.routes(company_settings, bootstrap, stamp),
     ]
     handlers: dict[Any, Any] = {BadParameter: bad_parameter, HTTPException: http_error}
     middleware = [  # outermost first: an unknown Host is refused before anything else is looked at

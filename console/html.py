@@ -109,7 +109,8 @@ def text_input(name: str, value: Any, label: str, kind: str = "text", placeholde
                label=label, k=kind, n=name, v=value or "", p=placeholder)
 
 
-NAV = (("/", N_("Overview")), ("/transfers", N_("Transfer log")), ("/ids", N_("ID map")), ("/metrics", N_("Metrics")))
+NAV = (("/", N_("Overview")), ("/transfers", N_("Transfer log")), ("/ids", N_("ID map")),
+       ("/settings", N_("Settings")), ("/metrics", N_("Metrics")))
 
 CSS = """
 :root{--fg:#1f2933;--muted:#66788a;--line:#dde3ea;--bg:#f6f8fa;--card:#fff;--accent:#1d5fa8;
@@ -118,7 +119,7 @@ CSS = """
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 header{background:#17324d;color:#fff;padding:0 24px;display:flex;align-items:center;gap:24px;height:48px}
 header .brand{font-weight:600;letter-spacing:.2px;white-space:nowrap}header form.who{white-space:nowrap}
-header nav a{color:#cfe0f1;text-decoration:none;margin-right:16px;padding:14px 0}
+header nav a{color:#cfe0f1;text-decoration:none;margin-right:16px;padding:14px 0;white-space:nowrap}
 header nav a.active,header nav a:hover{color:#fff;border-bottom:2px solid #fff}
 header .search{margin-left:auto}header .brand+nav.lang{margin-left:auto}
 header .search input{font:inherit;font-size:13px;padding:3px 8px;border-radius:4px;border:1px solid #3d5a78;

@@ -25,7 +25,9 @@ def console_command(ctx: typer.Context,
                                                   " $SEVPRO_HOME/projections or ./.sevpro/projections)."),
                     bootstrap: str | None = typer.Option(None, "--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS",
                                                          help="Kafka bootstrap: shows the projector's lag,"
-                                                              " and lets users retry and reprocess."),
+                                                              " lets users retry and reprocess, and holds the"
+                                                              " company settings with"
+                                                              " SEVPRO_COMPANY_SETTINGS=topic."),
                     refresh: int = typer.Option(30, help="Overview auto-refresh in seconds (0: off).")) -> None:
     """Transfer log, failures and what to do, ID map, record histories and /metrics, in a browser."""
     if ctx.invoked_subcommand is not None:
@@ -34,12 +36,18 @@ def console_command(ctx: typer.Context,
 
     from console.app import create_app
     from console.auth import UsersFileError, auth_from_settings
+    from console.settings_pages import source_from_settings
     from foundation.settings import get_settings
     from projections.postgres import ReadModelUnreachable, check
     from projections.store import read_models_at
 
     try:
-        auth = auth_from_settings(get_settings(), host)
+        settings = get_settings()
+        auth = auth_from_settings(settings, host)
+        # The company settings the worker reads (its file, or its tenant's on the topic): the settings pages change
+        # them, the registry pages compare and check them.
+        company_settings = source_from_settings(settings.company_settings, settings.tenant, settings.companies_file,
+                                                bootstrap)
         if isinstance(location := read_models_at(db), str):
             check(location)  # a server that does not answer is said now, not on every page
     except (UsersFileError, OSError, ValueError, ReadModelUnreachable) as error:
@@ -47,8 +55,8 @@ def console_command(ctx: typer.Context,
         raise typer.Exit(2) from None
     typer.echo(f"console on http://{host}:{port}/  (sign in; metrics: /metrics, JSON: /api/overview, both also"
                " with HTTP Basic credentials)")
-    uvicorn.run(create_app(db, bootstrap, auth=auth, refresh=refresh or None), host=host, port=port,
-                log_level="warning")
+    uvicorn.run(create_app(db, bootstrap, auth=auth, refresh=refresh or None, company_settings=company_settings),
+                host=host, port=port, log_level="warning")
 
 
 def _users_file(given: Path | None) -> Path:
