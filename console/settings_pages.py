@@ -510,7 +510,11 @@ def edit_form(source: CompanySettingsSource, company: str, values: Mapping[str, 
 
 
 def _value(encoded: str | None) -> str:
-    return "–" if encoded is None else str(json.loads(encoded))
+    """A value of the history as the TOML file writes it (true, 6, ["PAID"]); a text as it is."""
+    if encoded is None:
+        return "–"
+    value = json.loads(encoded)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def history_page(company: str, records: list[Json], now: str) -> str:

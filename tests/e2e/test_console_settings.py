@@ -143,6 +143,8 @@ def test_switches_the_form_its_errors_and_the_history_in_the_file(browser: Any, 
         rows = [r.inner_text() for r in page.locator("table.history tbody tr").all()]
         assert sample_log.USER in rows[0] and "create_products" in rows[0]
         assert any("sales_invoices.procountor_status" in r and "UNFINISHED" in r and "NOT_SENT" in r for r in rows)
+        cells = page.locator("table.history tbody tr", has_text="create_products").locator("td").all_inner_texts()
+        assert cells[3:6] == ["create_products", "true", "false"]  # before → after, as the file writes them
         page.goto(server.url + "/settings/FI/history?lang=fi")
         page.screenshot(path=str(shots / "console-settings-history-fi.png"), full_page=True)
         page.close()
@@ -279,5 +281,5 @@ def test_compare_and_checklist_in_the_browser_equal_the_commands_json(browser: A
         assert shown == [(c["status"], c["item"], c["record"] or "", c["field"] or "", c["message"]) for c in checks]
         assert "not ready to enable" in page.locator("h2[data-company=FI] + p").inner_text()
         page.goto(page.url + "&lang=fi")
-        page.screenshot(path=str(shots / "console-checklist-fi.png"), full_page=True)
+        page.screenshot(path=str(shots / "console-checklist-fi.png"))
         page.close()
