@@ -209,8 +209,9 @@ class Field:
     choices: tuple[str, ...] = ()
 
 
-SECTIONS = {"": N_("Company"), "sales_invoices": N_("Sales invoices"),
-            "travel_reimbursements": N_("Travel reimbursements"), "purchase_invoices": N_("Purchase invoices")}
+SECTION_TITLES = {"": N_("Company"), "sales_invoices": N_("Sales invoices"),
+                  "travel_reimbursements": N_("Travel reimbursements"), "purchase_invoices": N_("Purchase invoices"),
+                  "payments": N_("Payments back to Severa")}
 # A field whose values are a fixed set the type does not spell (tuple[str, ...]).
 MULTI_CHOICES = {"purchase_invoices.statuses": PURCHASE_IMPORT_STATUSES}
 LABELS = {
@@ -248,10 +249,13 @@ LABELS = {
     "status_after": N_("Severa status after the transfer"),
     "update_persons": N_("Update persons in Procountor"),
     "statuses": N_("Purchase invoice statuses to import"),
+    "paid_status": N_("Severa status of a paid invoice"),
+    "partly_paid_status": N_("Severa status of a partly paid invoice (empty: none)"),
+    "payment_date": N_("Write the payment date to the Severa invoice"),
 }
 # The switches of the settings overview: a company, and each transfer kind the model can turn off. Sales invoices
 # have no switch of their own (they go with the company); dimension items go with the dimension toggles.
-COMPANY_SWITCHES = ("enabled", "travel_reimbursements.enabled", "purchase_invoices.enabled")
+COMPANY_SWITCHES = ("enabled", "travel_reimbursements.enabled", "purchase_invoices.enabled", "payments.enabled")
 DIMENSION_SWITCHES = tuple(f"{section}.transfer_{kind}_dimension" for kind in ("project", "cost_center",
                                                                                "business_unit")
                            for section in ("sales_invoices", "travel_reimbursements"))
@@ -291,6 +295,8 @@ def model_fields(model: type[BaseModel] = CompanySettings, prefix: str = "") -> 
 
 
 FIELDS = model_fields()
+# The form's sections: the company's own fields, then each section of the model in its order.
+SECTIONS = list(dict.fromkeys(["", *(f.path.split(".")[0] for f in FIELDS if "." in f.path)]))
 
 
 def _leaf(data: Mapping[str, Any], path: str) -> Any:
@@ -461,6 +467,7 @@ def overview(source: CompanySettingsSource, companies: Companies, now: str, prob
                      _switch(name, "enabled", c.enabled, "/settings"), sales,
                      _switch(name, "travel_reimbursements.enabled", c.travel_reimbursements.enabled, "/settings"),
                      _switch(name, "purchase_invoices.enabled", c.purchase_invoices.enabled, "/settings"),
+                     _switch(name, "payments.enabled", c.payments.enabled, "/settings"),
                      companies.revisions.get(name, "–")])
         for kind, label in DIMENSION_KINDS:
             field = f"transfer_{kind}_dimension"
@@ -473,7 +480,8 @@ def overview(source: CompanySettingsSource, companies: Companies, now: str, prob
             fmt("<p>{t} {l}</p>", t=_("Before turning a company on: compare its registries and run its checklist "
                                       "(the links in its row)."), l=link("/registry", _("Every company at once"))),
             table([_("Company"), _("Integration"), _("Sales invoices"), _("Travel reimbursements"),
-                   _("Purchase invoices"), _("Revision")], rows, cls="companies", empty=_("No company settings yet.")),
+                   _("Purchase invoices"), _("Payments back to Severa"), _("Revision")], rows, cls="companies",
+                  empty=_("No company settings yet.")),
             fmt("<h2>{t}</h2><p class=\"muted\">{e}</p>", t=_("Dimension items"),
                 e=_("Projects, cost centers and business units become dimension items in Procountor when their "
                     "dimension is on for sales invoices or travel reimbursements (projects also for the purchase "
@@ -488,9 +496,10 @@ def edit_form(source: CompanySettingsSource, company: str, values: Mapping[str, 
               notice: str | None = None, revision: int | None = None) -> str:
     errors = errors or {}
     sections = []
-    for section, title in SECTIONS.items():
+    for section in SECTIONS:
         mine = [f for f in FIELDS if (f.path.split(".")[0] == section if section else "." not in f.path)]
-        sections.append(fmt("<fieldset><legend>{t}</legend>{f}</fieldset>", t=_(title),
+        title = _(SECTION_TITLES[section]) if section in SECTION_TITLES else section
+        sections.append(fmt("<fieldset><legend>{t}</legend>{f}</fieldset>", t=title,
                             f=join(_input(f, _leaf(values, f.path), errors.get(f.path, [])) for f in mine)))
     count = sum(len(v) for v in errors.values()) + len(general or [])
     summary = fmt('<div class="callout" role="alert"><strong>{h}</strong>{g}</div>',

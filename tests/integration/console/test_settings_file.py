@@ -4,6 +4,7 @@ who changed what; a refused request (no session, a bad CSRF token, an invalid fi
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -110,6 +111,10 @@ def test_switches_turn_a_company_and_its_transfer_kinds_off_and_on(app, companie
         refused = http.post("/settings/SE/switch", data={"field": "sales_invoices.transfer_cost_center_dimension",
                                                          "value": "true", "csrf_token": token})
         assert refused.status_code == 400 and "cost_center_dimension is required" in refused.text
+        # Payments back to Severa need the status of a paid invoice first.
+        refused = http.post("/settings/SE/switch", data={"field": "payments.enabled", "value": "true",
+                                                         "csrf_token": token})
+        assert refused.status_code == 400 and "paid_status is required when payments are enabled" in refused.text
         unknown = http.post("/settings/SE/switch", data={"field": "procountor_api_key_env", "value": "true",
                                                          "csrf_token": token})
         assert unknown.status_code == 400
@@ -141,3 +146,25 @@ def test_refused_without_a_session_or_with_a_bad_csrf_token_and_the_file_is_unch
         assert companies_file.read_bytes() == changed
     assert load_companies(companies_file)["FI"].travel_reimbursements.enabled is False
     assert before != changed
+
+
+def test_the_form_has_an_input_for_every_field_of_the_model_and_saving_it_unchanged_changes_nothing(
+        app, companies_file: Path) -> None:
+    """A field added to the settings model appears in the form; one left out would be reset on every save."""
+
+    def leaves(data: dict, prefix: str = "") -> set[str]:
+        found: set[str] = set()
+        for key, value in data.items():
+            found |= leaves(value, f"{prefix}{key}.") if isinstance(value, dict) and key != "vat_status_by_severa_" \
+                "vat_code" else {prefix + key}
+        return found
+
+    model = load_companies(companies_file)["FI"].model_dump(mode="json")
+    with signed_in(app) as http:
+        page = http.get("/settings/FI").text
+        named = set(re.findall(r'name="([a-z_.]+)"', page.split('action="/settings/FI"', 1)[1]))
+        assert leaves(model) - {"name"} <= named, sorted(leaves(model) - {"name"} - named)
+        before = companies_file.read_bytes()
+        unchanged = http.post("/settings/FI", data=as_data(form_fields(page, "/settings/FI")))
+        assert unchanged.status_code == 303 and "unchanged=1" in unchanged.headers["location"]
+    assert companies_file.read_bytes() == before
