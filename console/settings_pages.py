@@ -317,14 +317,17 @@ def read_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
             chosen = [str(v) for v in form.getlist(f.path)]
             values[f.path] = chosen if f.choices else [v.strip() for v in "\n".join(chosen).splitlines() if v.strip()]
         elif f.kind == "map":
-            mapping: dict[str, str] = {}
-            for number, line in enumerate(str(form.get(f.path) or "").splitlines(), start=1):
+            text = str(form.get(f.path) or "")
+            mapping: dict[str, str] | str = {}
+            for number, line in enumerate(text.splitlines(), start=1):
                 if not line.strip():
                     continue
                 key, sep, value = line.partition("=")
                 if not sep or not key.strip():
                     problems[f.path] = _("line {n}: write CODE = STATUS, e.g. EU = 6").format(n=number)
+                    mapping = text  # shown again as typed, to correct
                     break
+                assert isinstance(mapping, dict)
                 mapping[key.strip()] = value.strip()
             values[f.path] = mapping
         else:
@@ -344,7 +347,8 @@ def _placed(company: str, problems: list[str]) -> tuple[dict[str, list[str]], li
     paths = [f.path for f in FIELDS]
     for problem in problems:
         location, _sep, message = problem.removeprefix(prefix).partition(": ")
-        target = location if location in paths else _named_in(location, message, paths)
+        within = [p for p in paths if location.startswith(p + ".")]  # an entry of a field (a mapping's key)
+        target = location if location in paths else within[0] if within else _named_in(location, message, paths)
         if target:
             by_field.setdefault(target, []).append(message if target == location else f"{location}: {message}"
                                                    if location not in ("(settings)", "") else message)
@@ -385,8 +389,8 @@ def _input(f: Field, value: Any, errors: list[str]) -> Safe:
         control = join(fmt('<label class="inline"><input type="checkbox" name="{n}" value="{v}"{c}> {v}</label>',
                            n=name, v=o, c=Safe(" checked") if o in chosen else "") for o in f.choices)
     elif f.kind in ("map", "multi"):
-        text = ("\n".join(f"{k} = {v}" for k, v in (value or {}).items()) if f.kind == "map"
-                else "\n".join(value or ()))
+        text = (value if isinstance(value, str) else "\n".join(f"{k} = {v}" for k, v in (value or {}).items())
+                if f.kind == "map" else "\n".join(value or ()))
         control = fmt('<textarea name="{n}" rows="3">{t}</textarea>', n=name, t=text)
     else:
         control = fmt('<input type="{k}" name="{n}" value="{v}"{r}>', k="text", n=name,
@@ -621,7 +625,7 @@ def routes(source: CompanySettingsSource | None, stamp: Any) -> list[Route]:
             by_field, general = _placed(company, error.problems)
             return HTMLResponse(edit_form(source, company, shown, based_on, stamp(), errors=by_field,
                                           general=general), status_code=400)
-        except CompanySettingsError as error:
+        except (CompanySettingsError, OSError) as error:  # the file cannot be read or written: nothing changed
             return HTMLResponse(edit_form(source, company, shown, based_on, stamp(), general=[str(error)]),
                                 status_code=500)
         return RedirectResponse(f"/settings/{company}?{'saved=1' if record else 'unchanged=1'}", status_code=303)
@@ -649,6 +653,9 @@ def routes(source: CompanySettingsSource | None, stamp: Any) -> list[Route]:
             problems = "; ".join(p for p in error.problems)
             return HTMLResponse(overview(source, companies, stamp(), _("Not changed: {p}").format(p=problems)),
                                 status_code=400)
+        except (CompanySettingsError, OSError) as error:
+            return HTMLResponse(overview(source, companies, stamp(), _("Not changed: {p}").format(p=str(error))),
+                                status_code=500)
         return RedirectResponse(back, status_code=303)
 
     async def history(request: Request) -> Response:

@@ -75,6 +75,12 @@ def test_an_invalid_field_is_named_next_to_it_and_nothing_is_saved(app, companie
             ({"sales_invoices__vat_status": "minus one"}, "sales_invoices.vat_status", "valid integer"),
             ({"default_product_code": ""}, "default_product_code", "at least 1 character"),
             ({"project_dimension": ""}, "project_dimension", "project_dimension is required"),
+            ({"sales_invoices__vat_status_by_severa_vat_code": "EU = six"},
+             "sales_invoices.vat_status_by_severa_vat_code", "valid integer"),
+            ({"sales_invoices__vat_status_by_severa_vat_code": "EU = -1"},
+             "sales_invoices.vat_status_by_severa_vat_code", "statuses 0 or more"),
+            ({"sales_invoices__vat_status_by_severa_vat_code": "EU 6"},
+             "sales_invoices.vat_status_by_severa_vat_code", "CODE = STATUS"),
         ]:
             refused = http.post("/settings/FI", data=as_data(replaced(fields, **change)))
             assert refused.status_code == 400, (change, refused.status_code)
