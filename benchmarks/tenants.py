@@ -69,7 +69,7 @@ from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
 
 REPO = Path(__file__).resolve().parents[1]
 WAITING = "Waiting for transfer to Procountor"
-POLL = "GET /v1/invoices"  # the Severa call that is a tenant's invoice poll
+POLL = "GET /v1/invoices"  # the Severa listing that is a tenant's invoice poll (not with `numbers`: a transfer's check)
 LAG_GOAL_S, LATENCY_GOAL_S = 15.0, 5.0
 console = Console(width=180)  # the table is wide
 
@@ -263,14 +263,21 @@ class Run:
         stop_process(self.severa)
         stop_process(self.procountor)
 
+    def _organisations(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.severa_url}/_sandbox/organisations", timeout=60).json()["organisations"])
+
+    @staticmethod
+    def _polls(calls: dict[str, Any]) -> dict[str, Any]:
+        return {call: value for call, value in calls.items()
+                if call.partition("?")[0] == POLL and "numbers" not in call.partition("?")[2].split("&")}
+
     def last_polls(self) -> dict[str, float]:
-        """Organisation → time.time() its invoice listing was last answered (absent: never)."""
-        answer = httpx.get(f"{self.severa_url}/_sandbox/organisations", timeout=60).json()
-        return {o["name"]: o["last_calls"][POLL] for o in answer["organisations"]
-                if o["name"] and POLL in o["last_calls"]}
+        """Organisation → time.time() its invoice poll was last answered (absent: never)."""
+        return {o["name"]: max(polls.values()) for o in self._organisations()
+                if o["name"] and (polls := self._polls(o["last_calls"]))}
 
     def poll_count(self) -> int:
-        return int(httpx.get(f"{self.severa_url}/_sandbox/stats", timeout=60).json()["calls"].get(POLL, 0))
+        return sum(sum(self._polls(o["calls"]).values()) for o in self._organisations() if o["name"])
 
 
 # ----------------------------------------------------------------------------------------------- the trickle
@@ -336,6 +343,7 @@ class Outcomes(threading.Thread):
         self.observed: dict[str, float] = {}  # invoice guid → time.monotonic() it was seen in the transfer status
         self.done: dict[str, float] = {}
         self.failed: dict[str, str] = {}
+        self.unreadable: list[str] = []
         self.ready = threading.Event()
         self.stop_event = threading.Event()
         self.topic = topics.transfer_outcome("sales-invoice")
@@ -355,16 +363,25 @@ class Outcomes(threading.Thread):
             while not self.stop_event.is_set():
                 for messages in (await consumer.getmany(timeout_ms=200)).values():
                     for message in messages:
-                        _, record = decode(message.value)
-                        if message.topic == self.observations:
-                            if json.loads(record["snapshot"]).get("status", {}).get("name") == WAITING:
-                                self.observed.setdefault(record["entity_id"], time.monotonic())
-                        elif record["state"] == "succeeded":
-                            self.done.setdefault(record["source_id"], time.monotonic())
-                        elif record["state"].startswith("failed"):
-                            self.failed[record["source_id"]] = record["state"]
+                        try:
+                            self._note(message.topic, message.value)
+                        except Exception as exc:  # noqa: BLE001 - one odd record must not end the measurement
+                            self.unreadable.append(f"{message.topic}: {exc!r}")
         finally:
             await consumer.stop()
+
+    def _note(self, topic: str, value: bytes | None) -> None:
+        if value is None:
+            return
+        _, record = decode(value)
+        if topic == self.observations:
+            status = (json.loads(record["snapshot"]).get("status") or {}).get("name")
+            if status == WAITING:
+                self.observed.setdefault(record["entity_id"], time.monotonic())
+        elif record["state"] == "succeeded":
+            self.done.setdefault(record["source_id"], time.monotonic())
+        elif record["state"].startswith("failed"):
+            self.failed[record["source_id"]] = record["state"]
 
 
 # ----------------------------------------------------------------------------------------------- measurement
@@ -439,6 +456,7 @@ def measure(run: Run, args: argparse.Namespace) -> Result:
         deadline = time.monotonic() + 60
         while set(trickle.sent) - set(outcomes.done) - set(outcomes.failed) and time.monotonic() < deadline:
             time.sleep(0.5)
+    reader_alive = outcomes.is_alive()
     outcomes.stop_event.set()
     outcomes.join(10)
     result.sent = len(trickle.sent)
@@ -446,6 +464,10 @@ def measure(run: Run, args: argparse.Namespace) -> Result:
     result.after_poll = [outcomes.done[g] - outcomes.observed[g] for g in trickle.sent
                          if g in outcomes.done and g in outcomes.observed]
     result.failed = len(set(trickle.sent) & set(outcomes.failed))
+    if outcomes.unreadable:
+        result.note += f" {len(outcomes.unreadable)} records unreadable (first: {outcomes.unreadable[0]})"
+    if not reader_alive:
+        result.note += " the outcome reader stopped early"
     if trickle.refused:
         result.note += f" {len(trickle.refused)} status changes refused (first: {trickle.refused[0]})"
     return result

@@ -149,7 +149,10 @@ class SeveraSandbox:
     def __init__(self, store: SeveraStore, config: SandboxConfig, state_file: str | None) -> None:
         self.store = store  # the first organisation (named ""): the demo's, or the one of the state file
         self.organisations: dict[str, SeveraStore] = {"": store}
-        self.last_calls: dict[str, dict[str, float]] = {}  # organisation → route → time.time() of its last call
+        # organisation → route and its query parameters' names ("GET /v1/invoices?changedSince&rowCount": a poll,
+        # "...?numbers": a transfer's check) → time.time() of the last call, and the number of calls
+        self.last_calls: dict[str, dict[str, float]] = {}
+        self.org_calls: dict[str, collections.Counter[str]] = {}
         self.config = config
         self.stats = SandboxStats()
         self.tokens = TokenIssuer(config)
@@ -242,7 +245,10 @@ def _api_route(sandbox: SeveraSandbox, op: Operation) -> Route:
         if (denied := sandbox.authorize(request, op.scopes)) is not None:
             return denied
         assert grant is not None  # authorize answered 401 without one
-        sandbox.last_calls.setdefault(grant.organisation, {})[key] = time.time()
+        parameters = "&".join(sorted({name.lower() for name in request.query_params}))
+        call = f"{key}?{parameters}" if parameters else key
+        sandbox.last_calls.setdefault(grant.organisation, {})[call] = time.time()
+        sandbox.org_calls.setdefault(grant.organisation, collections.Counter())[call] += 1
         store = sandbox.organisations[grant.organisation]
         ctx = Ctx(request=request, store=store, max_row_count=sandbox.config.max_row_count)
         response = await run(op, ctx)
@@ -388,8 +394,9 @@ def _admin_routes(sandbox: SeveraSandbox) -> list[Route]:
         return JSONResponse(asdict(sandbox.config))
 
     async def organisations(request: Request) -> Response:
-        """GET: each organisation's name, API client and the time of its last call per route (how recently a
-        tenant was polled). POST {"count": N}: organisations org0001…orgNNNN exist (those missing are made)."""
+        """GET: each organisation's name, API client, and per route with its query parameters' names the time of
+        its last call (how recently a tenant was polled) and the number of calls. POST {"count": N}: organisations
+        org0001…orgNNNN exist (those missing are made)."""
         if request.method == "POST":
             try:
                 body = json.loads(await request.body() or b"{}")
@@ -400,7 +407,8 @@ def _admin_routes(sandbox: SeveraSandbox) -> list[Route]:
                 return JSONResponse({"error": "organisations are not kept in the state file"}, status_code=400)
             add_organisations(sandbox, count)
         return JSONResponse({"organisations": [
-            {"name": name, "clients": sorted(store.api_clients), "last_calls": sandbox.last_calls.get(name, {})}
+            {"name": name, "clients": sorted(store.api_clients), "last_calls": sandbox.last_calls.get(name, {}),
+             "calls": dict(sandbox.org_calls.get(name, {}))}
             for name, store in sandbox.organisations.items()]})
 
     return [

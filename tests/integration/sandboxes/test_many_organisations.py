@@ -116,6 +116,14 @@ def test_severa_organisations_made_through_the_admin_route() -> None:
         listed = {o["name"]: o for o in client.get("/_sandbox/organisations").json()["organisations"]}
         assert "GET /v1/invoices" in listed["org0002"]["last_calls"]
         assert "GET /v1/invoices" not in listed["org0001"]["last_calls"]
+        client.base_url = httpx.URL(f"{server.url}/rest-api")
+        client.get("/v1/invoices", params={"changedSince": "2026-01-01T00:00:00Z", "rowCount": 5}, headers=headers)
+        client.get("/v1/invoices", params={"numbers": 10001}, headers=headers)
+        client.base_url = httpx.URL(server.url)
+        org = {o["name"]: o for o in client.get("/_sandbox/organisations").json()["organisations"]}["org0002"]
+        assert org["calls"] == {"GET /v1/invoices": 1, "GET /v1/invoices?changedsince&rowcount": 1,
+                                "GET /v1/invoices?numbers": 1}  # a poll told from a transfer's check
+        assert set(org["last_calls"]) == set(org["calls"])
         assert client.post("/_sandbox/organisations", json={"count": "many"}).status_code == 400
 
 
