@@ -179,7 +179,6 @@ class TenantPool(Serving):
         self._configs: dict[str, tuple[int, TenantConfig]] = {}  # tenant → (revision, parsed config)
         self._shared: SharedKafka | None = None
         self._shared_lock = asyncio.Lock()
-        self._build_lock = asyncio.Lock()
         self._stopping = False
         self._settle: list[asyncio.Future[None]] = []  # who waits for the directory to be read to its end
         self.workers = 1  # in the pool's group, as last counted
@@ -399,7 +398,10 @@ class TenantPool(Serving):
                         log.error("poll failed, backing off", system=poller.system, tenant=tenant,
                                   failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")
         except TenantUnavailable as exc:
-            log.error("tenant cannot be polled", tenant=tenant, error=str(exc))
+            log.error("tenant cannot be polled", tenant=tenant, error=str(exc), retry_in_s=RETRY_MAX_SECONDS)
+            # Its round stays open meanwhile: not a line every tick (a fixed configuration is taken then; a
+            # changed one ends the round at once, as a hand-over does).
+            await asyncio.sleep(RETRY_MAX_SECONDS)
         except Exception as exc:  # the next round tries again
             log.error("pollers could not start", tenant=tenant, error=f"{type(exc).__name__}: {exc}")
 
@@ -450,6 +452,9 @@ class TenantPool(Serving):
             if "config" in record:
                 log.info("tenant configuration changed", tenant=tenant, revision=record["revision"],
                          changed_by=record["changed_by"], fields=[c["field"] for c in record["changes"]])
+                polling = self.polling.get(tenant)
+                if entry is None and polling is not None and polling.round is not None:
+                    polling.round.cancel()  # one waiting out a configuration that gave no runtime: try the new one
         if entry is None:
             return
         config = self.config(tenant)

@@ -3,6 +3,7 @@ tenant's runtime is built with, which tenants it polls, and the clear error when
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -136,3 +137,18 @@ async def test_an_idle_tenants_runtime_is_closed_but_not_one_in_use_or_polled_he
 
     await pool.drop("busy", "disabled")  # closed when its last piece of work ends, not under it
     assert "busy" not in pool.live and starters["busy"].closed == 0
+
+
+async def test_a_tenant_that_cannot_be_polled_is_said_once_per_wait_not_every_tick() -> None:
+    pool = _pool(_tenant("acme", severa_client_secret="secret:vault/acme"))
+    pool._ready.set()
+    pool.assigned = lambda: {0}
+    await pool.poll_tick()
+    polling = pool.polling["acme"]
+    assert polling.round is not None
+    with pytest.raises(TimeoutError):  # it waits out its configuration instead of failing again at once
+        await asyncio.wait_for(asyncio.shield(polling.round), 0.5)
+    await pool.poll_tick()
+    assert pool.polling["acme"].round is polling.round  # no second round meanwhile
+    await pool.close()
+    assert polling.round.done()
