@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from connectors.severa.invoice_reads import InvoiceReads
+from connectors.severa.row_mirror import InvoiceRowMirror
 
 pytestmark = pytest.mark.integration
 WAITING = "Waiting for transfer to Procountor"
@@ -102,3 +103,32 @@ async def test_a_version_the_poller_never_saw_is_read_by_number(stack) -> None:
     assert _status(stack, 10002) == TRANSFERRED
     assert len(numbered) == 2  # before the first write, and before the PATCH
     assert reads.answered_by_pages == 0
+
+
+
+@pytest.mark.parametrize("attachments", ["none", "pdf"])
+async def test_an_invoice_deleted_while_waiting_is_not_written(stack, attachments: str) -> None:
+    """A user deletes an invoice that waits for transfer, under a backlog, with its rows in the row mirror:
+    Severa's changed-since reads never list deleted invoices, so the poller's read vouches for its snapshot.
+    What stops the write is the per-invoice read every transfer makes before its first write: the PDF
+    (`pdf`), or the invoice's files and invoice settings, which decide whether a PDF goes along (`none`).
+    Nothing is written to Procountor, and the transfer does not claim success."""
+    chosen = {code: company.model_copy(update={"sales_invoices": company.sales_invoices.model_copy(
+        update={"attachments": attachments})}) for code, company in stack.companies.items()}
+    stack.companies.clear()
+    stack.companies.update(chosen)
+    reads = InvoiceReads(stack.severa, busy=lambda: True, page_wait=60.0)
+    mirror = InvoiceRowMirror(stack.severa, lag=timedelta(seconds=0.5), horizon=timedelta(days=3650))
+    await asyncio.sleep(0.6)  # the seeded status changes are older than the mirror's lag
+    await mirror.refresh()
+    since: list[datetime | None] = [None]
+    request = stack.request(10002)
+
+    async with _polling(stack, reads, lambda: since[0]):
+        since[0] = datetime.now(UTC)
+        stack.severa_store.delete("invoices", stack.invoice(10002)["guid"])
+        result = await stack.transfer(invoice_reads=reads, row_mirror=mirror).handle(request)
+
+    assert result.state == "failed_data", result
+    assert result.error is not None and result.error.record == "sales invoice 10002"
+    assert stack.procountor_invoices("FI", 10002) == []
