@@ -334,7 +334,7 @@ def read_form(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
             raw = str(form.get(f.path) or "").strip()
             values[f.path] = None if raw == "" and f.nullable else raw
             if raw == "" and not f.nullable and not f.required:
-                values.pop(f.path)  # empty: back to the default
+                values.pop(f.path)  # empty: left as it is (a number with a default)
     return values, problems
 
 
