@@ -43,6 +43,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from connectors.errors import ContentTooLarge
+from connectors.tls import shared_tls_context
 from foundation.exact_json import dumps, loads
 from foundation.types import Json
 
@@ -199,6 +200,7 @@ class SeveraClient:
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
+            verify=shared_tls_context(),
             headers={"Client_Id": client_id},  # Accept per request: JSON, or a download's own type
         )
         self._token: str | None = None
