@@ -427,3 +427,22 @@ class Poller:
 
 def _hashed(marker: str) -> bool:
     return marker.rsplit("@", 1)[1].startswith(HASHED)
+
+
+async def poll_each_due(pollers: list[Poller], backoff: dict[int, tuple[int, float]]) -> None:
+    """One round of a tenant's pollers, each reading its due sources. A poller whose round fails (its client
+    retried already) backs off on its own (2, 4 ... 300 s) and says so; the others are read on time. `backoff`
+    (poller id → failures, loop time before which it is not read) is the caller's, kept between rounds."""
+    now = asyncio.get_running_loop().time()
+    for poller in pollers:
+        failures, not_before = backoff.get(id(poller), (0, 0.0))
+        if now < not_before:
+            continue
+        try:
+            await poller.poll_due()
+            backoff.pop(id(poller), None)
+        except Exception as exc:  # noqa: BLE001 - one system down must not stop the other's polling
+            delay = min(300.0, 2.0 ** (failures + 1))
+            backoff[id(poller)] = (failures + 1, now + delay)
+            log.error("poll failed, backing off", system=poller.system, tenant=poller.tenant,
+                      failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")

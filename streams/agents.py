@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.errors import ApiAuthError, TransientApiError
+from connectors.polling import poll_each_due
 from foundation.logs import get_logger
 from foundation.schedule import Schedule
 from foundation.types import Json
@@ -389,19 +390,7 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
         except Exception as exc:  # the next round tries again
             log.error("pollers could not start", error=f"{type(exc).__name__}: {exc}")
             return
-        now = asyncio.get_running_loop().time()
-        for poller in runtime.pollers:
-            failures, not_before = state.poll_failures.get(id(poller), (0, 0.0))
-            if now < not_before:
-                continue
-            try:
-                await poller.poll_due()
-                state.poll_failures.pop(id(poller), None)
-            except Exception as exc:  # the client retried already; back off, exponentially, and say so
-                delay = min(300.0, 2.0 ** (failures + 1))
-                state.poll_failures[id(poller)] = (failures + 1, now + delay)
-                log.error("poll failed, backing off", system=poller.system, tenant=poller.tenant,
-                          failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")
+        await poll_each_due(runtime.pollers, state.poll_failures)
 
     async def retry_failures_now() -> None:
         """Failed-transient and failed-config transfers are requested again, through the normal idempotent path."""

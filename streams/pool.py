@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
+from connectors.polling import poll_each_due
 from foundation.company import CompanySettings, CompanySettingsError, procountor_api_keys
 from foundation.kafka import admin_client
 from foundation.logs import get_logger
@@ -384,19 +385,7 @@ class TenantPool(Serving):
                     return
                 if not runtime.pollers:
                     await runtime.start_pollers()
-                now = asyncio.get_running_loop().time()
-                for poller in runtime.pollers:
-                    failures, not_before = polling.failures.get(id(poller), (0, 0.0))
-                    if now < not_before:
-                        continue
-                    try:
-                        await poller.poll_due()
-                        polling.failures.pop(id(poller), None)
-                    except Exception as exc:  # the client retried already; back off, exponentially, and say so
-                        delay = min(300.0, 2.0 ** (failures + 1))
-                        polling.failures[id(poller)] = (failures + 1, now + delay)
-                        log.error("poll failed, backing off", system=poller.system, tenant=tenant,
-                                  failures=failures + 1, retry_in_s=delay, error=f"{type(exc).__name__}: {exc}")
+                await poll_each_due(runtime.pollers, polling.failures)
         except TenantUnavailable as exc:
             log.error("tenant cannot be polled", tenant=tenant, error=str(exc), retry_in_s=RETRY_MAX_SECONDS)
             # Its round stays open meanwhile: not a line every tick (a fixed configuration is taken then; a
