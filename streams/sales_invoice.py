@@ -206,15 +206,16 @@ class SalesInvoiceTransfer(ToProcountor):
         await self._learn_product_codes(context, rows)
         accounts = await self._sales_accounts(context, rows, invoice, record)
         to_create = missing_products(rows, company, context.product_codes, record=record)
-        body = map_sales_invoice(
+        credited = await self._credited(context, invoice)
+        body = await context.with_current_fiscal_years(lambda: map_sales_invoice(
             invoice, rows, customer, company,
             contact_email=invoice.get("receiverContactEmail"),
             known_product_codes=context.product_codes | {p["code"] for p in to_create},
             bank_account=context.invoice_bank_account(),
             fiscal_years=context.fiscal_years,
-            original_procountor_invoice_number=await self._credited(context, invoice),
+            original_procountor_invoice_number=credited,
             vat_status=vat.status,
-        )
+        ))
         if existing is not None and (other := not_ours(existing, body, record=record, number=invoice.get("number"),
                                                        source_id=request["source_id"])):
             raise other

@@ -499,10 +499,26 @@ class CompanyContext:
     async def ensure_loaded(self) -> None:
         async with self.lock:
             if self.fiscal_years is None:
-                years = await self.client.get_fiscal_years()
-                self.fiscal_years = list(years.get("fiscalYears", years.get("results", [])))
+                await self.reload_fiscal_years()
                 self.bank_accounts = await self.client.get_bank_accounts()
                 await self.reload_dimensions()
+
+    async def reload_fiscal_years(self) -> None:
+        years = await self.client.get_fiscal_years()
+        self.fiscal_years = list(years.get("fiscalYears", years.get("results", [])))
+
+    async def with_current_fiscal_years(self, build: Callable[[], T]) -> T:
+        """`build()`, a mapping that pre-checks the fiscal period against `fiscal_years`; when the cached years
+        say the period is closed (or missing), once more with them read again. An accountant who opens the
+        period, or adds next year's fiscal year, in Procountor is not refused by a worker's stale copy: the
+        next retry transfers without a restart, and only a refusal costs the extra read."""
+        try:
+            return build()
+        except TransferDataError as error:
+            if error.code != "CLOSED_FISCAL_PERIOD":
+                raise
+        await self.reload_fiscal_years()
+        return build()
 
     def invoice_bank_account(self) -> str:
         """The IBAN sales invoices carry: see `choose_bank_account`."""

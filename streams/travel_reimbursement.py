@@ -183,9 +183,10 @@ class TravelReimbursementTransfer(ToProcountor):
         person = await self._find_person(context, user, code, record)
         products = await self._travel_products(context, expenses, reimbursement)
         wanted_person = person_body(user, code, iban, company, person)
-        body = map_travel_invoice(reimbursement, expenses, user, person or {"id": 0, **wanted_person},
-                                  products, company, fiscal_years=context.fiscal_years,
-                                  vat_percentages=await self._vat_percentages(context))
+        vat_percentages = await self._vat_percentages(context)
+        body = await context.with_current_fiscal_years(lambda: map_travel_invoice(
+            reimbursement, expenses, user, person or {"id": 0, **wanted_person}, products, company,
+            fiscal_years=context.fiscal_years, vat_percentages=vat_percentages))
         if existing is not None and (other := not_ours(existing, body, record=record,
                                                        number=reimbursement.get("number"),
                                                        source_id=request["source_id"])):

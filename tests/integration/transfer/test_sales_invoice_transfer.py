@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from streams.mapping.errors import SOLUTIONS
@@ -268,3 +270,23 @@ async def test_rows_of_a_multi_project_invoice_get_their_own_project_item(stack)
     assert (await stack.transfer().handle(stack.request(10002))).state == "succeeded"
     [target] = stack.procountor_invoices("FI", 10002)
     assert _project_items(stack, target) == ["2026001"] * (len(rows) - 1) + ["2026002"]
+
+
+async def test_a_period_opened_in_procountor_is_seen_by_the_same_workers_retry(stack) -> None:
+    """The accountant opens the closed period in Procountor (or adds next year's fiscal year) and presses
+    Retry: the worker that refused the invoice, with Procountor's fiscal years cached since it started, reads
+    them again before refusing, and the invoice is transferred, without a restart."""
+    transfer = stack.transfer()  # one worker's transfer: its company contexts (and their caches) are kept
+    request = stack.request(10007)
+    assert (await transfer.handle(request)).state == "failed_data"
+    procountor = stack.procountor_store.company(request["company"])
+    year, period = procountor.fiscal_period_for(date.fromisoformat(stack.invoice(10007)["date"]))
+    assert year is not None, "the demo's closed period lies in a fiscal year"
+    year["isOpen"] = True
+    if period is not None:
+        period["status"] = "OPEN"
+
+    result = await transfer.handle(request, attempt_number=2)
+
+    assert result.state == "succeeded", result.error
+    assert len(stack.procountor_invoices(request["company"], 10007)) == 1
