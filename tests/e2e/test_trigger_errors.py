@@ -5,10 +5,7 @@ reimbursement of the tenant."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,24 +20,10 @@ from sandbox.severa.app import create_app as severa_app
 from schemas import topics
 from schemas.codec import decode, encode, now
 from sevpro.demo import worker_environment
+from tests.worker_process import start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 WAITING = "Waiting for transfer to Procountor"
-
-
-def start_worker(env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
-                            cwd=cwd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 def _observed(tenant: str, reimbursement: dict, guid: str) -> dict:
@@ -72,7 +55,7 @@ async def test_a_reimbursement_of_a_user_severa_does_not_know_is_parked_and_the_
                                              value=encode("EntityObserved", record))
         finally:
             await producer.stop()
-        worker = start_worker(env, tmp_path / "worker.log", tmp_path)
+        worker = start_worker(env, tmp_path / "worker.log", cwd=tmp_path)
         try:
             requested, parked = await _requested_and_parked(kafka.bootstrap, good, orphan, worker)
         finally:

@@ -29,6 +29,7 @@ from sevpro.kafka_broker import LocalKafkaBroker
 from streams.mapping.purchase_invoice import marked_invoice_id
 from streams.notification_text import told_record
 from tests.integration.transfer.race_data import race_invoices
+from tests.worker_process import start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 WAITING = "Waiting for transfer to Procountor"
@@ -40,21 +41,6 @@ TRAVELS_TO_TRANSFER = 3  # the demo's travel reimbursements waiting for transfer
 def _writes(server: SandboxServer) -> Counter[str]:
     calls = server.app.state.sandbox.stats.calls
     return Counter({route: n for route, n in calls.items() if route.split(" ")[0] in WRITES and "token" not in route})
-
-
-def _start_worker(env: dict[str, str], log: Path, loglevel: str = "warning") -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", loglevel], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 def _wait_for_log(home: Path, tenant: str, numbers: set[str], worker: subprocess.Popen[bytes], log: Path,
@@ -141,7 +127,7 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
                    SEVPRO_REGISTRY_POLL_SECONDS="2")
         outbox = tmp_path / "home" / "outbox"  # the demo's FI e-mails its errors; without SMTP, as .eml files
         log = tmp_path / "worker.log"
-        worker = _start_worker(env, log)
+        worker = start_worker(env, log)
         try:
             entries = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, worker, log)
             emailed = _wait_for_emails(tmp_path / "home", env["SEVPRO_TENANT"], "FI", worker, log)
@@ -150,7 +136,7 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
             severa.app.state.store.update("projects", project["guid"], {"isClosed": True})
             _wait_until(lambda: _project_item(procountor, "FI", "2026003").get("status") == "P", worker, log)
         finally:
-            _stop(worker)
+            stop_worker(worker)
         states = Counter(e["state"] for e in entries)
         assert states == {"succeeded": 8, "failed-data": 4}
         failed = {e["severa_number"]: e["last_error"]["code"] for e in entries if e["state"] == "failed-data"}
@@ -177,13 +163,13 @@ def test_worker_transfers_the_demo_and_a_full_replay_writes_nothing(kafka, uniqu
         (tmp_path / "home" / "projections").rename(tmp_path / "old-projections")
         (tmp_path / "home" / "notifications.sqlite3").rename(tmp_path / "old-notifications.sqlite3")
         env["SEVPRO_APP_ID"] = f"e2e-replay-{unique}"
-        replay = _start_worker(env, log)
+        replay = start_worker(env, log)
         try:
             replayed = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, replay, log)
             told = _wait_for_history(tmp_path / "home", env["SEVPRO_TENANT"], "10007", "NotificationSent")
             time.sleep(3)  # let any late write show
         finally:
-            _stop(replay)
+            stop_worker(replay)
         assert (_writes(severa), _writes(procountor)) == writes_before
         # The error e-mails too: the replaying worker, its notification record wiped, learns from notify.sent.
         assert sorted(outbox.glob("*.eml")) == emailed
@@ -206,8 +192,8 @@ def test_two_workers_of_a_tenant_one_killed_mid_run_every_invoice_once(kafka, un
         env.update(SEVPRO_TENANT=f"pair{unique}", SEVPRO_SESSION_TIMEOUT_SECONDS="6")
 
         doomed_log, survivor_log = tmp_path / "doomed.log", tmp_path / "survivor.log"
-        doomed = _start_worker(env | {"SEVPRO_HOME": str(tmp_path / "doomed")}, doomed_log)
-        survivor = _start_worker(env | {"SEVPRO_HOME": str(tmp_path / "survivor")}, survivor_log)
+        doomed = start_worker(env | {"SEVPRO_HOME": str(tmp_path / "doomed")}, doomed_log)
+        survivor = start_worker(env | {"SEVPRO_HOME": str(tmp_path / "survivor")}, survivor_log)
         try:
             _wait_until(lambda: len(_created(procountor, numbers)) >= 1, doomed, doomed_log, timeout=120)
             os.killpg(doomed.pid, signal.SIGKILL)  # no goodbye to the group: found missing by its session timeout
@@ -215,8 +201,8 @@ def test_two_workers_of_a_tenant_one_killed_mid_run_every_invoice_once(kafka, un
             at_kill = len(_created(procountor, numbers))
             entries = _wait_for_log(tmp_path / "survivor", env["SEVPRO_TENANT"], numbers, survivor, survivor_log)
         finally:
-            _stop(doomed)
-            _stop(survivor)
+            stop_worker(doomed)
+            stop_worker(survivor)
     assert at_kill < 8, "the kill came after the work was done: the test proves nothing"
     assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
     per_number = Counter(i["originalInvoiceNumber"] for i in _created(procountor, numbers))
@@ -239,11 +225,11 @@ def test_faults_on_both_apis_end_with_every_invoice_once(kafka, unique, tmp_path
         env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"chaos{unique}",
                    SEVPRO_HTTP_TIMEOUT_SECONDS="1.5", SEVPRO_TRANSIENT_RETRY_SECONDS="2")
         log = tmp_path / "worker.log"
-        worker = _start_worker(env, log)
+        worker = start_worker(env, log)
         try:
             entries = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, worker, log, timeout=420)
         finally:
-            _stop(worker)
+            stop_worker(worker)
         faults = (severa.app.state.sandbox.stats.injected_errors, procountor.app.state.sandbox.stats.injected_errors,
                   procountor.app.state.sandbox.stats.injected_timeouts)
     assert all(faults), f"the faults did not happen: {faults}"
@@ -278,7 +264,7 @@ def test_the_broker_away_for_seconds_mid_run_loses_and_doubles_nothing(unique, t
                        SEVPRO_TRANSIENT_RETRY_SECONDS="2")
 
             log = tmp_path / "worker.log"
-            worker = _start_worker(env, log)
+            worker = start_worker(env, log)
             try:
                 _wait_until(lambda: len(_created(procountor, numbers)) >= 1, worker, log, timeout=120)
                 broker.stop()
@@ -287,7 +273,7 @@ def test_the_broker_away_for_seconds_mid_run_loses_and_doubles_nothing(unique, t
                 broker.start()
                 entries = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, worker, log)
             finally:
-                _stop(worker)
+                stop_worker(worker)
     finally:
         broker.stop()
         shutil.rmtree(broker.run_dir, ignore_errors=True)
@@ -302,7 +288,7 @@ def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique,
         env = worker_environment(kafka.bootstrap, f"http://127.0.0.1:{severa_port}", procountor.url, f"late-{unique}")
         env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"late{unique}")
         log = tmp_path / "worker.log"
-        worker = _start_worker(env, log)
+        worker = start_worker(env, log)
         try:
             deadline = time.monotonic() + 90
             while "runtime cannot start yet" not in log.read_text(errors="replace"):
@@ -314,7 +300,7 @@ def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique,
                            if i["status"]["name"] == WAITING}
                 entries = _wait_for_log(tmp_path / "home", env["SEVPRO_TENANT"], numbers, worker, log)
         finally:
-            _stop(worker)
+            stop_worker(worker)
     assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
 
 
@@ -323,7 +309,7 @@ def test_worker_waiting_for_an_api_stops_cleanly_on_sigterm(kafka, unique, tmp_p
     env = worker_environment(kafka.bootstrap, unreachable, unreachable, f"down-{unique}")
     env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"down{unique}")
     log = tmp_path / "worker.log"
-    worker = _start_worker(env, log)
+    worker = start_worker(env, log)
     try:
         deadline = time.monotonic() + 90
         while "runtime cannot start yet" not in log.read_text(errors="replace"):
@@ -334,7 +320,7 @@ def test_worker_waiting_for_an_api_stops_cleanly_on_sigterm(kafka, unique, tmp_p
         # Stopping must not wait for the API: a hang here would need SIGKILL (what _stop falls back to).
         returncode = worker.wait(timeout=60)
     finally:
-        _stop(worker)
+        stop_worker(worker)
     assert returncode == 0, log.read_text(errors="replace")[-3000:]
 
 
@@ -435,7 +421,7 @@ def test_two_workers_fifty_invoices_of_three_new_customers_one_partner_and_produ
 
         def start(n: int) -> subprocess.Popen[bytes]:
             # Its own home (projections), and the registry routing's lines in its log.
-            return _start_worker(env | {"SEVPRO_HOME": str(tmp_path / f"home{n}")}, logs[n], loglevel="info")
+            return start_worker(env | {"SEVPRO_HOME": str(tmp_path / f"home{n}")}, logs[n], loglevel="info")
 
         joining = second_worker.startswith("joining")
         workers = [start(0)] if joining else [start(0), start(1)]
@@ -461,7 +447,7 @@ def test_two_workers_fifty_invoices_of_three_new_customers_one_partner_and_produ
             assert _group_members(kafka.bootstrap, group) == ("Stable", 2), "a worker left: no race between two"
         finally:
             for worker in workers:
-                _stop(worker)
+                stop_worker(worker)
         fi = procountor.app.state.store.company("FI")
         partners = Counter((p.get("invoicingInfo") or {}).get("customerNumber") for p in fi.partners.values())
         products = Counter(p.get("code") for p in fi.products.values())

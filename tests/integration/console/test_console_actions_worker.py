@@ -8,11 +8,8 @@ people do): the worker transfers it, once; 10012, not retried by anyone, is stil
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,25 +24,11 @@ from sandbox.procountor.app import create_app as procountor_app
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sevpro.demo import worker_environment
+from tests.worker_process import start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 KIND = "sales-invoice"
 NUMBER, UNTOUCHED = "10011", "10012"
-
-
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 def _wait_for(probe: Callable[[], object], worker: subprocess.Popen[bytes], log: Path, what: str,
@@ -91,7 +74,7 @@ def test_retry_from_the_console_is_carried_out_by_the_worker_once(kafka, unique,
         for number in (NUMBER, UNTOUCHED):
             severa.app.state.store.update("invoices", invoices[number]["guid"], {"status": draft})
         log = tmp_path / "worker.log"
-        worker = _start_worker(env, log)
+        worker = start_worker(env, log)
         try:
             _wait_for(lambda: _succeeded(home, tenant) >= 3, worker, log, "three invoices transferred")
             for number in (NUMBER, UNTOUCHED):
@@ -126,7 +109,7 @@ def test_retry_from_the_console_is_carried_out_by_the_worker_once(kafka, unique,
             with ProjectionStore(home / "projections") as store:
                 history = store.history(failed["severa_id"], tenant=tenant)
         finally:
-            _stop(worker)
+            stop_worker(worker)
         invoices = [i for i in procountor.app.state.store.company("SE").invoices.values()
                     if i.get("originalInvoiceNumber") == NUMBER]
         assert len(invoices) == 1

@@ -3,10 +3,6 @@ its pollers, agents and projector, a companies file of our own with payments on 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +16,7 @@ from sandbox.procountor.app import create_app as procountor_app
 from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sevpro.demo import worker_environment
+from tests.worker_process import start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 NUMBER = 10002  # an FI invoice of the demo that transfers without a data error
@@ -41,8 +38,7 @@ def test_a_payment_reaches_the_severa_invoice_from_the_running_worker(kafka, uni
     with SandboxServer(severa_app(seed="demo")) as severa, SandboxServer(procountor_app(seed="demo")) as procountor:
         env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"payw-{unique}")
         env.update(SEVPRO_HOME=str(home), SEVPRO_TENANT=tenant, SEVPRO_COMPANIES_FILE=str(companies))
-        worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
-                                  stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        worker = start_worker(env, log)
 
         def wait_until(condition: Callable[[], bool], what: str, timeout: float = 240) -> None:
             deadline = time.monotonic() + timeout
@@ -79,10 +75,4 @@ def test_a_payment_reaches_the_severa_invoice_from_the_running_worker(kafka, uni
             assert [a["result"] for a in entry["attempts"]] == ["succeeded"]
             assert _severa_invoice(severa)["paymentDate"] == procountor.app.state.store.today().isoformat()
         finally:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, signal.SIGKILL)
-                    worker.wait()
+            stop_worker(worker)

@@ -3,11 +3,8 @@ worker process reading its company settings from the topic (SEVPRO_COMPANY_SETTI
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +20,7 @@ from schemas import topics
 from sevpro import settings_cli
 from sevpro.cli import app
 from sevpro.demo import worker_environment
+from tests.worker_process import start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 WAITING, DRAFT, TRANSFERRED = "Waiting for transfer to Procountor", "Draft", "Transferred to Procountor"
@@ -80,8 +78,7 @@ def test_a_settings_change_reaches_the_running_worker_and_its_history(kafka, uni
         del env["SEVPRO_COMPANIES_FILE"]
         env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=tenant, SEVPRO_COMPANY_SETTINGS="topic")
         log = tmp_path / "worker.log"
-        worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "info"], env=env,
-                                  stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        worker = start_worker(env, log, loglevel="info")
         try:
             # The settings imported: left UNFINISHED in Procountor.
             _wait_until(f"invoice {FIRST} transferred", lambda: _severa_status(severa, FIRST) == TRANSFERRED,
@@ -103,13 +100,7 @@ def test_a_settings_change_reaches_the_running_worker_and_its_history(kafka, uni
             assert [i["status"] for i in _in_procountor(procountor, FIRST)] == ["UNFINISHED"]  # left as it was
             assert worker.poll() is None  # one process all along: no restart
         finally:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, signal.SIGKILL)
-                    worker.wait()
+            stop_worker(worker)
 
     code, out = sevpro("settings", "history", "--company", "FI")
     assert code == 0, out
