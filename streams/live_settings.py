@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from foundation.company import CompanySettings
 from foundation.logs import get_logger
@@ -19,6 +21,21 @@ from streams.runtime import RuntimeStarter
 
 log = get_logger(__name__)
 RETRY_MAX_SECONDS = 30.0
+T = TypeVar("T")
+
+
+async def retried_for_ever(step: Callable[[], Awaitable[T]], what: str, **context: Any) -> T:
+    """`step()` until it returns: a worker's own task never gives up (a broker or an API that is down comes
+    back). Each failure is logged as `what` with the wait, 2, 4 ... 30 s."""
+    failures = 0
+    while True:
+        try:
+            return await step()
+        except Exception as error:  # noqa: BLE001 - never end the worker's task: say why and try again
+            failures += 1
+            delay = min(RETRY_MAX_SECONDS, 2.0 ** failures)
+            log.error(what, **context, retry_in_s=delay, error=f"{type(error).__name__}: {error}"[:300])
+            await asyncio.sleep(delay)
 
 
 def effective_companies(directory: SettingsDirectory, tenant: str) -> dict[str, CompanySettings]:
@@ -40,16 +57,9 @@ class LiveSettings:
     async def run(self) -> None:
         """Until cancelled (the worker stops): follow the topic; a broker that fails it is tried again, with the
         worker running on the settings it has meanwhile."""
-        failures = 0
         while True:
-            try:
-                await self._follow()
-            except Exception as error:  # noqa: BLE001 - never end the worker's task: say why and start again
-                failures += 1
-                delay = min(RETRY_MAX_SECONDS, 2.0 ** failures)
-                log.error("company settings topic cannot be followed, retrying", tenant=self.tenant, retry_in_s=delay,
-                          error=f"{type(error).__name__}: {error}"[:300])
-                await asyncio.sleep(delay)
+            await retried_for_ever(self._follow, "company settings topic cannot be followed, retrying",
+                                   tenant=self.tenant)
 
     async def _follow(self) -> None:
         """Read to the end, apply, then apply each change as it comes."""
@@ -73,17 +83,8 @@ class LiveSettings:
             log.error("company settings on the topic no longer validate; the worker keeps the settings it runs with",
                       tenant=self.tenant, problems=refused.problems)
             return
-        failures = 0
-        while True:
-            try:
-                applied = await self.starter.apply(companies)
-                break
-            except Exception as error:  # noqa: BLE001 - an API to read again is down: try again, never give up
-                failures += 1
-                delay = min(RETRY_MAX_SECONDS, 2.0 ** failures)
-                log.error("company settings not applied yet, retrying", tenant=self.tenant, retry_in_s=delay,
-                          error=f"{type(error).__name__}: {error}"[:300])
-                await asyncio.sleep(delay)
+        applied = await retried_for_ever(lambda: self.starter.apply(companies),
+                                         "company settings not applied yet, retrying", tenant=self.tenant)
         for record in records:
             log.info("company settings applied", tenant=self.tenant, company=record.get("company", "(tenant)"),
                      revision=record["revision"], changed_by=record["changed_by"],

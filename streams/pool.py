@@ -40,7 +40,7 @@ from foundation.settings_directory import SettingsDirectory
 from foundation.settings_events import SettingsRefused, TenantConfig, resolve_credentials
 from foundation.types import Json
 from schemas import topics
-from streams.live_settings import effective_companies
+from streams.live_settings import effective_companies, retried_for_ever
 from streams.runtime import Runtime, RuntimeStarter, SharedKafka
 
 log = get_logger(__name__)
@@ -398,16 +398,8 @@ class TenantPool(Serving):
 
     async def run(self) -> None:
         """Until cancelled: follow the config topics, and apply each change to the runtimes here."""
-        failures = 0
         while True:
-            try:
-                await self._follow()
-            except Exception as error:  # noqa: BLE001 - never end the worker's task: say why and start again
-                failures += 1
-                delay = min(RETRY_MAX_SECONDS, 2.0 ** failures)
-                log.error("config topics cannot be followed, retrying", retry_in_s=delay,
-                          error=f"{type(error).__name__}: {error}"[:300])
-                await asyncio.sleep(delay)
+            await retried_for_ever(self._follow, "config topics cannot be followed, retrying")
 
     async def _follow(self) -> None:
         directory = SettingsDirectory(self.bootstrap)
@@ -457,17 +449,8 @@ class TenantPool(Serving):
             log.error("company settings on the topic no longer validate; the tenant keeps the settings it runs with",
                       tenant=tenant, problems=refused.problems)
             return
-        failures = 0
-        while True:
-            try:
-                applied = await entry.starter.apply(companies)
-                break
-            except Exception as error:  # noqa: BLE001 - an API to read again is down: try again, never give up
-                failures += 1
-                delay = min(RETRY_MAX_SECONDS, 2.0 ** failures)
-                log.error("company settings not applied yet, retrying", tenant=tenant, retry_in_s=delay,
-                          error=f"{type(error).__name__}: {error}"[:300])
-                await asyncio.sleep(delay)
+        applied = await retried_for_ever(lambda: entry.starter.apply(companies),
+                                         "company settings not applied yet, retrying", tenant=tenant)
         for record in records:
             if "settings" in record:
                 log.info("company settings applied", tenant=tenant, company=record["company"],
