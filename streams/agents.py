@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import functools
 import json
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from streams.pool import Serving, SingleTenant, TenantPool, TenantUnavailable
 from streams.runtime import Runtime, RuntimeStarter
 from streams.sales_invoice import KIND, transfer_request
 from streams.transfer import Transfer, owner_check
+from streams.transfer_window import TransferWindow
 
 log = get_logger(__name__)
 
@@ -162,17 +162,15 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
                 except TenantUnavailable as exc:
                     await not_served(event, agent, str(exc))
 
-    async def transfer_in_order(queue: list[Any], limit: asyncio.Semaphore) -> None:
-        async with limit:
-            for event in queue:
-                request = await decoded(event, "TransferRequested", "sales_invoice_transfer")
-                if request is not None:
-                    owner_check.set(functools.partial(owns, event))  # this task's own context (gather)
-                    try:
-                        async with serving.use(request["tenant"]) as runtime:
-                            await runtime.transfer.handle(request, runtime.attempt_number(request))
-                    except TenantUnavailable as exc:
-                        await not_served(event, "sales_invoice_transfer", str(exc))
+    async def transfer_sales_invoice(event: Any) -> None:
+        request = await decoded(event, "TransferRequested", "sales_invoice_transfer")
+        if request is not None:
+            owner_check.set(functools.partial(owns, event))  # this task's own context
+            try:
+                async with serving.use(request["tenant"]) as runtime:
+                    await runtime.transfer.handle(request, runtime.attempt_number(request))
+            except TenantUnavailable as exc:
+                await not_served(event, "sales_invoice_transfer", str(exc))
 
     async def sales_request(runtime: Runtime, observed: Json) -> Json | None:
         return transfer_request(observed, runtime.directory)
@@ -251,12 +249,14 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
     @app.agent(app.raw_topic(topics.transfer_requested(KIND)))
     async def sales_invoice_transfer(stream: Any) -> None:
         """Carry out transfer requests; different invoices concurrently, one invoice's requests in order."""
-        limit = asyncio.Semaphore(settings.transfer_concurrency)
-        async for events in stream.take_events(settings.transfer_concurrency * 4, within=0.05):
-            by_invoice: dict[bytes, list[Any]] = defaultdict(list)
-            for event in events:
-                by_invoice[event.key].append(event)
-            await asyncio.gather(*(transfer_in_order(queue, limit) for queue in by_invoice.values()))
+        manual = stream.noack()  # each event is acknowledged by the window when it has been carried out
+        window = TransferWindow(transfer_sales_invoice, manual.ack, running=settings.transfer_concurrency,
+                                held=settings.transfer_concurrency * 4)
+        try:
+            async for event in manual.events():
+                await window.admit(event.key, event)
+        finally:
+            await window.close()
 
     @app.agent(app.raw_topic(topics.transfer_requested(purchase_invoice.KIND)))
     async def purchase_invoice_transfer(stream: Any) -> None:

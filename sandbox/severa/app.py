@@ -54,6 +54,8 @@ class SandboxConfig:
     require_client_id_header: bool = False
     # Seconds in the Retry-After of a 429 (a third-party client saw real tenants send it); None sends none.
     retry_after_s: float | None = 1.0
+    # Milliseconds more for the requests whose path contains a key (one invoice's PDF, say): one slow record.
+    slow_paths: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -196,6 +198,7 @@ class SeveraSandbox:
         if self.config.slow_rate and self.random.random() < self.config.slow_rate:
             self.stats.slow_responses += 1
             delay += self.config.slow_ms / 1000
+        delay += sum(ms for part, ms in self.config.slow_paths.items() if part in request.url.path) / 1000
         if delay > 0:
             await asyncio.sleep(delay)
         if self.config.error_rate and self.random.random() < self.config.error_rate:

@@ -1,0 +1,66 @@
+"""One slow invoice does not hold back the invoices requested after it (the running worker, real broker, both
+sandboxes over sockets).
+
+A user moves an invoice to the transfer status while another one's transfer is stuck on a slow Severa answer
+(its PDF takes 25 s). The worker carries out several transfers at once: the later invoice must not wait until
+the slow one is done. (Taking the requests in batches and starting the next batch only when the slowest of the
+last one had ended made it wait.)"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.procountor.app import create_app as procountor_app
+from sandbox.runner import SandboxServer
+from sandbox.severa.app import create_app as severa_app
+from sandbox.severa.store import demo_guid
+from sevpro.demo import worker_environment
+from tests.worker_process import start_worker, stop_worker
+
+pytestmark = pytest.mark.integration
+WAITING, DRAFT = "Waiting for transfer to Procountor", "Draft"
+SLOW_MS = 25_000  # under the Severa client's 30 s timeout: the slow transfer succeeds in the end
+
+
+def in_procountor(procountor: SandboxServer, number: str) -> bool:
+    invoices = procountor.app.state.store.company("FI").invoices.values()
+    return any(i.get("originalInvoiceNumber") == number for i in invoices)
+
+
+def wait_until(condition: Callable[[], bool], what: str, worker: Any, log: Path, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, f"{what}\n{log.read_text(errors='replace')[-3000:]}"
+        time.sleep(0.1)
+
+
+def test_an_invoice_requested_during_a_slow_transfer_is_not_held_behind_it(kafka, unique, tmp_path) -> None:
+    with SandboxServer(severa_app(seed="demo")) as severa, SandboxServer(procountor_app(seed="demo")) as procountor:
+        store = severa.app.state.store
+        slow, later = demo_guid("invoice", "10002"), demo_guid("invoice", "10013")
+        status = {name: store.invoice_status_sub(str(store.status_by_name("invoicestatuses", name)["guid"]))
+                  for name in (WAITING, DRAFT)}
+        store.update("invoices", later, {"status": status[DRAFT]})  # the user has not asked for it yet
+        severa.app.state.sandbox.config.slow_paths = {f"/invoices/{slow}/pdf": SLOW_MS}
+        env = worker_environment(kafka.bootstrap, severa.url, procountor.url, f"window-{unique}")
+        env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"window{unique}")
+        log = tmp_path / "worker.log"
+        worker = start_worker(env, log)
+        try:
+            # The other demo invoices are done while 10002's PDF is still on its way.
+            wait_until(lambda: in_procountor(procountor, "10003") and in_procountor(procountor, "10004"),
+                       "the demo invoices were not transferred", worker, log)
+            assert not in_procountor(procountor, "10002")
+            store.update("invoices", later, {"status": status[WAITING]})
+            wait_until(lambda: in_procountor(procountor, "10013"), "10013 was not transferred", worker, log)
+            # 10013 went through while 10002's transfer still waited for its PDF.
+            assert not in_procountor(procountor, "10002"), "10013 waited until the slow transfer was done"
+            wait_until(lambda: in_procountor(procountor, "10002"), "the slow invoice was not transferred", worker, log)
+        finally:
+            stop_worker(worker)
