@@ -151,16 +151,32 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
             await runtime.emit("TransferRequested", request)
 
     async def transfer_each(stream: Any, agent: str, transfer_of: Callable[[Runtime], Transfer]) -> None:
-        """Carry out the requests one after the other (kinds of small volume)."""
-        async for event in stream.events():
+        """Carry out one tenant's requests one after the other (kinds of small volume), different tenants' at
+        once: a pool's tenant waits for no other tenant's slow API."""
+
+        async def carry_out(event: Any) -> None:
             request = await decoded(event, "TransferRequested", agent)
             if request is not None:
-                owner_check.set(functools.partial(owns, event))
+                owner_check.set(functools.partial(owns, event))  # this task's own context
                 try:
                     async with serving.use(request["tenant"]) as runtime:
                         await transfer_of(runtime).handle(request, runtime.attempt_number(request))
                 except TenantUnavailable as exc:
                     await not_served(event, agent, str(exc))
+
+        await carried_out_in_window(stream, carry_out, lambda event: (event.key or b"").partition(b"/")[0])
+
+    async def carried_out_in_window(stream: Any, carry_out: Callable[[Any], Awaitable[None]],
+                                    order_key: Callable[[Any], bytes]) -> None:
+        """The stream's events through a TransferWindow: those of one `order_key` in order, the others at once."""
+        manual = stream.noack()  # each event is acknowledged by the window when it has been carried out
+        window = TransferWindow(carry_out, manual.ack, running=settings.transfer_concurrency,
+                                held=settings.transfer_concurrency * 4)
+        try:
+            async for event in manual.events():
+                await window.admit(order_key(event), event)
+        finally:
+            await window.close()
 
     async def transfer_sales_invoice(event: Any) -> None:
         request = await decoded(event, "TransferRequested", "sales_invoice_transfer")
@@ -249,14 +265,7 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
     @app.agent(app.raw_topic(topics.transfer_requested(KIND)))
     async def sales_invoice_transfer(stream: Any) -> None:
         """Carry out transfer requests; different invoices concurrently, one invoice's requests in order."""
-        manual = stream.noack()  # each event is acknowledged by the window when it has been carried out
-        window = TransferWindow(transfer_sales_invoice, manual.ack, running=settings.transfer_concurrency,
-                                held=settings.transfer_concurrency * 4)
-        try:
-            async for event in manual.events():
-                await window.admit(event.key, event)
-        finally:
-            await window.close()
+        await carried_out_in_window(stream, transfer_sales_invoice, lambda event: event.key)
 
     @app.agent(app.raw_topic(topics.transfer_requested(purchase_invoice.KIND)))
     async def purchase_invoice_transfer(stream: Any) -> None:
