@@ -3,6 +3,8 @@
 Exactly one event per version, across crashes and restarts:
 - The events of one entity type and the new watermark are written in ONE Kafka transaction. A crash before
   the commit leaves nothing visible (consumers read_committed); the next run reads the same changes again.
+  A read that finds nothing new, and leaves the watermark as it was, writes nothing (most reads of most
+  tenants: a transaction each would cost a pool worker more than the read).
 - The next read starts `overlap` before the watermark (clocks and commits on the source side are not
   instantaneous), and versions already published within that window are skipped: the watermark record keeps
   them.
@@ -304,6 +306,8 @@ class Poller:
             fresh.append((entity_id, version, item))
 
         new_state = self._next_watermark(source, state, fresh, seen_now)
+        if not fresh and not errors and new_state == state:
+            return stats  # nothing new: no transaction (the watermark on the topic says the same already)
         events = self._publishable(source, fresh, errors)
         topic = topics.observed(self.system, source.entity)
         await self._producer.begin_transaction()
