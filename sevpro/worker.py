@@ -10,6 +10,7 @@ aborts an open transaction.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -23,6 +24,12 @@ STOP_DEADLINE_S = 8.0
 class DeadlineWorker(Worker):
     """A faust Worker that is gone within `STOP_DEADLINE_S` of SIGTERM or SIGINT, broker or not (at once on a
     second signal)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """No terminal spinner: faust's, at WARNING or above, sets the root logger to DEBUG for it, and every
+        library's debug message (aiokafka logs each partition of each fetch) is then built and handed to it, a
+        tenth of a busy pool worker's CPU (issue 14). A worker's output is a log, not a terminal."""
+        self.spinner = None
 
     def _schedule_shutdown(self, signal: signal.Signals) -> None:
         if self._signal_stop_time:
