@@ -153,6 +153,7 @@ class Runtime:
         for name in sorted(wanted - set(self.company_pollers)):
             company_poller = procountor_poller(self.bootstrap, self.settings.tenant, name, self.procountor[name],
                                                interval=self.settings.purchase_invoice_poll_seconds,
+                                               registry_interval=self.settings.registry_poll_seconds,
                                                payments=lambda name=name: self._pays(name),  # type: ignore[misc]
                                                payments_interval=self.settings.invoice_poll_seconds)
             await company_poller.start()

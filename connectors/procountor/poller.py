@@ -98,12 +98,17 @@ def dimensions(client: ProcountorClient) -> EntitySource:
 
 def procountor_poller(bootstrap: str, tenant: str, company: str, client: ProcountorClient, *,
                       overlap: timedelta = timedelta(seconds=30), interval: float = 10.0,
+                      registry_interval: float | None = None,
                       payments: Callable[[], bool] = lambda: False, payments_interval: float = 1.0) -> Poller:
-    """`payments` says, each round, whether the company writes payments back to Severa (its sales invoices are
-    read every `payments_interval` seconds then: within seconds of a payment)."""
+    """Purchase invoices every `interval` seconds; the registries (business partners, products, dimensions)
+    every `registry_interval` (SEVPRO_REGISTRY_POLL_SECONDS, as Severa's: they change rarely, no transfer waits
+    for their events, and products and dimensions are read in full each time); None: `interval`. `payments`
+    says, each round, whether the company writes payments back to Severa (its sales invoices are read every
+    `payments_interval` seconds then: within seconds of a payment)."""
     sources = [purchase_invoices(client), business_partners(client), products(client), dimensions(client)]
     for source in sources:
-        source.interval = interval
+        source.interval = interval if source.entity == "purchase_invoice" or registry_interval is None \
+            else registry_interval
     sources.insert(0, sales_invoice_payments(client, payments))
     sources[0].interval = payments_interval
     for source in sources:
