@@ -38,6 +38,7 @@ from streams.app import SevproApp
 from streams.notification_feed import NotificationFeed
 from streams.notify import Notifier, NotifierConfig
 from streams.pool import Serving, SingleTenant, TenantPool, TenantUnavailable
+from streams.registers import OWNER_CONCURRENCY
 from streams.runtime import Runtime, RuntimeStarter
 from streams.sales_invoice import KIND, transfer_request
 from streams.transfer import Transfer, owner_check
@@ -306,10 +307,11 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
             state.counting = asyncio.get_running_loop().create_task(pool.count_workers(app.conf.id),
                                                                     name="count-pool-workers")
 
-    @app.agent(app.raw_topic(topics.registry_create_requested()))
+    @app.agent(app.raw_topic(topics.registry_create_requested()), concurrency=OWNER_CONCURRENCY)
     async def registry_create(stream: Any) -> None:
-        """Find or create the registry records whose keys' partitions this worker owns, one after the other
-        (streams/registers.py): one customer, product, person and item per key, however many workers run."""
+        """Find or create the registry records whose keys' partitions this worker owns, several at once, those
+        of one key one after the other (streams/registers.py): one customer, product, person and item per key,
+        however many workers run, and one tenant's slow create holds no other tenant's answer."""
         async for event in stream.events():
             asked = await decoded(event, "RegistryCreateRequested", "registry_create")
             if asked is None:

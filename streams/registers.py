@@ -8,9 +8,10 @@ every creation goes through `Registers.ensure`:
   wait, then find the record in the company's cache.
 - Across workers, a worker asks on `registry.create.requested`, keyed tenant/company/registry/key: the worker
   that owns that partition (the consumer group gives each partition to one worker) finds or creates the
-  record, one request after the other (`carry_out`, the `registry_create` agent), and answers on
-  `registry.create.answered`, which every worker reads from its end (`Answers`). A second request for a key
-  finds what the first created. The owner publishes the `IdLinked` of what it created.
+  record (`carry_out`, the `registry_create` agent: up to `OWNER_CONCURRENCY` requests at once, those of one
+  key one after the other), and answers on `registry.create.answered`, which every worker reads from its end
+  (`Answers`). A second request for a key finds what the first created. The owner publishes the `IdLinked` of
+  what it created.
 - Without a broker (tests, one-off tools: no `Answers`), `ensure` finds or creates in place, under the lock.
 
 A rebalance of the worker group is the worst moment. From its start until the worker has its partitions again
@@ -61,6 +62,10 @@ from streams.transfer import (
 
 log = get_logger(__name__)
 ANSWER_SECONDS = 60.0  # no answer by then (the owner is stuck, or down): a transient failure, retried
+# Requests a worker carries out at once (the registry_create agent's concurrency): a create that hangs in one
+# tenant's Procountor, or one slow tenant's queue of them, must not hold every other tenant's answers past
+# ANSWER_SECONDS. Requests of one key still go one after the other (`Registers.carry_out`).
+OWNER_CONCURRENCY = 16
 REBALANCING = ("the worker group is rebalancing (a worker joined, left or stopped answering): nothing was "
                "written; the transfer is requested again once the group is stable")
 
@@ -264,6 +269,9 @@ class Registers:
         self.answers = answers
         self.severa = severa  # the owner reads a person's user from Severa (see `_person_body`)
         self._locks: defaultdict[tuple[str, str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        # The owner's side: one request of a key carried out at a time (the agent takes several keys at once).
+        # Not `_locks`: a transfer of this very worker may hold the key's lock while it waits for the answer.
+        self._owning: dict[tuple[str, str, str], tuple[asyncio.Lock, int]] = {}
 
     def held(self) -> str | None:
         """Why no transfer of this worker may begin, or make its first write, now (None: it may)."""
@@ -306,9 +314,22 @@ class Registers:
             return target
 
     async def carry_out(self, emit: Emit, asked: Json, contexts: Mapping[str, CompanyContext]) -> Json:
-        """The owner's side: find or create what `asked` names; the RegistryCreateAnswered (never raises). The
-        agent that calls it takes one request after the other, so no lock: a requester of this very worker may
-        hold the key's lock while it waits for this answer."""
+        """The owner's side: find or create what `asked` names; the RegistryCreateAnswered (never raises).
+        Requests of other keys go on meanwhile; one of the same key waits, then finds what this one created."""
+        key = (str(asked["company"]), str(asked["registry"]), str(asked["key"]))
+        lock, users = self._owning.get(key, (asyncio.Lock(), 0))
+        self._owning[key] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._carry_out(emit, asked, contexts)
+        finally:
+            lock, users = self._owning[key]
+            if users == 1:
+                del self._owning[key]
+            else:
+                self._owning[key] = (lock, users - 1)
+
+    async def _carry_out(self, emit: Emit, asked: Json, contexts: Mapping[str, CompanyContext]) -> Json:
         fields: dict[str, Any] = {"target": None, "created": False, "error": None}
         try:
             context = contexts.get(asked["company"])

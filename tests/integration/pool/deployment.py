@@ -145,11 +145,13 @@ class Pool:
             env.update(tenant.secrets)
         return env
 
-    def start_worker(self) -> tuple[subprocess.Popen[bytes], Path]:
+    def start_worker(self, **settings: str) -> tuple[subprocess.Popen[bytes], Path]:
+        """A pool worker; `settings`: environment variables of its own (SEVPRO_HTTP_TIMEOUT_SECONDS="600")."""
         number = len(self.workers) + 1
         log = self.tmp_path / f"worker{number}.log"
         worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "info"],
-                                  env=self.environment(self.tmp_path / f"home{number}"), stdout=log.open("ab"),
+                                  env=self.environment(self.tmp_path / f"home{number}") | settings,
+                                  stdout=log.open("ab"),
                                   stderr=subprocess.STDOUT, start_new_session=True)
         self.workers.append((worker, log))
         return worker, log
