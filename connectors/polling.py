@@ -162,6 +162,60 @@ def repeated_hour_margin(instant: datetime, zone: tzinfo) -> timedelta:
     return max(repeated, timedelta(0))
 
 
+class WatermarkReader:
+    """The compacted watermark topic, read for many pollers: `read` catches up to the topic's end (what any
+    worker committed until now: a tenant's polling may have been handed over from another) and answers the last
+    record of each key asked. A pool worker shares one for its tenants' pollers, so that a poller's start
+    reads only what is new on the topic, not the whole topic again (its thousand tenants' pollers did, each)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
+        self._latest: dict[bytes, bytes] = {}  # key → the last value (a tombstone removes the key)
+        self._lock = asyncio.Lock()
+
+    async def read(self, keys: set[bytes]) -> dict[bytes, bytes]:
+        async with self._lock:  # pollers starting together: one catch-up at a time, each from where it ended
+            await self._catch_up()
+            return {key: self._latest[key] for key in keys if key in self._latest}
+
+    async def _catch_up(self) -> None:
+        if self._consumer is None:
+            consumer = read_committed_consumer(self.bootstrap)
+            await consumer.start()
+            try:
+                partitions = consumer.partitions_for_topic(topics.poller_watermarks())
+                if not partitions:
+                    await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh metadata for a new topic
+                    partitions = consumer.partitions_for_topic(topics.poller_watermarks())
+                if not partitions:
+                    await consumer.stop()
+                    return  # no topic yet: no watermark either
+                self._partitions = [TopicPartition(topics.poller_watermarks(), p) for p in sorted(partitions)]
+                consumer.assign(self._partitions)
+                await consumer.seek_to_beginning(*self._partitions)
+            except BaseException:
+                await consumer.stop()
+                raise
+            self._consumer = consumer
+        end = await self._consumer.end_offsets(self._partitions)
+        while await behind(self._consumer, end):
+            for records in (await self._consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    if record.key is None:
+                        continue
+                    if record.value is None:
+                        self._latest.pop(record.key, None)
+                    else:
+                        self._latest[record.key] = record.value
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+
 @dataclass
 class Watermark:
     watermark: str | None = None
@@ -179,7 +233,8 @@ class Poller:
     """Polls the given sources of one tenant of one system and publishes `<system>.<entity>.observed`."""
 
     def __init__(self, bootstrap: str, system: str, tenant: str, sources: list[EntitySource], *,
-                 overlap: timedelta = timedelta(seconds=30), busy: Callable[[], bool] | None = None) -> None:
+                 overlap: timedelta = timedelta(seconds=30), busy: Callable[[], bool] | None = None,
+                 watermarks: WatermarkReader | None = None) -> None:
         self.bootstrap = bootstrap
         self.system = system
         self.tenant = tenant
@@ -191,6 +246,8 @@ class Poller:
         self._last_read: dict[str, float] = {}  # entity → loop time its last read started
         self.busy = busy  # the API budget is saturated: sources with a `busy_interval` read less often
         self._failures: dict[str, int] = {}  # entity → reads failed in a row
+        self.watermark_reader = watermarks  # the worker's, shared by its pollers; None: one of its own at start
+        self._due = float("-inf")  # loop time at which a source is next due (as the last `poll_due` left it)
 
     def _watermark_key(self, entity: str) -> bytes:
         return f"{self.system}/{self.tenant}/{entity}".encode()
@@ -213,36 +270,23 @@ class Poller:
         await self.stop()
 
     async def _load_watermarks(self) -> dict[str, Watermark]:
-        """Read the compacted watermark topic to its end; the last record per key wins."""
-        consumer = read_committed_consumer(self.bootstrap)
-        await consumer.start()
-        found: dict[str, Watermark] = {}
+        """The last watermark record of each source on the compacted topic (read to its end)."""
+        reader = self.watermark_reader or WatermarkReader(self.bootstrap)
+        wanted = {self._watermark_key(s.entity): s.entity for s in self.sources}
         try:
-            partitions = consumer.partitions_for_topic(topics.poller_watermarks())
-            if not partitions:
-                await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh metadata for a new topic
-                partitions = consumer.partitions_for_topic(topics.poller_watermarks())
-            if not partitions:
-                return found
-            tps = [TopicPartition(topics.poller_watermarks(), p) for p in partitions]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            wanted = {self._watermark_key(s.entity): s.entity for s in self.sources}
-            while await behind(consumer, end):
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for record in records:
-                        if record.key not in wanted or record.value is None:
-                            continue
-                        try:
-                            _, value = decode(record.value)
-                        except CodecError as exc:
-                            log.warning("watermark undecodable", key=record.key, error=str(exc))
-                            continue
-                        found[wanted[record.key]] = Watermark(value["watermark"], set(value["published"]))
+            found = await reader.read(set(wanted))
         finally:
-            await consumer.stop()
-        return found
+            if reader is not self.watermark_reader:
+                await reader.stop()
+        watermarks: dict[str, Watermark] = {}
+        for key, raw in found.items():
+            try:
+                _, value = decode(raw)
+            except CodecError as exc:
+                log.warning("watermark undecodable", key=key, error=str(exc))
+                continue
+            watermarks[wanted[key]] = Watermark(value["watermark"], set(value["published"]))
+        return watermarks
 
     async def poll_once(self) -> dict[str, PollStats]:
         """One pass over every source; returns per-entity counts."""
@@ -275,7 +319,13 @@ class Poller:
                 continue
             self._failures.pop(source.entity, None)
             self._next_read[source.entity] = clock + max(0.0, source.interval - TICK_SLACK)
+        self._due = min((self._next_read.get(s.entity, float("-inf")) for s in self.sources), default=float("-inf"))
         return stats
+
+    def next_due(self) -> float:
+        """The loop time at which `poll_due` next has a source to read (-inf: now). While `busy`, a source with a
+        `busy_interval` may still wait then: a round that reads nothing, as before."""
+        return self._due
 
     async def _poll_source(self, source: EntitySource) -> PollStats:
         assert self._producer is not None, "start() the poller first"
@@ -431,6 +481,14 @@ class Poller:
 
 def _hashed(marker: str) -> bool:
     return marker.rsplit("@", 1)[1].startswith(HASHED)
+
+
+def next_round(pollers: list[Poller], backoff: dict[int, tuple[int, float]]) -> float:
+    """The loop time at which a round of `poll_each_due` has something to read: the earliest of the pollers'
+    next due source, a poller in back-off not before its end (-inf: now). A pool worker starts a tenant's round
+    then, not on every tick (most rounds of a thousand tenants read nothing, and cost more than the reads)."""
+    return min((max(poller.next_due(), backoff.get(id(poller), (0, float("-inf")))[1]) for poller in pollers),
+               default=float("-inf"))
 
 
 async def poll_each_due(pollers: list[Poller], backoff: dict[int, tuple[int, float]]) -> None:

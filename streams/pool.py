@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
-from connectors.polling import poll_each_due
+from connectors.polling import next_round, poll_each_due
 from foundation.company import CompanySettings, CompanySettingsError, procountor_api_keys
 from foundation.kafka import admin_client
 from foundation.logs import get_logger
@@ -360,11 +360,20 @@ class TenantPool(Serving):
                 log.info("tenant polling taken", tenant=tenant, partition=self.directory.tenant_partitions[tenant])
             if polling.round is not None and not polling.round.done():
                 continue
+            if asyncio.get_running_loop().time() < self._next_round(tenant, polling):
+                continue  # none of its pollers has a source due yet
             if not self.schedule.is_due(polling.last_sync, now_utc):
                 continue
             polling.last_sync = now_utc
             polling.round = asyncio.get_running_loop().create_task(self._poll_round(tenant, polling),
                                                                    name=f"poll-round:{tenant}")
+
+    def _next_round(self, tenant: str, polling: _Polling) -> float:
+        entry = self.live.get(tenant)
+        runtime = None if entry is None else entry.starter.runtime
+        if runtime is None or not runtime.pollers:
+            return float("-inf")  # its pollers start with its next round
+        return next_round(runtime.pollers, polling.failures)
 
     async def _hand_over(self, tenant: str) -> None:
         polling = self.polling.pop(tenant)

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiolimiter import AsyncLimiter
 
 from connectors.errors import ApiAuthError, TransientApiError
-from connectors.polling import Poller
+from connectors.polling import Poller, WatermarkReader
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.poller import procountor_poller
 from connectors.severa.client import SeveraClient, severa_pacer
@@ -73,6 +73,7 @@ class Runtime:
     shared: bool = False  # the producer and the registry answers are the pool's (SharedKafka), not closed here
     severa_pace: Any = None  # the one pacer of the Severa API client
     pace_share: float = 1.0  # of the settings' paces, this worker's (a pool's workers share each client's limit)
+    watermarks: WatermarkReader | None = None  # a pool worker's reader of the pollers' watermarks (SharedKafka)
 
     @classmethod
     async def start(cls, settings: Settings, companies: dict[str, CompanySettings], bootstrap: str,
@@ -127,6 +128,7 @@ class Runtime:
             payments=SalesInvoicePaymentTransfer(severa, companies, directory, emit, store, registers),
             contexts=contexts, registers=registers, answers=answers, procountor_pace=shared_pace, api_keys=api_keys,
             shared=shared is not None, severa_pace=severa_pace,
+            watermarks=None if shared is None else shared.watermarks,
         )
 
     async def start_pollers(self) -> None:
@@ -134,7 +136,7 @@ class Runtime:
                                fast_interval=self.settings.invoice_poll_seconds,
                                slow_interval=self.settings.registry_poll_seconds,
                                time_zone=self.settings.severa_time_zone,
-                               invoice_reads=self.transfer.invoice_reads)
+                               invoice_reads=self.transfer.invoice_reads, watermarks=self.watermarks)
         await poller.start()
         self.pollers.append(poller)
         await self._company_pollers()
@@ -155,7 +157,8 @@ class Runtime:
                                                interval=self.settings.purchase_invoice_poll_seconds,
                                                registry_interval=self.settings.registry_poll_seconds,
                                                payments=lambda name=name: self._pays(name),  # type: ignore[misc]
-                                               payments_interval=self.settings.invoice_poll_seconds)
+                                               payments_interval=self.settings.invoice_poll_seconds,
+                                               watermarks=self.watermarks)
             await company_poller.start()
             self.company_pollers[name] = company_poller
             self.pollers = [*self.pollers, company_poller]
@@ -250,11 +253,13 @@ class Pace(AsyncLimiter):
 
 @dataclass
 class SharedKafka:
-    """A pool worker's producer and registry answers, shared by its tenants' runtimes (a client each per tenant
-    would cost a thousand tenants thousands of connections)."""
+    """A pool worker's producer, registry answers and reader of the pollers' watermarks, shared by its tenants'
+    runtimes (a client each per tenant would cost a thousand tenants thousands of connections, and each poller's
+    start would read the whole watermark topic again)."""
 
     producer: AIOKafkaProducer
     answers: Answers
+    watermarks: WatermarkReader
 
     @classmethod
     async def start(cls, bootstrap: str) -> SharedKafka:
@@ -266,10 +271,12 @@ class SharedKafka:
         except BaseException:
             await _close_all([producer])
             raise
-        return cls(producer, answers)
+        return cls(producer, answers, WatermarkReader(bootstrap))
 
     async def stop(self) -> None:
         await _close_all([self.answers, self.producer])
+        with contextlib.suppress(Exception):
+            await self.watermarks.stop()
 
 
 def _procountor_client(settings: Settings, api_key: str, pace: Any) -> ProcountorClient:

@@ -3,9 +3,12 @@ the pool: a poller that fails backs off on its own, exponentially, and the other
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from connectors.polling import poll_each_due
+import pytest
+
+from connectors.polling import TICK_SLACK, EntitySource, Poller, PollStats, next_round, poll_each_due
 
 
 class _Poller:
@@ -41,3 +44,30 @@ async def test_a_poller_that_recovers_loses_its_back_off() -> None:
     await poll_each_due([poller], backoff)  # type: ignore[list-item]
 
     assert poller.rounds == 2 and backoff == {}
+
+
+async def test_the_next_round_is_due_when_a_source_is_or_a_back_off_ends() -> None:
+    """A pool worker starts a tenant's round only when one of its pollers has a source due (`next_round`): a
+    round every tick for each of a thousand tenants, most of them reading nothing, cost more than the reads."""
+
+    async def nothing(_: Any):  # type: ignore[no-untyped-def]
+        return
+        yield
+
+    fast = Poller("unused:9092", "severa", "t", [EntitySource("invoice", nothing, "guid", "v", interval=10.0),
+                                                 EntitySource("customer", nothing, "guid", "v", interval=60.0)])
+    slow = Poller("unused:9092", "procountor", "t/FI", [EntitySource("product", nothing, "id", "v", interval=60.0)])
+    for poller in (fast, slow):
+        poller._poll_source = _stats  # type: ignore[method-assign]  # noqa: SLF001
+    backoff: dict[int, tuple[int, float]] = {}
+    assert next_round([fast, slow], backoff) == float("-inf")  # never read: due now
+
+    started = asyncio.get_running_loop().time()
+    await poll_each_due([fast, slow], backoff)
+    assert started + 10.0 - TICK_SLACK <= next_round([fast, slow], backoff) <= started + 10.0  # the invoices
+    backoff[id(fast)] = (1, started + 30.0)  # the Severa poller failed: nothing of it before its back-off ends
+    assert next_round([fast, slow], backoff) == pytest.approx(started + 30.0, abs=0.01)
+
+
+async def _stats(source: EntitySource) -> PollStats:
+    return PollStats()

@@ -152,3 +152,38 @@ async def test_a_tenant_that_cannot_be_polled_is_said_once_per_wait_not_every_ti
     assert pool.polling["acme"].round is polling.round  # no second round meanwhile
     await pool.close()
     assert polling.round.done()
+
+
+class _Due:
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def next_due(self) -> float:
+        return self.at
+
+
+class _PolledRuntime:
+    def __init__(self, due: float) -> None:
+        self.pollers = [_Due(due)]
+
+    async def stop_pollers(self) -> None:
+        self.pollers = []
+
+
+async def test_a_round_starts_only_when_one_of_the_tenants_pollers_is_due() -> None:
+    pool = _pool(_tenant("acme"))
+    pool._ready.set()
+    pool.assigned = lambda: {0}
+    entry = pool._entry("acme")
+    entry.starter = _Starter()  # type: ignore[assignment]
+    runtime = _PolledRuntime(asyncio.get_running_loop().time() + 3600)
+    entry.starter.runtime = runtime  # type: ignore[attr-defined]
+    pool.polling["acme"] = _Polling()
+    await pool.poll_tick()
+    assert pool.polling["acme"].round is None  # its pollers read an hour from now: no round every tick meanwhile
+
+    runtime.pollers = [_Due(float("-inf"))]
+    await pool.poll_tick()
+    assert pool.polling["acme"].round is not None
+    pool.polling["acme"].round.cancel()
+    await pool.close()
