@@ -11,7 +11,9 @@ for the faust app (`streams/app.py` turns the same options into faust credential
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -113,7 +115,21 @@ def _reason(exc: OSError) -> str:
 
 def _connection(security: Mapping[str, Any] | None) -> dict[str, Any]:
     """`security` when given (a broker of our own, whose credentials the caller holds), else the settings'."""
-    return dict(security) if security is not None else security_options()
+    if security is not None:
+        return dict(security)
+    return dict(_settings_security(tuple(os.environ.get(name) for name in _KAFKA_VARIABLES)))
+
+
+# The variables `security_options` reads (their values key its cache).
+_KAFKA_VARIABLES = tuple(str(field.validation_alias) for name, field in Settings.model_fields.items()
+                         if name.startswith("kafka_") and field.validation_alias)
+
+
+@functools.lru_cache(maxsize=4)
+def _settings_security(variables: tuple[str | None, ...]) -> Mapping[str, Any]:
+    """The settings' connection, once per value of the KAFKA_* variables: building the settings reads the whole
+    environment, and a pool worker's (its thousand tenants' secrets) took milliseconds for every client."""
+    return security_options()
 
 
 class KafkaUnreachable(RuntimeError):

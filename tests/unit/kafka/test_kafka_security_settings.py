@@ -127,3 +127,27 @@ def test_the_worker_names_an_unknown_protocol_under_its_own_name() -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 2, output
     assert "KAFKA_SECURITY_PROTOCOL" in output and "SEVPRO_KAFKA" not in output and "SASL_SSL" in output
+
+
+async def test_clients_read_the_settings_once_per_kafka_variables(env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Kafka client built without explicit security read the whole settings from the environment: a pool
+    worker's thousand tenants (3,000 secret variables) paid that for each poller's producer (issue 14). The
+    connection is read again when a KAFKA_* variable changes."""
+    import foundation.kafka as kafka
+
+    env()
+    built: list[Settings] = []
+
+    def counted() -> Settings:
+        built.append(Settings())
+        return built[-1]
+
+    monkeypatch.setattr(kafka, "get_settings", counted)
+    kafka._settings_security.cache_clear()  # noqa: SLF001 - what earlier tests' clients left
+    for n in range(3):
+        await kafka.transactional_producer("127.0.0.1:1", f"t{n}").stop()
+    assert len(built) == 1
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SSL")
+    producer = kafka.idempotent_producer("127.0.0.1:1")
+    await producer.stop()
+    assert len(built) == 2 and producer.client._security_protocol == "SSL"
