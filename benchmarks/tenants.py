@@ -23,7 +23,8 @@ next poll, up to 10 s) and the same from the poller's observation of the status 
 invoices done/sent, the workers' CPU % (of one core, summed), their CPU milliseconds per tenant poll (everything
 the workers did, divided by the polls: the figure that holds on a busy machine; 1,000 tenants every 10 s need
 100 polls a second, so under 10 ms per poll on one core) and RSS, RSS per tenant, and the speed-up of two workers
-over one. The issue's goals:
+over one, and the machine's load average during the measurement (its other work takes CPU from the workers).
+The issue's goals:
 1,000 tenants on one worker with poll lag p95 ≤ 15 s and invoice latency p95 ≤ 5 s; two workers ≥ 1.8× the tenants
 of one at the same lag.
 
@@ -403,6 +404,7 @@ class Result:
     cpu_percent: float = float("nan")
     cpu_ms_per_poll: float = float("nan")  # the workers' CPU per tenant poll: the figure a busy machine keeps
     rss_mb: float = float("nan")
+    load: list[float] = field(default_factory=list)  # the machine's 1-minute load average, sampled in the window
     note: str = ""
 
     @property
@@ -444,6 +446,7 @@ def measure(run: Run, args: argparse.Namespace) -> Result:
             now, last = time.time(), run.last_polls()
             result.lags += [now - last.get(name, started_wall) for name in run.names]  # never: since the start
             rss.append(rss_mb(pids))
+            result.load.append(os.getloadavg()[0])
             time.sleep(1)
     elapsed = time.monotonic() - window_start
     polls, cpu = run.poll_count() - polls_before, cpu_seconds(pids) - cpu_before
@@ -479,7 +482,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     for column in ("tenants", "workers", "first poll of all (s)", "polls/s", "poll lag p50 (s)", "poll lag p95 (s)",
                    "invoices done/sent", "latency p50 (s)", "latency p95 (s)", "after the poll p50/p95 (s)",
                    "CPU % (1 core)", "CPU ms/poll", "RSS (MB)",
-                   "RSS/tenant (MB)"):
+                   "RSS/tenant (MB)", "load avg"):
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(str(r.tenants), str(r.workers), f"{r.first_poll_s:.1f}", f"{r.polls_per_second:.1f}",
@@ -488,7 +491,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                       f"{percentile(r.latencies, 0.5):.2f}", f"{percentile(r.latencies, 0.95):.2f}",
                       f"{percentile(r.after_poll, 0.5):.2f} / {percentile(r.after_poll, 0.95):.2f}",
                       f"{r.cpu_percent:.0f}", f"{r.cpu_ms_per_poll:.0f}", f"{r.rss_mb:.0f}",
-                      f"{r.rss_mb / r.tenants:.2f}")
+                      f"{r.rss_mb / r.tenants:.2f}",
+                      f"{min(r.load):.1f}-{max(r.load):.1f}" if r.load else "nan")
     console.print(table)
     for r in results:
         if r.note:
