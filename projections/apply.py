@@ -154,6 +154,8 @@ def summary_of(name: str, event: dict[str, Any]) -> str:
         return f"{event['source_system']} {event['entity']} could not be read: {event['error']}"
     if name == "DeadLetter":
         return f"dead letter from {event['source_topic']}: {event['reason']}"
+    if name == "DeadLetterRedriven":
+        return f"dead letter {event['dead_letter_id']} re-driven to {event['source_topic']} by {event['redriven_by']}"
     if name == "NotificationSent":
         told = ", ".join(f"{n['record']} [{n['code']}]" for n in event["notifications"])
         return f"error e-mail sent to {event['recipient']}: {told}"

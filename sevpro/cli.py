@@ -14,6 +14,7 @@ from foundation.settings import Settings, get_settings
 from schemas.topics import TRANSFER_KINDS
 from sevpro.console_cli import app as console_app
 from sevpro.contract_cli import app as contract_app
+from sevpro.dead_letters_cli import app as dead_letters_app
 from sevpro.kafka_broker import BrokerError, LocalKafkaBroker
 from sevpro.projections_cli import app as projections_app
 from sevpro.projections_cli import log_command
@@ -33,6 +34,7 @@ app.add_typer(console_app, name="console")  # the operations web console, and it
 app.registered_commands.extend(registry_app.registered_commands)  # compare, check: before enabling
 app.add_typer(tenants_app, name="tenants")  # many organisations: tenants and company settings as events
 app.add_typer(settings_app, name="settings")
+app.add_typer(dead_letters_app, name="dead-letters")  # parked records: list them, re-drive them
 console = Console()
 
 

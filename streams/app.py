@@ -47,8 +47,11 @@ class SevproApp(faust.App):
         return self.topic(*names, value_type=bytes, key_type=bytes, value_serializer="raw", key_serializer="raw",
                           **kwargs)
 
-    async def send_dead_letter(self, event: Any, reason: str) -> None:
-        """Park a message we cannot handle, with the reason; the agent goes on with the next one."""
+    async def send_dead_letter(self, event: Any, reason: str, *, tenant: str | None = None,
+                               cause: str = "unhandled") -> None:
+        """Park a message we cannot handle, with the reason; the agent goes on with the next one. The letter keeps
+        the original topic, key and bytes, so `sevpro dead-letters redrive` can publish it again
+        (streams/dead_letters.py); `cause` "not-served" is re-driven by a pool when its tenant is served again."""
         message = event.message
         record = {
             "event_id": f"dlq:{message.topic}:{message.partition}:{message.offset}",
@@ -58,6 +61,8 @@ class SevproApp(faust.App):
             "reason": reason[:2000],
             "payload": bytes(message.value or b""),
             "occurred_at": now(),
+            "tenant": tenant,
+            "cause": cause,
         }
         await self.dead_letters.send(key=message.key, value=encode("DeadLetter", record))
 
