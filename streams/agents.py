@@ -35,9 +35,10 @@ from schemas.codec import CodecError, decode, encode
 from streams import dimension_item, payment, purchase_invoice
 from streams import travel_reimbursement as travel
 from streams.app import SevproApp
+from streams.dead_letters import NOT_SERVED
 from streams.notification_feed import NotificationFeed
 from streams.notify import Notifier, NotifierConfig
-from streams.pool import Serving, SingleTenant, TenantPool, TenantUnavailable
+from streams.pool import Serving, SingleTenant, TenantPool, TenantUnavailable, tenant_of
 from streams.registers import OWNER_CONCURRENCY
 from streams.runtime import Runtime, RuntimeStarter
 from streams.sales_invoice import KIND, transfer_request
@@ -98,11 +99,14 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
 
     async def not_served(event: Any, agent: str, reason: str) -> None:
         """An event of a tenant the pool does not serve (unregistered, disabled, or its configuration cannot
-        give a runtime): not acted on, said in the log and parked on the dead-letter topic with the reason."""
+        give a runtime): not acted on, said in the log and parked on the dead-letter topic with the reason and
+        its tenant; the pool re-drives it once the tenant is served (TenantPool.redrive_tick)."""
         message = event.message
         log.error("event not acted on: its tenant is not served", agent=agent, reason=reason, topic=message.topic,
                   partition=message.partition, offset=message.offset)
-        await app.send_dead_letter(event, f"{agent}: not acted on: {reason}")
+        _, record = decode(event.value)  # it was decoded before it was refused
+        await app.send_dead_letter(event, f"{agent}: not acted on: {reason}",
+                                   tenant=tenant_of(str(record.get("tenant", ""))), cause=NOT_SERVED)
 
     async def decoded(event: Any, expected: str, agent: str) -> Json | None:
         """A record of a tenant this worker serves, or None: another tenant's event (a pool parks those of
@@ -113,7 +117,7 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
             if name != expected:
                 raise CodecError(f"expected {expected}, got {name}")
         except CodecError as exc:
-            await app.send_dead_letter(event, f"{agent}: {exc}")
+            await app.send_dead_letter(event, f"{agent}: {exc}", cause="undecodable")
             return None
         await serving.ready()
         reason = await serving.refused(str(record.get("tenant", "")))
@@ -144,7 +148,8 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
                 log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
                 await asyncio.sleep(wait)
             except Exception as exc:  # noqa: BLE001 - anything else (bad data, a 404): parked, and go on
-                await app.send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}")
+                await app.send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}",
+                                           tenant=tenant_of(observed["tenant"]))
                 log.error("trigger parked an event on the dead-letter topic", agent=agent,
                           error=f"{type(exc).__name__}: {exc}"[:300])
                 break
@@ -368,6 +373,13 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
             """Every pool worker: close the runtimes of tenants without work here for SEVPRO_POOL_IDLE_SECONDS."""
             if not state.stopping:
                 await pool.sweep()
+
+        @app.timer(interval=2.0)
+        async def redrive_parked_events() -> None:
+            """Every pool worker, for the tenants it polls: their events parked while they were not served are
+            published again once they are (streams/pool.py, streams/dead_letters.py)."""
+            if not state.stopping:
+                await pool.redrive_tick()
 
         @app.task
         async def follow_configuration() -> None:

@@ -9,8 +9,13 @@ The agents (streams/agents.py) ask the same three questions of either: is this t
   `config.company-settings` (one SettingsDirectory, followed for the life of the worker);
 - builds a tenant's runtime (API clients with their pacers, caches, directory) when it first has work for it,
   with the API credentials its TenantConfigured refers to (env:, file:), and closes it after
-  SEVPRO_POOL_IDLE_SECONDS without work; a tenant whose references do not resolve is named in the log and its
-  events are parked on the dead-letter topic with the reason, never acted on with someone else's credentials;
+  SEVPRO_POOL_IDLE_SECONDS without work; a tenant whose references do not resolve, or whose runtime does not
+  start within START_WAIT_SECONDS (an API down: its start is retried with back-off meanwhile), is named in the
+  log and its events are parked on the dead-letter topic with the reason, never acted on with someone else's
+  credentials, and never holding the partitions other tenants' events share;
+- re-drives those parked events (streams/dead_letters.py) once the tenant is served again: registered, enabled,
+  its configuration fixed (at once on the change) or its runtime started (retried with back-off), by the worker
+  that polls the tenant;
 - polls the tenants whose TenantConfigured lies on a partition of `config.tenants` that the group gave it (an
   agent of the worker consumes that topic: the rebalance spreads the partitions, so adding a worker spreads the
   polling, and a lost worker's partitions, with their tenants' polling, move within the session timeout);
@@ -40,11 +45,22 @@ from foundation.settings_directory import SettingsDirectory
 from foundation.settings_events import SettingsRefused, TenantConfig, resolve_credentials
 from foundation.types import Json
 from schemas import topics
+from streams.dead_letters import NOT_SERVED, DeadLetterIndex, redrive
 from streams.live_settings import effective_companies, retried_for_ever
 from streams.runtime import Runtime, RuntimeStarter, SharedKafka
 
 log = get_logger(__name__)
 RETRY_MAX_SECONDS = 30.0
+#: How long an event waits for its tenant's runtime to start before it is parked (to be re-driven once it has
+#: started): other tenants' events on the same partitions wait behind it meanwhile. A start takes a few seconds
+#: (it reads business units and statuses at the API's pace), longer on a busy host: one that takes longer than
+#: this is taken for an API down or hanging.
+START_WAIT_SECONDS = 20.0
+#: The longest wait between two re-drives of a tenant's parked events while they come back parked (a host that
+#: cannot serve the tenant parks them again).
+REDRIVE_BACKOFF_MAX_SECONDS = 300.0
+#: How often the worker asks whether a tenant with parked events is served again.
+REDRIVE_CHECK_SECONDS = 2.0
 
 
 class TenantUnavailable(RuntimeError):
@@ -128,6 +144,18 @@ class _Tenant:
     leases: int = 0
     last_used: float = field(default_factory=time.monotonic)
     closed: bool = False
+    starting: asyncio.Task[None] | None = None  # its runtime's start, under way
+    start_failures: int = 0
+    start_problem: str = ""  # why the last start failed
+    start_retry_at: float = 0.0  # monotonic time before which no start is tried again
+
+
+@dataclass
+class _Redrive:
+    """When the worker may next re-drive a tenant's parked events (back-off: another host may park them again)."""
+
+    next_at: float = 0.0
+    delay: float = REDRIVE_CHECK_SECONDS
 
 
 @dataclass
@@ -186,6 +214,8 @@ class TenantPool(Serving):
         self.share = 1.0  # of each API client's pace, this worker's: 1 / workers
         #: The partitions of config.tenants the group gives this worker now (set by streams/bootstrap.py).
         self.assigned: Callable[[], set[int]] = set
+        self.letters: DeadLetterIndex | None = None  # the dead-letter topic, read on the first re-drive tick
+        self.redrives: dict[str, _Redrive] = {}
 
     # -- whom it serves ------------------------------------------------------------------------------------
 
@@ -271,15 +301,16 @@ class TenantPool(Serving):
         return entry
 
     @contextlib.asynccontextmanager
-    async def use(self, record_tenant: str) -> AsyncIterator[Runtime]:
+    async def use(self, record_tenant: str, *, patient: bool = False) -> AsyncIterator[Runtime]:
         """The tenant's runtime for one piece of work; it is not closed while in use. TenantUnavailable when its
-        configuration cannot give one."""
+        configuration cannot give one, or it does not start (within START_WAIT_SECONDS, unless `patient`: a
+        task of its own, holding no partition, waits for the start to end)."""
         tenant = tenant_of(record_tenant)
         await self.ready()
         entry = self._entry(tenant)
         entry.leases += 1
         try:
-            runtime = await entry.starter.get()
+            runtime = await self._runtime(tenant, entry, patient)
             if runtime.pace_share != self.share:  # new, or the number of workers changed since
                 runtime.set_pace_share(self.share)
             yield runtime
@@ -288,6 +319,40 @@ class TenantPool(Serving):
             entry.last_used = time.monotonic()
             if entry.closed and entry.leases == 0:
                 await entry.starter.close()
+
+    async def _runtime(self, tenant: str, entry: _Tenant, patient: bool = False) -> Runtime:
+        """The tenant's runtime, started if need be. One that does not start within START_WAIT_SECONDS (an API
+        down or slow) is TenantUnavailable: the event is parked (re-driven once the runtime has started) rather
+        than hold its partition; the start goes on meanwhile, and a failed one is tried again after a back-off."""
+        if entry.starter.runtime is not None:
+            return entry.starter.runtime
+        if entry.starting is None:
+            if (wait := entry.start_retry_at - time.monotonic()) > 0:
+                raise TenantUnavailable(f"tenant {tenant!r}: its runtime cannot start: {entry.start_problem} "
+                                        f"(tried again in {wait:.0f} s)")
+            entry.starting = asyncio.get_running_loop().create_task(self._start(tenant, entry),
+                                                                    name=f"start-runtime:{tenant}")
+        await asyncio.wait({entry.starting}, timeout=None if patient else START_WAIT_SECONDS)  # never cancelled
+        if entry.starter.runtime is not None:
+            return entry.starter.runtime
+        raise TenantUnavailable(f"tenant {tenant!r}: its runtime cannot start: "
+                                f"{entry.start_problem or f'not started within {START_WAIT_SECONDS:g} s'}")
+
+    async def _start(self, tenant: str, entry: _Tenant) -> None:
+        try:
+            await entry.starter.start_once()
+            entry.start_failures, entry.start_problem = 0, ""
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - said, and tried again after the back-off
+            entry.start_failures += 1
+            delay = min(RETRY_MAX_SECONDS, 2.0 ** entry.start_failures)
+            entry.start_problem = f"{type(error).__name__}: {error}"[:300]
+            entry.start_retry_at = time.monotonic() + delay
+            log.error("tenant runtime cannot start yet: its events are parked, and re-driven once it starts",
+                      tenant=tenant, failures=entry.start_failures, retry_in_s=delay, error=entry.start_problem)
+        finally:
+            entry.starting = None
 
     async def drop(self, tenant: str, why: str) -> None:
         """Close the tenant's runtime (now, or when its last piece of work ends); the next work builds it anew."""
@@ -389,7 +454,7 @@ class TenantPool(Serving):
     async def _poll_round(self, tenant: str, polling: _Polling) -> None:
         """One round of the tenant's pollers (each source at its own pace), as a single-tenant worker's."""
         try:
-            async with self.use(tenant) as runtime:
+            async with self.use(tenant, patient=True) as runtime:
                 if runtime.stopped:
                     return
                 if not runtime.pollers:
@@ -438,6 +503,10 @@ class TenantPool(Serving):
 
     async def _changed(self, tenant: str, records: list[Json]) -> None:
         entry = self.live.get(tenant)
+        if records:  # someone changed its configuration: its runtime start and its parked events, tried at once
+            self.redrives.pop(tenant, None)
+            if entry is not None:
+                entry.start_retry_at = 0.0
         for record in records:
             if "config" in record:
                 log.info("tenant configuration changed", tenant=tenant, revision=record["revision"],
@@ -468,8 +537,55 @@ class TenantPool(Serving):
         if applied and not records:
             log.info("company settings applied", tenant=tenant, companies=applied)
 
+    # -- parked events, re-driven ---------------------------------------------------------------------------
+
+    async def redrive_tick(self) -> None:
+        """The events parked because their tenant was not served, re-driven once it is (streams/dead_letters.py):
+        by the worker that polls the tenant, one at a time. Their agents check the tenant again; a tenant parked
+        again (a host without its credentials) is re-driven with a back-off, and a changed configuration of it
+        ends the back-off."""
+        if self._stopping or not self._ready.is_set():
+            return
+        try:
+            if self.letters is None:
+                letters = DeadLetterIndex(self.bootstrap)
+                await letters.start()
+                await letters.catch_up()
+                self.letters = letters
+            else:
+                await self.letters.poll()
+            for tenant in sorted(self.poll_duty()):
+                waiting = self.letters.parked(tenant=tenant, cause=NOT_SERVED)
+                state = self.redrives.setdefault(tenant, _Redrive())
+                if not waiting and time.monotonic() >= state.next_at:
+                    self.redrives.pop(tenant)  # none parked again since the last re-drive: the back-off ends
+                if not waiting or time.monotonic() < state.next_at:
+                    continue
+                try:
+                    async with self.use(tenant):
+                        pass  # served now: registered, enabled, its configuration resolves and its runtime runs
+                except TenantUnavailable:  # its runtime start has a back-off of its own
+                    state.next_at = time.monotonic() + REDRIVE_CHECK_SECONDS
+                    continue
+                state.next_at = time.monotonic() + state.delay
+                state.delay = min(REDRIVE_BACKOFF_MAX_SECONDS, state.delay * 2)
+                log.info("tenant served again: its parked events are re-driven", tenant=tenant, events=len(waiting))
+                written = await redrive(self.bootstrap, waiting, by=f"pool {self.settings.pool}",
+                                        why="its tenant is served again")
+                for parked, record in zip(waiting, written, strict=True):
+                    parked.redriven.append(record)  # before the index reads it back: not re-driven twice
+        except Exception as error:  # noqa: BLE001 - the next tick tries again (the topic read afresh)
+            log.error("parked events cannot be re-driven now", error=f"{type(error).__name__}: {error}"[:300])
+            if self.letters is not None:
+                with contextlib.suppress(Exception):
+                    await self.letters.stop()
+                self.letters = None
+
     async def close(self) -> None:
         self._stopping = True
+        if self.letters is not None:
+            with contextlib.suppress(Exception):
+                await self.letters.stop()
         for tenant in list(self.polling):
             await self._hand_over(tenant)
         for tenant in list(self.live):

@@ -349,13 +349,8 @@ class RuntimeStarter:
             while self.runtime is None:
                 if self._stopping.is_set():
                     raise asyncio.CancelledError("the worker is stopping")
-                changes = self._changes
                 try:
-                    shared = None if self.shared is None else await self.shared()
-                    runtime = await Runtime.start(self.settings, self.companies, self.bootstrap, shared)
-                    if self._changes != changes:  # the settings changed while it started: bring it up to date
-                        await runtime.apply_settings(dict(self.companies))
-                    self.runtime = runtime
+                    await self._start()
                 except Exception as error:  # noqa: BLE001 - every agent waits on this: none may crash with it
                     failures += 1
                     delay = min(START_RETRY_MAX_SECONDS, 2.0 ** failures)
@@ -364,10 +359,27 @@ class RuntimeStarter:
                               retry_in_s=delay, error=f"{type(error).__name__}: {error}")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), delay)
-                    continue
-                log.info("runtime started", tenant=self.settings.tenant, companies=sorted(self.runtime.procountor),
-                         kind=KIND)
             return self.runtime
+
+    async def start_once(self) -> Runtime:
+        """The runtime, started now if it is not running: one attempt, its error raised (a pool worker parks the
+        tenant's event rather than hold the partition that other tenants' events share, streams/pool.py)."""
+        async with self._lock:
+            if self._stopping.is_set():
+                raise asyncio.CancelledError("the worker is stopping")
+            if self.runtime is None:
+                await self._start()
+            assert self.runtime is not None
+            return self.runtime
+
+    async def _start(self) -> None:
+        changes = self._changes
+        shared = None if self.shared is None else await self.shared()
+        runtime = await Runtime.start(self.settings, self.companies, self.bootstrap, shared)
+        if self._changes != changes:  # the settings changed while it started: bring it up to date
+            await runtime.apply_settings(dict(self.companies))
+        self.runtime = runtime
+        log.info("runtime started", tenant=self.settings.tenant, companies=sorted(runtime.procountor), kind=KIND)
 
     async def apply(self, companies: Mapping[str, CompanySettings]) -> list[str]:
         """Run with `companies` from now on (streams/live_settings.py); the names of the companies that changed.

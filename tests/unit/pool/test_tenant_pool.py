@@ -187,3 +187,71 @@ async def test_a_round_starts_only_when_one_of_the_tenants_pollers_is_due() -> N
     assert pool.polling["acme"].round is not None
     pool.polling["acme"].round.cancel()
     await pool.close()
+
+
+class _SlowStarter:
+    """A runtime start that takes as long as the test says, or fails: an API down or slow."""
+
+    def __init__(self) -> None:
+        self.runtime: object | None = None
+        self.attempts = 0
+        self.go = asyncio.Event()
+        self.error: Exception | None = None
+
+    async def start_once(self) -> object:
+        self.attempts += 1
+        await self.go.wait()
+        if self.error is not None:
+            raise self.error
+        self.runtime = _Runtime()
+        return self.runtime
+
+    async def apply(self, companies: object) -> list[str]:
+        return []
+
+    async def close(self) -> None:
+        pass
+
+
+class _Runtime:
+    pace_share = 1.0
+
+
+async def test_a_runtime_slow_to_start_does_not_hold_the_event_and_its_start_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("streams.pool.START_WAIT_SECONDS", 0.1)
+    pool = _pool(_tenant("acme"))
+    pool._ready.set()
+    starter = pool._entry("acme").starter = _SlowStarter()  # type: ignore[assignment]
+    with pytest.raises(TenantUnavailable, match="tenant 'acme': its runtime cannot start: not started within 0.1 s"):
+        async with pool.use("acme"):
+            pass
+    with pytest.raises(TenantUnavailable):  # the start under way is waited for, not started twice
+        async with pool.use("acme"):
+            pass
+    assert starter.attempts == 1
+    starter.go.set()
+    async with pool.use("acme") as runtime:
+        assert runtime is starter.runtime
+
+
+async def test_a_failed_runtime_start_is_tried_again_after_a_back_off_or_at_once_on_a_change(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("streams.pool.START_WAIT_SECONDS", 1.0)
+    pool = _pool(_tenant("acme"))
+    pool._ready.set()
+    starter = pool._entry("acme").starter = _SlowStarter()  # type: ignore[assignment]
+    starter.error, starter.go = ConnectionError("severa down"), asyncio.Event()
+    starter.go.set()
+    with pytest.raises(TenantUnavailable, match="its runtime cannot start: ConnectionError: severa down"):
+        async with pool.use("acme"):
+            pass
+    with pytest.raises(TenantUnavailable, match=r"severa down \(tried again in \d s\)"):
+        async with pool.use("acme"):
+            pass
+    assert starter.attempts == 1  # no start tried during the back-off
+    starter.error = None
+    await pool._changed("acme", [{"tenant": "acme", "settings": "{}", "company": "FI", "revision": 2,
+                                  "changed_by": "operator", "changes": []}])  # the operator changed its settings
+    async with pool.use("acme") as runtime:
+        assert runtime is starter.runtime and starter.attempts == 2
