@@ -125,7 +125,11 @@ def show(tenant: str = typer.Argument(...), bootstrap: str | None = BootstrapOpt
     if config is None:
         table.add_row("(configuration)", "not registered: `sevpro tenants add` records its API clients")
     else:
+        deployment = _deployment_urls()
         for field, value in config.model_dump().items():
+            if field in deployment:  # the API it calls (its own, or the deployment's), never a password in it
+                value = _without_password(value) if value else \
+                    f"{_without_password(deployment[field])} (the deployment's: SEVPRO_{field.upper()} here)"
             table.add_row(field, escape(str(value)))
         for field, reference in config.references().items():
             try:
@@ -136,3 +140,27 @@ def show(tenant: str = typer.Argument(...), bootstrap: str | None = BootstrapOpt
             table.add_row(f"{field} (here)", found)
     table.add_row("companies", ", ".join(companies) or "none (`sevpro settings import FILE --tenant ...`)")
     console.print(table)
+
+
+def _deployment_urls() -> dict[str, str]:
+    """The API URLs a tenant without its own calls, as this host's settings say (SEVPRO_SEVERA_URL, ...)."""
+    from pydantic import ValidationError
+
+    from foundation.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError:  # other settings of this host are wrong: the defaults, still worth showing
+        settings = Settings.model_construct()
+    return {"severa_url": settings.severa_url, "procountor_url": settings.procountor_url}
+
+
+def _without_password(url: str) -> str:
+    """An URL as shown: a password written into it (https://user:password@host) replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
