@@ -9,11 +9,12 @@ stored requests and outcomes each time, and the ID map keeps the link with the n
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,6 +86,32 @@ _ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True, ensure_ascii=
 
 def to_json(record: dict[str, Any]) -> str:
     return _ENCODER.encode(record)
+
+
+# Records whose `snapshot` (the source's record as JSON, about 4 KB for an invoice) is kept once, in the
+# `snapshots` table, and named by its hash from the event and the request row: the observed version and the
+# request that carries it have the same text, so a transferred record's snapshot was written three times.
+SNAPSHOT_RECORDS = ("EntityObserved", "TransferRequested")
+
+
+def snapshot_hash(text: str) -> str:
+    """The key of a snapshot's text in the `snapshots` table (per tenant)."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def snapshot_texts(db: sqlite3.Connection, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """{(tenant, hash): text} of these snapshots (a few statements, each a look-up in the primary key)."""
+    wanted = set(wanted)
+    tenants, hashes = sorted({t for t, _ in wanted}), sorted({h for _, h in wanted})
+    out: dict[tuple[str, str], str] = {}
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start:start + 500]
+        for owner, ref, text in db.execute(
+                f"SELECT tenant, hash, text FROM snapshots WHERE tenant IN ({','.join('?' * len(tenants))})"
+                f" AND hash IN ({','.join('?' * len(chunk))})", [*tenants, *chunk]):
+            if (owner, ref) in wanted:
+                out[(owner, ref)] = text
+    return out
 
 
 def _realms(kind: str) -> tuple[str, str]:
@@ -193,6 +220,7 @@ def apply_events(db: sqlite3.Connection, batch: list[tuple[str, dict[str, Any], 
     seen = _stored(db, [key for key, *_ in kept])
     # One pass over the new events builds the rows of every table, each in the order of the batch.
     events, refs = [], []
+    snapshots: dict[tuple[str, str], str] = {}
     rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
     for key, name, event, topic, partition, offset in kept:
         if key in seen:
@@ -200,17 +228,25 @@ def apply_events(db: sqlite3.Connection, batch: list[tuple[str, dict[str, Any], 
             continue
         seen.add(key)
         tenant, event_id = key[1], key[2]
+        payload, snapshot_ref = event, None
+        if name in SNAPSHOT_RECORDS and isinstance(event.get("snapshot"), str):
+            snapshot_ref = snapshot_hash(event["snapshot"])
+            snapshots[(tenant, snapshot_ref)] = event["snapshot"]
+            payload = {k: v for k, v in event.items() if k != "snapshot"}
         events.append((name, event_id, topic, partition, offset, tenant, event.get("company"),
                        event.get("kind") or event.get("entity"), occurred_at(name, event), event.get("correlation_id"),
-                       event.get("causation_id"), summary_of(name, event), to_json(event)))
+                       event.get("causation_id"), summary_of(name, event), to_json(payload), snapshot_ref))
         refs += [(name, event_id, tenant, realm, ref) for realm, ref in refs_of(name, event)]
         if name in rows:
-            rows[name].append(_TABLES[name][1](event))
+            rows[name].append(_TABLES[name][1](event, snapshot_ref))
             if name in ("TransferRequested", "TransferOutcome"):
                 result.changed.add((event["tenant"], event["kind"], event["source_id"]))
+    db.executemany("INSERT OR IGNORE INTO snapshots(tenant, hash, text) VALUES (?,?,?)",
+                   [(tenant, ref, text) for (tenant, ref), text in snapshots.items()])
     db.executemany(
         "INSERT OR IGNORE INTO events(record_name, event_id, topic, partition, offset, tenant, company, kind,"
-        " occurred_at, correlation_id, causation_id, summary, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
+        " occurred_at, correlation_id, causation_id, summary, payload, snapshot_ref)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
     db.executemany("INSERT OR IGNORE INTO event_refs(record_name, event_id, tenant, realm, ref) VALUES (?,?,?,?,?)",
                    refs)
     for name, (sql, _) in _TABLES.items():
@@ -236,13 +272,15 @@ def _stored(db: sqlite3.Connection, keys: list[tuple[str, str, str]]) -> set[tup
     return {(row[0], row[1], row[2]) for row in found} & set(keys)
 
 
-def _request_row(event: dict[str, Any]) -> tuple[Any, ...]:
+def _request_row(event: dict[str, Any], snapshot_ref: str | None) -> tuple[Any, ...]:
+    # The snapshot itself is in `snapshots` (snapshot_ref); only a request without one keeps its own text.
     return (event["event_id"], event["tenant"], event["company"], event["kind"], event["source_id"],
             event.get("source_number"), event["source_version"], event.get("reason") or "status",
-            millis(event["requested_at"]), event["correlation_id"], event.get("causation_id"), event["snapshot"])
+            millis(event["requested_at"]), event["correlation_id"], event.get("causation_id"),
+            None if snapshot_ref else event["snapshot"], snapshot_ref)
 
 
-def _outcome_row(event: dict[str, Any]) -> tuple[Any, ...]:
+def _outcome_row(event: dict[str, Any], _: str | None = None) -> tuple[Any, ...]:
     error = event.get("error")
     return (event["event_id"], event["request_id"], event["tenant"], event["company"], event["kind"],
             event["source_id"], event.get("source_number"), event["source_version"], event["attempt"],
@@ -251,15 +289,17 @@ def _outcome_row(event: dict[str, Any]) -> tuple[Any, ...]:
             event.get("note"), event.get("warning"))
 
 
-def _link_row(event: dict[str, Any]) -> tuple[Any, ...]:
+def _link_row(event: dict[str, Any], _: str | None = None) -> tuple[Any, ...]:
     return (event["tenant"], event["company"], event["kind"], event["severa_key"], event.get("severa_id"),
             event["procountor_id"], int(bool(event["created"])), event["event_id"], millis(event["occurred_at"]))
 
 
-_TABLES = {
+RowOf = Callable[[dict[str, Any], str | None], tuple[Any, ...]]  # (event, its snapshot_ref) -> the row
+_TABLES: dict[str, tuple[str, RowOf]] = {
     "TransferRequested": (
         "INSERT OR IGNORE INTO requests(request_id, tenant, company, kind, source_id, source_number, source_version,"
-        " reason, requested_at, correlation_id, causation_id, snapshot) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " reason, requested_at, correlation_id, causation_id, snapshot, snapshot_ref)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         _request_row),
     "TransferOutcome": (
         "INSERT OR IGNORE INTO outcomes(event_id, request_id, tenant, company, kind, source_id, source_number,"
@@ -364,7 +404,9 @@ def _transfer_row(key: TransferKey, requests: list[dict[str, Any]],
 
 # -- forgetting a person ------------------------------------------------------------------------------------
 FORGOTTEN = "(forgotten person)"
-# Text columns where a person may be named (a failure's message, a request's snapshot, the history).
+# Text columns where a person may be named (a failure's message, a request's snapshot, the history); and the
+# snapshots table, which the events and requests name by hash.
+_SNAPSHOT_TABLES = ("events", "requests")
 _NAMING_COLUMNS = {"requests": ("snapshot",), "outcomes": ("error",),
                    "transfers": ("error_value", "error_message", "error_solution", "error_record"),
                    "events": ("payload", "summary")}
@@ -400,9 +442,11 @@ def forget_person(db: sqlite3.Connection, tenant: str, severa_id: str) -> Forgot
     texts: set[str] = {severa_id}
     codes: set[str] = set()
     for key in keys:
-        row = db.execute("SELECT payload FROM events WHERE record_name=? AND tenant=? AND event_id=?",
+        row = db.execute("SELECT payload, snapshot_ref FROM events WHERE record_name=? AND tenant=? AND event_id=?",
                          tuple(key)).fetchone()
         payload = json.loads(row[0]) if row else {}
+        if row and row[1]:
+            payload["snapshot"] = snapshot_texts(db, [(key[1], row[1])]).get((key[1], row[1]))
         if key[0] == "IdLinked":
             codes.add(str(payload.get("severa_key") or ""))
         try:
@@ -424,13 +468,48 @@ def forget_person(db: sqlite3.Connection, tenant: str, severa_id: str) -> Forgot
     patterns = [re.escape(t) for t in sorted(texts - {""}, key=len, reverse=True)]
     patterns += [rf"(?<![\w-]){re.escape(c)}(?![\w-])" for c in sorted(codes - {""}, key=len, reverse=True)]
     pattern = re.compile("|".join(patterns))
+    scope, scope_args = "(tenant=? OR substr(tenant, 1, ?)=?)", (tenant, len(tenant) + 1, f"{tenant}/")
+    moved = _redact_snapshots(db, scope, scope_args, pattern)
     for table, columns in _NAMING_COLUMNS.items():
         for column in columns:
-            rows = db.execute(f"SELECT rowid, {column} FROM {table} WHERE (tenant=? OR substr(tenant, 1, ?)=?)"
-                              f" AND {column} IS NOT NULL", (tenant, len(tenant) + 1, f"{tenant}/")).fetchall()
-            for rowid, text in rows:
-                redacted = pattern.sub(FORGOTTEN, text)
-                if redacted != text:
-                    db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (redacted, rowid))
+            # A row that names a redacted snapshot counts as redacted with its first text column (as it did when
+            # it held the snapshot's text itself).
+            with_ref = table in _SNAPSHOT_TABLES and column == columns[0]
+            ref = "snapshot_ref" if with_ref else "NULL"
+            rows = db.execute(f"SELECT rowid, tenant, {column}, {ref} FROM {table} WHERE {scope} AND ({column} IS NOT"
+                              f" NULL{' OR snapshot_ref IS NOT NULL' if with_ref else ''})", scope_args).fetchall()
+            for rowid, owner, text, snapshot_ref in rows:
+                redacted = None if text is None else pattern.sub(FORGOTTEN, text)
+                new_ref = moved.get((owner, snapshot_ref), snapshot_ref)
+                if redacted != text or new_ref != snapshot_ref:
+                    db.execute(f"UPDATE {table} SET {column}=?{', snapshot_ref=?' if with_ref else ''} WHERE rowid=?",
+                               (redacted, new_ref, rowid) if with_ref else (redacted, rowid))
                     removed.redacted += 1
+    _drop_unreferenced_snapshots(db, scope, scope_args)
     return removed
+
+
+def _redact_snapshots(db: sqlite3.Connection, scope: str, scope_args: tuple[Any, ...],
+                      pattern: re.Pattern[str]) -> dict[tuple[str, str], str]:
+    """Redact the snapshots of a tenant that name the person; {(tenant, old hash): new hash}. The redacted text is
+    kept under its own hash (the rows that named the old one are moved to it by the caller), so that the same
+    text read again later is stored as it was read, as it was when each row held its own copy."""
+    moved: dict[tuple[str, str], str] = {}
+    rows = db.execute(f"SELECT tenant, hash, text FROM snapshots WHERE {scope}", scope_args).fetchall()
+    for owner, old, text in rows:
+        redacted = pattern.sub(FORGOTTEN, text)
+        if redacted != text:
+            moved[(owner, old)] = snapshot_hash(redacted)
+            db.execute("INSERT OR IGNORE INTO snapshots(tenant, hash, text) VALUES (?,?,?)",
+                       (owner, moved[(owner, old)], redacted))
+    return moved
+
+
+def _drop_unreferenced_snapshots(db: sqlite3.Connection, scope: str, scope_args: tuple[Any, ...]) -> None:
+    """Delete a tenant's snapshots no event or request names any more: the forgotten person's own versions, and
+    the texts that named them before they were redacted."""
+    named = {(r[0], r[1]) for table in _SNAPSHOT_TABLES for r in db.execute(
+        f"SELECT DISTINCT tenant, snapshot_ref FROM {table} WHERE {scope} AND snapshot_ref IS NOT NULL", scope_args)}
+    for owner, ref in db.execute(f"SELECT tenant, hash FROM snapshots WHERE {scope}", scope_args).fetchall():
+        if (owner, ref) not in named:
+            db.execute("DELETE FROM snapshots WHERE tenant=? AND hash=?", (owner, ref))

@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from projections import postgres, versions
-from projections.apply import Forgotten, TransferKey, apply_events, forget_person, millis, recompute_transfers
+from projections.apply import (
+    Forgotten,
+    TransferKey,
+    apply_events,
+    forget_person,
+    millis,
+    recompute_transfers,
+    snapshot_texts,
+)
 from schemas import topics
 from schemas.codec import CodecError, decode
 
@@ -43,7 +51,7 @@ CREATE TABLE IF NOT EXISTS rejected(
 CREATE TABLE IF NOT EXISTS events(
   record_name TEXT NOT NULL, event_id TEXT NOT NULL, topic TEXT, partition INTEGER, offset INTEGER,
   tenant TEXT, company TEXT, kind TEXT, occurred_at INTEGER, correlation_id TEXT, causation_id TEXT,
-  summary TEXT, payload TEXT, PRIMARY KEY(record_name, tenant, event_id));
+  summary TEXT, payload TEXT, snapshot_ref TEXT, PRIMARY KEY(record_name, tenant, event_id));
 CREATE INDEX IF NOT EXISTS events_correlation ON events(correlation_id);
 CREATE INDEX IF NOT EXISTS events_tenant ON events(tenant, occurred_at);
 CREATE TABLE IF NOT EXISTS event_refs(
@@ -52,7 +60,8 @@ CREATE TABLE IF NOT EXISTS event_refs(
 CREATE INDEX IF NOT EXISTS event_refs_ref ON event_refs(ref, realm);
 CREATE TABLE IF NOT EXISTS requests(
   request_id TEXT PRIMARY KEY, tenant TEXT, company TEXT, kind TEXT, source_id TEXT, source_number TEXT,
-  source_version TEXT, reason TEXT, requested_at INTEGER, correlation_id TEXT, causation_id TEXT, snapshot TEXT);
+  source_version TEXT, reason TEXT, requested_at INTEGER, correlation_id TEXT, causation_id TEXT, snapshot TEXT,
+  snapshot_ref TEXT);
 CREATE INDEX IF NOT EXISTS requests_record ON requests(tenant, kind, source_id);
 CREATE TABLE IF NOT EXISTS outcomes(
   event_id TEXT PRIMARY KEY, request_id TEXT, tenant TEXT, company TEXT, kind TEXT, source_id TEXT,
@@ -72,14 +81,21 @@ CREATE TABLE IF NOT EXISTS id_links(
   procountor_id TEXT NOT NULL, created INTEGER, event_id TEXT, occurred_at INTEGER,
   PRIMARY KEY(tenant, company, kind, severa_key));
 CREATE INDEX IF NOT EXISTS id_links_severa_id ON id_links(severa_id);
+CREATE TABLE IF NOT EXISTS snapshots(
+  tenant TEXT NOT NULL, hash TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY(tenant, hash));
 CREATE TABLE IF NOT EXISTS forgotten(
   tenant TEXT NOT NULL, severa_id TEXT NOT NULL, forgotten_at INTEGER, PRIMARY KEY(tenant, severa_id));
 """
 # Columns added after a version of the tables was released: (table, column, type). Old events carry none of
 # them, so adding the empty column to an existing version gives what a replay would build.
+# Version 3 keeps each snapshot once, in `snapshots` (by tenant and hash of its text), named by `snapshot_ref`
+# from the events and requests that carry it; rows of version 2 keep their own copy (events.payload's
+# "snapshot", requests.snapshot), and reading gives the same for both, so an older file needs no rebuild (a
+# replay writes every row the new way).
 ADDED_COLUMNS = (("outcomes", "note", "TEXT"), ("transfers", "note", "TEXT"), ("outcomes", "warning", "TEXT"),
-                 ("transfers", "warning", "TEXT"))
-SCHEMA_VERSION = "2"
+                 ("transfers", "warning", "TEXT"), ("events", "snapshot_ref", "TEXT"),
+                 ("requests", "snapshot_ref", "TEXT"))
+SCHEMA_VERSION = "3"
 _TABLES = postgres.tables_of(SCHEMA)
 # The tables that make up the read models (not the bookkeeping), compared entry by entry after a replay.
 MODEL_TABLES = {
@@ -88,6 +104,7 @@ MODEL_TABLES = {
     "requests": "request_id",
     "id_links": "tenant, company, kind, severa_key",
     "events": "record_name, tenant, event_id",
+    "snapshots": "tenant, hash",
 }
 
 
@@ -429,13 +446,12 @@ class ProjectionStore:
         """A TransferRequested as applied (with its snapshot), or None."""
         with self.snapshot() as db:
             row = db.execute("SELECT * FROM requests WHERE request_id=?", (request_id,)).fetchone()
-            return dict(row) if row else None
+            return _requests(db, [row])[0] if row else None
 
     def requests_of(self, tenant: str, kind: str, source_id: str) -> list[dict[str, Any]]:
         with self.snapshot() as db:
-            return [dict(r) for r in db.execute(
-                "SELECT * FROM requests WHERE tenant=? AND kind=? AND source_id=? ORDER BY requested_at, request_id",
-                (tenant, kind, source_id))]
+            return _requests(db, db.execute("SELECT * FROM requests WHERE tenant=? AND kind=? AND source_id=?"
+                                            " ORDER BY requested_at, request_id", (tenant, kind, source_id)).fetchall())
 
     def succeeded_request(self, request_id: str) -> bool:
         """True when this request already succeeded (or was skipped as done): the agent makes no API call."""
@@ -505,15 +521,15 @@ class ProjectionStore:
                     if r[1] in tenants}
             rows = [db.execute("SELECT * FROM events WHERE record_name=? AND tenant=? AND event_id=?", key).fetchone()
                     for key in keys]
-        rows.sort(key=lambda r: (r["occurred_at"] or 0, r["topic"], r["partition"], r["offset"]))
-        return [_event(r) for r in rows]
+            rows.sort(key=lambda r: (r["occurred_at"] or 0, r["topic"], r["partition"], r["offset"]))
+            return _events(db, rows)
 
     def events(self, tenant: str | None = None) -> list[dict[str, Any]]:
         """Every applied event (for export), in time order."""
         where, args = _scoped(tenant)
         sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
         with self.snapshot() as db:
-            return [_event(r) for r in db.execute(sql + " ORDER BY occurred_at, topic, partition, offset", args)]
+            return _events(db, db.execute(sql + " ORDER BY occurred_at, topic, partition, offset", args).fetchall())
 
     def dump(self, tenant: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
         """Every read-model row, sorted: two stores built from the same events must dump equal."""
@@ -596,10 +612,37 @@ def _link(row: sqlite3.Row) -> dict[str, Any]:
             "created": bool(row["created"]), "event_id": row["event_id"], "linked_at": iso(row["occurred_at"])}
 
 
-def _event(row: sqlite3.Row) -> dict[str, Any]:
-    return {"type": row["record_name"], "event_id": row["event_id"], "at": iso(row["occurred_at"]),
-            "tenant": row["tenant"] or None, "company": row["company"], "kind": row["kind"],
-            "correlation_id": row["correlation_id"], "causation_id": row["causation_id"],
-            "summary": row["summary"], "topic": row["topic"], "partition": row["partition"], "offset": row["offset"],
-            "payload": json.loads(row["payload"])}
+def _snapshots_of(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[tuple[str, str], str]:
+    """The texts of the snapshots these rows name (rows of schema version 2 name none: they hold their own)."""
+    return snapshot_texts(db, {(r["tenant"], r["snapshot_ref"]) for r in rows if r["snapshot_ref"]})
+
+
+def _requests(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    """Requests as applied, each with its snapshot's text."""
+    texts = _snapshots_of(db, rows)
+    out = []
+    for row in rows:
+        request = dict(row)
+        ref = request.pop("snapshot_ref")
+        if ref:
+            request["snapshot"] = texts.get((row["tenant"], ref))
+        out.append(request)
+    return out
+
+
+def _events(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    """Events as applied, each payload with its snapshot's text, its keys in order as when it was stored whole."""
+    texts = _snapshots_of(db, rows)
+    out = []
+    for row in rows:
+        payload = json.loads(row["payload"])
+        if row["snapshot_ref"]:
+            payload["snapshot"] = texts.get((row["tenant"], row["snapshot_ref"]))
+            payload = dict(sorted(payload.items()))
+        out.append({"type": row["record_name"], "event_id": row["event_id"], "at": iso(row["occurred_at"]),
+                    "tenant": row["tenant"] or None, "company": row["company"], "kind": row["kind"],
+                    "correlation_id": row["correlation_id"], "causation_id": row["causation_id"],
+                    "summary": row["summary"], "topic": row["topic"], "partition": row["partition"],
+                    "offset": row["offset"], "payload": payload})
+    return out
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from projections import store as store_module
 from projections import testing as ev
 from projections import versions
 from projections.store import ProjectionStore
@@ -81,7 +82,8 @@ def test_a_version_made_before_the_note_column_gets_it_on_open(tmp_path: Path) -
         store.apply_records(feed(ev.outcome(request, "skipped", attempt=2, seconds=5, note="done")))
         entry = store.transfer(TENANT, "sales-invoice", "inv-old")
         assert entry["state"] == "succeeded" and entry["note"] == "done"
-        assert store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+        version = store.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+        assert version == store_module.SCHEMA_VERSION
 
 
 def test_duplicates_applied_once_and_garbage_counted(store: ProjectionStore) -> None:
