@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from foundation.privacy import without_personal_data
 
 TERMINAL = {"succeeded": "succeeded", "skipped": "succeeded", "failed_transient": "failed-transient",
@@ -73,19 +75,15 @@ def millis(value: Any) -> int | None:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
     raise TypeError(type(value).__name__)
 
 
-# One encoder for every call (json.dumps with options builds a new one each time).
-_ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True, ensure_ascii=False)
-
-
 def to_json(record: dict[str, Any]) -> str:
-    return _ENCODER.encode(record)
+    """An event (or an error) as the read models keep it: JSON with sorted keys, texts unescaped, datetimes in
+    ISO 8601 as isoformat() writes them. orjson: a sixth of the json module's time (a replay encodes every event)."""
+    return orjson.dumps(record, default=_json_default, option=orjson.OPT_SORT_KEYS).decode()
 
 
 # Records whose `snapshot` (the source's record as JSON, about 4 KB for an invoice) is kept once, in the
@@ -123,6 +121,18 @@ def occurred_at(name: str, event: dict[str, Any]) -> int | None:
     return millis(event.get(field.get(name, "occurred_at")))
 
 
+def _parsed(text: str) -> Any:
+    """JSON text parsed (orjson: twice as fast), or None. What orjson refuses and the json module reads (NaN, integers
+    beyond 64 bits) is read by the json module, as before."""
+    try:
+        return orjson.loads(text)
+    except ValueError:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+
+
 def refs_of(name: str, event: dict[str, Any]) -> list[tuple[str, str]]:
     """(realm, value) pairs by which a user or auditor can find this event."""
     refs: list[tuple[str, str | None]] = []
@@ -144,10 +154,7 @@ def refs_of(name: str, event: dict[str, Any]) -> list[tuple[str, str]]:
         refs.append((realm, event.get("entity_id")))
         numbers = SNAPSHOT_NUMBERS.get(realm)
         if numbers and name == "EntityObserved":
-            try:
-                snapshot = json.loads(event["snapshot"])
-            except ValueError:
-                snapshot = None
+            snapshot = _parsed(event["snapshot"])
             if isinstance(snapshot, dict):
                 refs += [(ref_realm, snapshot.get(field)) for field, ref_realm in numbers.items()]
     return [(realm, str(value)) for realm, value in refs if value not in (None, "")]
