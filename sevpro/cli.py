@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from foundation.company import CompanySettings
 from foundation.settings import Settings, get_settings
 from schemas.topics import TRANSFER_KINDS
 from sevpro.console_cli import app as console_app
@@ -21,6 +21,9 @@ from sevpro.projections_cli import log_command
 from sevpro.registry_cli import app as registry_app
 from sevpro.settings_cli import app as settings_app
 from sevpro.tenants_cli import app as tenants_app
+
+if TYPE_CHECKING:  # the worker's commands import it (it brings schwifty and the company model: 0.1 s of a start)
+    from foundation.company import CompanySettings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Severa ⇄ Procountor integration on Kafka.")
 kafka_app = typer.Typer(no_args_is_help=True, help="The development Kafka broker (KRaft, from Maven Central jars).")

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from foundation.company import CompanySettings, CompanySettingsError, load_companies
 from foundation.settings import Settings
-from registry.checks import ITEMS, Check, exit_code
-from registry.compare import REGISTRIES, Report
-from registry.runs import check_companies, check_document, compare_companies, compare_document, totals
 from schemas import topics
+
+if TYPE_CHECKING:  # imported by the commands that use them: every other command starts 0.1 s sooner
+    from foundation.company import CompanySettings
+    from registry.checks import Check
+    from registry.compare import Report
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Registry comparison report and the checks before enabling the integration.")
@@ -41,6 +42,8 @@ def _fail(message: str) -> NoReturn:
 
 
 def _companies(settings: Settings, names: list[str] | None, tenant: str | None) -> list[CompanySettings]:
+    from foundation.company import CompanySettingsError, load_companies
+
     if settings.company_settings == "topic":
         if settings.companies_file is not None:  # which one counts would be a silent choice (as the worker says)
             _fail("SEVPRO_COMPANY_SETTINGS=topic and SEVPRO_COMPANIES_FILE are both set: keep one")
@@ -93,6 +96,8 @@ def compare(
     tenant: str | None = TenantOption,
 ) -> None:
     """Registry comparison report: how customers, products, dimensions and users match between the systems."""
+    from registry.runs import compare_companies, compare_document
+
     settings = Settings()
     reports, failed = asyncio.run(compare_companies(settings, _companies(settings, company, tenant)))
     if as_json:
@@ -107,6 +112,8 @@ def compare(
 
 
 def _print_report(report: Report, show_matched: bool) -> None:
+    from registry.compare import REGISTRIES
+
     console.rule(f"[bold]Company {report.company}[/bold] — registry comparison on {report.today.isoformat()}")
     counts = report.counts()
     for registry, title in REGISTRIES.items():
@@ -135,6 +142,8 @@ def check(
 ) -> None:
     """The checks before enabling: credentials, API key and dimensions, registries, IBANs, users, and that the
     Kafka topics keep their events. Exits 1 when any check is an error."""
+    from registry.checks import exit_code
+    from registry.runs import check_companies, check_document
     from sevpro.kafka_broker import BrokerNotFound, find_bootstrap
 
     settings = Settings()
@@ -152,6 +161,9 @@ def check(
 
 
 def _print_checks(checks: list[Check]) -> None:
+    from registry.checks import ITEMS
+    from registry.runs import totals
+
     for name in dict.fromkeys(c.company for c in checks):
         mine = [c for c in checks if c.company == name]
         table = Table(title=f"Company {name}: checks before enabling", title_justify="left")

@@ -13,15 +13,17 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from foundation.company import CompanySettings
 from foundation.types import Json
+
+if TYPE_CHECKING:
+    from foundation.company import CompanySettings
 
 app = typer.Typer(no_args_is_help=True, help="Company settings as audited events, applied by running workers live.")
 console = Console()

@@ -203,3 +203,17 @@ def test_a_totals_warning_shows_in_log_show_and_export(tmp_path: Path) -> None:
     runner.invoke(app, ["export", "--db", str(root), "--out", str(tmp_path / "export")])
     exported = {t["severa_id"]: t for t in pq.read_table(tmp_path / "export" / "transfers.parquet").to_pylist()}
     assert exported["g-odd"]["warning"] == warning
+
+
+def test_a_replay_on_sqlite_starts_without_what_it_does_not_use(tmp_path: Path) -> None:
+    """`sevpro replay` (and the other read-model commands) on SQLite: no PostgreSQL driver, no registry checks, no
+    API clients, no stream processor or console imported at the start (they made 0.2 of its 0.5 CPU seconds)."""
+    import subprocess
+    import sys
+
+    unwanted = ("psycopg", "registry", "connectors", "streams", "faust", "console", "httpx")
+    code = ("import sys, sevpro.cli, projections.replay; from projections.store import ProjectionStore;"
+            f" ProjectionStore({str(tmp_path / 'proj')!r}).close();"
+            f" print(sorted({{m.split('.')[0] for m in sys.modules}} & set({unwanted!r})))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert found.stdout.strip() == "[]", found.stdout + found.stderr
