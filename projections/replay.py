@@ -6,7 +6,9 @@ pointer into the new version and continues from that version's own offsets.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,27 @@ async def replay(bootstrap: str, root: Path | str | None = None, *, since: datet
 
     Caught up means: the end offsets seen at the start are reached, then once more the ends seen then (events
     published during the rebuild), so that the live projector has little left to do after the switch."""
+    with _fewer_collections():
+        return await _replay(bootstrap, root, since=since, progress=progress, switch=switch, batch_size=batch_size)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The objects alive at the start (modules, classes: most of the heap) are left out of the garbage collector's
+    passes, and a pass comes every 10,000 new objects instead of 700: a replay makes some twenty containers per
+    event, and the passes over the whole heap cost 8 % of its CPU (100,008 events: about 0.4 s)."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+async def _replay(bootstrap: str, root: Path | str | None, *, since: datetime | None, progress: Progress | None,
+                  switch: bool, batch_size: int) -> ReplayResult:
     root = read_models_at(root)
     previous = versions.current_version(root)
     version = versions.reserve_next(root)

@@ -120,3 +120,18 @@ def test_a_build_not_finished_is_missing_its_transfer_log(tmp_path: Path) -> Non
         assert built.transfers() == []
         built.finish_build()
         assert built.transfers()
+
+
+def test_a_finished_build_is_in_wal_mode_for_its_readers(tmp_path: Path) -> None:
+    """The build keeps its journal in memory (nobody reads it before the switch); readers and the live projector
+    after the switch need WAL (readers read while the projector writes)."""
+    with ProjectionStore(tmp_path / "live") as live:
+        assert live.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with ProjectionStore(tmp_path / "build", version=1, follow=False, building=True) as build:
+        assert build.db.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+        build.apply_records(records()[:50])
+        build.finish_build()
+        assert build.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with ProjectionStore(tmp_path / "build", version=1, follow=False) as reader:
+        assert reader.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert reader.event_count() > 0
