@@ -90,3 +90,36 @@ async def test_an_empty_broker_is_not_replayed_over_a_complete_log(kafka, unique
     with pytest.raises(ReplayRefused):
         await replay(kafka.bootstrap, root)
     assert versions.current_version(root) == first.version
+
+
+async def test_a_replay_over_a_store_of_schema_version_2(kafka, unique, own_topics, tmp_path) -> None:
+    """The read models of schema version 2 (each event and request with its own copy of the snapshot) are read as
+    they are; a replay builds version 3 (each snapshot once) beside them and switches to it, answering the same."""
+    from tests.unit.projections.test_snapshot_storage import as_schema_version_2
+
+    root = tmp_path / "proj"
+    await ensure_topics(kafka.bootstrap, partitions=1)
+    events = []
+    for i in range(4):
+        snapshot = {"guid": f"inv-{i}", "number": 5000 + i, "notes": "x" * 2000}
+        _, _, _, request = req = ev.requested("t2", f"inv-{i}", number=str(5000 + i), snapshot=snapshot, seconds=i)
+        events += [ev.observed("t2", "severa", "invoice", f"inv-{i}", snapshot, seconds=i), req,
+                   ev.outcome(request, "succeeded", seconds=i + 0.5, target_id=str(900 + i))]
+    await _publish(kafka.bootstrap, events)
+    first = await replay(kafka.bootstrap, root)
+    as_schema_version_2(versions.version_path(root, first.version))
+
+    def reads() -> dict:
+        with ProjectionStore(root) as store:
+            return {"history": [store.history(f"inv-{i}", tenant="t2") for i in range(4)],
+                    "requests": [store.requests_of("t2", "sales-invoice", f"inv-{i}") for i in range(4)],
+                    "log": store.transfers(tenant="t2"), "events": store.events(tenant="t2")}
+
+    before = reads()
+    assert len(before["events"]) == 12 and all(e["payload"].get("snapshot") for e in before["events"][:2])
+    second = await replay(kafka.bootstrap, root)
+    assert versions.current_version(root) == second.version != first.version
+    assert reads() == before
+    with ProjectionStore(root) as store:
+        assert store.meta()["schema_version"] == "3"
+        assert store.db.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 4  # once each, not three times
