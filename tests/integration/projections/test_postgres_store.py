@@ -62,7 +62,11 @@ def many_events() -> list[tuple]:
     user = {"guid": USER_GUID, "firstName": "Maija", "lastName": "Meikäläinen", "code": "E042",
             "email": "maija@kumpula.example", "lastUpdatedDateTime": "2026-11-20T10:00:00Z"}
     events.append(ev.observed(TENANT, "severa", "user", USER_GUID, user, version="v1"))
-    _, _, _, travel = travel_req = ev.requested(TENANT, "tr-1", kind="travel-reimbursement", number="55")
+    # The reimbursement's snapshot names the person: its observed version and its request share one stored text.
+    claim = {"guid": "tr-1", "number": 55, "user": {"guid": USER_GUID, "email": "maija@kumpula.example"}}
+    _, _, _, travel = travel_req = ev.requested(TENANT, "tr-1", kind="travel-reimbursement", number="55",
+                                                snapshot=claim)
+    events += [ev.observed(TENANT, "severa", "travel_reimbursement", "tr-1", claim, version="v1")]
     events += [travel_req, ev.outcome(travel, "failed_data", error=ev.data_error(
         code="MISSING_BANK_ACCOUNT", message="the bank account of user E042 (Maija Meikäläinen) is missing"))]
     return events
@@ -109,7 +113,15 @@ def test_postgres_gives_what_sqlite_gives_for_the_same_events(read_model_url: st
     assert len(on_sqlite["dump"]["transfers"]) == 42 and on_sqlite["counters"]["undecodable"] == 2
     for name in on_sqlite:
         assert on_postgres[name] == on_sqlite[name], name
-    assert "Meikäläinen" not in json.dumps(on_postgres, ensure_ascii=False)  # forgotten on PostgreSQL too
+    for named in ("Meikäläinen", "maija@kumpula.example"):  # forgotten on PostgreSQL too, shared snapshots too
+        assert named not in json.dumps(on_postgres, ensure_ascii=False), named
+    assert "(forgotten person)" in pg_request_snapshot(on_postgres)
+
+
+def pg_request_snapshot(reads: dict) -> str:
+    """The travel reimbursement's snapshot as its history shows it (the request event's payload)."""
+    return next(e["payload"]["snapshot"] for e in reads["events"] if e["type"] == "TransferRequested"
+                and e["payload"]["source_id"] == "tr-1")
 
 
 def test_one_record_per_transaction_gives_what_batches_give(postgres_server, tmp_path) -> None:
