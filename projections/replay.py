@@ -49,14 +49,23 @@ def _fewer_collections() -> Iterator[None]:
     """The objects alive at the start (modules, classes: most of the heap) are left out of the garbage collector's
     passes, and a pass comes every 10,000 new objects instead of 700: a replay makes some twenty containers per
     event, and the passes over the whole heap cost 8 % of its CPU (100,008 events: about 0.4 s)."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(10_000, *thresholds[1:])
+    global _replays_running, _thresholds_before
+    if _replays_running == 0:  # two replays in one process at once: the first sets, the last restores
+        _thresholds_before = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(10_000, *_thresholds_before[1:])
+    _replays_running += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        _replays_running -= 1
+        if _replays_running == 0:
+            gc.set_threshold(*_thresholds_before)
+            gc.unfreeze()
+
+
+_replays_running = 0
+_thresholds_before = gc.get_threshold()
 
 
 async def _replay(bootstrap: str, root: Path | str | None, *, since: datetime | None, progress: Progress | None,

@@ -135,3 +135,30 @@ def test_a_finished_build_is_in_wal_mode_for_its_readers(tmp_path: Path) -> None
     with ProjectionStore(tmp_path / "build", version=1, follow=False) as reader:
         assert reader.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert reader.event_count() > 0
+
+
+async def test_the_collectors_settings_come_back_also_after_two_replays_at_once() -> None:
+    """A replay thins out the garbage collector's passes while it runs; two at once in one process (overlapping,
+    not nested) leave the settings as they found them."""
+    import asyncio
+    import gc
+
+    from projections import replay as replay_module
+
+    before = gc.get_threshold()
+    first_in, second_out = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        with replay_module._fewer_collections():
+            first_in.set()
+            await second_out.wait()  # the first ends after the second began and before it ends
+
+    async def second() -> None:
+        await first_in.wait()
+        with replay_module._fewer_collections():
+            second_out.set()
+            await asyncio.sleep(0)
+            assert gc.get_threshold()[0] == 10_000
+
+    await asyncio.gather(first(), second())
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
