@@ -177,7 +177,7 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
         """The stream's events through a TransferWindow: those of one `order_key` in order, the others at once."""
         manual = stream.noack()  # each event is acknowledged by the window when it has been carried out
         window = TransferWindow(carry_out, manual.ack, running=settings.transfer_concurrency,
-                                held=settings.transfer_concurrency * 4)
+                                held=settings.transfer_concurrency * 2)
         try:
             async for event in manual.events():
                 await window.admit(order_key(event), event)

@@ -14,16 +14,17 @@ every creation goes through `Registers.ensure`:
   what it created.
 - Without a broker (tests, one-off tools: no `Answers`), `ensure` finds or creates in place, under the lock.
 
-A rebalance of the worker group is the worst moment. From its start until the worker has its partitions again
-nobody owns a request partition, so no answer can come; and faust waits for every event the worker holds (up to
-`transfer_concurrency * 4` sales-invoice requests) before the worker may rejoin. A worker that holds them longer
-than the broker's rebalance timeout (faust's 60 s) is dropped from the group, and the other worker carries out
-the same requests from the last committed offsets while this one still writes: invoices written twice, and the
+A rebalance of the worker group is the worst moment. From its start until the worker has its partitions again nobody
+owns a request partition, so no answer can come; and faust waits for every event the worker holds (up to
+`transfer_concurrency * 2` requests of each transfer agent) before the worker may rejoin. A worker that holds them
+longer than the broker's rebalance timeout (faust's 60 s) is dropped from the group, and the other worker carries
+out the same requests from the last committed offsets while this one still writes: invoices written twice, and the
 group rebalancing again and again (seen in the two-worker end-to-end test). Hence, while the group rebalances
 (`Answers.rebalance_started` .. `rebalance_ended`), every ask waiting ends at once, no new ask is sent, and no
 transfer begins or makes its first write, nor does an owner create a record (`Registers.held`): they end as
 transient failures, nothing written, and the leader requests them again a few seconds after the rebalance
-(streams/agents.py). Only transfers already writing finish, which takes seconds, so the worker rejoins in time.
+(streams/agents.py). Only transfers already writing finish, which takes seconds (at 64 in flight, their 4 or 5
+writes each through the API paces: about 15 s at most), so the worker rejoins in time.
 """
 
 from __future__ import annotations
