@@ -255,3 +255,50 @@ async def test_a_failed_runtime_start_is_tried_again_after_a_back_off_or_at_once
                                   "changed_by": "operator", "changes": []}])  # the operator changed its settings
     async with pool.use("acme") as runtime:
         assert runtime is starter.runtime and starter.attempts == 2
+
+
+class _Letters:
+    """The dead-letter topic as the pool reads it: one letter of acme, parked while it was not served."""
+
+    def __init__(self) -> None:
+        from streams.dead_letters import NOT_SERVED, Parked
+
+        self.letter = Parked({"event_id": "dlq:t:0:7", "tenant": "acme", "cause": NOT_SERVED}, b"acme/1")
+
+    async def poll(self) -> None:
+        pass
+
+    def parked(self, *, tenant: str, cause: str) -> list:
+        return [self.letter] if tenant == "acme" and not self.letter.redriven else []
+
+    async def stop(self) -> None:
+        pass
+
+
+async def test_a_parked_event_is_redriven_once_the_secret_file_its_tenant_needs_is_written(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "acme-severa"
+    pool = _pool(_tenant("acme", severa_client_secret=f"file:{secret}"))
+    pool._ready.set()
+    pool.assigned = lambda: {0}
+    pool.letters = _Letters()  # type: ignore[assignment]
+    redriven: list[list[str]] = []
+
+    async def redrive(bootstrap: str, letters: list, *, by: str, why: str) -> list[dict]:
+        redriven.append([parked.event_id for parked in letters])
+        return [{"dead_letter_id": parked.event_id} for parked in letters]
+
+    monkeypatch.setattr("streams.pool.redrive", redrive)
+    monkeypatch.setattr("streams.pool.REDRIVE_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(TenantPool, "_runtime", lambda self, tenant, entry, patient=False: _started())
+    await pool.redrive_tick()
+    assert redriven == []  # its secret file is not there: still not served
+    secret.write_text("severa-secret\n")  # the operator writes it: no configuration event
+    await pool.redrive_tick()
+    assert redriven == [["dlq:t:0:7"]]
+    await pool.redrive_tick()
+    assert redriven == [["dlq:t:0:7"]]  # once
+
+
+async def _started() -> _Runtime:
+    return _Runtime()
