@@ -54,7 +54,8 @@ class SandboxConfig:
     require_client_id_header: bool = False
     # Seconds in the Retry-After of a 429 (a third-party client saw real tenants send it); None sends none.
     retry_after_s: float | None = 1.0
-    # Milliseconds more for the requests whose path contains a key (one invoice's PDF, say): one slow record.
+    # Requests whose path contains a key (one invoice's PDF, say) wait that many milliseconds more, or until the
+    # key is taken out of the knob: one slow record.
     slow_paths: dict[str, float] = field(default_factory=dict)
 
 
@@ -198,9 +199,13 @@ class SeveraSandbox:
         if self.config.slow_rate and self.random.random() < self.config.slow_rate:
             self.stats.slow_responses += 1
             delay += self.config.slow_ms / 1000
-        delay += sum(ms for part, ms in self.config.slow_paths.items() if part in request.url.path) / 1000
         if delay > 0:
             await asyncio.sleep(delay)
+        for part in [part for part in self.config.slow_paths if part in request.url.path]:
+            until = time.monotonic() + self.config.slow_paths[part] / 1000
+            # ... or until the knob is taken away (by another thread: a test's, or a POST): polled, not an Event
+            while part in self.config.slow_paths and time.monotonic() < until:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         if self.config.error_rate and self.random.random() < self.config.error_rate:
             self.stats.injected_errors += 1
             return exception_model(500, "InternalSystemError", "An unexpected error occurred (injected).")
