@@ -1,11 +1,13 @@
 """Transfers in flight as a sliding window over a stream's events.
 
 Up to `running` events are carried out at once, one key's events (one invoice's requests) in their order, and
-each event is acknowledged only once it has been carried out. faust commits a partition's offset only up to the
-first event not yet acknowledged, so a crash or a rebalance delivers again what was not done (at least once,
-as before; the transfers are idempotent). A new event starts as soon as a slot is free: unlike taking the
-events in batches and starting the next batch when the slowest of the last one has ended, no invoice waits for
-an unrelated slow one.
+each event is acknowledged only once it and every event before it on its partition have been carried out, so the
+committed offset never passes an event that is not done: a crash or a rebalance delivers again what was not done
+(at least once, as before; the transfers are idempotent). The acknowledgements go in offset order because
+faust's own gap check does not hold: with no offset committed yet, or one offset missing right after the
+committed one, it commits past an event that was never acknowledged (seen: a worker killed mid-transfer, its
+invoice never redone). A new event starts as soon as a slot is free: unlike taking the events in batches and
+starting the next batch when the slowest of the last one has ended, no invoice waits for an unrelated slow one.
 """
 
 from __future__ import annotations
@@ -20,25 +22,38 @@ from streams.live_settings import retried_for_ever
 Handle = Callable[[Any], Awaitable[Any]]
 
 
+class _Taken:
+    """An event taken from the stream, and whether it has been carried out."""
+
+    __slots__ = ("done", "event")
+
+    def __init__(self, event: Any) -> None:
+        self.event, self.done = event, False
+
+
 class TransferWindow:
     """Carry out events concurrently: at most `running` keys at once, one key's events in order, at most `held`
-    events taken from the stream and not yet acknowledged (the stream waits beyond that: back-pressure)."""
+    events taken from the stream and not yet acknowledged (the stream waits beyond that: back-pressure); each
+    partition's events acknowledged in their order."""
 
     def __init__(self, handle: Handle, ack: Handle, *, running: int, held: int) -> None:
         self._handle, self._ack = handle, ack
         self._running = asyncio.Semaphore(running)
         self._held = asyncio.Semaphore(held)
-        self._queues: dict[Hashable, deque[Any]] = {}
+        self._queues: dict[Hashable, deque[_Taken]] = {}
+        self._partitions: dict[Any, deque[_Taken]] = {}  # per partition, in offset order: what is not acknowledged
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def admit(self, key: Hashable, event: Any) -> None:
         """Take `event` in; it starts at once when a slot is free and no earlier event of `key` is unfinished."""
         await self._held.acquire()
+        taken = _Taken(event)
+        self._partitions.setdefault(event.message.tp, deque()).append(taken)
         queue = self._queues.get(key)
         if queue is not None:
-            queue.append(event)
+            queue.append(taken)
             return
-        self._queues[key] = deque([event])
+        self._queues[key] = deque([taken])
         task = asyncio.get_running_loop().create_task(self._carry_out(key), name="transfer")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -54,13 +69,20 @@ class TransferWindow:
         try:
             async with self._running:
                 while queue:
-                    event = queue[0]
-                    await self._carried_out(event)
-                    await self._ack(event)
+                    taken = queue[0]
+                    await self._carried_out(taken.event)
                     queue.popleft()
-                    self._held.release()
+                    taken.done = True
+                    await self._acknowledge_done(taken.event.message.tp)
         finally:
             del self._queues[key]
+
+    async def _acknowledge_done(self, partition: Any) -> None:
+        """Acknowledge the partition's events from the first on, as far as they are done."""
+        taken = self._partitions[partition]
+        while taken and taken[0].done:
+            await self._ack(taken.popleft().event)
+            self._held.release()
 
     async def _carried_out(self, event: Any) -> None:
         """`handle` publishes every outcome and raises only when it cannot (the broker is away): try again with
