@@ -173,11 +173,12 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
         await carried_out_in_window(stream, carry_out, lambda event: (event.key or b"").partition(b"/")[0])
 
     async def carried_out_in_window(stream: Any, carry_out: Callable[[Any], Awaitable[None]],
-                                    order_key: Callable[[Any], bytes]) -> None:
-        """The stream's events through a TransferWindow: those of one `order_key` in order, the others at once."""
+                                    order_key: Callable[[Any], bytes], running: int | None = None) -> None:
+        """The stream's events through a TransferWindow: those of one `order_key` in order, the others at once
+        (`running` of them, by default the settings' transfer concurrency)."""
+        running = running or settings.transfer_concurrency
         manual = stream.noack()  # each event is acknowledged by the window when it has been carried out
-        window = TransferWindow(carry_out, manual.ack, running=settings.transfer_concurrency,
-                                held=settings.transfer_concurrency * 2)
+        window = TransferWindow(carry_out, manual.ack, running=running, held=running * 2)
         try:
             async for event in manual.events():
                 await window.admit(order_key(event), event)
@@ -312,21 +313,26 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
             state.counting = asyncio.get_running_loop().create_task(pool.count_workers(app.conf.id),
                                                                     name="count-pool-workers")
 
-    @app.agent(app.raw_topic(topics.registry_create_requested()), concurrency=OWNER_CONCURRENCY)
+    @app.agent(app.raw_topic(topics.registry_create_requested()))
     async def registry_create(stream: Any) -> None:
         """Find or create the registry records whose keys' partitions this worker owns, several at once, those
         of one key one after the other (streams/registers.py): one customer, product, person and item per key,
-        however many workers run, and one tenant's slow create holds no other tenant's answer."""
-        async for event in stream.events():
+        however many workers run, and one tenant's slow create holds no other tenant's answer. Through the
+        window, so that the committed offset never passes a request not carried out (faust's concurrent
+        actors acknowledge out of order, and its gap check does not hold: streams/transfer_window.py)."""
+
+        async def carry_out(event: Any) -> None:
             asked = await decoded(event, "RegistryCreateRequested", "registry_create")
             if asked is None:
-                continue
+                return
             try:
                 async with serving.use(asked["tenant"]) as runtime:
                     answer = await runtime.registers.carry_out(runtime.emit, asked, runtime.contexts)
                     await runtime.emit("RegistryCreateAnswered", answer)
             except TenantUnavailable as exc:
                 await not_served(event, "registry_create", str(exc))
+
+        await carried_out_in_window(stream, carry_out, lambda event: event.key, running=OWNER_CONCURRENCY)
 
     @app.timer(interval=1.0, on_leader=True)
     async def send_error_notifications() -> None:
