@@ -43,7 +43,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from foundation.exact_json import dumps
-from foundation.kafka import read_committed_consumer, transactional_producer
+from foundation.kafka import from_the_beginning, transactional_producer
 from foundation.logs import get_logger
 from schemas import topics
 from schemas.codec import CodecError, decode, encode, now
@@ -182,23 +182,11 @@ class WatermarkReader:
 
     async def _catch_up(self) -> None:
         if self._consumer is None:
-            consumer = read_committed_consumer(self.bootstrap)
-            await consumer.start()
-            try:
-                partitions = consumer.partitions_for_topic(topics.poller_watermarks())
-                if not partitions:
-                    await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh metadata for a new topic
-                    partitions = consumer.partitions_for_topic(topics.poller_watermarks())
-                if not partitions:
-                    await consumer.stop()
-                    return  # no topic yet: no watermark either
-                self._partitions = [TopicPartition(topics.poller_watermarks(), p) for p in sorted(partitions)]
-                consumer.assign(self._partitions)
-                await consumer.seek_to_beginning(*self._partitions)
-            except BaseException:
+            consumer, partitions = await from_the_beginning(self.bootstrap, [topics.poller_watermarks()])
+            if not partitions:
                 await consumer.stop()
-                raise
-            self._consumer = consumer
+                return  # no topic yet: no watermark either
+            self._consumer, self._partitions = consumer, partitions
         end = await self._consumer.end_offsets(self._partitions)
         while await behind(self._consumer, end):
             for records in (await self._consumer.getmany(timeout_ms=500)).values():

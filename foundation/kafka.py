@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
@@ -192,6 +192,26 @@ def read_committed_consumer(bootstrap: str, *, security: Mapping[str, Any] | Non
     options.setdefault("enable_auto_commit", False)
     return AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
                             **_connection(security), **options)
+
+
+async def from_the_beginning(bootstrap: str, topic_names: list[str], *, security: Mapping[str, Any] | None = None,
+                             ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+    """A started read_committed consumer without a group, assigned every partition of `topic_names` that exists
+    (none yet: no partition), at their beginning: for the readers that need a whole topic (the configuration,
+    the dead letters, the pollers' watermarks). The caller stops it."""
+    consumer = read_committed_consumer(bootstrap, security=security, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - fresh, and no public "all topics"
+        partitions = [TopicPartition(topic, partition) for topic in topic_names
+                      for partition in sorted(metadata.partitions_for_topic(topic) or ())]
+        if partitions:
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer, partitions
 
 
 def admin_client(bootstrap: str, *, security: Mapping[str, Any] | None = None, **options: Any) -> AIOKafkaAdminClient:

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from pydantic import ValidationError
 
 from foundation.company import CompanySettings
-from foundation.kafka import ensure_topics, read_committed_consumer, transactional_producer
+from foundation.kafka import ensure_topics, from_the_beginning, transactional_producer
 from foundation.logs import get_logger
 from foundation.settings import get_settings
 from foundation.settings_events import (
@@ -69,20 +69,8 @@ class SettingsDirectory:
     async def start(self) -> None:
         """Assign every partition of the two topics and read them from the beginning (no consumer group: each
         reader needs the whole configuration)."""
-        consumer = read_committed_consumer(self.bootstrap, security=self.security, auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 (no public "all topics")
-            self._partitions = [TopicPartition(topic, partition)
-                                for topic in (topics.tenants_configured(), topics.company_settings())
-                                for partition in sorted(metadata.partitions_for_topic(topic) or ())]
-            if self._partitions:
-                consumer.assign(self._partitions)
-                await consumer.seek_to_beginning(*self._partitions)
-        except BaseException:
-            await consumer.stop()
-            raise
-        self._consumer = consumer
+        self._consumer, self._partitions = await from_the_beginning(
+            self.bootstrap, [topics.tenants_configured(), topics.company_settings()], security=self.security)
 
     async def stop(self) -> None:
         if self._consumer is not None:
@@ -165,17 +153,11 @@ async def read_directory(bootstrap: str) -> SettingsDirectory:
 async def read_history(bootstrap: str, tenant: str, company: str | None = None) -> list[tuple[str, Json]]:
     """Every change of the tenant's configuration (and of its companies' settings), oldest first; with `company`,
     that company's only."""
-    consumer = read_committed_consumer(bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
+    consumer, partitions = await from_the_beginning(bootstrap, [topics.settings_history()])
     found: list[tuple[str, Json]] = []
     try:
-        metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 (no public "all topics")
-        partitions = [TopicPartition(topics.settings_history(), p)
-                      for p in sorted(metadata.partitions_for_topic(topics.settings_history()) or ())]
         if not partitions:
             return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         wanted = tenant.encode()
         while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:

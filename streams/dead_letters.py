@@ -20,7 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from foundation.kafka import idempotent_producer, read_committed_consumer
+from foundation.kafka import from_the_beginning, idempotent_producer
 from foundation.logs import get_logger
 from foundation.types import Json
 from schemas import topics
@@ -66,19 +66,8 @@ class DeadLetterIndex:
         await self.stop()
 
     async def start(self) -> None:
-        consumer = read_committed_consumer(self.bootstrap, security=self.security, auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 (no public "all topics")
-            self._partitions = [TopicPartition(topics.dead_letter(), partition)
-                                for partition in sorted(metadata.partitions_for_topic(topics.dead_letter()) or ())]
-            if self._partitions:
-                consumer.assign(self._partitions)
-                await consumer.seek_to_beginning(*self._partitions)
-        except BaseException:
-            await consumer.stop()
-            raise
-        self._consumer = consumer
+        self._consumer, self._partitions = await from_the_beginning(self.bootstrap, [topics.dead_letter()],
+                                                                    security=self.security)
 
     async def stop(self) -> None:
         if self._consumer is not None:
