@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,23 +15,9 @@ from sandbox.severa.app import create_app as severa_app
 from schemas import topics
 from schemas.codec import decode, encode, now
 from sevpro.demo import worker_environment
+from tests.worker_process import start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
-
-
-def start_worker(env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], env=env,
-                            cwd=cwd, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_worker(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 async def test_event_goes_through_the_smoke_agent(kafka, unique, tmp_path: Path) -> None:
@@ -44,7 +27,7 @@ async def test_event_goes_through_the_smoke_agent(kafka, unique, tmp_path: Path)
         env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"smoke{unique}")
         workdir = tmp_path / "workdir"
         workdir.mkdir()
-        worker = start_worker(env, tmp_path / "worker.log", workdir)
+        worker = start_worker(env, tmp_path / "worker.log", cwd=workdir)
         found = await _echo_of_one_event(kafka.bootstrap, unique, worker)
     log = (tmp_path / "worker.log").read_text(errors="replace")
     assert found is not None, f"no smoke output; worker log:\n{log[-3000:]}"

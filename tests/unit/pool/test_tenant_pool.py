@@ -197,6 +197,7 @@ class _SlowStarter:
         self.attempts = 0
         self.go = asyncio.Event()
         self.error: Exception | None = None
+        self.closed = False
 
     async def start_once(self) -> object:
         self.attempts += 1
@@ -210,11 +211,17 @@ class _SlowStarter:
         return []
 
     async def close(self) -> None:
-        pass
+        self.closed = True
 
 
 class _Runtime:
     pace_share = 1.0
+
+
+async def _runtime_of(pool: TenantPool, tenant: str) -> object:
+    """The tenant's runtime, used and let go as an agent does (TenantUnavailable when the pool cannot give it)."""
+    async with pool.use(tenant) as runtime:
+        return runtime
 
 
 async def test_a_runtime_slow_to_start_does_not_hold_the_event_and_its_start_goes_on(
@@ -224,11 +231,9 @@ async def test_a_runtime_slow_to_start_does_not_hold_the_event_and_its_start_goe
     pool._ready.set()
     starter = pool._entry("acme").starter = _SlowStarter()  # type: ignore[assignment]
     with pytest.raises(TenantUnavailable, match="tenant 'acme': its runtime cannot start: not started within 0.1 s"):
-        async with pool.use("acme"):
-            pass
+        await _runtime_of(pool, "acme")
     with pytest.raises(TenantUnavailable):  # the start under way is waited for, not started twice
-        async with pool.use("acme"):
-            pass
+        await _runtime_of(pool, "acme")
     assert starter.attempts == 1
     starter.go.set()
     async with pool.use("acme") as runtime:
@@ -244,11 +249,9 @@ async def test_a_failed_runtime_start_is_tried_again_after_a_back_off_or_at_once
     starter.error, starter.go = ConnectionError("severa down"), asyncio.Event()
     starter.go.set()
     with pytest.raises(TenantUnavailable, match="its runtime cannot start: ConnectionError: severa down"):
-        async with pool.use("acme"):
-            pass
+        await _runtime_of(pool, "acme")
     with pytest.raises(TenantUnavailable, match=r"severa down \(tried again in \d s\)"):
-        async with pool.use("acme"):
-            pass
+        await _runtime_of(pool, "acme")
     assert starter.attempts == 1  # no start tried during the back-off
     starter.error = None
     await pool._changed("acme", [{"tenant": "acme", "settings": "{}", "company": "FI", "revision": 2,
@@ -264,15 +267,16 @@ class _Letters:
         from streams.dead_letters import NOT_SERVED, Parked
 
         self.letter = Parked({"event_id": "dlq:t:0:7", "tenant": "acme", "cause": NOT_SERVED}, b"acme/1")
+        self.polls, self.stopped = 0, False
 
     async def poll(self) -> None:
-        pass
+        self.polls += 1
 
     def parked(self, *, tenant: str, cause: str) -> list:
         return [self.letter] if tenant == "acme" and not self.letter.redriven else []
 
     async def stop(self) -> None:
-        pass
+        self.stopped = True
 
 
 async def test_a_parked_event_is_redriven_once_the_secret_file_its_tenant_needs_is_written(
