@@ -1,6 +1,7 @@
 """Replay benchmark (issue 16): how fast `sevpro replay` rebuilds the read models from the topics.
 
-    python benchmarks/replay.py [--events 100000] [--batch-size 1000] [--db postgresql://user@host:5432/db]
+    python benchmarks/replay.py [--events 100000] [--db postgresql://user@host:5432/db]
+    python benchmarks/replay.py --before ../checkout-of-main --pairs 6    # before/after on one filled broker
 
 Starts its own Kafka broker (reset, on free ports), fills the topics with `--events` events of realistic sizes,
 as one busy tenant's month would leave them (per invoice: the observed Severa invoice with its full snapshot, the
@@ -9,6 +10,11 @@ transfer request carrying that snapshot, the outcomes of each step and the ID li
 and reads its peak memory and CPU time. Prints events, seconds, events per second, CPU seconds (user + system:
 the figure that says what one core does when other work shares the machine), and peak RSS. `--db` replays
 into a PostgreSQL database (an empty one: the read models on PostgreSQL) instead of a new SQLite folder.
+
+`--before DIR --pairs N` compares two versions of the code on the same filled broker: N pairs, each the replay of
+DIR's code (a checkout, e.g. `git worktree add --detach ../before main`) and of this one, in turn (the before side
+first in odd pairs), each into a new SQLite folder; then the CPU seconds of each run and the medians. CPU seconds,
+not wall clock: they hold when other work shares the machine.
 
 A benchmark prints figures; it asserts nothing. Everything it started stops on exit, Ctrl-C or failure.
 """
@@ -20,6 +26,7 @@ import asyncio
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,11 +124,72 @@ async def fill(bootstrap: str, events: int) -> tuple[int, int]:
     return sent, size
 
 
+def replay_once(bootstrap: str, code: Path, db: str) -> dict[str, Any]:
+    """`sevpro replay` of the code in `code` (a checkout) into `db`, as a subprocess: its figures, or a failure."""
+    command = [sys.executable, "-m", "sevpro.cli", "replay", "--bootstrap", bootstrap, "--db", db]
+    # The checkout's packages, not the ones this environment installed (editable, from this checkout).
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryFile() as output:
+        started = time.monotonic()
+        child = subprocess.Popen(command, cwd=code, env=env, stdout=output, stderr=subprocess.STDOUT)
+        # The replay's own resource use: RUSAGE_CHILDREN would add the broker's storage format (a JVM run
+        # before), several CPU seconds and more memory than the replay itself.
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.monotonic() - started
+        output.seek(0)
+        printed = output.read().decode(errors="replace")
+    return {"returncode": os.waitstatus_to_exitcode(status), "output": printed, "seconds": seconds,
+            "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024, "load": load}
+
+
+def compare(bootstrap: str, events: int, before: Path, pairs: int) -> int:
+    """`pairs` pairs of replays of the same topics, the code in `before` and this checkout's, in turn."""
+    table = Table(title=f"sevpro replay of {events} events, CPU seconds of the process (before: {before})")
+    for column in ("pair", "load at the start", "before: CPU s / events per CPU s",
+                   "after: CPU s / events per CPU s"):
+        table.add_column(column, justify="right")
+    cpu: dict[str, list[float]] = {"before": [], "after": []}
+    for pair in range(1, pairs + 1):
+        order = ["before", "after"] if pair % 2 else ["after", "before"]
+        runs: dict[str, dict[str, Any]] = {}
+        for side in order:
+            db = tempfile.mkdtemp(prefix="sevpro-replay-bench-")
+            try:
+                runs[side] = replay_once(bootstrap, before if side == "before" else REPO, db)
+            finally:
+                shutil.rmtree(db, ignore_errors=True)
+            if runs[side]["returncode"] != 0:
+                console.print(f"[red]sevpro replay ({side}) failed:[/red]\n{runs[side]['output']}")
+                return 1
+            cpu[side].append(runs[side]["cpu"])
+            console.print(json.dumps({"pair": pair, "side": side, "cpu_seconds": round(runs[side]["cpu"], 2),
+                                      "events_per_cpu_second": round(events / runs[side]["cpu"]),
+                                      "seconds": round(runs[side]["seconds"], 1),
+                                      "peak_rss_mb": round(runs[side]["peak_mb"]),
+                                      "load": round(runs[side]["load"], 1)}))
+        table.add_row(f"{pair} ({order[0]} first)",
+                      " / ".join(f"{runs[side]['load']:.1f}" for side in order),
+                      *(f"{runs[side]['cpu']:.2f} / {events / runs[side]['cpu']:,.0f}" for side in ("before", "after")))
+    medians = {side: statistics.median(values) for side, values in cpu.items()}
+    table.add_row("median", "", *(f"{medians[side]:.2f} / {events / medians[side]:,.0f}"
+                                  for side in ("before", "after")))
+    console.print(table)
+    console.print(json.dumps({"events": events, "pairs": pairs,
+                              "median_cpu_seconds": {k: round(v, 2) for k, v in medians.items()},
+                              "median_events_per_cpu_second": {k: round(events / v) for k, v in medians.items()}}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000, help="events to publish and replay")
     parser.add_argument("--db", help="postgresql:// URL of an empty database (default: a new SQLite folder)")
+    parser.add_argument("--before", type=Path, help="a checkout whose replay to compare with this one's")
+    parser.add_argument("--pairs", type=int, default=6, help="with --before: pairs of replays (default 6)")
     args = parser.parse_args(argv)
+    if args.before and not (args.before / "sevpro" / "cli.py").is_file():
+        parser.error(f"--before {args.before}: not a checkout of this project (no sevpro/cli.py)")
     os.environ.setdefault("SEVPRO_HOME", str(REPO / ".sevpro"))
     broker = LocalKafkaBroker(port=_free_port_pair(), name="bench-replay")
     broker.reset()
@@ -132,21 +200,14 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         events, size = asyncio.run(fill(bootstrap, args.events))
         console.print(f"published {events} events ({size / 1e6:.1f} MB) in {time.monotonic() - started:.1f} s")
-        command = [sys.executable, "-m", "sevpro.cli", "replay", "--bootstrap", bootstrap, "--db", args.db or str(db)]
-        with console.status(f"sevpro replay of {events} events..."), tempfile.TemporaryFile() as output:
-            started = time.monotonic()
-            child = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
-            # The replay's own resource use: RUSAGE_CHILDREN would add the broker's storage format (a JVM run
-            # before), several CPU seconds and more memory than the replay itself.
-            _, status, usage = os.wait4(child.pid, 0)
-            seconds = time.monotonic() - started
-            child.returncode = os.waitstatus_to_exitcode(status)
-            peak_kb, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
-            output.seek(0)
-            printed = output.read().decode(errors="replace")
-        if child.returncode != 0:
-            console.print(f"[red]sevpro replay failed ({child.returncode}):[/red]\n{printed}")
+        if args.before:
+            return compare(bootstrap, events, args.before.resolve(), args.pairs)
+        with console.status(f"sevpro replay of {events} events..."):
+            run = replay_once(bootstrap, REPO, args.db or str(db))
+        if run["returncode"] != 0:
+            console.print(f"[red]sevpro replay failed ({run['returncode']}):[/red]\n{run['output']}")
             return 1
+        seconds, cpu = run["seconds"], run["cpu"]
         table = Table(title="sevpro replay, end to end (process start to switch), into "
                       + ("PostgreSQL" if args.db else "SQLite"))
         table.add_column("figure")
@@ -157,13 +218,13 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row("events per second", f"{events / seconds:,.0f}")
         table.add_row("CPU seconds of the replay (user + system)", f"{cpu:.1f}")
         table.add_row("events per CPU second (one core, whatever else the machine runs)", f"{events / cpu:,.0f}")
-        table.add_row("peak RSS of the replay", f"{peak_kb / 1024:.0f} MB")
+        table.add_row("peak RSS of the replay", f"{run['peak_mb']:.0f} MB")
         table.add_row("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f}")
         console.print(table)
         console.print(json.dumps({"events": events, "seconds": round(seconds, 2),
                                   "events_per_second": round(events / seconds),
                                   "cpu_seconds": round(cpu, 2), "events_per_cpu_second": round(events / cpu),
-                                  "peak_rss_mb": round(peak_kb / 1024)}))
+                                  "peak_rss_mb": round(run["peak_mb"])}))
         return 0
     except KeyboardInterrupt:
         return 130
