@@ -160,6 +160,18 @@ def refs_of(name: str, event: dict[str, Any]) -> list[tuple[str, str]]:
     return [(realm, str(value)) for realm, value in refs if value not in (None, "")]
 
 
+# The columns of an outcome's row that hold its refs (refs_of): an outcome's refs are read from its row in `outcomes`
+# (store.history), not kept in `event_refs` as well. A transfer has about ten outcomes, each naming the record, its
+# number and the request, as the request does: these were 24 of a transferred invoice's 37 rows of `event_refs`, a
+# row in three indexed B-trees each, and the largest part of a replay's inserts.
+OUTCOME_REF_COLUMNS = ("source_id", "source_number", "request_id", "target_id", "target_number")
+
+
+def outcome_refs(row: Any) -> list[tuple[str, str]]:
+    """refs_of an outcome, from its row in `outcomes` (kind and the OUTCOME_REF_COLUMNS)."""
+    return refs_of("TransferOutcome", {"kind": row["kind"], **{column: row[column] for column in OUTCOME_REF_COLUMNS}})
+
+
 def summary_of(name: str, event: dict[str, Any]) -> str:
     """One line for the history view."""
     if name == "TransferRequested":
@@ -225,6 +237,9 @@ def apply_events(db: sqlite3.Connection, batch: list[tuple[str, dict[str, Any], 
     kept = [item for item in keyed if not _of_forgotten(db, item[1], item[2])]
     result.duplicates += len(keyed) - len(kept)
     seen = _stored(db, [key for key, *_ in kept])
+    # An outcome's refs are its row's (outcome_refs), unless another tenant's outcome holds its event id (the
+    # outcomes table is keyed by event id alone): then they are kept in event_refs, as other events' are.
+    outcome_tenants = _outcome_tenants(db, [key[2] for key, name, *_ in kept if name == "TransferOutcome"])
     # One pass over the new events builds the rows of every table, each in the order of the batch.
     events, refs = [], []
     snapshots: dict[tuple[str, str], str] = {}
@@ -243,7 +258,8 @@ def apply_events(db: sqlite3.Connection, batch: list[tuple[str, dict[str, Any], 
         events.append((name, event_id, topic, partition, offset, tenant, event.get("company"),
                        event.get("kind") or event.get("entity"), occurred_at(name, event), event.get("correlation_id"),
                        event.get("causation_id"), summary_of(name, event), to_json(payload), snapshot_ref))
-        refs += [(name, event_id, tenant, realm, ref) for realm, ref in refs_of(name, event)]
+        if name != "TransferOutcome" or outcome_tenants.setdefault(event_id, tenant) != tenant:
+            refs += [(name, event_id, tenant, realm, ref) for realm, ref in refs_of(name, event)]
         if name in rows:
             rows[name].append(_TABLES[name][1](event, snapshot_ref))
             if name in ("TransferRequested", "TransferOutcome"):
@@ -277,6 +293,16 @@ def _stored(db: sqlite3.Connection, keys: list[tuple[str, str, str]]) -> set[tup
         chunk = ids[start:start + 500]
         found.update(db.execute(prefix + ",".join("?" * len(chunk)) + ")", [*names, *tenants, *chunk]))
     return {(row[0], row[1], row[2]) for row in found} & set(keys)
+
+
+def _outcome_tenants(db: sqlite3.Connection, event_ids: list[str]) -> dict[str, str]:
+    """{event id: tenant} of the outcomes stored with these event ids."""
+    found: dict[str, str] = {}
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start:start + 500]
+        found.update((row[0], row[1] or "") for row in db.execute(
+            f"SELECT event_id, tenant FROM outcomes WHERE event_id IN ({','.join('?' * len(chunk))})", chunk))
+    return found
 
 
 def _request_row(event: dict[str, Any], snapshot_ref: str | None) -> tuple[Any, ...]:

@@ -23,11 +23,13 @@ from typing import Any, Protocol, cast
 
 from projections import postgres, versions
 from projections.apply import (
+    OUTCOME_REF_COLUMNS,
     Forgotten,
     TransferKey,
     apply_events,
     forget_person,
     millis,
+    outcome_refs,
     recompute_transfers,
     snapshot_texts,
 )
@@ -68,7 +70,10 @@ CREATE TABLE IF NOT EXISTS outcomes(
   source_number TEXT, source_version TEXT, attempt INTEGER, state TEXT, step TEXT, target_id TEXT,
   target_number TEXT, adopted INTEGER, error TEXT, occurred_at INTEGER, note TEXT, warning TEXT);
 CREATE INDEX IF NOT EXISTS outcomes_request ON outcomes(request_id);
-CREATE INDEX IF NOT EXISTS outcomes_record ON outcomes(tenant, kind, source_id);
+CREATE INDEX IF NOT EXISTS outcomes_source ON outcomes(source_id);
+CREATE INDEX IF NOT EXISTS outcomes_source_number ON outcomes(source_number) WHERE source_number IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outcomes_target ON outcomes(target_id) WHERE target_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outcomes_target_number ON outcomes(target_number) WHERE target_number IS NOT NULL;
 CREATE TABLE IF NOT EXISTS transfers(
   tenant TEXT NOT NULL, kind TEXT NOT NULL, source_id TEXT NOT NULL, company TEXT, source_number TEXT,
   source_version TEXT, request_id TEXT, reason TEXT, state TEXT, target_id TEXT, target_number TEXT,
@@ -92,6 +97,9 @@ CREATE TABLE IF NOT EXISTS forgotten(
 # from the events and requests that carry it; rows of version 2 keep their own copy (events.payload's
 # "snapshot", requests.snapshot), and reading gives the same for both, so an older file needs no rebuild (a
 # replay writes every row the new way).
+# Since then, outcomes have no rows in `event_refs`: their refs are read from their rows in `outcomes` (indexed by
+# each column that holds one). The same tables, so the same schema version: the outcome rows of `event_refs` an
+# older file has answer the same, and it needs no rebuild (its new indexes are created when it is opened).
 ADDED_COLUMNS = (("outcomes", "note", "TEXT"), ("transfers", "note", "TEXT"), ("outcomes", "warning", "TEXT"),
                  ("transfers", "warning", "TEXT"), ("events", "snapshot_ref", "TEXT"),
                  ("requests", "snapshot_ref", "TEXT"))
@@ -496,30 +504,37 @@ class ProjectionStore:
         invoice shows the Procountor invoice it became, and everything done in that business transaction."""
         with self.snapshot() as db:
             where, args = _scoped(tenant)
-            anchors = db.execute("SELECT DISTINCT record_name, tenant, event_id FROM event_refs WHERE ref=?"
-                                 + "".join(" AND " + w for w in where), [record, *args]).fetchall()
+            naming = _outcomes_naming(db, record)
+            anchors: set[tuple[str, str, str]] = {tuple(r) for r in db.execute(  # type: ignore[misc]
+                "SELECT DISTINCT record_name, tenant, event_id FROM event_refs WHERE ref=?"
+                + "".join(" AND " + w for w in where), [record, *args])}
+            anchors |= {key for key, refs in naming.items() if _in_scope(key[1], tenant)
+                        and any(ref == record for _, ref in refs)}
             if not anchors:
                 return []
-            tenants = {a["tenant"] for a in anchors}
-            refs: set[tuple[str, str]] = set()
+            tenants = {a[1] for a in anchors}
+            linked: set[tuple[str, str]] = set()
             correlations: set[str] = set()
             for anchor in anchors:
-                if anchor["record_name"] not in ("TransferRequested", "TransferOutcome", "IdLinked"):
-                    refs |= {(r["realm"], r["ref"]) for r in db.execute(
+                if anchor[0] not in ("TransferRequested", "TransferOutcome", "IdLinked"):
+                    linked |= {(r["realm"], r["ref"]) for r in db.execute(
                         "SELECT realm, ref FROM event_refs WHERE record_name=? AND tenant=? AND event_id=? AND ref=?",
                         (*anchor, record))}
                     continue
-                refs |= {(r["realm"], r["ref"]) for r in db.execute(
-                    "SELECT realm, ref FROM event_refs WHERE record_name=? AND tenant=? AND event_id=?", tuple(anchor))}
-                if anchor["record_name"] != "IdLinked":
+                linked |= {(r["realm"], r["ref"]) for r in db.execute(
+                    "SELECT realm, ref FROM event_refs WHERE record_name=? AND tenant=? AND event_id=?", anchor)}
+                linked |= set(naming.get(anchor, ()))
+                if anchor[0] != "IdLinked":
                     correlations |= {r[0] for r in db.execute(
                         "SELECT correlation_id FROM events WHERE record_name=? AND tenant=? AND event_id=?",
-                        tuple(anchor)) if r[0]}
-            keys: set[tuple[str, str, str]] = {tuple(a) for a in anchors}  # type: ignore[misc]
-            for realm, ref in refs:
+                        anchor) if r[0]}
+            keys = set(anchors)
+            for realm, ref in linked:
                 keys |= {tuple(r) for r in db.execute(  # type: ignore[misc]
                     "SELECT record_name, tenant, event_id FROM event_refs WHERE ref=? AND realm=?", (ref, realm))
                     if r[1] in tenants}
+                keys |= {key for key, refs in _outcomes_naming(db, ref).items()
+                         if key[1] in tenants and (realm, ref) in refs}
             for correlation in correlations:
                 keys |= {tuple(r) for r in db.execute(  # type: ignore[misc]
                     "SELECT record_name, tenant, event_id FROM events WHERE correlation_id=?", (correlation,))
@@ -567,6 +582,27 @@ def _scoped(tenant: str | None, **values: Any) -> tuple[list[str], list[Any]]:
         where.append(condition)
         args += tenant_args
     return where, args
+
+
+def _in_scope(owner: str, tenant: str | None) -> bool:
+    """tenant_scope in Python: no tenant asked, or this tenant or one of its companies."""
+    return not tenant or owner == tenant or owner.startswith(f"{tenant}/")
+
+
+_OUTCOME_REF_SQL = " UNION ".join(
+    f"SELECT event_id, tenant, kind, {', '.join(OUTCOME_REF_COLUMNS)} FROM outcomes WHERE {column}=?"
+    for column in OUTCOME_REF_COLUMNS)
+
+
+def _outcomes_naming(db: sqlite3.Connection, ref: str) -> dict[tuple[str, str, str], list[tuple[str, str]]]:
+    """{event key: its refs} of the outcomes with `ref` among their refs (in any realm): an outcome's refs are read
+    from its row (apply.outcome_refs), not from event_refs (where a version written before schema 4 has them too)."""
+    if ref == "":  # refs_of keeps no empty value
+        return {}
+    out = {}
+    for row in db.execute(_OUTCOME_REF_SQL, [ref] * len(OUTCOME_REF_COLUMNS)):
+        out[("TransferOutcome", row["tenant"] or "", row["event_id"])] = outcome_refs(row)
+    return out
 
 
 def _attempts(db: sqlite3.Connection, tenant: str, kind: str, source_id: str) -> list[dict[str, Any]]:
