@@ -105,6 +105,18 @@ ADDED_COLUMNS = (("outcomes", "note", "TEXT"), ("transfers", "note", "TEXT"), ("
                  ("requests", "snapshot_ref", "TEXT"))
 SCHEMA_VERSION = "3"
 _TABLES = postgres.tables_of(SCHEMA)
+# Indexes for the readers only: a replay's build (read by nobody before its switch; it reads by primary key, by
+# record and by request) creates them once at its end, in finish_build(), from sorted entries instead of an insert
+# at a random place in each for every row (100,008 events: about 0.3 CPU s).
+BUILT_AT_THE_END = ("events_correlation", "events_tenant", "event_refs_ref", "outcomes_request",
+                    "outcomes_source_number", "outcomes_target", "outcomes_target_number", "transfers_state",
+                    "id_links_severa_id")
+
+
+def _index_statements(built_at_the_end: bool) -> str:
+    """The statements of SCHEMA that create the indexes BUILT_AT_THE_END (True), or all the others (False)."""
+    return "\n".join(line for line in SCHEMA.splitlines()
+                     if any(f" {name} ON " in line for name in BUILT_AT_THE_END) == built_at_the_end)
 # The tables that make up the read models (not the bookkeeping), compared entry by entry after a replay.
 MODEL_TABLES = {
     "transfers": "tenant, kind, source_id",
@@ -214,7 +226,7 @@ class ProjectionStore:
         # NORMAL in WAL mode survives a killed process (only power loss may drop the last commits, and then
         # state and offsets go back together).
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        self.db.executescript(_index_statements(False) if self.building else SCHEMA)
         for table, column, kind in ADDED_COLUMNS:
             if column not in {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}:
                 self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
@@ -236,7 +248,7 @@ class ProjectionStore:
             self.db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (schema,))  # one creator at a time
             self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             self.db.execute(f"SET search_path TO {schema}")
-            for statement in postgres.ddl(SCHEMA).split(";"):
+            for statement in postgres.ddl(_index_statements(False) if self.building else SCHEMA).split(";"):
                 if statement.strip():
                     self.db.execute(statement)
             for table, column, kind in ADDED_COLUMNS:
@@ -362,11 +374,13 @@ class ProjectionStore:
         self._unfinished.clear()
 
     def finish_build(self) -> None:
-        """Complete a replay's version (the transfer-log rows left for later) in one transaction; from here on
-        every batch updates its rows at once, as the live projector does."""
+        """Complete a replay's version (the transfer-log rows left for later, the indexes for the readers) in one
+        transaction; from here on every batch updates its rows at once, as the live projector does."""
         self._begin_write()
         try:
             self._finish_transfers()
+            for statement in _index_statements(True).splitlines():
+                self.db.execute(postgres.ddl(statement) if self.on_postgres else statement)
         except BaseException:
             self.db.execute("ROLLBACK")
             raise

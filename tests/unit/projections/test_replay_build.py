@@ -162,3 +162,26 @@ async def test_the_collectors_settings_come_back_also_after_two_replays_at_once(
 
     await asyncio.gather(first(), second())
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_build_creates_the_readers_indexes_at_its_end(tmp_path: Path) -> None:
+    """The indexes only readers use are created by finish_build(), once; the finished version has every index the
+    live projector's has."""
+    def indexes(store: ProjectionStore) -> set[str]:
+        return {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+
+    with ProjectionStore(tmp_path / "live") as live:
+        in_batches(live, 9)
+        expected = indexes(live)
+    assert set(store_module.BUILT_AT_THE_END) <= expected
+    with ProjectionStore(tmp_path / "built", version=1, follow=False, building=True) as built:
+        in_batches(built, 9)
+        assert indexes(built) == expected - set(store_module.BUILT_AT_THE_END)
+        built.finish_build()
+        assert indexes(built) == expected
+        assert built.history("inv-03", tenant=TENANT) == live_history(tmp_path / "live", "inv-03")
+
+
+def live_history(root: Path, ref: str) -> list[dict[str, Any]]:
+    with ProjectionStore(root) as store:
+        return store.history(ref, tenant=TENANT)
