@@ -137,6 +137,29 @@ def test_a_finished_build_is_in_wal_mode_for_its_readers(tmp_path: Path) -> None
         assert reader.event_count() > 0
 
 
+def test_a_build_syncs_its_file_once_at_its_end_and_every_commit_after_it(tmp_path: Path, monkeypatch) -> None:
+    """The build's commits are not synced (a build that dies is never switched to); finish_build() syncs the whole
+    file before anyone reads it, and the commits after it (the live projector's) are synced as the live ones are."""
+    synced: list[int] = []
+    real_fsync = store_module.os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(store_module.os, "fsync", fsync)
+    with ProjectionStore(tmp_path / "live") as live:
+        normal = live.db.execute("PRAGMA synchronous").fetchone()[0]
+        assert normal == 1  # NORMAL
+    with ProjectionStore(tmp_path / "build", version=1, follow=False, building=True) as build:
+        assert build.db.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+        build.apply_records(records()[:50])
+        assert synced == []
+        build.finish_build()
+        assert len(synced) == 1
+        assert build.db.execute("PRAGMA synchronous").fetchone()[0] == normal
+
+
 async def test_the_collectors_settings_come_back_also_after_two_replays_at_once() -> None:
     """A replay thins out the garbage collector's passes while it runs; two at once in one process (overlapping,
     not nested) leave the settings as they found them."""
