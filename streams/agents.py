@@ -126,16 +126,21 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
         return None if reason is not None else record
 
     async def trigger(stream: Any, agent: str, decide: Decide) -> None:
-        """Observed entity versions → transfer requests (`decide` returns a request, a list of them, or None)."""
-        async for event in stream.events():
+        """Observed entity versions → transfer requests (`decide` returns a request, a list of them, or None).
+        One tenant's in order, different tenants' at once: a decision may wait for the tenant's API (the travel
+        trigger reads the user), and in a pool that wait must hold no other tenant's events."""
+
+        async def carry_out(event: Any) -> None:
             observed = await decoded(event, "EntityObserved", agent)
             if observed is None:
-                continue
+                return
             try:
                 async with serving.use(observed["tenant"]) as runtime:
                     await decide_and_request(event, agent, decide, runtime, observed)
             except TenantUnavailable as exc:
                 await not_served(event, agent, str(exc))
+
+        await carried_out_in_window(stream, carry_out, tenant_key)
 
     async def decide_and_request(event: Any, agent: str, decide: Decide, runtime: Runtime, observed: Json) -> None:
         requests: Any = None
@@ -170,7 +175,11 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
                 except TenantUnavailable as exc:
                     await not_served(event, agent, str(exc))
 
-        await carried_out_in_window(stream, carry_out, lambda event: (event.key or b"").partition(b"/")[0])
+        await carried_out_in_window(stream, carry_out, tenant_key)
+
+    def tenant_key(event: Any) -> bytes:
+        """The tenant part of an event's key (`tenant/entity`, schemas.topics.key)."""
+        return (event.key or b"").partition(b"/")[0]
 
     async def carried_out_in_window(stream: Any, carry_out: Callable[[Any], Awaitable[None]],
                                     order_key: Callable[[Any], bytes], running: int | None = None) -> None:
