@@ -52,8 +52,13 @@ class DeadLetterIndex:
     """Every letter of the dead-letter topic and its re-drives, read from the beginning (no consumer group: each
     reader needs them all) and followed with `poll`."""
 
-    def __init__(self, bootstrap: str, *, security: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, bootstrap: str, *, security: Mapping[str, Any] | None = None,
+                 still_parked_of: str | None = None) -> None:
+        """`still_parked_of`: keep only the letters of this cause not re-driven yet (a pool worker's index: it
+        re-drives those only, and a topic's whole history, payloads included, would grow without end in every
+        worker); None keeps every letter and its re-drives (the CLI's `list --all`)."""
         self.bootstrap, self.security = bootstrap, security
+        self.still_parked_of = still_parked_of
         self.letters: dict[str, Parked] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._partitions: list[TopicPartition] = []
@@ -100,9 +105,18 @@ class DeadLetterIndex:
             log.error("dead-letter topic: a record cannot be read, ignored", offset=offset, error=str(error))
             return
         if name == "DeadLetter":
-            self.letters.setdefault(record["event_id"], Parked(record, key))
+            if self.still_parked_of in (None, record.get("cause")):
+                self.letters.setdefault(record["event_id"], Parked(record, key))
         elif name == "DeadLetterRedriven" and record["dead_letter_id"] in self.letters:
-            self.letters[record["dead_letter_id"]].redriven.append(record)
+            self.redriven(self.letters[record["dead_letter_id"]], record)
+
+    def redriven(self, parked: Parked, record: Json) -> None:
+        """`parked` was re-driven (`record`, its DeadLetterRedriven): noted, or let go when only the letters
+        still parked are kept."""
+        if self.still_parked_of is None:
+            parked.redriven.append(record)
+        else:
+            self.letters.pop(parked.event_id, None)
 
     def parked(self, *, tenant: str | None = None, cause: str | None = None, still_parked: bool = True,
                event_ids: set[str] | None = None) -> list[Parked]:

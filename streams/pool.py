@@ -548,7 +548,7 @@ class TenantPool(Serving):
             return
         try:
             if self.letters is None:
-                letters = DeadLetterIndex(self.bootstrap)
+                letters = DeadLetterIndex(self.bootstrap, still_parked_of=NOT_SERVED)
                 await letters.start()
                 await letters.catch_up()
                 self.letters = letters
@@ -573,7 +573,7 @@ class TenantPool(Serving):
                 written = await redrive(self.bootstrap, waiting, by=f"pool {self.settings.pool}",
                                         why="its tenant is served again")
                 for parked, record in zip(waiting, written, strict=True):
-                    parked.redriven.append(record)  # before the index reads it back: not re-driven twice
+                    self.letters.redriven(parked, record)  # before the index reads it back: not re-driven twice
         except Exception as error:  # noqa: BLE001 - the next tick tries again (the topic read afresh)
             log.error("parked events cannot be re-driven now", error=f"{type(error).__name__}: {error}"[:300])
             if self.letters is not None:
