@@ -497,6 +497,9 @@ def forget_person(db: sqlite3.Connection, tenant: str, severa_id: str) -> Forgot
         db.execute("DELETE FROM event_refs WHERE record_name=? AND tenant=? AND event_id=?", tuple(key))
     removed.links = db.execute("DELETE FROM id_links WHERE tenant=? AND kind='person' AND severa_id=?",
                                (tenant, severa_id)).rowcount
+    # JSON written with json.dumps' defaults spells the letters outside ASCII as \u escapes ("Meik\u00e4l..."):
+    # a text naming the person so is redacted too.
+    texts |= {json.dumps(text)[1:-1] for text in texts}
     # Longest first, so that "E042 (Maija M)" goes whole before "Maija M"; an employee number only as a word.
     patterns = [re.escape(t) for t in sorted(texts - {""}, key=len, reverse=True)]
     patterns += [rf"(?<![\w-]){re.escape(c)}(?![\w-])" for c in sorted(codes - {""}, key=len, reverse=True)]

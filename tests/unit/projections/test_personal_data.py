@@ -130,3 +130,29 @@ def test_minimal_user_never_keeps_an_identity_number_or_an_account() -> None:
     assert "socialSecurityNumber" not in kept and "bankAccountNumber" not in kept and "address" not in kept
     assert kept["businessUnit"] == {"guid": "bu-fi", "name": "Kumpula Consulting Oy",
                                     "companyBusinessUnitGuid": "bu-fi"}
+
+
+def _texts(value: object) -> list[str]:
+    """Every text in a read-model dump, as stored (a JSON text inside stays as its writer escaped it)."""
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _texts(item)]
+    if isinstance(value, list | tuple):
+        return [t for item in value for t in _texts(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_a_name_is_forgotten_also_where_its_writer_escaped_the_letters_outside_ascii(tmp_path: Path) -> None:
+    """JSON written with json.dumps' defaults (ensure_ascii) spells "Meikäläinen" as "Meik\\u00e4l\\u00e4inen": a
+    snapshot that names the person so is redacted too."""
+    escaped = json.dumps("Maija Meikäläinen")[1:-1]
+    assert escaped != "Maija Meikäläinen"
+    _, _, _, travel = request = ev.requested(TENANT, "tr-2", kind="travel-reimbursement", number="78", snapshot={
+        "guid": "tr-2", "number": 78, "user": {"guid": GUID, "name": "Maija Meikäläinen"}})
+    assert escaped in travel["snapshot"]
+    with ProjectionStore(tmp_path / "proj") as store:
+        store.apply_records(ev.Feed()(*_person_events(), request))
+        assert any(escaped in text for text in _texts(store.dump()))
+        store.forget_person(TENANT, GUID)
+        assert not [text for text in _texts(store.dump()) if escaped in text or "Meikäläinen" in text]
+        [entry] = [e for e in store.history("tr-2") if e["type"] == "TransferRequested"]
+        assert "Meik" not in json.dumps(entry, ensure_ascii=False)
