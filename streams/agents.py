@@ -70,6 +70,10 @@ class WorkerState:
 RETRY_AFTER_REBALANCE_SECONDS = 5.0
 
 
+class Rebalancing(Exception):  # noqa: N818 - a state, not an error
+    """The worker group started to rebalance while a trigger's decision was under way."""
+
+
 def _backoff() -> Iterator[float]:
     """1, 2, 4 ... 60, 60, ... seconds: forever, because an event may not be skipped."""
     delay = 1.0
@@ -144,22 +148,53 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
 
     async def decide_and_request(event: Any, agent: str, decide: Decide, runtime: Runtime, observed: Json) -> None:
         requests: Any = None
-        for wait in _backoff():
-            try:
-                requests = await decide(runtime, observed)
-                break
-            except (TRANSIENT, ApiAuthError) as exc:  # the API is down, or refuses the settings until they
-                # are fixed: hold this partition rather than lose the event
-                log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
-                await asyncio.sleep(wait)
-            except Exception as exc:  # noqa: BLE001 - anything else (bad data, a 404): parked, and go on
-                await app.send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}",
-                                           tenant=tenant_of(observed["tenant"]))
-                log.error("trigger parked an event on the dead-letter topic", agent=agent,
-                          error=f"{type(exc).__name__}: {exc}"[:300])
-                break
+        try:
+            for wait in _backoff():
+                try:
+                    requests = await unless_rebalancing(decide(runtime, observed))
+                    break
+                except Rebalancing:
+                    raise
+                except (TRANSIENT, ApiAuthError) as exc:  # the API is down, or refuses the settings until they
+                    # are fixed: hold this tenant's events rather than lose this one
+                    log.warning("trigger waits for the API", agent=agent, retry_in_s=wait, error=str(exc)[:200])
+                    await unless_rebalancing(asyncio.sleep(wait))
+                except Exception as exc:  # noqa: BLE001 - anything else (bad data, a 404): parked, and go on
+                    await app.send_dead_letter(event, f"{agent}: {type(exc).__name__}: {exc}",
+                                               tenant=tenant_of(observed["tenant"]))
+                    log.error("trigger parked an event on the dead-letter topic", agent=agent,
+                              error=f"{type(exc).__name__}: {exc}"[:300])
+                    break
+        except Rebalancing:
+            await hand_on(event, agent, runtime)
+            return
         for request in requests if isinstance(requests, list) else [requests] if requests else []:
             await runtime.emit("TransferRequested", request)
+
+    async def unless_rebalancing(step: Awaitable[Any]) -> Any:
+        """`step`'s result, or Rebalancing (`step` cancelled) once the worker group starts to rebalance
+        (app.rebalancing, a flag faust sets)."""
+        task = asyncio.ensure_future(step)
+        while not task.done():
+            if app.rebalancing:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                raise Rebalancing
+            await asyncio.wait({task}, timeout=0.5)
+        return task.result()
+
+    async def hand_on(event: Any, agent: str, runtime: Runtime) -> None:
+        """The worker group rebalances while this event's decision waits for its tenant's API: faust holds the
+        rebalance until every event taken is acknowledged, and a worker that holds it past the broker's rebalance
+        timeout (60 s) is dropped from the group (a tenant's API down for an hour must not stop the pool's
+        rebalances). So the decision is given up, the record published again to its topic with its key, for
+        whoever owns the partition after the rebalance, and only then acknowledged. Its decision comes after later
+        events of the same record: a request is checked against the record as it is when carried out."""
+        message = event.message
+        await runtime.producer.send_and_wait(message.topic, key=message.key, value=event.value)
+        log.warning("trigger handed its event on: the worker group rebalances while it waits for the API",
+                    agent=agent, topic=message.topic, partition=message.partition, offset=message.offset)
 
     async def transfer_each(stream: Any, agent: str, transfer_of: Callable[[Runtime], Transfer]) -> None:
         """Carry out one tenant's requests one after the other (kinds of small volume), different tenants' at
