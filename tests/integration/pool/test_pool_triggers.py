@@ -138,7 +138,7 @@ def test_a_trigger_waiting_for_its_tenants_api_hands_its_event_on_when_the_pool_
         assert _copies(pool.bootstrap, event_id) == 1
 
         second, _ = pool.start_worker(**settings)  # the group rebalances
-        pool.wait_until("a's observed reimbursement handed on", lambda: _copies(pool.bootstrap, event_id) == 2)
+        pool.wait_until("a's observed reimbursement handed on", lambda: _copies(pool.bootstrap, event_id) >= 2)
         _publish_observed(pool.bootstrap, b)
         pool.wait_until("b's reimbursement transferred", lambda: _status(b) == TRANSFERRED)
 
