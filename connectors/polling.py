@@ -8,8 +8,11 @@ Exactly one event per version, across crashes and restarts:
 - The next read starts `overlap` before the watermark (clocks and commits on the source side are not
   instantaneous), and versions already published within that window are skipped: the watermark record keeps
   them.
-- The transactional id is per system and tenant, so a second poller for the same tenant fences the first:
-  at most one poller per tenant can publish, whatever the deployment does.
+- The transactional id is per tenant, so a second poller for the same tenant fences the first: at most one
+  poller per tenant can publish, whatever the deployment does. A worker's pollers of one tenant (its Severa
+  poller and its companies' Procountor pollers) share one transactional producer (`TenantProducer`: one
+  transaction at a time), so the worker that takes a tenant over fences all of them at once by starting its own.
+  A poller without one has its own, per system and tenant.
 
 Entity types without a change filter are read in full and compared with the versions published before.
 
@@ -33,6 +36,7 @@ with the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
@@ -41,6 +45,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from foundation.exact_json import dumps
 from foundation.kafka import from_the_beginning, transactional_producer
@@ -204,6 +209,28 @@ class WatermarkReader:
             self._consumer = None
 
 
+class TenantProducer:
+    """The transactional producer of one tenant's pollers on this worker (`poller-<tenant>`), shared by them.
+
+    One per tenant, not one per poller: a pool worker of a thousand tenants had two thousand producers, each
+    with its connections and its copy of the cluster's metadata (read at start and every 5 minutes). Not one per
+    worker: the transactional id is what fences a zombie, and it must be the tenant's: the worker that takes a
+    tenant over starts `poller-<tenant>` and so fences the tenant's pollers on the worker that had it (their
+    open transaction is aborted, their next one refused), and no other tenant's. The pollers take turns: one
+    transaction (one entity type's events and its watermark) at a time."""
+
+    def __init__(self, bootstrap: str, tenant: str) -> None:
+        self.tenant = tenant
+        self.producer = transactional_producer(bootstrap, topics.named(f"poller-{tenant}"))
+        self.turn = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+
+
 @dataclass
 class Watermark:
     watermark: str | None = None
@@ -222,7 +249,7 @@ class Poller:
 
     def __init__(self, bootstrap: str, system: str, tenant: str, sources: list[EntitySource], *,
                  overlap: timedelta = timedelta(seconds=30), busy: Callable[[], bool] | None = None,
-                 watermarks: WatermarkReader | None = None) -> None:
+                 watermarks: WatermarkReader | None = None, producer: TenantProducer | None = None) -> None:
         self.bootstrap = bootstrap
         self.system = system
         self.tenant = tenant
@@ -230,6 +257,8 @@ class Poller:
         self.overlap = overlap
         self.watermarks: dict[str, Watermark] = {}
         self._producer: AIOKafkaProducer | None = None
+        self.shared_producer = producer  # the tenant's, started and stopped by its owner; None: one of its own
+        self._turn = producer.turn if producer is not None else asyncio.Lock()
         self._next_read: dict[str, float] = {}  # entity → loop time of its next read
         self._last_read: dict[str, float] = {}  # entity → loop time its last read started
         self.busy = busy  # the API budget is saturated: sources with a `busy_interval` read less often
@@ -242,13 +271,16 @@ class Poller:
 
     async def start(self) -> None:
         self.watermarks = await self._load_watermarks()
+        if self.shared_producer is not None:
+            self._producer = self.shared_producer.producer
+            return
         self._producer = transactional_producer(self.bootstrap, topics.named(f"poller-{self.system}-{self.tenant}"))
         await self._producer.start()
 
     async def stop(self) -> None:
-        if self._producer is not None:
+        if self._producer is not None and self.shared_producer is None:
             await self._producer.stop()
-            self._producer = None
+        self._producer = None
 
     async def __aenter__(self) -> Poller:
         await self.start()
@@ -348,24 +380,33 @@ class Poller:
             return stats  # nothing new: no transaction (the watermark on the topic says the same already)
         events = self._publishable(source, fresh, errors)
         topic = topics.observed(self.system, source.entity)
-        await self._producer.begin_transaction()
-        try:
-            for entity_id, value in events:
-                await self._producer.send(topic, key=topics.key(self.tenant, entity_id), value=value)
-            for failed_id, message, raw in errors:
-                failure = self._failed(source, failed_id, message, raw)
-                await self._producer.send(topics.observation_errors(self.system),
-                                          key=topics.key(self.tenant, source.entity),
-                                          value=encode("ObservationFailed", failure))
-            await self._producer.send(topics.poller_watermarks(), key=self._watermark_key(source.entity),
-                                      value=encode("PollerWatermark", {
-                                          "tenant": self.tenant, "source_system": self.system,
-                                          "entity": source.entity, "watermark": new_state.watermark,
-                                          "published": sorted(new_state.published), "updated_at": now()}))
-            await self._producer.commit_transaction()
-        except BaseException:
-            await self._producer.abort_transaction()
-            raise
+        watermark = encode("PollerWatermark", {
+            "tenant": self.tenant, "source_system": self.system, "entity": source.entity,
+            "watermark": new_state.watermark, "published": sorted(new_state.published), "updated_at": now()})
+        async with self._turn:  # the tenant's other pollers may share the producer: one transaction at a time
+            try:
+                await self._producer.begin_transaction()
+            except AssertionError as exc:  # aiokafka asserts: the producer is in a fatal state (fenced, refused)
+                raise KafkaError(f"the {self.system} poller of {self.tenant} can begin no transaction: its "
+                                 f"producer was fenced (another worker polls the tenant now) or refused ({exc})"
+                                 ) from None
+            try:
+                for entity_id, value in events:
+                    await self._producer.send(topic, key=topics.key(self.tenant, entity_id), value=value)
+                for failed_id, message, raw in errors:
+                    failure = self._failed(source, failed_id, message, raw)
+                    await self._producer.send(topics.observation_errors(self.system),
+                                              key=topics.key(self.tenant, source.entity),
+                                              value=encode("ObservationFailed", failure))
+                await self._producer.send(topics.poller_watermarks(), key=self._watermark_key(source.entity),
+                                          value=watermark)
+                await self._producer.commit_transaction()
+            except BaseException:
+                # A fenced producer cannot abort (aiokafka asserts): the newer one has aborted its transaction
+                # already. The error that stopped the transaction is the one to raise.
+                with contextlib.suppress(Exception):
+                    await self._producer.abort_transaction()
+                raise
         self.watermarks[source.entity] = new_state
         stats.published = len(events)
         stats.errors = len(errors)

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiolimiter import AsyncLimiter
 
 from connectors.errors import ApiAuthError, TransientApiError
-from connectors.polling import Poller, WatermarkReader
+from connectors.polling import Poller, TenantProducer, WatermarkReader
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.poller import procountor_poller
 from connectors.severa.client import SeveraClient, severa_pacer
@@ -74,6 +74,7 @@ class Runtime:
     severa_pace: Any = None  # the one pacer of the Severa API client
     pace_share: float = 1.0  # of the settings' paces, this worker's (a pool's workers share each client's limit)
     watermarks: WatermarkReader | None = None  # a pool worker's reader of the pollers' watermarks (SharedKafka)
+    poll_producer: TenantProducer | None = None  # the pollers' transactional producer (while they run)
 
     @classmethod
     async def start(cls, settings: Settings, companies: dict[str, CompanySettings], bootstrap: str,
@@ -132,11 +133,18 @@ class Runtime:
         )
 
     async def start_pollers(self) -> None:
+        """The tenant's pollers, with one transactional producer for all of them (`TenantProducer`: starting it
+        fences the tenant's pollers on any other worker)."""
+        if self.poll_producer is None:
+            producer = TenantProducer(self.bootstrap, self.settings.tenant)
+            await producer.start()
+            self.poll_producer = producer
         poller = severa_poller(self.bootstrap, self.settings.tenant, self.severa,
                                fast_interval=self.settings.invoice_poll_seconds,
                                slow_interval=self.settings.registry_poll_seconds,
                                time_zone=self.settings.severa_time_zone,
-                               invoice_reads=self.transfer.invoice_reads, watermarks=self.watermarks)
+                               invoice_reads=self.transfer.invoice_reads, watermarks=self.watermarks,
+                               producer=self.poll_producer)
         await poller.start()
         self.pollers.append(poller)
         await self._company_pollers()
@@ -158,7 +166,7 @@ class Runtime:
                                                registry_interval=self.settings.registry_poll_seconds,
                                                payments=lambda name=name: self._pays(name),  # type: ignore[misc]
                                                payments_interval=self.settings.invoice_poll_seconds,
-                                               watermarks=self.watermarks)
+                                               watermarks=self.watermarks, producer=self.poll_producer)
             await company_poller.start()
             self.company_pollers[name] = company_poller
             self.pollers = [*self.pollers, company_poller]
@@ -221,9 +229,13 @@ class Runtime:
         """Stop polling (a pool worker hands the tenant's polling to another): their producers closed, an open
         poll transaction aborted. `start_pollers` starts them again."""
         pollers, self.pollers, self.company_pollers = self.pollers, [], {}
+        producer, self.poll_producer = self.poll_producer, None
         for poller in pollers:
             with contextlib.suppress(Exception):
                 await poller.stop()
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
 
     async def stop(self) -> None:
         self.stopped = True

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
-from connectors.polling import EntitySource, Poller, WatermarkReader
+from connectors.polling import EntitySource, Poller, TenantProducer, WatermarkReader
 from connectors.procountor.client import ProcountorClient
 from foundation.types import Json
 
@@ -100,13 +100,14 @@ def procountor_poller(bootstrap: str, tenant: str, company: str, client: Procoun
                       overlap: timedelta = timedelta(seconds=30), interval: float = 10.0,
                       registry_interval: float | None = None,
                       payments: Callable[[], bool] = lambda: False, payments_interval: float = 1.0,
-                      watermarks: WatermarkReader | None = None) -> Poller:
+                      watermarks: WatermarkReader | None = None, producer: TenantProducer | None = None) -> Poller:
     """Purchase invoices every `interval` seconds; the registries (business partners, products, dimensions)
     every `registry_interval` (SEVPRO_REGISTRY_POLL_SECONDS, as Severa's: they change rarely, no transfer waits
     for their events, and products and dimensions are read in full each time); None: `interval`. `payments`
     says, each round, whether the company writes payments back to Severa (its sales invoices are read every
     `payments_interval` seconds then: within seconds of a payment). `watermarks`: the worker's reader of the
-    watermark topic, shared by its pollers (None: the poller's own)."""
+    watermark topic, shared by its pollers (None: the poller's own). `producer`: the tenant's transactional
+    producer, shared by its pollers (None: the poller's own)."""
     sources = [purchase_invoices(client), business_partners(client), products(client), dimensions(client)]
     for source in sources:
         source.interval = interval if source.entity == "purchase_invoice" or registry_interval is None \
@@ -115,4 +116,5 @@ def procountor_poller(bootstrap: str, tenant: str, company: str, client: Procoun
     sources[0].interval = payments_interval
     for source in sources:
         source.company_of = lambda _item, company=company: company  # type: ignore[misc]
-    return Poller(bootstrap, "procountor", f"{tenant}/{company}", sources, overlap=overlap, watermarks=watermarks)
+    return Poller(bootstrap, "procountor", f"{tenant}/{company}", sources, overlap=overlap, watermarks=watermarks,
+                  producer=producer)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.polling import EntitySource, FetchChanged, Poller, WatermarkReader
+from connectors.polling import EntitySource, FetchChanged, Poller, TenantProducer, WatermarkReader
 from connectors.severa.client import SeveraClient
 from connectors.severa.invoice_reads import InvoiceReads
 from foundation.privacy import minimal_user
@@ -105,7 +105,8 @@ BUSY_INTERVALS = {"invoice": 1.0, "travel_reimbursement": 10.0}
 def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities: list[str] | None = None,
                   overlap: timedelta = timedelta(seconds=30), fast_interval: float = 1.0,
                   slow_interval: float = 60.0, time_zone: tzinfo | str = DEFAULT_SEVERA_TIME_ZONE,
-                  invoice_reads: InvoiceReads | None = None, watermarks: WatermarkReader | None = None) -> Poller:
+                  invoice_reads: InvoiceReads | None = None, watermarks: WatermarkReader | None = None,
+                  producer: TenantProducer | None = None) -> Poller:
     """A poller over all (or the named) Severa entity types of one tenant.
 
     Invoices and travel reimbursements are read every `fast_interval` seconds (the transfer latency), the
@@ -113,6 +114,7 @@ def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities
     the client's pacer is saturated, invoices and travel reimbursements at `BUSY_INTERVALS` (never faster than
     `fast_interval`). `invoice_reads` (the worker's) is told of every invoice read, to answer transfers from it.
     `watermarks`: the worker's reader of the watermark topic, shared by its pollers (None: the poller's own).
+    `producer`: the tenant's transactional producer, shared by its pollers (None: the poller's own).
     """
     sources = severa_sources(client, time_zone)
     if entities is not None:
@@ -123,4 +125,5 @@ def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities
             source.busy_interval = max(fast_interval, BUSY_INTERVALS[source.entity])
         if source.entity == "invoice" and invoice_reads is not None:
             source.fetch = invoice_reads.watching(source.fetch)
-    return Poller(bootstrap, "severa", tenant, sources, overlap=overlap, busy=client.saturated, watermarks=watermarks)
+    return Poller(bootstrap, "severa", tenant, sources, overlap=overlap, busy=client.saturated, watermarks=watermarks,
+                  producer=producer)
