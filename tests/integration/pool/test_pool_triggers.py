@@ -135,10 +135,11 @@ def test_a_trigger_waiting_for_its_tenants_api_hands_its_event_on_when_the_pool_
         first, _ = pool.start_worker(**settings)
         event_id = _publish_observed(pool.bootstrap, a)
         pool.wait_until("a's trigger waiting for a's Severa (a user read given up)", lambda: _user_reads(a) >= 2)
-        assert _copies(pool.bootstrap, event_id) == 1
+        copies = _copies(pool.bootstrap, event_id)  # 1, or more if the worker's own start rebalanced meanwhile
 
         second, _ = pool.start_worker(**settings)  # the group rebalances
-        pool.wait_until("a's observed reimbursement handed on", lambda: _copies(pool.bootstrap, event_id) >= 2)
+        pool.wait_until("a's observed reimbursement handed on",
+                        lambda: _copies(pool.bootstrap, event_id) > copies)
         _publish_observed(pool.bootstrap, b)
         pool.wait_until("b's reimbursement transferred", lambda: _status(b) == TRANSFERRED)
 
