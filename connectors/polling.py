@@ -270,12 +270,21 @@ class Poller:
         return f"{self.system}/{self.tenant}/{entity}".encode()
 
     async def start(self) -> None:
-        self.watermarks = await self._load_watermarks()
+        # The producer first: its start fences any other poller of the tenant and completes the transaction that
+        # poller committed last (its records are marked committed only after its commit returned). Only then is
+        # the watermark read, so that a poller taking a tenant over reads the latest one. A shared producer was
+        # started by its owner before the pollers.
         if self.shared_producer is not None:
             self._producer = self.shared_producer.producer
-            return
-        self._producer = transactional_producer(self.bootstrap, topics.named(f"poller-{self.system}-{self.tenant}"))
-        await self._producer.start()
+        else:
+            self._producer = transactional_producer(self.bootstrap,
+                                                    topics.named(f"poller-{self.system}-{self.tenant}"))
+            await self._producer.start()
+        try:
+            self.watermarks = await self._load_watermarks()
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         if self._producer is not None and self.shared_producer is None:
