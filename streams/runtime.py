@@ -22,6 +22,7 @@ from connectors.polling import Poller, TenantProducer, WatermarkReader
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.poller import procountor_poller
 from connectors.severa.client import SeveraClient, severa_pacer
+from connectors.severa.customer_cards import CustomerCards
 from connectors.severa.invoice_reads import InvoiceReads
 from connectors.severa.poller import severa_poller
 from connectors.severa.row_mirror import InvoiceRowMirror
@@ -116,7 +117,10 @@ class Runtime:
             settings=settings, companies=companies, bootstrap=bootstrap, severa=severa, procountor=procountor,
             producer=producer, store=store, directory=directory, travel_directory=travel_directory,
             transfer=SalesInvoiceTransfer(severa, procountor, companies, emit, transfer_log=store, directory=directory,
-                                          customer_ttl=settings.registry_poll_seconds, contexts=contexts,
+                                          customer_cards=CustomerCards(
+                                              severa, ttl=settings.registry_poll_seconds,
+                                              stale_after=3 * settings.registry_poll_seconds),
+                                          contexts=contexts,
                                           row_mirror=InvoiceRowMirror(severa, time_zone=settings.severa_time_zone),
                                           invoice_reads=InvoiceReads(severa, time_zone=settings.severa_time_zone),
                                           registers=registers),
@@ -143,7 +147,8 @@ class Runtime:
                                fast_interval=self.settings.invoice_poll_seconds,
                                slow_interval=self.settings.registry_poll_seconds,
                                time_zone=self.settings.severa_time_zone,
-                               invoice_reads=self.transfer.invoice_reads, watermarks=self.watermarks,
+                               invoice_reads=self.transfer.invoice_reads,
+                               customer_cards=self.transfer.customer_cards, watermarks=self.watermarks,
                                producer=self.poll_producer)
         await poller.start()
         self.pollers.append(poller)

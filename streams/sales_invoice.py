@@ -25,13 +25,13 @@ Exactly once, from at-least-once parts:
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.errors import ContentTooLarge
 from connectors.procountor.client import ProcountorClient
 from connectors.severa.client import SeveraClient
+from connectors.severa.customer_cards import CustomerCards
 from connectors.severa.invoice_reads import InvoiceReads
 from connectors.severa.row_mirror import InvoiceRowMirror
 from foundation.company import CompanySettings
@@ -160,17 +160,16 @@ class SalesInvoiceTransfer(ToProcountor):
 
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
-                 directory: CompanyDirectory | None = None, customer_ttl: float = 60.0,
+                 directory: CompanyDirectory | None = None, customer_cards: CustomerCards | None = None,
                  contexts: dict[str, CompanyContext] | None = None, row_mirror: InvoiceRowMirror | None = None,
                  invoice_reads: InvoiceReads | None = None, registers: Registers | None = None) -> None:
         super().__init__(severa, procountor, companies, emit, transfer_log, contexts, registers)
         self.directory = directory
         self.row_mirror = row_mirror  # rows read in pages of 100 under a backlog; None: always per invoice
         self.invoice_reads = invoice_reads  # the reads before the first write and the PATCH, batched; None: per invoice
-        # Customer cards with their addresses, for `customer_ttl` seconds: most invoices go to returning
+        # Customer cards with their addresses, kept until Severa shows a change: most invoices go to returning
         # customers, and two Severa calls per invoice are a third of its Severa budget.
-        self._customers: dict[str, tuple[float, Json]] = {}
-        self.customer_ttl = customer_ttl
+        self.customer_cards = customer_cards if customer_cards is not None else CustomerCards(severa)
 
     async def _directory(self) -> CompanyDirectory:
         if self.directory is None:
@@ -325,14 +324,7 @@ class SalesInvoiceTransfer(ToProcountor):
         if not guid:
             raise TransferDataError("INVALID_FIELD", record=record, field="invoice.customer.guid", value=None,
                                     message="the invoice has no customer")
-        now = asyncio.get_running_loop().time()
-        cached = self._customers.get(guid)
-        if cached and cached[0] > now:
-            return cached[1]
-        customer = await self.severa.get_customer(guid)
-        customer["addresses"] = await self.severa.get_customer_addresses(guid)
-        self._customers[guid] = (now + self.customer_ttl, customer)
-        return customer
+        return await self.customer_cards.card(str(guid))
 
     async def _vat_statuses(self, context: CompanyContext) -> list[Json]:
         """The Procountor environment's VAT statuses (`GET /vats/default`), read once per environment (a new API key

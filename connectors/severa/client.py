@@ -637,6 +637,10 @@ class SeveraClient:
             self.iter_offset("/v1/customers/{customerGuid}/addresses", path_params={"customerGuid": customer_guid})
         )
 
+    def iter_addresses(self, *, changed_since: datetime | str | None = None) -> AsyncIterator[Json]:
+        """``GET /v1/addresses``: every customer's addresses (each with its ``customer``), changed since (>=)."""
+        return self.iter_offset("/v1/addresses", {"changedSince": _param_datetime(changed_since)})
+
     async def get_customer_contact_persons(self, customer_guid: str) -> list[Json]:
         return await self._all(
             self.iter_offset("/v1/customers/{customerGuid}/contactpersons", path_params={"customerGuid": customer_guid})

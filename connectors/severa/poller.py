@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.polling import EntitySource, FetchChanged, Poller, TenantProducer, WatermarkReader
 from connectors.severa.client import SeveraClient
+from connectors.severa.customer_cards import CustomerCards
 from connectors.severa.invoice_reads import InvoiceReads
 from foundation.privacy import minimal_user
 from foundation.settings import DEFAULT_SEVERA_TIME_ZONE
@@ -105,14 +106,15 @@ BUSY_INTERVALS = {"invoice": 1.0, "travel_reimbursement": 10.0}
 def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities: list[str] | None = None,
                   overlap: timedelta = timedelta(seconds=30), fast_interval: float = 1.0,
                   slow_interval: float = 60.0, time_zone: tzinfo | str = DEFAULT_SEVERA_TIME_ZONE,
-                  invoice_reads: InvoiceReads | None = None, watermarks: WatermarkReader | None = None,
-                  producer: TenantProducer | None = None) -> Poller:
+                  invoice_reads: InvoiceReads | None = None, customer_cards: CustomerCards | None = None,
+                  watermarks: WatermarkReader | None = None, producer: TenantProducer | None = None) -> Poller:
     """A poller over all (or the named) Severa entity types of one tenant.
 
     Invoices and travel reimbursements are read every `fast_interval` seconds (the transfer latency), the
     registries every `slow_interval` (they change rarely, and the API allows 10 requests a second in all); while
     the client's pacer is saturated, invoices and travel reimbursements at `BUSY_INTERVALS` (never faster than
-    `fast_interval`). `invoice_reads` (the worker's) is told of every invoice read, to answer transfers from it.
+    `fast_interval`). `invoice_reads` (the worker's) is told of every invoice read, to answer transfers from it;
+    `customer_cards` (the worker's) of every customer read, to keep the cards no change shows in it.
     `watermarks`: the worker's reader of the watermark topic, shared by its pollers (None: the poller's own).
     `producer`: the tenant's transactional producer, shared by its pollers (None: the poller's own).
     """
@@ -125,5 +127,7 @@ def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities
             source.busy_interval = max(fast_interval, BUSY_INTERVALS[source.entity])
         if source.entity == "invoice" and invoice_reads is not None:
             source.fetch = invoice_reads.watching(source.fetch)
+        if source.entity == "customer" and customer_cards is not None:
+            source.fetch = customer_cards.watching(source.fetch)
     return Poller(bootstrap, "severa", tenant, sources, overlap=overlap, busy=client.saturated, watermarks=watermarks,
                   producer=producer)
