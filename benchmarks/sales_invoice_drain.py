@@ -175,7 +175,8 @@ class Stack:
         proc = procountor_app(seed="demo", latency_ms=latency,
                               rate_limit_per_second=getattr(self.args, "procountor_limit", PROCOUNTOR_LIMIT))
         self.severa_store, self.procountor_store = sev.state.store, proc.state.store
-        self.severa_calls = CallRecorder(sev, "/rest-api")
+        # By route: the checks' batched read (numbers=) apart from the pollers' changed-since reads.
+        self.severa_calls = CallRecorder(sev, "/rest-api", ("numbers=", "changedSince="))
         # The duplicate search: by originalInvoiceNumber, or (issue 16) the shared listing of sales invoices.
         self.procountor_calls = CallRecorder(proc, "/api", ("originalInvoiceNumber=", "types=SALES_INVOICE"))
         self.severa = SandboxServer(self.severa_calls).start()
@@ -437,6 +438,7 @@ class Drain:
     completed_end: float
     latencies: list[float]  # status change → in Procountor, per invoice
     duplicates: int  # invoices in Procountor beyond the first with the same Severa number
+    load: tuple[float, float]  # the machine's 1-minute load average when the drain began and when it ended
 
 
 def drain(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], count: int) -> Drain:
@@ -445,6 +447,7 @@ def drain(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], count
     clones = [clone_invoice(stack.severa_store, templates[i % len(templates)], draft) for i in range(count)]
     numbers = [str(c["number"]) for c in clones]
     time.sleep(2.0)  # the poller's window moves past the idle runs' writes before the drain starts
+    load_before = os.getloadavg()[0]
     watcher.flip(clones)
     start = min(watcher.flipped[n] for n in numbers)
     with console.status(f"drain: {count} invoices...") as status:
@@ -461,7 +464,8 @@ def drain(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], count
     return Drain(numbers, start, max(watcher.in_procountor[n] for n in numbers),
                  max(watcher.completed[n] for n in numbers),
                  [watcher.in_procountor[n] - watcher.flipped[n] for n in numbers],
-                 sum(watcher.copies[n] - 1 for n in numbers if watcher.copies[n] > 1))
+                 sum(watcher.copies[n] - 1 for n in numbers if watcher.copies[n] > 1),
+                 (load_before, os.getloadavg()[0]))
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -541,6 +545,7 @@ def report(stack: Stack, idle: list[float], result: Drain) -> None:
          f"{allowed_pacing:.2f} inv/s"),
         ("drain rate / what the API limits allow", f"{100 * drained / allowed_limits:.0f} %"),
         ("drain rate / what the worker's pacing allows", f"{100 * drained / allowed_pacing:.0f} %"),
+        ("load average (1 min) when the drain began / ended", f"{result.load[0]:.1f} / {result.load[1]:.1f}"),
         ("worker settings (env)", ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"),
     ]
     for name, value in rows:
@@ -620,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"({', '.join(str(t['number']) for t in templates)})")
         watcher.start()
         idle = idle_latency(stack, watcher, templates, args.idle_runs, trace=args.trace_idle)
+        console.print(f"idle runs: {', '.join(f'{v:.2f}' for v in idle)} s; load average (1 min) "
+                      f"{os.getloadavg()[0]:.1f}")
         result = drain(stack, watcher, templates, args.invoices)
         report(stack, idle, result)
 
