@@ -342,3 +342,27 @@ async def test_a_customer_is_created_with_its_invoicing_vat(severa) -> None:
         with pytest.raises(SeveraValidationError) as invalid:
             await client.create_customer({"name": "Unknown Rate Oy", "invoicingVat": {"guid": "not-a-rate"}})
         assert invalid.value.status == 400
+
+
+async def test_under_a_backlog_a_shared_read_goes_ahead_of_the_queued_per_invoice_calls(severa) -> None:
+    """Twelve transfers' PDF downloads wait at the pacer (4 a second) when a check asks for the invoices by
+    number: the read that answers many transfers is sent next, not after the twelve (three seconds later)."""
+    async with severa.client(requests_per_second=4.0) as client:
+        [invoice] = await client.list_invoices(numbers=[10002])
+        finished: list[str] = []
+
+        async def download(n: int) -> None:
+            await client.get_invoice_pdf(invoice["guid"])
+            finished.append(f"pdf {n}")
+
+        downloads = [asyncio.create_task(download(n)) for n in range(12)]
+        for _ in range(200):  # until the downloads but the one being sent wait at the pacer
+            if len(client._limiter._waiters) >= 11:  # noqa: SLF001
+                break
+            await asyncio.sleep(0.01)
+        assert len(client._limiter._waiters) >= 11  # noqa: SLF001
+        assert [i["number"] for i in await client.list_invoices(numbers=[10002, 10003])] == [10002, 10003]
+        finished.append("check")
+        await asyncio.gather(*downloads)
+
+    assert finished.index("check") <= 2, finished
