@@ -97,10 +97,13 @@ def severa_sources(client: SeveraClient, time_zone: tzinfo | str = DEFAULT_SEVER
 
 
 FAST_ENTITIES = ("invoice", "travel_reimbursement")
-# While the Severa budget is saturated (a backlog of transfers queues at the client's pacer): invoices every 2 s
-# (a page of 100 changes a read; the transfers' own reads wait for these pages, see invoice_reads.py) and travel
-# reimbursements every 10 s. A record that arrives then waits behind the backlog's calls anyway.
+# While the Severa budget is saturated (a backlog of transfers queues at the client's pacer): invoices every 1 s
+# (the transfers' checks wait for these reads, see invoice_reads.py), travel reimbursements every 10 s, and the
+# registries but customers every 5 minutes (a transfer reads what it needs of them itself; the customers' reads
+# keep the transfers' customer cards current, see customer_cards.py). A record that arrives then waits behind the
+# backlog's calls anyway.
 BUSY_INTERVALS = {"invoice": 1.0, "travel_reimbursement": 10.0}
+REGISTRY_BUSY_INTERVAL = 300.0
 
 
 def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities: list[str] | None = None,
@@ -113,7 +116,8 @@ def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities
     Invoices and travel reimbursements are read every `fast_interval` seconds (the transfer latency), the
     registries every `slow_interval` (they change rarely, and the API allows 10 requests a second in all); while
     the client's pacer is saturated, invoices and travel reimbursements at `BUSY_INTERVALS` (never faster than
-    `fast_interval`). `invoice_reads` (the worker's) is told of every invoice read, to answer transfers from it;
+    `fast_interval`), the registries but customers every `REGISTRY_BUSY_INTERVAL` (never faster than
+    `slow_interval`). `invoice_reads` (the worker's) is told of every invoice read, to answer transfers from it;
     `customer_cards` (the worker's) of every customer read, to keep the cards no change shows in it.
     `watermarks`: the worker's reader of the watermark topic, shared by its pollers (None: the poller's own).
     `producer`: the tenant's transactional producer, shared by its pollers (None: the poller's own).
@@ -125,6 +129,8 @@ def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities
         source.interval = fast_interval if source.entity in FAST_ENTITIES else slow_interval
         if source.entity in BUSY_INTERVALS:
             source.busy_interval = max(fast_interval, BUSY_INTERVALS[source.entity])
+        elif source.entity != "customer":
+            source.busy_interval = max(slow_interval, REGISTRY_BUSY_INTERVAL)
         if source.entity == "invoice" and invoice_reads is not None:
             source.fetch = invoice_reads.watching(source.fetch)
         if source.entity == "customer" and customer_cards is not None:

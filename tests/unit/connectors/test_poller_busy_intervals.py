@@ -8,6 +8,8 @@ import asyncio
 from typing import Any
 
 from connectors.polling import TICK_SLACK, EntitySource, Poller, PollStats
+from connectors.severa.client import SeveraClient
+from connectors.severa.poller import severa_poller
 
 
 async def _nothing(_: Any):  # type: ignore[no-untyped-def]
@@ -51,3 +53,28 @@ async def test_a_busy_budget_slows_the_source_with_a_busy_interval_only() -> Non
     read.clear()
     await _rounds_until(poller, lambda: read.count("invoice") >= 5, limit=10.0)
     assert read.count("invoice") >= 5
+
+
+async def test_a_busy_budget_reads_severas_registries_but_customers_every_five_minutes() -> None:
+    """Under a backlog the registries (projects, users, products...) wait: a transfer reads what it needs of
+    them itself. Customers keep their pace: their reads keep the transfers' customer cards current."""
+    busy = [True]
+    async with SeveraClient("http://127.0.0.1:9/rest-api", "id", "secret") as client:
+        client.saturated = lambda: busy[0]  # type: ignore[method-assign]
+        poller = severa_poller("unused:9092", "t", client, fast_interval=0.01, slow_interval=0.01)
+        read: list[str] = []
+
+        async def poll_source(source: EntitySource) -> PollStats:
+            read.append(source.entity)
+            return PollStats()
+
+        poller._poll_source = poll_source  # type: ignore[method-assign]  # noqa: SLF001
+        await _rounds_until(poller, lambda: read.count("customer") >= 20)
+        assert read.count("customer") >= 20
+        assert {entity: read.count(entity) for entity in ("project", "user", "product", "invoice_status")} == {
+            "project": 1, "user": 1, "product": 1, "invoice_status": 1}
+
+        busy[0] = False
+        read.clear()
+        await _rounds_until(poller, lambda: read.count("project") >= 5, limit=10.0)
+        assert read.count("project") >= 5
