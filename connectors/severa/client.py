@@ -116,12 +116,18 @@ class PacerLoad:
         return self.waited(at) >= self.window
 
 OFFSET_PAGE_SIZE = 100
-# Reads that many transfers wait on go ahead of the per-invoice calls queued at the pacer: the invoice list (the
-# poller's read answers the transfers' checks, and the checks' own `?numbers=` read) and the row mirror's listing.
+# Changed-since reads that many transfers wait on go ahead of the per-invoice calls queued at the pacer: the
+# invoice poller's (it answers the transfers' checks under a backlog, see invoice_reads.py) and the row mirror's.
 # Under a backlog each of them, queued behind every transfer's call, held dozens of transfers as long again.
 # aiolimiter (1.3, pinned) wakes its waiters smallest amount first, so these ask for a hair less than a request.
+# Not the checks' own `?numbers=` read: its batch is what gathers while the previous one is under way.
 SHARED_READS = frozenset({"/v1/invoices", "/v1/invoicerows"})
 SHARED_READ = 0.999
+
+
+def _shared_read(method: str, template: str, params: Mapping[str, Any] | None) -> bool:
+    return (method == "GET" and template in SHARED_READS and (params or {}).get("changedSince") is not None
+            and not (params or {}).get("numbers"))
 
 
 class _Retry(Exception):
@@ -263,7 +269,7 @@ class SeveraClient:
         # Token calls are safe to repeat; other POSTs create something and are not.
         is_create = method == "POST" and template not in ("/v1/token", "/v1/refreshtoken")
         queued = time.monotonic()
-        await self._limiter.acquire(SHARED_READ if method == "GET" and template in SHARED_READS else 1.0)
+        await self._limiter.acquire(SHARED_READ if _shared_read(method, template, params) else 1.0)
         self.load.note(time.monotonic() - queued, time.monotonic())
         # Back off together: after a 429 with Retry-After, every request of this client waits it out (in
         # the pacer, so that the queue behind it waits too).

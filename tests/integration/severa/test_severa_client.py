@@ -344,9 +344,10 @@ async def test_a_customer_is_created_with_its_invoicing_vat(severa) -> None:
         assert invalid.value.status == 400
 
 
-async def test_under_a_backlog_a_shared_read_goes_ahead_of_the_queued_per_invoice_calls(severa) -> None:
-    """Twelve transfers' PDF downloads wait at the pacer (4 a second) when a check asks for the invoices by
-    number: the read that answers many transfers is sent next, not after the twelve (three seconds later)."""
+async def test_under_a_backlog_the_invoice_poll_goes_ahead_of_the_queued_per_invoice_calls(severa) -> None:
+    """Twelve transfers' PDF downloads wait at the pacer (4 a second) when the invoice poller reads what changed:
+    the read whose answer many transfers' checks wait for is sent next, not after the twelve (three seconds
+    later). A check's own read by number waits its turn (its batch gathers meanwhile)."""
     async with severa.client(requests_per_second=4.0) as client:
         [invoice] = await client.list_invoices(numbers=[10002])
         finished: list[str] = []
@@ -361,8 +362,13 @@ async def test_under_a_backlog_a_shared_read_goes_ahead_of_the_queued_per_invoic
                 break
             await asyncio.sleep(0.01)
         assert len(client._limiter._waiters) >= 11  # noqa: SLF001
-        assert [i["number"] for i in await client.list_invoices(numbers=[10002, 10003])] == [10002, 10003]
+        checked = asyncio.create_task(client.list_invoices(numbers=[10002, 10003]))
+        await asyncio.sleep(0.05)
+        assert await client.list_invoices(changed_since=dt.datetime.now(dt.UTC) - dt.timedelta(days=3650))
+        finished.append("poll")
+        await checked
         finished.append("check")
         await asyncio.gather(*downloads)
 
-    assert finished.index("check") <= 2, finished
+    assert finished.index("poll") <= 2, finished
+    assert finished.index("check") >= 10, finished
