@@ -97,12 +97,13 @@ def severa_sources(client: SeveraClient, time_zone: tzinfo | str = DEFAULT_SEVER
 
 
 FAST_ENTITIES = ("invoice", "travel_reimbursement")
-# While the Severa budget is saturated (a backlog of transfers queues at the client's pacer): invoices every 1 s
-# (the transfers' checks wait for these reads, see invoice_reads.py), travel reimbursements every 10 s, and the
+# While the Severa budget is saturated (a backlog of transfers queues at the client's pacer): invoices every 2 s
+# (the transfers' checks wait for these reads, see invoice_reads.py; each rereads the overlap's changes, one or
+# two pages under a backlog, and goes ahead of the queue, see client.py), travel reimbursements every 10 s, and the
 # registries but customers every 5 minutes (a transfer reads what it needs of them itself; the customers' reads
 # keep the transfers' customer cards current, see customer_cards.py). A record that arrives then waits behind the
 # backlog's calls anyway.
-BUSY_INTERVALS = {"invoice": 1.0, "travel_reimbursement": 10.0}
+BUSY_INTERVALS = {"invoice": 2.0, "travel_reimbursement": 10.0}
 REGISTRY_BUSY_INTERVAL = 300.0
 
 
