@@ -62,10 +62,14 @@ def select(store: ProjectionStore, *, state: str | None = "failed-transient", ki
 def requests_again(store: ProjectionStore, entries: list[dict[str, Any]],
                    requested_by: str | None = None) -> list[dict[str, Any]]:
     """The reprocess requests for transfer-log entries (`store.transfers()` / `store.transfer()` rows); entries
-    of which only outcomes were seen are left out (there is no snapshot to send again)."""
+    of which only outcomes were seen are left out (there is no snapshot to send again), and so are entries whose
+    record has been requested again, or has changed state, since they were read (a second press of Retry that read
+    the record before the projector had seen the first press's request: not a second request)."""
     out = []
-    for entry in entries:
-        requests = store.requests_of(entry["tenant"], entry["kind"], entry["severa_id"])
+    for listed in entries:
+        entry, requests = store.transfer_and_requests(listed["tenant"], listed["kind"], listed["severa_id"])
+        if entry is None or (entry["request_id"], entry["state"]) != (listed["request_id"], listed["state"]):
+            continue
         latest = next((r for r in requests if r["request_id"] == entry["request_id"]), None)
         if latest is None:
             continue

@@ -482,8 +482,16 @@ class ProjectionStore:
 
     def requests_of(self, tenant: str, kind: str, source_id: str) -> list[dict[str, Any]]:
         with self.snapshot() as db:
-            return _requests(db, db.execute("SELECT * FROM requests WHERE tenant=? AND kind=? AND source_id=?"
-                                            " ORDER BY requested_at, request_id", (tenant, kind, source_id)).fetchall())
+            return _requests_of(db, tenant, kind, source_id)
+
+    def transfer_and_requests(self, tenant: str, kind: str, source_id: str) -> tuple[dict[str, Any] | None,
+                                                                                      list[dict[str, Any]]]:
+        """A record's transfer-log entry and its requests, read in one snapshot: what decides on the entry's state
+        and numbers a new request after the known ones must not see a request newer than that state."""
+        with self.snapshot() as db:
+            row = db.execute("SELECT * FROM transfers WHERE tenant=? AND kind=? AND source_id=?",
+                             (tenant, kind, source_id)).fetchone()
+            return (_transfer(db, row) if row else None), _requests_of(db, tenant, kind, source_id)
 
     def succeeded_request(self, request_id: str) -> bool:
         """True when this request already succeeded (or was skipped as done): the agent makes no API call."""
@@ -601,6 +609,11 @@ def _scoped(tenant: str | None, **values: Any) -> tuple[list[str], list[Any]]:
         where.append(condition)
         args += tenant_args
     return where, args
+
+
+def _requests_of(db: sqlite3.Connection, tenant: str, kind: str, source_id: str) -> list[dict[str, Any]]:
+    return _requests(db, db.execute("SELECT * FROM requests WHERE tenant=? AND kind=? AND source_id=?"
+                                    " ORDER BY requested_at, request_id", (tenant, kind, source_id)).fetchall())
 
 
 def _in_scope(owner: str, tenant: str | None) -> bool:
