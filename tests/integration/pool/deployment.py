@@ -6,6 +6,7 @@ own topics."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -17,9 +18,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner
 
+from foundation.kafka import ensure_topics
 from sandbox.procountor.app import create_app as procountor_app
 from sandbox.procountor.demo import DEMO_CLIENT_ID as PROCOUNTOR_DEMO_CLIENT
 from sandbox.procountor.demo import DEMO_FI_API_KEY
@@ -27,6 +31,7 @@ from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sandbox.severa.demo import DEMO_CLIENT_ID as SEVERA_DEMO_CLIENT
 from schemas import topics
+from schemas.codec import encode, now
 from sevpro.cli import app
 from tests.integration.pollers.kafka_read import read_events
 
@@ -203,3 +208,26 @@ def dead_letter_reasons(bootstrap: str) -> list[str]:
     """The reasons of every record of this deployment's dead-letter topic, as it is now."""
     return [letter["reason"] for letter in asyncio.run(read_events(bootstrap, topics.dead_letter()))
             if "reason" in letter]  # not the DeadLetterRedriven records that follow re-driven letters
+
+
+def publish_observed(bootstrap: str, tenant: Tenant, entity: str, item: dict[str, Any]) -> str:
+    """The Severa record's version on its observed topic, as the tenant's poller publishes it (a test without
+    polling publishes the events it needs itself); its event id."""
+    entity_id, version = item["guid"], item["lastUpdatedDateTime"]
+    record = {"event_id": f"severa:{entity}:{entity_id}:{version}", "correlation_id": f"severa:{entity}:{entity_id}",
+              "causation_id": None, "tenant": tenant.name, "source_system": "severa", "entity": entity,
+              "entity_id": entity_id, "source_version": version, "observed_at": now(),
+              "snapshot": json.dumps(item, sort_keys=True), "company": None}
+
+    async def send() -> None:
+        await ensure_topics(bootstrap)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.observed("severa", entity), key=topics.key(tenant.name, entity_id),
+                                         value=encode("EntityObserved", record))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    return str(record["event_id"])

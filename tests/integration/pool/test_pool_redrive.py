@@ -12,18 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from foundation.kafka import admin_client, ensure_topics
+from foundation.kafka import admin_client
 from sandbox.runner import SandboxServer
 from schemas import topics
-from schemas.codec import encode, now
 from tests.integration.pool.deployment import (
     TRANSFERRED,
     Pool,
     Tenant,
     add_tenant,
     no_polling,
+    publish_observed,
     sevpro,
 )
 
@@ -33,33 +33,6 @@ PARTITIONS = 4  # the worker's SEVPRO_TOPIC_PARTITIONS (default)
 
 def _invoice(tenant: Tenant, number: int) -> dict[str, Any]:
     return next(i for i in tenant.severa.app.state.store.all("invoices") if i["number"] == number)
-
-
-def _key(tenant: Tenant, entity_id: str) -> bytes:
-    return topics.key(tenant.name, entity_id)
-
-
-def _publish_observed(bootstrap: str, tenant: Tenant, invoice: dict[str, Any]) -> None:
-    """The invoice's version on the observed topic, as a poller publishes it (the events a tenant has on its
-    topics when it stops being served: a backlog, or a poll made before the change)."""
-    entity_id = invoice["guid"]
-    version = invoice["lastUpdatedDateTime"]
-    record = {"event_id": f"severa:invoice:{entity_id}:{version}", "correlation_id": f"severa:invoice:{entity_id}",
-              "causation_id": None, "tenant": tenant.name, "source_system": "severa", "entity": "invoice",
-              "entity_id": entity_id, "source_version": version, "observed_at": now(),
-              "snapshot": json.dumps(invoice, sort_keys=True), "company": None}
-
-    async def send() -> None:
-        await ensure_topics(bootstrap, PARTITIONS)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
-        await producer.start()
-        try:
-            await producer.send_and_wait(topics.observed("severa", "invoice"), key=_key(tenant, entity_id),
-                                         value=encode("EntityObserved", record))
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
 
 
 def _parked(tenant: str, *options: str) -> list[dict[str, Any]]:
@@ -106,8 +79,8 @@ def test_parked_for_a_missing_api_key_or_while_disabled_then_transferred_once_wh
         b.only_ready(10003)
         c.only_ready(10004)
         pool.settings.update(no_polling())  # only a re-drive can bring these invoices back
-        _publish_observed(pool.bootstrap, b, _invoice(b, 10003))
-        _publish_observed(pool.bootstrap, c, _invoice(c, 10004))
+        publish_observed(pool.bootstrap, b, "invoice", _invoice(b, 10003))
+        publish_observed(pool.bootstrap, c, "invoice", _invoice(c, 10004))
         worker, log = pool.start_worker()
 
         pool.wait_until("b's and c's invoices parked, with the reasons", lambda: bool(
@@ -167,8 +140,8 @@ def test_a_tenant_whose_api_is_down_does_not_hold_the_partition_and_is_redriven_
         d.only_ready(10003)
         pool.settings.update(no_polling())  # the events are these, in this order
         d.severa.stop()  # d's Severa is down: its runtime cannot start (it reads the business units and statuses)
-        _publish_observed(pool.bootstrap, d, _invoice(d, 10003))
-        _publish_observed(pool.bootstrap, a, _invoice(a, 10002))  # after d's: an agent takes them in order
+        publish_observed(pool.bootstrap, d, "invoice", _invoice(d, 10003))
+        publish_observed(pool.bootstrap, a, "invoice", _invoice(a, 10002))  # after d's: an agent takes them in order
         worker, log = pool.start_worker()
         pool.wait_until("a's 10002 transferred", lambda: a.severa_status(10002) == TRANSFERRED, timeout=120)
         assert a.in_procountor() == {"10002": ["UNFINISHED"]}

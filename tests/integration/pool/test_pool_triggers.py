@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from foundation.kafka import ensure_topics
 from schemas import topics
-from schemas.codec import encode, now
 from tests.integration.pollers.kafka_read import read_events
-from tests.integration.pool.deployment import Pool, Tenant, add_tenant, no_polling, sevpro
+from tests.integration.pool.deployment import Pool, Tenant, add_tenant, no_polling, publish_observed, sevpro
 
 pytestmark = pytest.mark.integration
 WAITING, TRANSFERRED = "Waiting for transfer to Procountor", "Transferred to Procountor"
@@ -40,31 +36,6 @@ def _status(tenant: Tenant) -> str:
 def _travel_invoices(tenant: Tenant) -> list[dict[str, Any]]:
     invoices = tenant.procountor.app.state.store.company("FI").invoices.values()
     return [i for i in invoices if i["type"] == "TRAVEL_INVOICE" and i.get("originalInvoiceNumber") == str(NUMBER)]
-
-
-def _publish_observed(bootstrap: str, tenant: Tenant) -> str:
-    """The reimbursement's version on the observed topic, as the tenant's poller publishes it; its event id."""
-    item = _reimbursement(tenant)
-    entity_id, version = item["guid"], item["lastUpdatedDateTime"]
-    record = {"event_id": f"severa:travel_reimbursement:{entity_id}:{version}",
-              "correlation_id": f"severa:travel_reimbursement:{entity_id}", "causation_id": None,
-              "tenant": tenant.name, "source_system": "severa", "entity": "travel_reimbursement",
-              "entity_id": entity_id, "source_version": version, "observed_at": now(),
-              "snapshot": json.dumps(item, sort_keys=True), "company": None}
-
-    async def send() -> None:
-        await ensure_topics(bootstrap)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
-        await producer.start()
-        try:
-            await producer.send_and_wait(topics.observed("severa", "travel_reimbursement"),
-                                         key=topics.key(tenant.name, entity_id),
-                                         value=encode("EntityObserved", record))
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
-    return str(record["event_id"])
 
 
 def _copies(bootstrap: str, event_id: str) -> int:
@@ -103,9 +74,10 @@ def test_a_tenants_severa_not_answering_the_travel_triggers_user_read_holds_no_o
         a, b = _with_travel(stack, pool, unique, tmp_path)
         release = _hold_user_reads(stack, a)
         pool.start_worker(SEVPRO_HTTP_TIMEOUT_SECONDS="900", SEVPRO_TRANSIENT_RETRY_SECONDS="10")
-        _publish_observed(pool.bootstrap, a)
+        publish_observed(pool.bootstrap, a, "travel_reimbursement", _reimbursement(a))
         pool.wait_until("a's user read under way in a's Severa", lambda: _user_reads(a) > 0)
-        _publish_observed(pool.bootstrap, b)  # while a's trigger waits for a's Severa
+        # while a's trigger waits for a's Severa:
+        publish_observed(pool.bootstrap, b, "travel_reimbursement", _reimbursement(b))
         pool.wait_until("b's reimbursement transferred while a's user read hangs",
                         lambda: _status(b) == TRANSFERRED)
         assert len(_travel_invoices(b)) == 1
@@ -133,14 +105,14 @@ def test_a_trigger_waiting_for_its_tenants_api_hands_its_event_on_when_the_pool_
         # Each user read gives up after 2 s (transient): the trigger waits with its back-off.
         settings = {"SEVPRO_HTTP_TIMEOUT_SECONDS": "2", "SEVPRO_TRANSIENT_RETRY_SECONDS": "10"}
         first, _ = pool.start_worker(**settings)
-        event_id = _publish_observed(pool.bootstrap, a)
+        event_id = publish_observed(pool.bootstrap, a, "travel_reimbursement", _reimbursement(a))
         pool.wait_until("a's trigger waiting for a's Severa (a user read given up)", lambda: _user_reads(a) >= 2)
         copies = _copies(pool.bootstrap, event_id)  # 1, or more if the worker's own start rebalanced meanwhile
 
         second, _ = pool.start_worker(**settings)  # the group rebalances
         pool.wait_until("a's observed reimbursement handed on",
                         lambda: _copies(pool.bootstrap, event_id) > copies)
-        _publish_observed(pool.bootstrap, b)
+        publish_observed(pool.bootstrap, b, "travel_reimbursement", _reimbursement(b))
         pool.wait_until("b's reimbursement transferred", lambda: _status(b) == TRANSFERRED)
 
         release()  # a's Severa answers again: a's reimbursement goes through, once
