@@ -33,6 +33,7 @@ import httpx
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from connectors.prepared_urls import PreparedUrls
 from connectors.tls import shared_tls_context
 from foundation.exact_json import dumps
 
@@ -118,6 +119,7 @@ class ProcountorClient:
         self._limiter = limiter or procountor_pacer(requests_per_second)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
                                        verify=shared_tls_context())
+        self._urls = PreparedUrls(self._http)
         self._token: str | None = None
         self._token_expires_at = 0.0
         self._token_margin = 0.0
@@ -139,7 +141,7 @@ class ProcountorClient:
 
     # -- transport ------
     async def _send_once(
-        self, method: str, template: str, path: str, *, authorized: bool, **kwargs: Any
+        self, method: str, template: str, path: str | httpx.URL, *, authorized: bool, **kwargs: Any
     ) -> httpx.Response:
         """One paced HTTP attempt; transient outcomes become `_RetryableFailure` when repeating is safe."""
         safe_to_repeat = method == "GET" or self.retry_writes or template == TOKEN_PATH
@@ -176,7 +178,7 @@ class ProcountorClient:
         return response
 
     async def _send(
-        self, method: str, template: str, path: str, *, authorized: bool = True, **kwargs: Any
+        self, method: str, template: str, path: str | httpx.URL, *, authorized: bool = True, **kwargs: Any
     ) -> httpx.Response:
         """Retries transient failures with exponential backoff and jitter, bounded by `max_retries`."""
         retrying = AsyncRetrying(
@@ -211,11 +213,12 @@ class ProcountorClient:
             # Decimals (money read exactly, foundation.exact_json) are written as the same JSON numbers.
             kwargs["content"] = dumps(json_body).encode()
             kwargs["headers"] = {**(kwargs.get("headers") or {}), "Content-Type": "application/json"}
-        response = await self._send(method, template, path, params=clean, **kwargs)
+        url = self._urls.url(template, path, clean)
+        response = await self._send(method, template, url, **kwargs)
         if response.status_code == 401:
             # Expired or revoked token: log in again once, then give up.
             self._token = None
-            response = await self._send(method, template, path, params=clean, **kwargs)
+            response = await self._send(method, template, url, **kwargs)
         if response.status_code >= 400:
             raise error_from_response(response.status_code, _json_or_none(response), method, template)
         if not response.content:

@@ -43,6 +43,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from connectors.errors import ContentTooLarge
+from connectors.prepared_urls import PreparedUrls
 from connectors.tls import shared_tls_context
 from foundation.exact_json import dumps, loads
 from foundation.types import Json
@@ -222,6 +223,7 @@ class SeveraClient:
         self._refresh_margin = 60.0
         self._token_lock = asyncio.Lock()
         self._held_until = 0.0  # monotonic time before which no request is sent (after a 429 with Retry-After)
+        self._urls = PreparedUrls(self._http)
 
     def saturated(self) -> bool:
         """The pacer is the bottleneck now (see `PacerLoad`): the pollers slow down and the invoice reads wait
@@ -277,7 +279,8 @@ class SeveraClient:
         if held > 0:
             await asyncio.sleep(held)
         self.calls[f"{method} {template}"] += 1
-        request = self._http.build_request(method, path, params=_clean(params), content=content, headers=headers)
+        request = self._http.build_request(method, self._urls.url(template, path, _clean(params)), content=content,
+                                           headers=headers)
         try:
             # Streamed, so that a download is stopped at `max_bytes` rather than read whole first.
             response = await self._http.send(request, stream=True)
