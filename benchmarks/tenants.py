@@ -22,13 +22,26 @@ latency p50/p95 (status change → the worker's `succeeded` outcome on Kafka; it
 next poll, up to 10 s) and the same from the poller's observation of the status change (the part after the poll),
 invoices done/sent, the workers' CPU % (of one core, summed), their CPU milliseconds per tenant poll (everything
 the workers did, divided by the polls: the figure that holds on a busy machine; 1,000 tenants every 10 s need
-100 polls a second, so under 10 ms per poll on one core) and RSS, RSS per tenant, and the speed-up of two workers
-over one, and the machine's load average during the measurement (its other work takes CPU from the workers).
+100 polls a second, so under 10 ms per poll on one core), the sandboxes' and Kafka's CPU % (what the workers'
+calls cost the services), RSS, RSS per tenant, and the speed-up of two workers over one, and the machine's load
+average during the measurement (its other work takes CPU from the workers). Each second's lags (p50, p95, and
+every tenant beyond 15 s) go to `.sevpro/bench-tenants/<tenants>-<workers>/lags.jsonl`.
+
+On a 2-core machine one worker keeps up with more tenants than the machine can warm up in a short run, so the
+tenants one worker can take, and what a second worker adds, are not reached. `--cpu-limit PCT` gives each worker
+a fixed budget (PCT % of one core, held by Debian's `cpulimit` with SIGSTOP/SIGCONT), and `--capacity` runs the
+`--tenants` values in ascending order for each `--workers` up to the first beyond poll lag p95 ≤ 15 s, then
+prints the most tenants within and the fewest beyond per worker count, and the speed-up:
+
+    python benchmarks/tenants.py --cpu-limit 25 --capacity --tenants 40 60 80 120 160 --workers 1 2 --seconds 60
+
 The issue's goals:
 1,000 tenants on one worker with poll lag p95 ≤ 15 s and invoice latency p95 ≤ 5 s; two workers ≥ 1.8× the tenants
 of one at the same lag.
 
-A benchmark prints figures; it asserts nothing. Everything it started stops on exit, Ctrl-C or failure.
+A benchmark prints figures; it asserts nothing. Everything it started stops on exit, Ctrl-C or failure, and no
+worker is left stopped by its limiter (which is stopped first; the worker is sent SIGCONT with its SIGTERM; a
+limiter whose benchmark was killed outright exits and continues its worker).
 """
 
 from __future__ import annotations
@@ -125,16 +138,41 @@ def rss_mb(pids: list[int]) -> float:
 
 
 def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM to the process's group, then SIGCONT: a process stopped by a CPU limiter acts on the SIGTERM only
+    once continued (SIGKILL, the last resort, ends it stopped or not)."""
     if process is None:
         return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGTERM)
+    for signum in (signal.SIGTERM, signal.SIGCONT):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signum)
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def orphan_guard() -> list[str]:
+    """A command prefix that sends the started process SIGTERM if this benchmark dies without its cleanup (SIGKILL):
+    a limiter exits then and continues its worker, so no worker is left SIGSTOPped behind."""
+    return ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
+
+
+def limit_cpu(pid: int, percent: int, log: Path) -> subprocess.Popen[bytes]:
+    """`cpulimit` keeps the process within `percent` % of one core: it measures the process's CPU time and stops
+    (SIGSTOP) and continues (SIGCONT) it to hold the budget. On exit (SIGTERM) it continues the process; `--lazy`:
+    it exits when the process does. Stop it before the process (`stop_limited`)."""
+    return subprocess.Popen(
+        [*orphan_guard(), "cpulimit", "--pid", str(pid), "--limit", str(percent), "--lazy", "--quiet"],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_limited(process: subprocess.Popen[bytes] | None, limiter: subprocess.Popen[bytes] | None) -> None:
+    """The limiter first, so that it stops the process no more, then the process (continued by `stop_process`
+    also if the limiter died while the process was stopped)."""
+    stop_process(limiter)
+    stop_process(process)
 
 
 # ------------------------------------------------------------------------------------------------- the stack
@@ -152,6 +190,8 @@ class Run:
     severa: subprocess.Popen[bytes] | None = None
     procountor: subprocess.Popen[bytes] | None = None
     pool: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    limiters: list[subprocess.Popen[bytes]] = field(default_factory=list)  # with --cpu-limit: one per worker
+    broker_pid: int | None = None
     severa_url: str = ""
     procountor_url: str = ""
     prefix: str = ""
@@ -248,21 +288,33 @@ class Run:
         env = {k: v for k, v in self.worker_env().items() if v != ""} | {"SEVPRO_HOME": str(home)}
         for variable in ("SEVPRO_TENANT", "SEVPRO_COMPANIES_FILE"):
             env.pop(variable, None)
-        self.pool.append(subprocess.Popen(
-            [sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], cwd=REPO, env=env,
-            stdout=(home / "worker.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True))
+        worker = subprocess.Popen(
+            [*orphan_guard(), sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], cwd=REPO,
+            env=env, stdout=(home / "worker.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.pool.append(worker)
+        if self.args.cpu_limit:
+            self.limiters.append(limit_cpu(worker.pid, self.args.cpu_limit, home / "cpulimit.log"))
 
     def check_workers(self) -> None:
         for index, worker in enumerate(self.pool):
             if worker.poll() is not None:
                 raise RuntimeError(f"worker {index} exited with {worker.returncode}; see "
                                    f"{self.home / f'worker-{index}' / 'worker.log'}")
+        for index, limiter in enumerate(self.limiters):
+            if limiter.poll() is not None:  # the budget no longer holds: the figures would not be the budget's
+                raise RuntimeError(f"the CPU limiter of worker {index} exited with {limiter.returncode}; see "
+                                   f"{self.home / f'worker-{index}' / 'cpulimit.log'}")
 
     def stop(self) -> None:
-        for worker in self.pool:
-            stop_process(worker)
+        for index, worker in enumerate(self.pool):
+            stop_limited(worker, self.limiters[index] if index < len(self.limiters) else None)
         stop_process(self.severa)
         stop_process(self.procountor)
+
+    def service_pids(self) -> list[int]:
+        """The sandboxes and Kafka: what the workers' polls and transfers also need CPU for."""
+        pids = [pid for process in (self.severa, self.procountor) if process for pid in _tree(process.pid)]
+        return pids + ([self.broker_pid] if self.broker_pid else [])
 
     def _organisations(self) -> list[dict[str, Any]]:
         return list(httpx.get(f"{self.severa_url}/_sandbox/organisations", timeout=60).json()["organisations"])
@@ -403,6 +455,7 @@ class Result:
     failed: int = 0
     cpu_percent: float = float("nan")
     cpu_ms_per_poll: float = float("nan")  # the workers' CPU per tenant poll: the figure a busy machine keeps
+    service_cpu_percent: float = float("nan")  # the sandboxes' and Kafka's, of one core
     rss_mb: float = float("nan")
     load: list[float] = field(default_factory=list)  # the machine's 1-minute load average, sampled in the window
     note: str = ""
@@ -410,6 +463,11 @@ class Result:
     @property
     def lag_p95(self) -> float:
         return percentile(self.lags, 0.95)
+
+    @property
+    def within_lag(self) -> bool:
+        """Every tenant reached in the warm-up, and poll lag p95 within the goal."""
+        return self.polled == self.tenants and self.lag_p95 <= LAG_GOAL_S
 
 
 def warmup_timeout(args: argparse.Namespace, tenants: int) -> float:
@@ -441,22 +499,32 @@ def measure(run: Run, args: argparse.Namespace) -> Result:
                        f"{warmup_timeout(args, run.tenants):.0f} s")
     else:
         result.first_poll_s = time.monotonic() - started
-    pids = [pid for worker in run.pool for pid in _tree(worker.pid)]
+    pids, services = [pid for worker in run.pool for pid in _tree(worker.pid)], run.service_pids()
     trickle = Trickle(run, args.invoice_rate)
     polls_before, cpu_before, window_start = run.poll_count(), cpu_seconds(pids), time.monotonic()
+    service_cpu_before = cpu_seconds(services)
     trickle.start()
     rss: list[float] = []
-    with console.status(f"{run.workers} worker(s), {run.tenants} tenants: measuring for {args.seconds:.0f} s..."):
+    with (console.status(f"{run.workers} worker(s), {run.tenants} tenants: measuring for {args.seconds:.0f} s..."),
+          (run.home / "lags.jsonl").open("w") as trace):
         while time.monotonic() - window_start < args.seconds:
             run.check_workers()
             now, last = time.time(), run.last_polls()
-            result.lags += [now - last.get(name, started_wall) for name in run.names]  # never: since the start
+            lags = {name: now - last.get(name, started_wall) for name in run.names}  # never: since the start
+            result.lags += lags.values()
             rss.append(rss_mb(pids))
             result.load.append(os.getloadavg()[0])
+            # Each second's lags, to tell a stall of all tenants (a worker's loop) from a few tenants left behind
+            late = sorted((name for name, lag in lags.items() if lag > LAG_GOAL_S), key=lags.__getitem__)
+            trace.write(json.dumps({"t": round(time.monotonic() - window_start, 1),
+                                    "p50": round(percentile(list(lags.values()), 0.5), 1),
+                                    "p95": round(percentile(list(lags.values()), 0.95), 1),
+                                    "late": {name: round(lags[name], 1) for name in late}}) + "\n")
             time.sleep(1)
     elapsed = time.monotonic() - window_start
     polls, cpu = run.poll_count() - polls_before, cpu_seconds(pids) - cpu_before
     result.polls_per_second, result.cpu_percent = polls / elapsed, 100 * cpu / elapsed
+    result.service_cpu_percent = 100 * (cpu_seconds(services) - service_cpu_before) / elapsed
     result.cpu_ms_per_poll = 1000 * cpu / polls if polls else float("nan")
     result.rss_mb = max(rss) if rss else float("nan")
     trickle.stop_event.set()
@@ -483,12 +551,13 @@ def measure(run: Run, args: argparse.Namespace) -> Result:
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
+    budget = f", each worker limited to {args.cpu_limit} % of a core" if args.cpu_limit else ""
     table = Table(title=f"Many organisations: pool workers polling every {args.poll_seconds:g} s, "
-                        f"{args.invoice_rate:g} invoice/s trickle, {args.latency_ms:g} ms API latency")
+                        f"{args.invoice_rate:g} invoice/s trickle, {args.latency_ms:g} ms API latency{budget}")
     for column in ("tenants", "workers", "first poll of all (s)", "polls/s", "poll lag p50 (s)", "poll lag p95 (s)",
                    "invoices done/sent", "latency p50 (s)", "latency p95 (s)", "after the poll p50/p95 (s)",
-                   "CPU % (1 core)", "CPU ms/poll", "RSS (MB)",
-                   "RSS/tenant (MB)", "load avg"):
+                   "CPU % (1 core)", "CPU ms/poll", "sandboxes+Kafka CPU %", "RSS (MB)", "RSS/tenant (MB)",
+                   "load avg"):
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(str(r.tenants), str(r.workers), f"{r.first_poll_s:.1f}", f"{r.polls_per_second:.1f}",
@@ -496,26 +565,19 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                       f"{len(r.latencies)}/{r.sent}" + (f" ({r.failed} failed)" if r.failed else ""),
                       f"{percentile(r.latencies, 0.5):.2f}", f"{percentile(r.latencies, 0.95):.2f}",
                       f"{percentile(r.after_poll, 0.5):.2f} / {percentile(r.after_poll, 0.95):.2f}",
-                      f"{r.cpu_percent:.0f}", f"{r.cpu_ms_per_poll:.0f}", f"{r.rss_mb:.0f}",
-                      f"{r.rss_mb / r.tenants:.2f}",
+                      f"{r.cpu_percent:.0f}", f"{r.cpu_ms_per_poll:.0f}", f"{r.service_cpu_percent:.0f}",
+                      f"{r.rss_mb:.0f}", f"{r.rss_mb / r.tenants:.2f}",
                       f"{min(r.load):.1f}-{max(r.load):.1f}" if r.load else "nan")
     console.print(table)
     for r in results:
         if r.note:
             console.print(f"[yellow]{r.tenants} tenants, {r.workers} worker(s):[/yellow] {r.note.strip()}")
+    capacity = capacities(results)
+    if len(capacity) > 1 or args.capacity:
+        report_capacity(capacity, args)
     by_workers: dict[int, list[Result]] = {}
     for r in results:
         by_workers.setdefault(r.workers, []).append(r)
-
-    def capacity(workers: int) -> int | None:
-        """The most tenants polled with lag p95 within the goal."""
-        fitting = [r.tenants for r in by_workers.get(workers, []) if r.polled == r.tenants and r.lag_p95 <= LAG_GOAL_S]
-        return max(fitting) if fitting else None
-
-    one, two = capacity(1), capacity(2)
-    if one and two:
-        console.print(f"speed-up: two workers keep poll lag p95 ≤ {LAG_GOAL_S:g} s for {two} tenants, one for {one} "
-                      f"({two / one:.2f}×; goal ≥ 1.8×; only the --tenants measured are known)")
     for r in results:
         if r.workers == 2 and (single := next((s for s in by_workers.get(1, []) if s.tenants == r.tenants), None)):
             console.print(f"{r.tenants} tenants: poll lag p95 {single.lag_p95:.1f} s with one worker, "
@@ -524,6 +586,49 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     load = os.getloadavg()
     console.print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
                   "(shared with other work)")
+
+
+@dataclass
+class Capacity:
+    """What the measured --tenants values tell of the tenants k workers keep within the lag goal."""
+
+    workers: int
+    within: Result | None  # the most tenants measured within the goal
+    beyond: Result | None  # the fewest tenants measured beyond it (more than `within`)
+
+
+def capacities(results: list[Result]) -> dict[int, Capacity]:
+    found: dict[int, Capacity] = {}
+    for workers in sorted({r.workers for r in results}):
+        runs = sorted((r for r in results if r.workers == workers), key=lambda r: r.tenants)
+        within = max((r for r in runs if r.within_lag), key=lambda r: r.tenants, default=None)
+        beyond = min((r for r in runs if not r.within_lag and (within is None or r.tenants > within.tenants)),
+                     key=lambda r: r.tenants, default=None)
+        found[workers] = Capacity(workers, within, beyond)
+    return found
+
+
+def report_capacity(capacity: dict[int, Capacity], args: argparse.Namespace) -> None:
+    budget = f"{args.cpu_limit} % of a core" if args.cpu_limit else "none"
+    table = Table(title=f"Tenants kept within poll lag p95 ≤ {LAG_GOAL_S:g} s (CPU budget per worker: {budget})")
+    for column in ("workers", "most tenants within (lag p95)", "fewest beyond (lag p95)", "speed-up over one"):
+        table.add_column(column, justify="right")
+    one = capacity.get(1)
+    for workers, c in sorted(capacity.items()):
+        speed_up = "–"
+        if workers > 1 and one and one.within and c.within:
+            speed_up = f"{c.within.tenants / one.within.tenants:.2f}×"
+            if one.beyond and c.beyond:  # the true figures lie between the measured ones
+                speed_up += (f" (between {c.within.tenants / (one.beyond.tenants - 1):.2f}× "
+                             f"and {(c.beyond.tenants - 1) / one.within.tenants:.2f}×)")
+        table.add_row(str(workers),
+                      f"{c.within.tenants} ({c.within.lag_p95:.1f} s)" if c.within else "none measured",
+                      (f"{c.beyond.tenants} ({c.beyond.lag_p95:.1f} s"
+                       + (f", {c.beyond.polled} polled" if c.beyond.polled < c.beyond.tenants else "") + ")")
+                      if c.beyond else "none measured", speed_up)
+    console.print(table)
+    console.print("goal: two workers ≥ 1.8× the tenants of one at the same lag; only the --tenants measured are "
+                  "known (a worker's capacity lies between its two columns)")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -539,7 +644,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup-timeout", type=float, default=None,
                         help="seconds for every tenant's first poll (default: 300, or 0.6 s a tenant above 500: the "
                              "first poll of each publishes all it has, and 1,000 needed more than 300 s)")
-    return parser.parse_args(argv)
+    parser.add_argument("--cpu-limit", type=int, default=None, metavar="PCT",
+                        help="each worker's CPU budget, in %% of one core (Debian's cpulimit: SIGSTOP/SIGCONT), so "
+                             "that the tenants one worker can take are reached on a small machine")
+    parser.add_argument("--capacity", action="store_true",
+                        help="search the tenants each --workers keeps within poll lag p95 ≤ 15 s: the --tenants "
+                             "values in ascending order, up to the first one beyond it; then the speed-up")
+    args = parser.parse_args(argv)
+    if args.cpu_limit is not None and not 1 <= args.cpu_limit <= 100:
+        parser.error("--cpu-limit is a per cent of one core: 1 to 100")
+    return args
+
+
+def plan(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """(tenants, workers) in the order measured; with --capacity the runs per worker count in ascending tenants
+    (`main` skips the rest of a worker count after its first run beyond the goal)."""
+    if args.capacity:
+        return [(tenants, workers) for workers in args.workers for tenants in sorted(set(args.tenants))]
+    return [(tenants, workers) for tenants in args.tenants for workers in args.workers]
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -552,6 +674,10 @@ def main(argv: list[str] | None = None) -> int:
     if "pool" not in Settings.model_fields:
         console.print("[red]this branch has no pool worker (SEVPRO_POOL, issue 14) yet: nothing to measure[/red]")
         return 2
+    if args.cpu_limit and not shutil.which("cpulimit"):
+        console.print("[red]--cpu-limit needs cpulimit, which is not installed: `apt-get install -y cpulimit` "
+                      "(Debian's package; as root)[/red]")
+        return 2
     signal.signal(signal.SIGTERM, _interrupt)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # a new topic's leader election: retried, not news
     home = project_home() / "bench-tenants"
@@ -563,13 +689,20 @@ def main(argv: list[str] | None = None) -> int:
         broker.reset()
         with console.status("starting Kafka..."):
             bootstrap = broker.start().bootstrap
-        for tenants in args.tenants:
-            for workers in args.workers:
-                current = Run(tenants, workers, args, bootstrap, home / f"{tenants}-{workers}")
-                current.home.mkdir(parents=True)
-                results.append(measure(current, args))
-                current.stop()
-                current = None
+        beyond: set[int] = set()  # with --capacity: the worker counts already measured beyond the goal
+        for tenants, workers in plan(args):
+            if workers in beyond:
+                continue
+            current = Run(tenants, workers, args, bootstrap, home / f"{tenants}-{workers}")
+            with contextlib.suppress(OSError, ValueError):
+                current.broker_pid = int(broker.pid_file.read_text().strip())
+            current.home.mkdir(parents=True)
+            results.append(measure(current, args))
+            current.stop()
+            current = None
+            if args.capacity and not results[-1].within_lag:
+                beyond.add(workers)
+            console.print(f"{tenants} tenants, {workers} worker(s): poll lag p95 {results[-1].lag_p95:.1f} s")
         report(results, args)
         return 0
     except KeyboardInterrupt:
