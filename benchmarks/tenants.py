@@ -289,8 +289,9 @@ class Run:
         for variable in ("SEVPRO_TENANT", "SEVPRO_COMPANIES_FILE"):
             env.pop(variable, None)
         worker = subprocess.Popen(
-            [*orphan_guard(), sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], cwd=REPO,
-            env=env, stdout=(home / "worker.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+            [*orphan_guard(), sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", self.args.worker_loglevel],
+            cwd=REPO, env=env, stdout=(home / "worker.log").open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)
         self.pool.append(worker)
         if self.args.cpu_limit:
             self.limiters.append(limit_cpu(worker.pid, self.args.cpu_limit, home / "cpulimit.log"))
@@ -530,7 +531,7 @@ def measure(run: Run, args: argparse.Namespace) -> Result:
     trickle.stop_event.set()
     trickle.join()
     with console.status("waiting for the invoices in flight..."):
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + args.settle
         while set(trickle.sent) - set(outcomes.done) - set(outcomes.failed) and time.monotonic() < deadline:
             time.sleep(0.5)
     reader_alive = outcomes.is_alive()
@@ -644,6 +645,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup-timeout", type=float, default=None,
                         help="seconds for every tenant's first poll (default: 300, or 0.6 s a tenant above 500: the "
                              "first poll of each publishes all it has, and 1,000 needed more than 300 s)")
+    parser.add_argument("--settle", type=float, default=60.0,
+                        help="seconds to wait after the measurement for the invoices in flight")
+    parser.add_argument("--worker-loglevel", default="warning",
+                        help="the workers' --loglevel (info: tenant polling taken and handed over, in worker.log)")
     parser.add_argument("--cpu-limit", type=int, default=None, metavar="PCT",
                         help="each worker's CPU budget, in %% of one core (Debian's cpulimit: SIGSTOP/SIGCONT), so "
                              "that the tenants one worker can take are reached on a small machine")
