@@ -25,6 +25,7 @@ Exactly once, from at-least-once parts:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,11 +313,14 @@ class SalesInvoiceTransfer(ToProcountor):
 
     async def _rows(self, request: Json, invoice: Json) -> list[Json]:
         """The invoice's rows: from the worker's row mirror when it can answer for this version, else read."""
+        def read() -> Awaitable[list[Json]]:
+            return self.severa.get_invoice_rows(request["source_id"])
+
         if self.row_mirror is not None:
-            rows = await self.row_mirror.rows(invoice, request["source_version"])
+            rows = await self.row_mirror.rows(invoice, request["source_version"], read_alone=read)
             if rows is not None:
                 return rows
-        return await self.severa.get_invoice_rows(request["source_id"])
+        return await read()
 
     async def _customer(self, invoice: Json, record: str) -> Json:
         ref = invoice.get("billingCustomer") or invoice.get("customer") or {}

@@ -9,8 +9,16 @@ row changed up to T (`as_of` >= T), provided the mirror reaches back to the invo
 Read through, by the transfers of one worker (every worker keeps its own, the poller runs on the leader
 only): a transfer whose invoice the mirror cannot answer for yet starts a refresh, and transfers arriving
 while one runs wait for it, so under a backlog one listing serves many invoices. Nothing waits for a batch
-to fill: an invoice whose status change is younger than `lag` (a read now might still miss a row committed
-late on Severa's side, or our clock may run ahead of Severa's) is read per invoice at once, as when idle.
+to fill.
+
+An invoice whose status change is younger than `lag` (the mirror's `as_of`, our clock less the lag, cannot
+vouch for it: a read now might still miss a row committed late on Severa's side, or our clock may run ahead of
+Severa's) is read per invoice at once when it asks alone, as when idle. The invoices that ask while such a read
+(or another fresh invoice's wait) is under way, a backlog's start, share one listing that starts after they ask
+instead: the transfer asks only once it holds the poller's event of the status change, so the change, and the
+draft's rows committed before it, were visible before that listing began, which shows every row changed since
+the previous listing's `as_of` (the rows stamped before it were in the earlier listings, as for any invoice the
+mirror answers for).
 
 The listing does not show deleted rows: a row deleted while the invoice was a draft would stay in the
 mirror. The mirror therefore answers only when its rows add up to the invoice's `totalExcludingTax`.
@@ -19,7 +27,7 @@ mirror. The mirror therefore answers only when its rows add up to the invoice's 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
@@ -49,20 +57,35 @@ class InvoiceRowMirror:
         self.as_of: datetime | None = None
         self._rows: dict[str, dict[str, Json]] = {}  # invoice guid → row guid → row
         self._refreshing: asyncio.Task[None] | None = None
+        self._started = 0  # listings started
+        self._read_through = 0  # the number of the newest listing whose rows are in the mirror
+        self._fresh = 0  # fresh invoices' asks under way (a per-invoice read, or a wait for a listing)
 
-    async def rows(self, invoice: Json, version: str) -> list[Json] | None:
+    async def rows(self, invoice: Json, version: str,
+                   read_alone: Callable[[], Awaitable[list[Json]]] | None = None) -> list[Json] | None:
         """The rows of `invoice` at `version` (the version that entered the transfer status), or None when the
-        mirror cannot answer for them (the caller then reads them per invoice)."""
+        mirror cannot answer for them (the caller then reads them per invoice). `read_alone`: the per-invoice
+        read, made here for a fresh invoice that asks alone (the asks arriving meanwhile share a listing);
+        None: a fresh invoice is None at once."""
         try:
             changed = parse_version(version, self.zone)
             created = parse_version(str(invoice["createdDateTime"]), self.zone)
             guid = str(invoice["guid"])
         except (KeyError, ValueError):
             return None
+        fresh = self.clock() - self.lag < changed and (self.as_of is None or self.as_of < changed)
+        if fresh and read_alone is None:
+            return None  # too fresh to vouch for: no waiting
+        if fresh and read_alone is not None and self._fresh == 0 and self._refreshing is None:
+            self._fresh += 1
+            try:
+                return await read_alone()  # alone: as when idle (its errors are the caller's)
+            finally:
+                self._fresh -= 1
         try:
-            while self.as_of is None or self.as_of < changed:
-                if self.clock() - self.lag < changed:
-                    return None  # too fresh to vouch for: no waiting
+            if fresh:
+                await self._listing_after_this_ask()
+            while not fresh and (self.as_of is None or self.as_of < changed):
                 await self.refresh()
         except Exception as exc:  # noqa: BLE001 - the per-invoice read (with its own error handling) takes over
             log.warning("invoice row mirror not refreshed; rows read per invoice", error=f"{type(exc).__name__}: "
@@ -84,7 +107,19 @@ class InvoiceRowMirror:
             if self._refreshing is task and task.done():
                 self._refreshing = None
 
+    async def _listing_after_this_ask(self) -> None:
+        """Wait for a listing that starts after this call (the one under way may have begun before the ask)."""
+        asked = self._started
+        self._fresh += 1
+        try:
+            while self._read_through <= asked:
+                await self.refresh()
+        finally:
+            self._fresh -= 1
+
     async def _read(self) -> None:
+        self._started += 1
+        number = self._started
         started = self.clock()
         since = self.as_of if self.as_of is not None else started - self.horizon
         found: list[Json] = [row async for row in self.client.iter_invoice_rows(changed_since=since)]
@@ -94,6 +129,7 @@ class InvoiceRowMirror:
         self.as_of = started - self.lag
         self.since = max(self.since or since, started - self.horizon)
         self._forget_before(self.since)
+        self._read_through = number
         log.debug("invoice row mirror refreshed", rows=len(found), as_of=self.as_of.isoformat())
 
     def _forget_before(self, since: datetime) -> None:

@@ -5,7 +5,9 @@ answer for an invoice's rows. Both sandboxes over real sockets; calls counted at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -74,3 +76,47 @@ async def test_rows_the_mirror_has_are_not_read_per_invoice(stack) -> None:
         assert len(written) == len(severa_rows)
         assert sorted(str(r.get("quantity")) for r in written) == sorted(str(float(r["quantity"]))
                                                                          for r in severa_rows)
+
+
+async def test_a_backlogs_fresh_invoices_share_one_listing_that_starts_after_they_ask(stack) -> None:
+    """At a backlog's start every invoice's status change is younger than the mirror's lag. The first invoice
+    alone reads its rows per invoice, as an idle one does; the invoices asking meanwhile share one listing that
+    starts after they ask, so a row edited after the mirror's last read is written as edited (never the
+    mirror's older copy)."""
+    mirror = InvoiceRowMirror(stack.severa)  # lag 10 s: the seeded status changes are too fresh for it
+    await mirror.refresh()  # the mirror holds the rows as they are now
+    store = stack.severa_store
+    _move(stack, 10003, "Draft")
+    row = min(store.find("invoicerows", invoiceGuid=stack.invoice(10003)["guid"]), key=lambda r: r["sortOrder"])
+    store.update("invoicerows", row["guid"], {"description": "Edited while the backlog waited"})
+    _move(stack, 10003, WAITING)
+    before = dict(_calls(stack))
+    real_read, real_listing = stack.severa.get_invoice_rows, stack.severa.iter_invoice_rows
+    listed = asyncio.Event()
+
+    def listing(**how: Any) -> Any:
+        listed.set()
+        return real_listing(**how)
+
+    async def read_once_a_listing_is_under_way(invoice_guid: str) -> list[dict]:
+        # Holds a per-invoice read until the others' listing has begun (at most 5 s: without a shared
+        # listing every invoice reads its own rows, which the count below shows).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(listed.wait(), 5)
+        return await real_read(invoice_guid)
+
+    stack.severa.iter_invoice_rows = listing  # type: ignore[method-assign]
+    stack.severa.get_invoice_rows = read_once_a_listing_is_under_way  # type: ignore[method-assign]
+    numbers = (10002, 10003, 10004)
+    requests = {number: stack.request(number) for number in numbers}
+    results = await asyncio.gather(*(stack.transfer(row_mirror=mirror).handle(requests[n]) for n in numbers))
+
+    assert [r.state for r in results] == ["succeeded"] * 3, [r.error for r in results]
+    assert _calls(stack)[PER_INVOICE] == before.get(PER_INVOICE, 0) + 1
+    # One listing, or two when the second invoice asked after the first one's listing had begun.
+    assert 1 <= _calls(stack)[LISTING] - before.get(LISTING, 0) <= 2
+    descriptions = [r.get("product") for r in _procountor_rows(stack, requests[10003]["company"], 10003)]
+    assert "Edited while the backlog waited" in descriptions, descriptions
+    for number in numbers:
+        severa_rows = store.find("invoicerows", invoiceGuid=stack.invoice(number)["guid"])
+        assert len(_procountor_rows(stack, requests[number]["company"], number)) == len(severa_rows)

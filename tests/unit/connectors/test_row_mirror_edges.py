@@ -64,3 +64,25 @@ async def test_a_fresh_status_change_is_not_waited_for() -> None:
 
 async def test_a_failed_listing_sends_the_caller_to_the_per_invoice_read() -> None:
     assert await _mirror(Listing([], fail=True)).rows(_invoice(20.0), VERSION) is None
+
+
+async def test_a_fresh_invoice_alone_is_read_per_invoice_and_its_read_errors_are_the_callers() -> None:
+    listing = Listing([_row("r1", 20.0)])
+    fresh = (NOW - timedelta(seconds=1)).isoformat()
+
+    async def read_alone() -> list[dict[str, Any]]:
+        return [_row("r9", 20.0)]
+
+    rows = await _mirror(listing).rows(_invoice(20.0), fresh, read_alone=read_alone)
+    assert [r["guid"] for r in rows or []] == ["r9"]
+    assert listing.reads == 0  # alone: no listing
+
+    async def gone() -> list[dict[str, Any]]:
+        raise LookupError("invoice deleted")
+
+    try:
+        await _mirror(listing).rows(_invoice(20.0), fresh, read_alone=gone)
+    except LookupError:
+        pass
+    else:
+        raise AssertionError("the per-invoice read's error was swallowed (the caller would read again)")
