@@ -33,6 +33,7 @@ import httpx
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from connectors.http_transport import AiohttpTransport
 from connectors.prepared_urls import PreparedUrls
 from connectors.tls import shared_tls_context
 from foundation.exact_json import dumps
@@ -117,7 +118,8 @@ class ProcountorClient:
         self.calls: Counter[str] = Counter()
         # Procountor limits per API client: clients of several companies with one client id share a pacer.
         self._limiter = limiter or procountor_pacer(requests_per_second)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
+                                       transport=transport or AiohttpTransport(shared_tls_context()),
                                        verify=shared_tls_context())
         self._urls = PreparedUrls(self._http)
         self._token: str | None = None

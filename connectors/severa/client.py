@@ -43,6 +43,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from connectors.errors import ContentTooLarge
+from connectors.http_transport import AiohttpTransport
 from connectors.prepared_urls import PreparedUrls
 from connectors.tls import shared_tls_context
 from foundation.exact_json import dumps, loads
@@ -212,7 +213,7 @@ class SeveraClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,
-            transport=transport,
+            transport=transport or AiohttpTransport(shared_tls_context()),
             verify=shared_tls_context(),
             headers={"Client_Id": client_id},  # Accept per request: JSON, or a download's own type
         )
