@@ -8,9 +8,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -152,3 +156,41 @@ async def test_the_transport_closes_its_connections() -> None:
         async with httpx.AsyncClient(transport=transport) as http:
             assert (await http.get(f"{base}/v1/customers")).json() == []
         assert transport._session is None
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+async def test_a_server_certificate_is_verified(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+
+    async def hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer(b'{"hello": "tls"}'))
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    listening = await asyncio.start_server(hello, "127.0.0.1", 0, ssl=served)
+    url = f"https://127.0.0.1:{listening.sockets[0].getsockname()[1]}/"
+    try:
+        async with httpx.AsyncClient(transport=AiohttpTransport(shared_tls_context())) as untrusting:
+            with pytest.raises(httpx.ConnectError, match="(?i)certificate"):
+                await untrusting.get(url)
+        trusting = ssl.create_default_context(cafile=str(cert))
+        async with httpx.AsyncClient(transport=AiohttpTransport(trusting)) as http:
+            assert (await http.get(url)).json() == {"hello": "tls"}
+    finally:
+        listening.close()
