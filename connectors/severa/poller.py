@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.polling import EntitySource, FetchChanged, Poller, TenantProducer, WatermarkReader
-from connectors.severa.client import SeveraClient
+from connectors.severa.client import PAGE_SIZE, SeveraClient
 from connectors.severa.customer_cards import CustomerCards
 from connectors.severa.invoice_reads import InvoiceReads
 from foundation.privacy import minimal_user
@@ -105,6 +105,26 @@ FAST_ENTITIES = ("invoice", "travel_reimbursement")
 # backlog's calls anyway.
 BUSY_INTERVALS = {"invoice": 2.0, "travel_reimbursement": 10.0}
 REGISTRY_BUSY_INTERVAL = 300.0
+# ... and at a backlog's start, when every invoice read rereads the whole backlog's status changes (the 30 s
+# overlap: five pages for 500 invoices), a second per page the last read took, at most `MAX_BUSY_INVOICE_INTERVAL`
+# (the checks wait up to invoice_reads.PAGE_WAIT for a read that starts after them): under 1 call a second.
+SECONDS_PER_PAGE = 1.0
+MAX_BUSY_INVOICE_INTERVAL = 4.0
+
+
+def _paced_by_pages(source: EntitySource) -> None:
+    """After each read of `source`, its busy interval: a second per page read, within [its own, the maximum]."""
+    fetch, least = source.fetch, source.busy_interval or 0.0
+
+    async def counted(since: datetime | None) -> AsyncIterator[Json]:
+        items = 0
+        async for item in fetch(since):
+            items += 1
+            yield item
+        pages = -(-items // PAGE_SIZE)
+        source.busy_interval = max(least, min(MAX_BUSY_INVOICE_INTERVAL, SECONDS_PER_PAGE * pages))
+
+    source.fetch = counted
 
 
 def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities: list[str] | None = None,
@@ -117,7 +137,8 @@ def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities
     Invoices and travel reimbursements are read every `fast_interval` seconds (the transfer latency), the
     registries every `slow_interval` (they change rarely, and the API allows 10 requests a second in all); while
     the client's pacer is saturated, invoices and travel reimbursements at `BUSY_INTERVALS` (never faster than
-    `fast_interval`), the registries but customers every `REGISTRY_BUSY_INTERVAL` (never faster than
+    `fast_interval`; invoices a second per page their last read took, up to `MAX_BUSY_INVOICE_INTERVAL`), the
+    registries but customers every `REGISTRY_BUSY_INTERVAL` (never faster than
     `slow_interval`). `invoice_reads` (the worker's) is told of every invoice read, to answer transfers from it;
     `customer_cards` (the worker's) of every customer read, to keep the cards no change shows in it.
     `watermarks`: the worker's reader of the watermark topic, shared by its pollers (None: the poller's own).
@@ -134,6 +155,8 @@ def severa_poller(bootstrap: str, tenant: str, client: SeveraClient, *, entities
             source.busy_interval = max(slow_interval, REGISTRY_BUSY_INTERVAL)
         if source.entity == "invoice" and invoice_reads is not None:
             source.fetch = invoice_reads.watching(source.fetch)
+        if source.entity == "invoice":
+            _paced_by_pages(source)
         if source.entity == "customer" and customer_cards is not None:
             source.fetch = customer_cards.watching(source.fetch)
     return Poller(bootstrap, "severa", tenant, sources, overlap=overlap, busy=client.saturated, watermarks=watermarks,

@@ -82,3 +82,25 @@ async def test_a_busy_budget_reads_severas_invoices_every_2_s_and_registries_but
         read.clear()
         await _rounds_until(poller, lambda: read.count("project") >= 5, limit=10.0)
         assert read.count("project") >= 5
+
+
+async def test_a_busy_invoice_poll_waits_a_second_per_page_its_last_read_took() -> None:
+    """At a backlog's start every read of the invoices rereads the whole backlog's status changes (the overlap):
+    five or six pages every 2 s, a third of Severa's pace. While busy, the next read waits a second per page the
+    last one took (at least 2 s, at most 4: the transfers' checks wait for these reads, up to 6 s)."""
+    async with SeveraClient("http://127.0.0.1:9/rest-api", "id", "secret") as client:
+        listed: list[int] = [0]
+
+        async def invoices(**_: Any):  # type: ignore[no-untyped-def]
+            for n in range(listed[0]):
+                yield {"guid": f"g{n}", "lastUpdatedDateTime": "2026-11-30T12:00:00"}
+
+        client.iter_invoices = invoices  # type: ignore[method-assign]
+        poller = severa_poller("unused:9092", "t", client, entities=["invoice"])
+        [source] = poller.sources
+        intervals = []
+        for count in (530, 350, 150, 0, 301):
+            listed[0] = count
+            assert len([item async for item in source.fetch(None)]) == count
+            intervals.append(source.busy_interval)
+        assert intervals == [4.0, 4.0, 2.0, 2.0, 4.0]
