@@ -31,9 +31,9 @@ every tenant beyond 15 s) go to `.sevpro/bench-tenants/<tenants>-<workers>/lags.
 
 On a 2-core machine one worker keeps up with more tenants than the machine can warm up in a short run, so the
 tenants one worker can take, and what a second worker adds, are not reached. `--cpu-limit PCT` gives each worker
-a fixed budget (PCT % of one core, held by Debian's `cpulimit` with SIGSTOP/SIGCONT), and `--capacity` runs the
-`--tenants` values in ascending order for each `--workers` up to the first beyond poll lag p95 ≤ 15 s, then
-prints the most tenants within and the fewest beyond per worker count, and the speed-up:
+a fixed budget (PCT % of one core, held by Debian's `cpulimit` with SIGSTOP/SIGCONT), and `--capacity` searches,
+for each `--workers`, the `--tenants` values (a binary search: lag grows with the tenants) for the most tenants
+within poll lag p95 ≤ 15 s and the fewest beyond, and prints them and the speed-up:
 
     python benchmarks/tenants.py --cpu-limit 25 --capacity --tenants 40 60 80 120 160 --workers 1 2 --seconds 60
 
@@ -61,6 +61,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -695,20 +696,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="each worker's CPU budget, in %% of one core (Debian's cpulimit: SIGSTOP/SIGCONT), so "
                              "that the tenants one worker can take are reached on a small machine")
     parser.add_argument("--capacity", action="store_true",
-                        help="search the tenants each --workers keeps within poll lag p95 ≤ 15 s: the --tenants "
-                             "values in ascending order, up to the first one beyond it; then the speed-up")
+                        help="search the tenants each --workers keeps within poll lag p95 ≤ 15 s: a binary search "
+                             "over the --tenants values (lag grows with the tenants); then the speed-up")
     args = parser.parse_args(argv)
     if args.cpu_limit is not None and not 1 <= args.cpu_limit <= 100:
         parser.error("--cpu-limit is a per cent of one core: 1 to 100")
     return args
 
 
-def plan(args: argparse.Namespace) -> list[tuple[int, int]]:
-    """(tenants, workers) in the order measured; with --capacity the runs per worker count in ascending tenants
-    (`main` skips the rest of a worker count after its first run beyond the goal)."""
-    if args.capacity:
-        return [(tenants, workers) for workers in args.workers for tenants in sorted(set(args.tenants))]
-    return [(tenants, workers) for tenants in args.tenants for workers in args.workers]
+def capacity_search(values: list[int], within: Callable[[int], bool]) -> None:
+    """A binary search over the sorted tenant counts for the last one within the lag goal (lag grows with the
+    tenants): the middle one first, then the middle of the half that holds the boundary, about log2(n) runs
+    instead of n (each run's warm-up is the long part)."""
+    ordered = sorted(set(values))
+    last_within, first_beyond = -1, len(ordered)  # indices: all before the first within, all after beyond
+    while first_beyond - last_within > 1:
+        middle = (last_within + first_beyond) // 2
+        if within(ordered[middle]):
+            last_within = middle
+        else:
+            first_beyond = middle
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -736,10 +743,9 @@ def main(argv: list[str] | None = None) -> int:
         broker.reset()
         with console.status("starting Kafka..."):
             bootstrap = broker.start().bootstrap
-        beyond: set[int] = set()  # with --capacity: the worker counts already measured beyond the goal
-        for tenants, workers in plan(args):
-            if workers in beyond:
-                continue
+
+        def run_once(tenants: int, workers: int) -> Result:
+            nonlocal current
             current = Run(tenants, workers, args, bootstrap, home / f"{tenants}-{workers}")
             with contextlib.suppress(OSError, ValueError):
                 current.broker_pid = int(broker.pid_file.read_text().strip())
@@ -747,9 +753,16 @@ def main(argv: list[str] | None = None) -> int:
             results.append(measure(current, args))
             current.stop()
             current = None
-            if args.capacity and not results[-1].within_lag:
-                beyond.add(workers)
             console.print(f"{tenants} tenants, {workers} worker(s): poll lag p95 {results[-1].lag_p95:.1f} s")
+            return results[-1]
+
+        if args.capacity:
+            for workers in args.workers:
+                capacity_search(args.tenants, lambda tenants, workers=workers: run_once(tenants, workers).within_lag)
+        else:
+            for tenants in args.tenants:
+                for workers in args.workers:
+                    run_once(tenants, workers)
         report(results, args)
         return 0
     except KeyboardInterrupt:

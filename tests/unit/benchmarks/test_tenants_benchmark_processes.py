@@ -169,7 +169,23 @@ def test_capacity_is_the_most_tenants_within_the_lag_and_the_fewest_beyond_it() 
     assert (found[2].within.tenants, found[2].beyond.tenants) == (100, 150)
 
 
-def test_the_capacity_search_measures_each_worker_count_in_ascending_tenants() -> None:
-    args = tenants.parse_args(["--capacity", "--tenants", "200", "100", "150", "--workers", "1", "2"])
+def test_the_capacity_search_finds_the_boundary_in_a_few_runs() -> None:
+    """Each run's warm-up is the long part: a binary search over the tenant counts, not one run each."""
+    capacity = 230  # the tenants the (pretend) workers keep within the lag
+    measured: list[int] = []
 
-    assert tenants.plan(args) == [(100, 1), (150, 1), (200, 1), (100, 2), (150, 2), (200, 2)]
+    def within(tenants_: int) -> bool:
+        measured.append(tenants_)
+        return tenants_ <= capacity
+
+    tenants.capacity_search([400, 100, 150, 200, 250, 300, 50, 350], within)
+
+    assert 200 in measured and 250 in measured  # both sides of the boundary measured
+    assert len(measured) <= 4  # log2(8) + 1, not 8
+
+
+def test_the_capacity_search_measures_the_smallest_when_even_that_is_beyond() -> None:
+    measured: list[int] = []
+    tenants.capacity_search([100, 200, 300], lambda n: bool(measured.append(n)))
+
+    assert measured[-1] == 100
