@@ -8,6 +8,9 @@ import asyncio
 import time
 
 import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.severa.client import PacerLoad, SeveraClient
 from foundation.settings import Settings
@@ -74,3 +77,15 @@ def test_the_load_forgets_waits_older_than_its_window() -> None:
         load.note(1.0, at=100.0 + second)
     assert load.saturated(at=105.0)
     assert not load.saturated(at=111.0)
+
+
+@given(st.lists(st.tuples(st.floats(min_value=0, max_value=3), st.floats(min_value=0, max_value=2),
+                          st.booleans()), max_size=60))
+def test_the_load_is_the_sum_of_the_waits_within_its_window(steps: list[tuple[float, float, bool]]) -> None:
+    load, noted, at = PacerLoad(window=5.0), [], 0.0
+    for advance, waited, ask in steps:
+        at += advance
+        load.note(waited, at)
+        noted.append((at, waited))
+        if ask:
+            assert load.waited(at) == pytest.approx(sum(w for t, w in noted if t >= at - 5.0), abs=1e-9)
