@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -252,10 +253,30 @@ class Runtime:
 class Pace(AsyncLimiter):
     """A token bucket filled at `requests_per_second` holding up to `burst` tokens (1: never a burst, as
     procountor_pacer; Severa's: severa_pacer's burst), whose rate can be changed while it runs: a pool worker's
-    share of an API client's limit follows the number of workers (streams/pool.py)."""
+    share of an API client's limit follows the number of workers (streams/pool.py).
+
+    A request that the event loop wakes late (its other work, a few milliseconds each time) does not push every
+    later request back by as much: the bucket may run `CATCH_UP` of a token below empty, so the next request goes
+    on its time. AsyncLimiter stops at empty, and a 9.5/s pace sent 8.8 a second with 5 ms of other work per
+    wake-up. A second holds at most burst + catch-up + the rate requests, rounded down, which the catch-up
+    keeps at what the bucket alone allows (burst + rate, rounded down): 10 at 9.5/s (Severa's quota), 8 at
+    severa_pacer's 5/s with its burst of 3, 19 at Procountor's 18/s (of its 20)."""
+
+    CATCH_UP = 0.4  # at most, of a request
 
     def __init__(self, requests_per_second: float, burst: int = 1) -> None:
         super().__init__(burst, burst / requests_per_second)
+
+    @property
+    def catch_up(self) -> float:
+        """How far below empty the bucket may run: never so far that a second holds one request more."""
+        most = self.max_rate + self.rate
+        return max(0.0, min(self.CATCH_UP, math.floor(most) + 1 - most - 0.05))
+
+    def _leak(self) -> None:
+        now = self._loop.time()
+        self._level = max(self._level - (now - self._last_check) * self._rate_per_sec, -self.catch_up)
+        self._last_check = now
 
     @property
     def rate(self) -> float:
