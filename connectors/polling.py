@@ -46,7 +46,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, ProducerFenced
 
 from foundation.exact_json import dumps
 from foundation.kafka import from_the_beginning, transactional_producer
@@ -65,6 +65,12 @@ MAX_BACKOFF_S = 300.0
 # (every 0.5 s), and a tick that comes a few milliseconds early would otherwise put a 1 s source's next read at
 # 1.5 s (half the idle invoices waited that much longer for the poll).
 TICK_SLACK = 0.25
+
+
+class PollerFenced(KafkaError):
+    """The tenant's poll producer was fenced: another worker started `poller-<tenant>` (both polled the tenant
+    for a moment around a rebalance). It never works again; the caller starts the tenant's pollers anew if the
+    tenant is still its own (starting them fences the other in turn)."""
 
 
 class EntityDataError(Exception):
@@ -358,6 +364,8 @@ class Poller:
             self._last_read[source.entity] = clock
             try:
                 stats[source.entity] = await self._poll_source(source)
+            except PollerFenced:
+                raise  # no back-off helps: a new producer does (the round's caller)
             except Exception as exc:  # noqa: BLE001 - one entity type's failure holds no other
                 failures = self._failures.get(source.entity, 0) + 1
                 self._failures[source.entity] = failures
@@ -417,9 +425,9 @@ class Poller:
             try:
                 await self._producer.begin_transaction()
             except AssertionError as exc:  # aiokafka asserts: the producer is in a fatal state (fenced, refused)
-                raise KafkaError(f"the {self.system} poller of {self.tenant} can begin no transaction: its "
-                                 f"producer was fenced (another worker polls the tenant now) or refused ({exc})"
-                                 ) from None
+                raise PollerFenced(f"the {self.system} poller of {self.tenant} can begin no transaction: its "
+                                   f"producer was fenced (another worker polls the tenant now) or refused ({exc})"
+                                   ) from None
             try:
                 for entity_id, value in events:
                     await self._producer.send(topic, key=topics.key(self.tenant, entity_id), value=value)
@@ -431,6 +439,8 @@ class Poller:
                 await self._producer.send(topics.poller_watermarks(), key=self._watermark_key(source.entity),
                                           value=watermark)
                 await self._producer.commit_transaction()
+            except ProducerFenced as exc:  # this transaction was aborted by the producer that fenced this one
+                raise PollerFenced(f"the {self.system} poller of {self.tenant}: {exc}") from None
             except BaseException:
                 # A fenced producer cannot abort (aiokafka asserts): the newer one has aborted its transaction
                 # already. The error that stopped the transaction is the one to raise.
@@ -562,6 +572,8 @@ async def poll_each_due(pollers: list[Poller], backoff: dict[int, tuple[int, flo
         try:
             await poller.poll_due()
             backoff.pop(id(poller), None)
+        except PollerFenced:
+            raise  # the tenant's pollers are started anew by the caller: each of them shares the fenced producer
         except Exception as exc:  # noqa: BLE001 - one system down must not stop the other's polling
             delay = min(300.0, 2.0 ** (failures + 1))
             backoff[id(poller)] = (failures + 1, now + delay)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.errors import ApiAuthError, TransientApiError
-from connectors.polling import poll_each_due
+from connectors.polling import PollerFenced, poll_each_due
 from foundation.logs import get_logger
 from foundation.schedule import Schedule
 from foundation.types import Json
@@ -463,7 +463,12 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
         except Exception as exc:  # the next round tries again
             log.error("pollers could not start", error=f"{type(exc).__name__}: {exc}")
             return
-        await poll_each_due(runtime.pollers, state.poll_failures)
+        try:
+            await poll_each_due(runtime.pollers, state.poll_failures)
+        except PollerFenced as exc:  # another worker of the group polled for a moment (a leader change)
+            log.warning("tenant's poll producer was fenced (another worker polled it for a moment): its pollers "
+                        "start anew at the next round", error=str(exc)[:300])
+            await runtime.stop_pollers()
 
     async def retry_failures_now() -> None:
         """Failed-transient and failed-config transfers are requested again, through the normal idempotent path."""

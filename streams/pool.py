@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
-from connectors.polling import next_round, poll_each_due
+from connectors.polling import PollerFenced, next_round, poll_each_due
 from foundation.company import CompanySettings, CompanySettingsError, procountor_api_keys
 from foundation.kafka import admin_client
 from foundation.logs import get_logger
@@ -459,7 +459,12 @@ class TenantPool(Serving):
                     return
                 if not runtime.pollers:
                     await runtime.start_pollers()
-                await poll_each_due(runtime.pollers, polling.failures)
+                try:
+                    await poll_each_due(runtime.pollers, polling.failures)
+                except PollerFenced as exc:
+                    log.warning("tenant's poll producer was fenced (another worker polled it for a moment): its "
+                                "pollers start anew at its next round", tenant=tenant, error=str(exc)[:300])
+                    await runtime.stop_pollers()
         except TenantUnavailable as exc:
             log.error("tenant cannot be polled", tenant=tenant, error=str(exc), retry_in_s=RETRY_MAX_SECONDS)
             # Its round stays open meanwhile: not a line every tick (a fixed configuration is taken then; a
