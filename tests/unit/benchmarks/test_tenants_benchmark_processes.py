@@ -5,6 +5,7 @@ capacity search reports what the measured tenant counts tell, no more."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -67,12 +68,18 @@ def started() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait()
 
 
-@needs_cpulimit
-def test_a_limited_worker_is_stopped_by_its_limiter_and_ended_by_sigterm(tmp_path: Path, started: list) -> None:
+def stopped_by_its_limiter(tmp_path: Path, started: list) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    """A busy worker under a 5 % budget, once its limiter has stopped it the first time."""
     worker = busy_worker()
     limiter = tenants.limit_cpu(worker.pid, 5, tmp_path / "cpulimit.log")
     started += [worker, limiter]
     wait_for(lambda: state(worker.pid) == "T", "the limiter stopping the busy worker")
+    return worker, limiter
+
+
+@needs_cpulimit
+def test_a_limited_worker_is_stopped_by_its_limiter_and_ended_by_sigterm(tmp_path: Path, started: list) -> None:
+    worker, limiter = stopped_by_its_limiter(tmp_path, started)
 
     tenants.stop_limited(worker, limiter)
 
@@ -84,10 +91,7 @@ def test_a_limited_worker_is_stopped_by_its_limiter_and_ended_by_sigterm(tmp_pat
 @needs_cpulimit
 def test_a_worker_stopped_when_its_limiter_dies_is_continued_and_ended(tmp_path: Path, started: list) -> None:
     """The limiter killed (SIGKILL: no SIGCONT on its way out) at the moment it had stopped the worker."""
-    worker = busy_worker()
-    limiter = tenants.limit_cpu(worker.pid, 5, tmp_path / "cpulimit.log")
-    started += [worker, limiter]
-    wait_for(lambda: state(worker.pid) == "T", "the limiter stopping the busy worker")
+    worker, limiter = stopped_by_its_limiter(tmp_path, started)
     os.killpg(limiter.pid, signal.SIGKILL)
     limiter.wait()
     if state(worker.pid) != "T":  # it was continued just before the kill: stop it as the limiter would have
@@ -132,10 +136,8 @@ def test_a_benchmark_killed_outright_leaves_no_worker_stopped(tmp_path: Path) ->
         for pid in (limiter_pid, worker_pid):
             if pid:
                 for signum in (signal.SIGCONT, signal.SIGKILL):
-                    try:
+                    with contextlib.suppress(ProcessLookupError):  # gone already
                         os.kill(pid, signum)
-                    except ProcessLookupError:
-                        pass
 
 
 def test_without_cpulimit_the_budget_is_refused_with_how_to_install_it(

@@ -12,7 +12,7 @@ import shutil
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,22 +44,21 @@ async def server(handle: Handler) -> AsyncIterator[tuple[str, list[str]]]:
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while True:
-                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-                length = next((int(line.split(":", 1)[1]) for line in head.split("\r\n")
-                               if line.lower().startswith("content-length:")), 0)
-                await reader.readexactly(length)
-                line = head.split("\r\n", 1)[0]
-                if " /rest-api/v1/token " in line:
-                    writer.write(answer(TOKEN))
-                    await writer.drain()
-                    continue
-                lines.append(line)
-                await handle(line, writer)
-                if writer.is_closing():
-                    return
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            with suppress(asyncio.IncompleteReadError, ConnectionError):  # the client hung up
+                while True:
+                    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+                    length = next((int(line.split(":", 1)[1]) for line in head.split("\r\n")
+                                   if line.lower().startswith("content-length:")), 0)
+                    await reader.readexactly(length)
+                    line = head.split("\r\n", 1)[0]
+                    if " /rest-api/v1/token " in line:
+                        writer.write(answer(TOKEN))
+                        await writer.drain()
+                        continue
+                    lines.append(line)
+                    await handle(line, writer)
+                    if writer.is_closing():
+                        return
         finally:
             writer.close()
 
@@ -175,11 +174,10 @@ async def test_a_server_certificate_is_verified(tmp_path: Path) -> None:
 
     async def hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(answer(b'{"hello": "tls"}'))
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
-            pass
+            with suppress(asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):  # the client hung up
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(answer(b'{"hello": "tls"}'))
+                await writer.drain()
         finally:
             writer.close()
 
