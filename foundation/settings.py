@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # Transfers in flight per worker: each waits mostly for API answers and the pollers' reads, so the drain
     # grows with them until the API paces are the bound (benchmarks/README.md: 16 → 2.1, 64 → 3.0 invoices/s).
     transfer_concurrency: int = Field(default=64, ge=1)
+    # Events fetched for one agent and not yet taken by it (faust's stream buffer: memory per agent). The
+    # transfer windows take events at once and pause a partition with a backlog, so it rarely fills.
+    stream_buffer: int = Field(default=4096, ge=16)
     # Every API call gives up after this long; a write that timed out is found by the retry's search before
     # it writes again (neither API has idempotency keys).
     http_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -222,7 +222,8 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
         (`running` of them, by default the settings' transfer concurrency)."""
         running = running or settings.transfer_concurrency
         manual = stream.noack()  # each event is acknowledged by the window when it has been carried out
-        window = TransferWindow(carry_out, manual.ack, running=running, held=running * 2)
+        window = TransferWindow(carry_out, manual.ack, running=running, held=running * 2,
+                                pause=app.pause_partition, resume=app.resume_partition)
         try:
             async for event in manual.events():
                 await window.admit(order_key(event), event)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from foundation.kafka import security_options
 from foundation.paths import project_home
@@ -41,6 +42,16 @@ class SevproApp(faust.App):
     async def on_first_start(self) -> None:
         self.conf.datadir.parent.mkdir(parents=True, exist_ok=True)  # faust makes the last folder only
         await super().on_first_start()
+
+    def pause_partition(self, partition: Any) -> None:
+        """Fetch no more of this topic partition (an agent's backlog on it); what is fetched still comes. faust's
+        own flow control for a full buffer, which hands on what the fetcher already holds (pausing outright would
+        drop it)."""
+        self.consumer.on_buffer_full(TP(partition.topic, partition.partition))
+
+    def resume_partition(self, partition: Any) -> None:
+        """Fetch this topic partition again (after `pause_partition`)."""
+        self.consumer.on_buffer_drop(TP(partition.topic, partition.partition))
 
     def raw_topic(self, *names: str, **kwargs: Any) -> faust.TopicT:
         """A topic of raw bytes (keys and values): the codec decodes them, with a dead letter on failure."""
@@ -98,6 +109,10 @@ def create_app(settings: Settings, bootstrap: str) -> SevproApp:
         # Small batches commit often: a crash re-delivers little.
         broker_commit_every=100,
         broker_commit_interval=1.0,
+        # Events fetched for an agent and not yet taken by it. The transfer windows take every event at once and
+        # pause a partition with a backlog instead (streams/transfer_window.py): faust's one consumer would wait
+        # for a full buffer, and hold every other agent's events too.
+        stream_buffer_maxsize=settings.stream_buffer,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
     )

@@ -8,6 +8,13 @@ faust's own gap check does not hold: with no offset committed yet, or one offset
 committed one, it commits past an event that was never acknowledged (seen: a worker killed mid-transfer, its
 invoice never redone). A new event starts as soon as a slot is free: unlike taking the events in batches and
 starting the next batch when the slowest of the last one has ended, no invoice waits for an unrelated slow one.
+
+The window never makes the stream wait. faust feeds every agent of a worker from one consumer, and that consumer
+waits while any agent's buffer is full: a window that stopped taking events (one tenant's backlog of slow
+transfers) held every other agent's events too, other tenants' invoices included. Instead, a partition with
+`held` events taken and not acknowledged is paused (the consumer fetches no more of it, and still hands on what
+it has fetched), and resumed once half of them are: one tenant's backlog holds at most the tenants that share its
+partition of that one topic.
 """
 
 from __future__ import annotations
@@ -20,6 +27,11 @@ from typing import Any
 from streams.live_settings import retried_for_ever
 
 Handle = Callable[[Any], Awaitable[Any]]
+FlowControl = Callable[[Any], None]  # of a topic partition: pause or resume its fetching
+
+
+def _nothing(partition: Any) -> None:
+    """No flow control (a window fed by hand, as in the unit tests)."""
 
 
 class _Taken:
@@ -32,23 +44,30 @@ class _Taken:
 
 
 class TransferWindow:
-    """Carry out events concurrently: at most `running` keys at once, one key's events in order, at most `held`
-    events taken from the stream and not yet acknowledged (the stream waits beyond that: back-pressure); each
-    partition's events acknowledged in their order."""
+    """Carry out events concurrently: at most `running` keys at once, one key's events in order, each partition's
+    events acknowledged in their order; a partition with `held` events not yet acknowledged is paused until half
+    of them are (back-pressure for that partition alone)."""
 
-    def __init__(self, handle: Handle, ack: Handle, *, running: int, held: int) -> None:
+    def __init__(self, handle: Handle, ack: Handle, *, running: int, held: int, pause: FlowControl = _nothing,
+                 resume: FlowControl = _nothing) -> None:
         self._handle, self._ack = handle, ack
         self._running = asyncio.Semaphore(running)
-        self._held = asyncio.Semaphore(held)
+        self._held, self._pause, self._resume = held, pause, resume
+        self._paused: set[Any] = set()
         self._queues: dict[Hashable, deque[_Taken]] = {}
         self._partitions: dict[Any, deque[_Taken]] = {}  # per partition, in offset order: what is not acknowledged
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def admit(self, key: Hashable, event: Any) -> None:
-        """Take `event` in; it starts at once when a slot is free and no earlier event of `key` is unfinished."""
-        await self._held.acquire()
+        """Take `event` in; it starts at once when a slot is free and no earlier event of `key` is unfinished.
+        Never waits: events of a paused partition already fetched are taken in too."""
         taken = _Taken(event)
-        self._partitions.setdefault(event.message.tp, deque()).append(taken)
+        partition = event.message.tp
+        held = self._partitions.setdefault(partition, deque())
+        held.append(taken)
+        if len(held) >= self._held:  # again for each event beyond: a rebalance may have resumed the partition
+            self._paused.add(partition)
+            self._pause(partition)
         queue = self._queues.get(key)
         if queue is not None:
             queue.append(taken)
@@ -82,7 +101,9 @@ class TransferWindow:
         taken = self._partitions[partition]
         while taken and taken[0].done:
             await self._ack(taken.popleft().event)
-            self._held.release()
+        if partition in self._paused and len(taken) <= self._held // 2:
+            self._paused.discard(partition)
+            self._resume(partition)
 
     async def _carried_out(self, event: Any) -> None:
         """`handle` publishes every outcome and raises only when it cannot (the broker is away): try again with

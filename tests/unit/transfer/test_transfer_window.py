@@ -93,21 +93,44 @@ async def test_one_keys_events_run_in_order_and_at_most_running_keys_at_once() -
     assert transfers.acked == ["a1", "a2", "b1", "c1"]
 
 
-async def test_the_stream_waits_when_held_events_are_not_done() -> None:
-    transfers = Transfers()
-    window = TransferWindow(transfers.handle, transfers.ack, running=1, held=2)
-    await window.admit("A", Event("A", "a"))
-    await window.admit("B", Event("B", "b"))
-    third = asyncio.ensure_future(window.admit("C", Event("C", "c")))
+class Flow:
+    """The consumer's flow control as the window drives it: which partitions are paused, in what order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[str, int]]] = []
+
+    def pause(self, partition: tuple[str, int]) -> None:
+        self.calls.append(("pause", partition))
+
+    def resume(self, partition: tuple[str, int]) -> None:
+        self.calls.append(("resume", partition))
+
+
+async def test_a_partition_with_held_events_not_done_is_paused_and_the_stream_never_waits() -> None:
+    """One slow tenant's backlog must not stop the stream: faust's one consumer feeds every agent and waits while
+    any agent's buffer is full. The backlog's partition is paused instead, and resumed once half of it is done."""
+    transfers, flow = Transfers(), Flow()
+    window = TransferWindow(transfers.handle, transfers.ack, running=2, held=4, pause=flow.pause,
+                            resume=flow.resume)
+    for n in range(6):  # one key: one after the other, only a0 runs
+        await asyncio.wait_for(window.admit("A", Event("A", f"a{n}", Message(offset=n))), timeout=1)
+    await asyncio.wait_for(window.admit("B", Event("B", "b", Message(partition=1))), timeout=1)
+    transfers.gate("b").set()
     await settle()
-    assert not third.done()  # back-pressure: two taken and not yet acknowledged
-    transfers.gate("a").set()
+    backlog = ("transfer.sales-invoice.requested", 0)
+    assert flow.calls == [("pause", backlog)] * 3  # at its 4th, 5th and 6th event held
+    assert transfers.acked == ["b"]  # the other partition's event goes through
+    for n in range(3):
+        transfers.gate(f"a{n}").set()
+        await settle()
+    assert flow.calls[3:] == []  # 3 of 6 held still: more than half of 4
+    transfers.gate("a3").set()
     await settle()
-    assert third.done()
-    for name in ("b", "c"):
-        transfers.gate(name).set()
+    assert flow.calls[3:] == [("resume", backlog)]
+    for n in (4, 5):
+        transfers.gate(f"a{n}").set()
     await settle()
-    assert transfers.acked == ["a", "b", "c"]
+    assert transfers.acked == ["b", "a0", "a1", "a2", "a3", "a4", "a5"] and flow.calls[4:] == []
 
 
 async def test_a_transfer_that_raises_is_tried_again_and_acknowledged_only_when_done(monkeypatch) -> None:
