@@ -8,11 +8,6 @@ slowest of the last one had ended made it wait.)"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from sandbox.procountor.app import create_app as procountor_app
@@ -20,24 +15,11 @@ from sandbox.runner import SandboxServer
 from sandbox.severa.app import create_app as severa_app
 from sandbox.severa.store import demo_guid
 from sevpro.demo import worker_environment
+from tests.integration.worker.single_worker import DRAFT, WAITING, in_procountor, wait_until
 from tests.worker_process import start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
-WAITING, DRAFT = "Waiting for transfer to Procountor", "Draft"
 HELD_MS = 240_000  # at most: the test lets the PDF go once the later invoice is through
-
-
-def in_procountor(procountor: SandboxServer, number: str) -> bool:
-    invoices = procountor.app.state.store.company("FI").invoices.values()
-    return any(i.get("originalInvoiceNumber") == number for i in invoices)
-
-
-def wait_until(condition: Callable[[], bool], what: str, worker: Any, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
-        assert time.monotonic() < deadline, f"{what}\n{log.read_text(errors='replace')[-3000:]}"
-        time.sleep(0.1)
 
 
 def test_an_invoice_requested_during_a_slow_transfer_is_not_held_behind_it(kafka, unique, tmp_path) -> None:
