@@ -74,14 +74,15 @@ class InvoiceRowMirror:
         except (KeyError, ValueError):
             return None
         fresh = self.clock() - self.lag < changed and (self.as_of is None or self.as_of < changed)
-        if fresh and read_alone is None:
-            return None  # too fresh to vouch for: no waiting
-        if fresh and read_alone is not None and self._fresh == 0 and self._refreshing is None:
-            self._fresh += 1
-            try:
-                return await read_alone()  # alone: as when idle (its errors are the caller's)
-            finally:
-                self._fresh -= 1
+        if fresh:
+            if read_alone is None:
+                return None  # too fresh to vouch for: no waiting
+            if self._fresh == 0 and self._refreshing is None:
+                self._fresh += 1
+                try:
+                    return await read_alone()  # alone: as when idle (its errors are the caller's)
+                finally:
+                    self._fresh -= 1
         try:
             if fresh:
                 await self._listing_after_this_ask()
