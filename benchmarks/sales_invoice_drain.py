@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import copy
 import datetime as dt
+import itertools
 import os
 import re
 import shutil
@@ -135,9 +136,12 @@ def procountor_kind(key: str) -> str:
     if path == "/oauth/token":
         return "token"
     # The purchase-invoice poller reads /invoices by version, then invoices and receipts in batches, and the
-    # dimensions in full; the transfer's duplicate check reads /invoices by originalInvoiceNumber or lists the sales
-    # invoices changed since its last listing (both tagged).
-    if method == "GET" and (path in ("/invoices", "/dimensions") or path.endswith("{ids}")):
+    # dimensions in full; the payments poll lists the sales invoices in a payment status (status=); the transfer's
+    # duplicate check reads /invoices by originalInvoiceNumber or lists the sales invoices changed since its last
+    # listing (all tagged; previousId= tags a page after the first).
+    route, _, tags = path.partition("?")
+    search = "originalInvoiceNumber=" in tags or ("types=SALES_INVOICE" in tags and "status=" not in tags)
+    if method == "GET" and not search and (route in ("/invoices", "/dimensions") or route.endswith("{ids}")):
         return "polling"
     return "transfer"
 
@@ -171,14 +175,18 @@ class Stack:
         latency = self.args.latency_ms
         # The real APIs' limits unless a benchmark measures something else (the fuzz: robustness, not speed).
         sev = severa_app(seed="demo", latency_ms=latency,
-                         rate_limit_per_second=getattr(self.args, "severa_limit", SEVERA_LIMIT))
+                         rate_limit_per_second=getattr(self.args, "severa_limit", SEVERA_LIMIT),
+                         max_row_count=getattr(self.args, "severa_max_rows", 100))
         proc = procountor_app(seed="demo", latency_ms=latency,
                               rate_limit_per_second=getattr(self.args, "procountor_limit", PROCOUNTOR_LIMIT))
         self.severa_store, self.procountor_store = sev.state.store, proc.state.store
-        # By route: the checks' batched read (numbers=) apart from the pollers' changed-since reads.
-        self.severa_calls = CallRecorder(sev, "/rest-api", ("numbers=", "changedSince="))
+        # By route: the checks' batched read (numbers=) apart from the pollers' changed-since reads, and a list's
+        # pages after the first (pageToken=) apart from its first.
+        self.severa_calls = CallRecorder(sev, "/rest-api", ("numbers=", "changedSince=", "pageToken="))
         # The duplicate search: by originalInvoiceNumber, or (issue 16) the shared listing of sales invoices.
-        self.procountor_calls = CallRecorder(proc, "/api", ("originalInvoiceNumber=", "types=SALES_INVOICE"))
+        # The payments poll (status=) lists sales invoices too: a poll, not the duplicate search.
+        self.procountor_calls = CallRecorder(proc, "/api", ("originalInvoiceNumber=", "types=SALES_INVOICE",
+                                                            "status=", "previousId="))
         self.severa = SandboxServer(self.severa_calls).start()
         self.procountor = SandboxServer(self.procountor_calls).start()
         self.env = worker_environment(bootstrap, self.severa.url, self.procountor.url,
@@ -499,23 +507,40 @@ def endpoint_table(stack: Stack, result: Drain) -> tuple[Table, dict[str, dict[s
     return table, totals
 
 
+def gaps(stack: Stack, result: Drain) -> None:
+    """The shared reads' cadence: seconds between the answers of each repeated list read (its pages apart)."""
+    assert stack.severa_calls is not None and stack.procountor_calls is not None
+    for system, recorder, keys in (
+            ("Severa", stack.severa_calls, ("GET /v1/invoices?changedSince=", "GET /v1/invoices?numbers=")),
+            ("Procountor", stack.procountor_calls, ("GET /invoices?types=SALES_INVOICE",))):
+        calls = recorder.between(result.start, result.completed_end)
+        for key in keys:
+            at = [c.at for c in calls if c.key == key]
+            between = [b - a for a, b in itertools.pairwise(at)]
+            if between:
+                console.print(f"{system} {key}: {len(at)} reads, seconds between them: min {min(between):.2f}, "
+                              f"median {statistics.median(between):.2f}, max {max(between):.2f}")
+
+
 def report(stack: Stack, idle: list[float], result: Drain) -> None:
     n = len(result.numbers)
     table, totals = endpoint_table(stack, result)
     console.print(table)
+    gaps(stack, result)
     to_procountor = result.in_procountor_end - result.start
     to_complete = result.completed_end - result.start
     sev, pro = totals["Severa"], totals["Procountor"]
     sev_per, pro_per = sev.get("transfer", 0) / n, pro.get("transfer", 0) / n
-    poll_rate = sev.get("polling", 0) / to_complete
+    poll_rate, pro_poll_rate = sev.get("polling", 0) / to_complete, pro.get("polling", 0) / to_complete
     settings = {k: v for k, v in stack.env.items() if k.endswith(("PER_SECOND", "CONCURRENCY", "POLL_SECONDS"))}
     from foundation.settings import Settings
 
     configured = Settings(**{k.removeprefix("SEVPRO_").lower(): v for k, v in settings.items()})
     sev_pace, pro_pace = configured.severa_requests_per_second, configured.procountor_requests_per_second
-    # What each API allows at the measured calls per invoice, the pollers' share of Severa's quota taken off.
-    allowed_limits = min((SEVERA_LIMIT - poll_rate) / sev_per, PROCOUNTOR_LIMIT / pro_per)
-    allowed_pacing = min((min(sev_pace, SEVERA_LIMIT) - poll_rate) / sev_per, min(pro_pace, PROCOUNTOR_LIMIT) / pro_per)
+    # What each API allows at the measured calls per invoice, the pollers' share of each quota taken off.
+    allowed_limits = min((SEVERA_LIMIT - poll_rate) / sev_per, (PROCOUNTOR_LIMIT - pro_poll_rate) / pro_per)
+    allowed_pacing = min((min(sev_pace, SEVERA_LIMIT) - poll_rate) / sev_per,
+                         (min(pro_pace, PROCOUNTOR_LIMIT) - pro_poll_rate) / pro_per)
     drained = n / to_complete
 
     summary = Table(title=f"Sales invoice drain: {n} invoices, {stack.args.latency_ms:g} ms added latency, "
@@ -532,7 +557,8 @@ def report(stack: Stack, idle: list[float], result: Drain) -> None:
         ("Severa polling calls during the drain (per second)", f"{sev.get('polling', 0):.0f} ({poll_rate:.2f}/s)"),
         ("Severa calls per invoice incl. polling", f"{(sev.get('transfer', 0) + sev.get('polling', 0)) / n:.2f}"),
         ("Procountor transfer calls per invoice (excl. one-time, polling)", f"{pro_per:.2f}"),
-        ("Procountor polling calls during the drain", f"{pro.get('polling', 0):.0f}"),
+        ("Procountor polling calls during the drain (per second)",
+         f"{pro.get('polling', 0):.0f} ({pro_poll_rate:.2f}/s)"),
         ("429s received: Severa / Procountor", f"{sev['429']:.0f} / {pro['429']:.0f}"),
         ("invoices in Procountor twice (duplicates)", str(result.duplicates)),
         ("latency status change → in Procountor p50", f"{statistics.median(result.latencies):.2f} s"),
@@ -547,6 +573,7 @@ def report(stack: Stack, idle: list[float], result: Drain) -> None:
         ("drain rate / what the worker's pacing allows", f"{100 * drained / allowed_pacing:.0f} %"),
         ("load average (1 min) when the drain began / ended", f"{result.load[0]:.1f} / {result.load[1]:.1f}"),
         ("worker settings (env)", ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"),
+        ("Severa sandbox: most rows a list page gives", str(getattr(stack.args, "severa_max_rows", 100))),
     ]
     for name, value in rows:
         summary.add_row(name, value)
@@ -573,6 +600,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--severa-rps", type=float, help="worker's Severa pacing (default: the product's)")
     parser.add_argument("--procountor-rps", type=float, help="worker's Procountor pacing (default: the product's)")
     parser.add_argument("--concurrency", type=int, help="worker's transfer concurrency (default: the product's)")
+    parser.add_argument("--severa-max-rows", type=int, default=100,
+                        help="the most rows a Severa list page gives (the spec's 100 for most lists; S3 and S7 "
+                             "say 1000 for /v1/invoices, severa-api.md §3.2)")
     parser.add_argument("--trace-idle", action="store_true",
                         help="print every API call of each idle run, with its time since the status change")
     return parser.parse_args(argv)
