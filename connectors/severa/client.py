@@ -517,8 +517,9 @@ class SeveraClient:
         customer_guids: Iterable[str] | None = None,
         project_guids: Iterable[str] | None = None,
         numbers: Iterable[int] | None = None,
+        row_count: int = PAGE_SIZE,
     ) -> AsyncIterator[Json]:
-        """``GET /v1/invoices`` filtered by status guids and ``changedSince`` (>=), all pages."""
+        """``GET /v1/invoices`` filtered by status guids and ``changedSince`` (>=), all pages of ``row_count``."""
         return self.iter_pages(
             "/v1/invoices",
             {
@@ -528,6 +529,7 @@ class SeveraClient:
                 "projectGuids": list(project_guids or []),
                 "numbers": list(numbers or []),
             },
+            row_count=row_count,
         )
 
     async def list_invoices(self, **filters: Any) -> list[Json]:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from connectors.polling import EntitySource, FetchChanged, Poller, TenantProducer, WatermarkReader
 from connectors.severa.client import PAGE_SIZE, SeveraClient
 from connectors.severa.customer_cards import CustomerCards
+from connectors.severa.errors import SeveraValidationError
 from connectors.severa.invoice_reads import InvoiceReads
 from foundation.privacy import minimal_user
 from foundation.settings import DEFAULT_SEVERA_TIME_ZONE
@@ -46,6 +47,33 @@ def _full(call: Callable[[], Awaitable[list[Json]]]) -> Callable[[datetime | Non
 def _iterated(call: Callable[..., AsyncIterator[Json]]) -> Callable[[datetime | None], AsyncIterator[Json]]:
     def fetch(since: datetime | None) -> AsyncIterator[Json]:
         return call(changed_since=since)
+
+    return fetch
+
+
+# The invoice poll's page: `GET /v1/invoices` states no maximum for `rowCount` (where most lists say 100), a
+# client (S3) asks up to 1000 and Severa's support (S7) says 1000 (severa-api.md §3.2, §5.1). Under a backlog
+# each read rereads the 30 s overlap's changes, the drain's own status PATCHes among them: more than 100.
+INVOICE_ROW_COUNT = 1000
+
+
+def _invoice_pages(client: SeveraClient) -> Callable[[datetime | None], AsyncIterator[Json]]:
+    """The invoices changed since, `INVOICE_ROW_COUNT` a page; where Severa gives fewer, token paging goes on.
+    Should Severa refuse the count (a 400 on the first page), pages of `PAGE_SIZE` from then on."""
+    row_count = [INVOICE_ROW_COUNT]
+
+    async def fetch(since: datetime | None) -> AsyncIterator[Json]:
+        read = 0
+        try:
+            async for invoice in client.iter_invoices(changed_since=since, row_count=row_count[0]):
+                read += 1
+                yield invoice
+        except SeveraValidationError:
+            if read or row_count[0] == PAGE_SIZE:
+                raise
+            row_count[0] = PAGE_SIZE
+            async for invoice in client.iter_invoices(changed_since=since, row_count=PAGE_SIZE):
+                yield invoice
 
     return fetch
 
@@ -79,7 +107,7 @@ def severa_sources(client: SeveraClient, time_zone: tzinfo | str = DEFAULT_SEVER
         return severa_source(entity, fetch, time_zone=time_zone, **options)
 
     return [
-        source("invoice", _iterated(client.iter_invoices),
+        source("invoice", _invoice_pages(client),
                company_of=lambda invoice: invoice.get("invoiceNumberBusinessUnitGuid")),
         source("travel_reimbursement", _iterated(client.iter_travel_reimbursements)),
         source("business_unit", _listed(client.list_business_units)),
@@ -106,8 +134,9 @@ FAST_ENTITIES = ("invoice", "travel_reimbursement")
 BUSY_INTERVALS = {"invoice": 2.0, "travel_reimbursement": 10.0}
 REGISTRY_BUSY_INTERVAL = 300.0
 # ... and at a backlog's start, when every invoice read rereads the whole backlog's status changes (the 30 s
-# overlap: five pages for 500 invoices), a second per page the last read took, at most `MAX_BUSY_INVOICE_INTERVAL`
-# (the checks wait up to invoice_reads.PAGE_WAIT for a read that starts after them): under 1 call a second.
+# overlap: five pages of 100 for 500 invoices), a second per 100 invoices the last read showed (a page where
+# Severa gives 100 rows, see INVOICE_ROW_COUNT), at most `MAX_BUSY_INVOICE_INTERVAL` (the checks wait up to
+# invoice_reads.PAGE_WAIT for a read that starts after them): under 1 call a second.
 SECONDS_PER_PAGE = 1.0
 MAX_BUSY_INVOICE_INTERVAL = 4.0
 
