@@ -269,6 +269,7 @@ class Run:
                             ("CompanySettingsChanged", topics.company_settings(), topics.key(name, "FI"),
                              company_settings_changed(name, company, None, changed_by="benchmark",
                                                       origin="sevpro settings import demo_companies.toml", at=at))):
+                        assert record is not None  # None only when nothing would change: here nothing was before
                         value = encode(record_name, record)
                         await producer.send(topic, key=key, value=value)
                         await producer.send(topics.settings_history(), key=topics.key(name), value=value)
@@ -758,7 +759,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.capacity:
             for workers in args.workers:
-                capacity_search(args.tenants, lambda tenants, workers=workers: run_once(tenants, workers).within_lag)
+                def within(tenants: int, workers: int = workers) -> bool:
+                    return run_once(tenants, workers).within_lag
+
+                capacity_search(args.tenants, within)
         else:
             for tenants in args.tenants:
                 for workers in args.workers:

@@ -188,6 +188,11 @@ def test_the_capacity_search_finds_the_boundary_in_a_few_runs() -> None:
 
 def test_the_capacity_search_measures_the_smallest_when_even_that_is_beyond() -> None:
     measured: list[int] = []
-    tenants.capacity_search([100, 200, 300], lambda n: bool(measured.append(n)))
+
+    def beyond(tenants_: int) -> bool:
+        measured.append(tenants_)
+        return False
+
+    tenants.capacity_search([100, 200, 300], beyond)
 
     assert measured[-1] == 100
