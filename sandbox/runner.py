@@ -30,15 +30,27 @@ class SandboxServer:
     app_wrappers: ClassVar[list[Callable[[Any], Any]]] = []
 
     def __init__(self, app: Any, port: int | None = None, host: str = "127.0.0.1") -> None:
+        """`port` None or 0: any free port, the kernel's choice. The socket is bound here and handed to uvicorn,
+        so that no other program can take the port between its choice and the server's start."""
         self.app = app
         self.host = host
-        self.port = port or free_port()
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port or 0))
+            self._socket.listen(2048)  # listening at once: no other program can bind the port any more
+        except OSError as exc:
+            self._socket.close()
+            raise RuntimeError(f"the sandbox cannot listen on {host}:{port}: {exc.strerror}; stop the program "
+                               "that uses the port, or choose another") from exc
+        self.port = int(self._socket.getsockname()[1])
         served = app
         for wrap in self.app_wrappers:
             served = wrap(served)
         config = uvicorn.Config(served, host=host, port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name=f"sandbox:{self.port}", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name=f"sandbox:{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
@@ -55,7 +67,9 @@ class SandboxServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._socket.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -294,10 +294,11 @@ def sandbox_procountor(port: int = typer.Option(8082, min=1, max=65535), host: s
 
 
 @app.command()
-def demo(severa_port: int = typer.Option(8081, min=1, max=65535, help="Port of the Severa sandbox."),
-         procountor_port: int = typer.Option(8082, min=1, max=65535, help="Port of the Procountor sandbox."),
-         kafka_port: int = typer.Option(9192, min=1, max=65534,
-                                        help="Port of the demo's own Kafka broker (reset at every start)."),
+def demo(severa_port: int = typer.Option(8081, min=0, max=65535, help="Port of the Severa sandbox (0: any free)."),
+         procountor_port: int = typer.Option(8082, min=0, max=65535,
+                                             help="Port of the Procountor sandbox (0: any free)."),
+         kafka_port: int = typer.Option(9192, min=0, max=65535, help="Port of the demo's own Kafka broker (reset at "
+                                        "every start; its controller takes any free port). 0: any free."),
          timeout: float = typer.Option(240.0, help="Seconds to wait for the demo invoices."),
          exit_when_done: bool = typer.Option(False, help="Stop after printing the transfer log.")) -> None:
     """Broker, both sandboxes with demo data, pollers and worker: transfer the demo invoices, print the log."""

@@ -118,18 +118,20 @@ def worker_environment(bootstrap: str, severa_url: str, procountor_url: str, app
 
 
 def start(stack: DemoStack, severa_port: int | None, procountor_port: int | None, kafka_port: int) -> None:
-    """Start the demo into `stack`, part by part (a signal half way leaves `stack` knowing what to stop).
+    """Start the demo into `stack`, part by part (a signal half way leaves `stack` knowing what to stop). A port
+    of 0 (or None) is any free one; `print_where` names the ports in use.
 
     The broker and the worker are tied to this process (they stop when it ends, SIGKILL included, on Linux);
     what an earlier demo left running all the same is stopped first, and said so."""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None if bootstrap else LocalKafkaBroker(port=kafka_port, name="demo")
+    # The controller's port is nobody's business but the broker's: any free one (port+1 may well be in use).
+    broker = None if bootstrap else LocalKafkaBroker(port=kafka_port, controller_port=0, name="demo")
     for leftover in stop_leftovers(LocalKafkaBroker(name="demo") if broker else None):
         console.print(f"stopped {leftover}")
     if broker is not None:
         stack.broker = broker
         broker.reset()  # a fresh world: no topics, offsets or watermarks from an earlier demo
-        with console.status(f"starting Kafka on 127.0.0.1:{kafka_port}..."):
+        with console.status(f"starting Kafka on 127.0.0.1:{kafka_port or 'any free port'}..."):
             bootstrap = broker.start(die_with_parent=True).bootstrap
     assert bootstrap is not None
     stack.bootstrap = bootstrap

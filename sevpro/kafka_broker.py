@@ -108,6 +108,16 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     return False
 
 
+_PORT_ATTEMPTS = 5  # starts on newly chosen ports before giving up (each lost only to a bind in between)
+
+
+def _any_free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on right now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -133,15 +143,19 @@ def _pid_alive(pid: int) -> bool:
 class LocalKafkaBroker:
     """A KRaft broker run from Maven Central jars, as a child process with a pid file.
 
-    `start` is idempotent: a broker already running from the same home is reused.
+    `start` is idempotent: a broker already running from the same home is reused. A port of 0 (client or
+    controller) is any free one: chosen when the broker starts, and chosen again when another program takes it
+    between the choice and the broker's bind (a port picked in advance and handed over is a race on a shared
+    machine); `bootstrap` names the port in use once started.
     """
 
     def __init__(self, home: Path | None = None, port: int = 9092, controller_port: int | None = None,
                  version: str = KAFKA_VERSION, name: str = "dev", security: BrokerSecurity | None = None) -> None:
         self.home = (home or project_home()) / "kafka"
         self.version = version
+        # Port 0: any free port, chosen at start (and chosen again if another program binds it first).
         self.port = port
-        self.controller_port = controller_port or port + 1
+        self.controller_port = controller_port if controller_port is not None else (port + 1 if port else 0)
         self.libs = self.home / "jars" / version
         self.run_dir = self.home / name  # "dev" for `sevpro kafka up`, "test" for pytest
         self.data_dir = self.run_dir / "data"
@@ -233,8 +247,9 @@ class LocalKafkaBroker:
             return current
         if current.pid:  # a process without an answering port: a broker still starting or stuck
             self.stop()
-        for port in (self.port, self.controller_port):
-            if not _port_free(port):
+        any_port, any_controller_port = self.port == 0, self.controller_port == 0
+        for port, chosen in ((self.port, any_port), (self.controller_port, any_controller_port)):
+            if not chosen and not _port_free(port):
                 raise BrokerError(
                     f"port {port} on 127.0.0.1 is already in use by another program; stop it, or choose "
                     f"another port with `sevpro kafka up --port N` (the controller uses N+1)."
@@ -243,6 +258,28 @@ class LocalKafkaBroker:
         if java is None:
             raise BrokerError("Java 17+ is needed to run the Kafka broker; install a JDK (java not on PATH).")
         libs = self.ensure_jars()
+        for _attempt in range(_PORT_ATTEMPTS if any_port or any_controller_port else 1):
+            chosen_ports = []
+            if any_port:
+                self.port = _any_free_port()
+                chosen_ports.append(self.port)
+            if any_controller_port:
+                self.controller_port = _any_free_port()
+                chosen_ports.append(self.controller_port)
+            if chosen_ports and not all(map(_port_free, (self.port, self.controller_port))):
+                continue  # both chose the same port, or one chosen just now was taken meanwhile: choose again
+            status = self._launch(java, libs, timeout, die_with_parent, chosen_ports)
+            if status is not None:
+                return status
+        self.port, self.controller_port = (0 if any_port else self.port), (0 if any_controller_port else
+                                                                             self.controller_port)
+        raise BrokerError(f"no free ports for the broker after {_PORT_ATTEMPTS} tries: other programs took each "
+                          f"port chosen before the broker could bind it; see {self.log_file}")
+
+    def _launch(self, java: str, libs: Path, timeout: float, die_with_parent: bool,
+                chosen_ports: list[int]) -> BrokerStatus | None:
+        """One start on the current ports; None when another program bound one of `chosen_ports` (chosen for this
+        start, any free port) before the broker could: a start on others may succeed."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         props = self.run_dir / "server.properties"
@@ -251,7 +288,8 @@ class LocalKafkaBroker:
         log_config.write_text((_RESOURCES / _LOG_CONFIG).read_text())
         classpath = f"{libs}/*"
         jvm_logging = [f"-Dlog4j2.configurationFile={log_config}", f"-Dkafka.logs.dir={self.log_dir}"]
-        if not (self.data_dir / "meta.properties").exists():
+        formatted_now = not (self.data_dir / "meta.properties").exists()
+        if formatted_now:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             cluster_id = _kafka_uuid()
             fmt = subprocess.run(
@@ -261,6 +299,7 @@ class LocalKafkaBroker:
             )
             if fmt.returncode != 0:
                 raise BrokerError(f"formatting the broker storage failed:\n{fmt.stdout}{fmt.stderr}")
+        log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         console = open(self.log_dir / "console.log", "ab")  # noqa: SIM115 - handed to the child process
         # -Xms/-Xmx equal (KAFKA-19890); 512 MB is plenty for tests on a 2-core machine.
         proc = subprocess.Popen(
@@ -275,13 +314,26 @@ class LocalKafkaBroker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                if formatted_now and self._bind_failed(log_start, chosen_ports):
+                    shutil.rmtree(self.data_dir, ignore_errors=True)  # its voter record names the old port
+                    return None
                 raise BrokerError(f"the broker exited with code {proc.returncode}; see {self.log_file}")
-            if port_open("127.0.0.1", self.port):
-                _wait_for_metadata(self.bootstrap, deadline, self.client_options())
+            # The port opens before the broker has a controller; and it may be another program's that took it.
+            if port_open("127.0.0.1", self.port) and _answers_metadata(self.bootstrap, self.client_options()):
                 return self.status()
             time.sleep(0.2)
         self.stop()
         raise BrokerError(f"the broker did not answer on {self.bootstrap} within {timeout:.0f}s; see {self.log_file}")
+
+    def _bind_failed(self, log_start: int, ports: list[int]) -> bool:
+        """Whether the broker's log since `log_start` says it could not bind one of `ports`."""
+        if not self.log_file.exists():
+            return False
+        with self.log_file.open("rb") as log:
+            log.seek(log_start)
+            text = log.read().decode(errors="replace")
+        return any(f"failed to bind to 127.0.0.1:{port}:" in text for port in ports)
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the broker (SIGTERM, then SIGKILL); True if one was running."""
@@ -321,27 +373,24 @@ def _kafka_uuid() -> str:
             return cluster_id
 
 
-def _wait_for_metadata(bootstrap: str, deadline: float, security: dict[str, object]) -> None:
-    """The port opens before the broker has a controller; wait until a client gets cluster metadata."""
+def _answers_metadata(bootstrap: str, security: dict[str, object]) -> bool:
+    """Whether a Kafka client gets cluster metadata from `bootstrap` (one try)."""
     import asyncio
 
     from foundation.kafka import admin_client
 
-    async def probe() -> None:
-        while True:
-            admin = admin_client(bootstrap, security=security, request_timeout_ms=3000)
-            try:
-                await admin.start()
-                await admin.list_topics()
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.3)
-            finally:
-                await admin.close()
+    async def probe() -> bool:
+        admin = admin_client(bootstrap, security=security, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return True
+        except Exception:
+            return False
+        finally:
+            await admin.close()
 
-    asyncio.run(probe())
+    return asyncio.run(probe())
 
 
 def docker_available() -> bool:

@@ -62,6 +62,17 @@ def _children(pid: int) -> dict[int, str]:
     return found
 
 
+def _kafka_port(home: Path) -> int:
+    """The port the demo's broker took (it is asked for any free one), 0 until it has chosen."""
+    port_file = home / "kafka" / "demo" / "broker.port"
+    return int(port_file.read_text().split()[0]) if port_file.exists() else 0
+
+
+# Every port the demo's servers take is any free one (0), chosen as each binds: a port picked here and handed
+# over could be taken by another program meanwhile on a shared machine ('port 42850 already in use').
+ANY_PORTS = ["--severa-port", "0", "--procountor-port", "0", "--kafka-port", "0"]
+
+
 def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not condition():
@@ -78,10 +89,8 @@ def _kill_all(pids: list[int]) -> None:
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
 def test_the_demo_stopped_by_a_signal_takes_its_broker_and_worker_with_it(tmp_path: Path, stop_signal) -> None:
     home = _home(tmp_path)
-    kafka_port = free_port()
     demo = subprocess.Popen(
-        [sys.executable, "-m", "sevpro.cli", "demo", "--severa-port", str(free_port()), "--procountor-port",
-         str(free_port()), "--kafka-port", str(kafka_port), "--timeout", "600"],
+        [sys.executable, "-m", "sevpro.cli", "demo", *ANY_PORTS, "--timeout", "600"],
         env=_environment(home), stdout=(tmp_path / "demo.log").open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True)
     children: dict[int, str] = {}
@@ -90,7 +99,7 @@ def test_the_demo_stopped_by_a_signal_takes_its_broker_and_worker_with_it(tmp_pa
             children.update(_children(demo.pid))
             assert demo.poll() is None, (tmp_path / "demo.log").read_text(errors="replace")[-3000:]
             return (any("kafka.Kafka" in c for c in children.values())
-                    and any("worker" in c for c in children.values()) and port_open("127.0.0.1", kafka_port))
+                    and any("worker" in c for c in children.values()) and port_open("127.0.0.1", _kafka_port(home)))
 
         _wait(both_running, 180, "the demo did not start its broker and worker")
         os.kill(demo.pid, stop_signal)  # to the demo's pid only, as `kill` or a process manager does
@@ -105,9 +114,8 @@ def test_the_demo_stopped_by_a_signal_takes_its_broker_and_worker_with_it(tmp_pa
 def test_a_new_demo_stops_the_broker_and_worker_an_earlier_one_left(tmp_path: Path, unique) -> None:
     home = _home(tmp_path)
     env = _environment(home)
-    kafka_port = free_port()
     # What a demo killed on a system without parent-death signals leaves behind: its broker and its worker.
-    broker = LocalKafkaBroker(home=home, port=kafka_port, controller_port=free_port(), name="demo")
+    broker = LocalKafkaBroker(home=home, port=0, controller_port=0, name="demo")
     broker_pid = broker.start().pid
     unreachable = f"http://127.0.0.1:{free_port()}"
     worker = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker"],
@@ -118,8 +126,7 @@ def test_a_new_demo_stops_the_broker_and_worker_an_earlier_one_left(tmp_path: Pa
     assert broker_pid is not None
     try:
         demo = subprocess.run(
-            [sys.executable, "-m", "sevpro.cli", "demo", "--exit-when-done", "--timeout", "5", "--severa-port",
-             str(free_port()), "--procountor-port", str(free_port()), "--kafka-port", str(free_port())],
+            [sys.executable, "-m", "sevpro.cli", "demo", "--exit-when-done", "--timeout", "5", *ANY_PORTS],
             env=env, capture_output=True, text=True, timeout=300)
         output = demo.stdout + demo.stderr
         assert demo.returncode == 0, output[-3000:]

@@ -134,7 +134,7 @@ def test_an_unusable_folder_is_one_clear_line_not_a_traceback(root: Path, tmp_pa
     assert f"the export cannot be written to {str(blocker / 'export')!r}" in written.output
 
 
-@pytest.mark.parametrize("args", [["sandbox", "severa", "--port", "70000"], ["demo", "--kafka-port", "0"],
+@pytest.mark.parametrize("args", [["sandbox", "severa", "--port", "70000"], ["demo", "--kafka-port", "65536"],
                                   ["kafka", "up", "--port", "65535"]])
 def test_a_port_out_of_range_is_refused_by_its_option(args: list[str]) -> None:
     from sevpro.cli import app as sevpro_app
