@@ -10,7 +10,7 @@ from collections.abc import Generator, Iterator
 import pytest
 
 from contract.watch import RECORDER, ContractWatch
-from sandbox.runner import SandboxServer, free_port
+from sandbox.runner import SandboxServer
 from sevpro.contract_cli import default_run_path
 from sevpro.kafka_broker import LocalKafkaBroker, ResolvedBroker, docker_available
 from tests.postgres_server import PostgresServer, PostgresUnavailable
@@ -78,8 +78,8 @@ def kafka() -> Iterator[ResolvedBroker]:
         with KafkaContainer(f"apache/kafka:{KAFKA_VERSION}").with_kraft() as container:
             yield ResolvedBroker(container.get_bootstrap_server(), "testcontainers")
         return
-    port = free_port()
-    broker = LocalKafkaBroker(port=port, controller_port=free_port(), name=f"test-{os.getpid()}")
+    # Any free ports, chosen by the broker as it binds them (a port picked here could be taken meanwhile).
+    broker = LocalKafkaBroker(port=0, controller_port=0, name=f"test-{os.getpid()}")
     broker.reset()  # every session starts from empty topics
     status = broker.start()
     try:

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from foundation.kafka import admin_client
-from sandbox.runner import free_port
 from sevpro.kafka_broker import BrokerSecurity, LocalKafkaBroker
 
 ADMIN = ("admin", "admin-secret")
@@ -67,7 +66,7 @@ def secure_broker(folder: Path, name: str, *, acls: bool) -> Iterator[LocalKafka
     ca_file, keystore = make_certificates(folder / "tls", "keystore-secret")
     security = BrokerSecurity(keystore=keystore, keystore_password="keystore-secret", ca_file=ca_file, admin=ADMIN,
                               users=dict([WORKER, OTHER]), acls=acls)
-    broker = LocalKafkaBroker(port=free_port(), controller_port=free_port(), name=name, security=security)
+    broker = LocalKafkaBroker(port=0, controller_port=0, name=name, security=security)  # any free ports
     broker.reset()
     try:
         broker.start()

@@ -248,10 +248,8 @@ def test_faults_on_both_apis_end_with_every_invoice_once(kafka, unique, tmp_path
 def test_the_broker_away_for_seconds_mid_run_loses_and_doubles_nothing(unique, tmp_path: Path) -> None:
     """A broker of this test's own (the shared one must stay up) stops while invoices are in flight and comes
     back 8 s later: the worker rides it out, and every invoice ends in Procountor once."""
-    from sandbox.runner import free_port
-
-    # Both ports picked free: port + 1 may be taken by another program (the controller would not start).
-    broker = LocalKafkaBroker(port=free_port(), controller_port=free_port(), name=f"bounce-{unique}")
+    # Any free ports, chosen as the broker binds them; its restart below takes the same ones again.
+    broker = LocalKafkaBroker(port=0, controller_port=0, name=f"bounce-{unique}")
     broker.reset()
     bootstrap = broker.start().bootstrap
     try:
