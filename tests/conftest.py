@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import ExitStack
 
 import pytest
 
@@ -13,6 +14,7 @@ from contract.watch import RECORDER, ContractWatch
 from sandbox.runner import SandboxServer
 from sevpro.contract_cli import default_run_path
 from sevpro.kafka_broker import LocalKafkaBroker, ResolvedBroker, docker_available
+from tests.ports import reserved_port
 from tests.postgres_server import PostgresServer, PostgresUnavailable
 
 _CONTRACT_MARK = pytest.StashKey[int]()
@@ -86,6 +88,14 @@ def kafka() -> Iterator[ResolvedBroker]:
         yield ResolvedBroker(status.bootstrap, "local-jars")
     finally:
         broker.reset()
+
+
+@pytest.fixture
+def reserve_port() -> Iterator[Callable[[], int]]:
+    """`reserve_port()`: a port for a server this test starts later, held for the test (tests/ports.py) so that no
+    other program takes it meanwhile; the server binds it all the same."""
+    with ExitStack() as held:
+        yield lambda: held.enter_context(reserved_port())
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sandbox.runner import free_port
+from tests.ports import reserved_port
 
 SUPERUSER = "sevpro"
 
@@ -63,7 +63,7 @@ class PostgresServer:
         self.folder = Path(tempfile.mkdtemp(prefix="sevpro-postgres-"))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
-        self.port = free_port()
+        self.port = 0  # chosen at start
         self.pid: int | None = None
         self.watchdog: subprocess.Popen[bytes] | None = None
 
@@ -87,11 +87,14 @@ class PostgresServer:
             raise PostgresUnavailable(f"initdb failed: {(init.stderr or init.stdout).strip()[-500:]}")
         # Loopback only, the socket in the cluster's own folder; fsync off: durability of the *server* is not
         # what these tests are about (the projector is the process they kill).
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data} -c fsync=off"
-                   " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-                   " -c shared_buffers=32MB")
-        started = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60",
-                            "start")
+        # The port is held until the server listens on it (it binds with SO_REUSEADDR): no other program on the
+        # machine can take it in between, which would fail the start and skip every PostgreSQL test.
+        with reserved_port() as self.port:
+            options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data} -c fsync=off"
+                       " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+                       " -c shared_buffers=32MB")
+            started = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t",
+                                "60", "start")
         self.pid = self._postmaster_pid()
         if started.returncode != 0:
             log = self.log.read_text(errors="replace")[-800:] if self.log.exists() else ""

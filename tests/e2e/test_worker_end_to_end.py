@@ -280,8 +280,9 @@ def test_the_broker_away_for_seconds_mid_run_loses_and_doubles_nothing(unique, t
     assert _moved_in_severa(severa) == 8
 
 
-def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique, tmp_path: Path) -> None:
-    severa_port = _free()
+def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique, tmp_path: Path,
+                                                                  reserve_port) -> None:
+    severa_port = reserve_port()  # no other program may take it before the sandbox comes up on it
     with SandboxServer(procountor_app(seed="demo")) as procountor:
         env = worker_environment(kafka.bootstrap, f"http://127.0.0.1:{severa_port}", procountor.url, f"late-{unique}")
         env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"late{unique}")
@@ -302,8 +303,8 @@ def test_worker_started_before_severa_waits_for_it_then_transfers(kafka, unique,
     assert Counter(e["state"] for e in entries) == {"succeeded": 8, "failed-data": 4}
 
 
-def test_worker_waiting_for_an_api_stops_cleanly_on_sigterm(kafka, unique, tmp_path: Path) -> None:
-    unreachable = f"http://127.0.0.1:{_free()}"
+def test_worker_waiting_for_an_api_stops_cleanly_on_sigterm(kafka, unique, tmp_path: Path, reserve_port) -> None:
+    unreachable = f"http://127.0.0.1:{reserve_port()}"  # held: nothing can answer there
     env = worker_environment(kafka.bootstrap, unreachable, unreachable, f"down-{unique}")
     env.update(SEVPRO_HOME=str(tmp_path / "home"), SEVPRO_TENANT=f"down{unique}")
     log = tmp_path / "worker.log"
@@ -322,13 +323,14 @@ def test_worker_waiting_for_an_api_stops_cleanly_on_sigterm(kafka, unique, tmp_p
     assert returncode == 0, log.read_text(errors="replace")[-3000:]
 
 
-def test_demo_command_then_log_json_and_a_replay_in_another_shell(kafka, unique, tmp_path: Path) -> None:
+def test_demo_command_then_log_json_and_a_replay_in_another_shell(kafka, unique, tmp_path: Path,
+                                                                 reserve_port) -> None:
     tenant = f"demo{unique}"  # the broker is shared with other tests: the demo's events are this tenant's
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "SEVPRO_HOME": str(tmp_path / "home"),
            "SEVPRO_TENANT": tenant, "COLUMNS": "200"}
     # Another shell of the same user: the project home, but no KAFKA_BOOTSTRAP_SERVERS.
     other_shell = {k: v for k, v in env.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
-    ports = [str(_free()) for _ in range(2)]
+    ports = [str(reserve_port()) for _ in range(2)]  # held until the demo's sandboxes bind them
     output = tmp_path / "demo.out"
     demo = subprocess.Popen([sys.executable, "-m", "sevpro.cli", "demo", "--severa-port", ports[0],
                              "--procountor-port", ports[1], "--timeout", "150"],
@@ -367,12 +369,6 @@ def _sales_log(tenant: str, env: dict[str, str]) -> list[dict]:
     assert logged.returncode == 0, logged.stderr
     return sorted((e for e in json.loads(logged.stdout) if e["kind"] == "sales-invoice"),
                   key=lambda e: e["severa_number"])
-
-
-def _free() -> int:
-    from sandbox.runner import free_port
-
-    return free_port()
 
 
 RACE_CUSTOMERS = (3001, 3002, 3003)  # new: no business partner in Procountor yet

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from sandbox.runner import SandboxServer
 from sevpro import kafka_broker
 from sevpro.kafka_broker import LocalKafkaBroker, port_open
+from tests.ports import reserved_ports
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 
@@ -78,3 +79,13 @@ def test_a_sandbox_on_any_port_holds_its_port_from_the_start(taken: int) -> None
 def test_a_sandbox_on_a_taken_port_is_a_clear_error(taken: int) -> None:
     with pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{taken}: Address already in use"):
         SandboxServer(_hello(), port=taken)
+
+
+def test_a_reserved_port_is_taken_by_no_other_program_but_by_the_server_it_is_for() -> None:
+    with reserved_ports(2, consecutive=True) as (port, following):
+        assert following == port + 1
+        for held in (port, following):  # another program's bind (what free_port() would have lost it to)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other, pytest.raises(OSError):
+                other.bind(("127.0.0.1", held))
+        with SandboxServer(_hello(), port=port) as server:
+            assert httpx.get(server.url, timeout=10).text == "hello"

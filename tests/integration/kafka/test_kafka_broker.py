@@ -17,6 +17,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from sandbox.runner import free_port
 from sevpro.kafka_broker import KAFKA_VERSION, LocalKafkaBroker
+from tests.ports import reserved_ports
 
 pytestmark = pytest.mark.integration
 
@@ -167,18 +168,6 @@ def _sevpro(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
                           timeout=300)
 
 
-def _free_port_and_next() -> int:
-    for _ in range(100):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no free port whose next port is free too")
-
-
 def test_cli_up_status_down(tmp_path: Path) -> None:
     env = {**os.environ, "SEVPRO_HOME": str(tmp_path / "home")}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
@@ -187,8 +176,9 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
     if jars.exists():
         (tmp_path / "home" / "kafka" / "jars").mkdir(parents=True)
         (tmp_path / "home" / "kafka" / "jars" / KAFKA_VERSION).symlink_to(jars)
-    port = _free_port_and_next()  # `kafka up --port N` runs the controller on N + 1
-    up = _sevpro("kafka", "up", "--port", str(port), env=env)
+    # `kafka up --port N` runs the controller on N + 1: both held until the broker has bound them.
+    with reserved_ports(2, consecutive=True) as (port, _controller):
+        up = _sevpro("kafka", "up", "--port", str(port), env=env)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert f"127.0.0.1:{port}" in up.stdout
@@ -209,8 +199,6 @@ def test_cli_up_status_down(tmp_path: Path) -> None:
 
 
 def test_cli_port_in_use_is_a_clear_message(tmp_path: Path) -> None:
-    import socket
-
     env = {**os.environ, "SEVPRO_HOME": str(tmp_path / "home")}
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
