@@ -399,6 +399,8 @@ class Outcomes(threading.Thread):
         super().__init__(name="bench-outcomes", daemon=True)
         self.bootstrap = bootstrap
         self.observed: dict[str, float] = {}  # invoice guid → time.monotonic() it was seen in the transfer status
+        self.requested: dict[str, float] = {}  # the trigger's transfer request
+        self.attempting: dict[str, float] = {}  # the transfer's first attempt began
         self.done: dict[str, float] = {}
         self.failed: dict[str, str] = {}
         self.unreadable: list[str] = []
@@ -406,6 +408,7 @@ class Outcomes(threading.Thread):
         self.stop_event = threading.Event()
         self.topic = topics.transfer_outcome("sales-invoice")
         self.observations = topics.observed("severa", "invoice")
+        self.requests = topics.transfer_requested("sales-invoice")
 
     def run(self) -> None:
         asyncio.run(self._read())
@@ -414,7 +417,7 @@ class Outcomes(threading.Thread):
         consumer = read_committed_consumer(self.bootstrap, auto_offset_reset="latest")
         await consumer.start()
         try:
-            consumer.subscribe([self.topic, self.observations])
+            consumer.subscribe([self.topic, self.observations, self.requests])
             while not consumer.assignment():
                 await consumer.getmany(timeout_ms=200)
             self.ready.set()
@@ -436,6 +439,10 @@ class Outcomes(threading.Thread):
             status = (json.loads(record["snapshot"]).get("status") or {}).get("name")
             if status == WAITING:
                 self.observed.setdefault(record["entity_id"], time.monotonic())
+        elif topic == self.requests:
+            self.requested.setdefault(record["source_id"], time.monotonic())
+        elif record["state"] == "attempting":
+            self.attempting.setdefault(record["source_id"], time.monotonic())
         elif record["state"] == "succeeded":
             self.done.setdefault(record["source_id"], time.monotonic())
         elif record["state"].startswith("failed"):
@@ -457,6 +464,9 @@ class Result:
     lags: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # status change → succeeded
     after_poll: list[float] = field(default_factory=list)  # observed in the transfer status → succeeded
+    # the part after the poll by stage: observed → requested (the trigger), requested → the first attempt's
+    # start (the transfer agent takes the request), attempt → succeeded (the transfer's calls)
+    stages: dict[str, list[float]] = field(default_factory=dict)
     sent: int = 0
     failed: int = 0
     cpu_percent: float = float("nan")
@@ -580,6 +590,11 @@ def measure(run: Run, args: argparse.Namespace) -> Result:
     result.latencies = [outcomes.done[g] - t for g, t in trickle.sent.items() if g in outcomes.done]
     result.after_poll = [outcomes.done[g] - outcomes.observed[g] for g in trickle.sent
                          if g in outcomes.done and g in outcomes.observed]
+    marks = (("trigger", outcomes.observed, outcomes.requested), ("to the transfer", outcomes.requested,
+                                                                   outcomes.attempting),
+             ("the transfer", outcomes.attempting, outcomes.done))
+    result.stages = {stage: [end[g] - start[g] for g in trickle.sent if g in start and g in end]
+                     for stage, start, end in marks}
     result.failed = len(set(trickle.sent) & set(outcomes.failed))
     if outcomes.unreadable:
         result.note += f" {len(outcomes.unreadable)} records unreadable (first: {outcomes.unreadable[0]})"
@@ -612,6 +627,10 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                       f"{min(r.load):.1f}-{max(r.load):.1f}" if r.load else "nan")
     console.print(table)
     for r in results:
+        if any(r.stages.values()):
+            console.print(f"{r.tenants} tenants, {r.workers} worker(s), after the poll by stage, p50 / p95: "
+                          + "; ".join(f"{stage} {percentile(times, 0.5):.2f} / {percentile(times, 0.95):.2f} s"
+                                      for stage, times in r.stages.items()))
         if r.note:
             console.print(f"[yellow]{r.tenants} tenants, {r.workers} worker(s):[/yellow] {r.note.strip()}")
     capacity = capacities(results)
