@@ -21,7 +21,8 @@ For each number of tenants and each number of workers, on a fresh deployment (it
 It prints, per run: tenants, polls per second (the Severa invoice listings answered), poll lag p50/p95 (sampled
 every second for every tenant: the time since the sandbox last answered that tenant's invoice listing), invoice
 latency p50/p95 (status change → the worker's `succeeded` outcome on Kafka; it includes the wait for the tenant's
-next poll, up to 10 s) and the same from the poller's observation of the status change (the part after the poll),
+next poll, up to 10 s) and the same from the poller's observation of the status change (the part after the poll,
+also by stage: the trigger's request, the transfer agent taking it, the transfer's own calls),
 invoices done/sent, the workers' CPU % (of one core, summed), their CPU milliseconds per tenant poll (everything
 the workers did, divided by the polls: the figure that holds on a busy machine; 1,000 tenants every 10 s need
 100 polls a second, so under 10 ms per poll on one core), the sandboxes' and Kafka's CPU % (what the workers'
