@@ -91,23 +91,34 @@ async def test_a_backlogs_fresh_invoices_share_one_listing_that_starts_after_the
     store.update("invoicerows", row["guid"], {"description": "Edited while the backlog waited"})
     _move(stack, 10003, WAITING)
     before = dict(_calls(stack))
-    real_read, real_listing = stack.severa.get_invoice_rows, stack.severa.iter_invoice_rows
-    listed = asyncio.Event()
+    real_read, real_listing, real_rows = stack.severa.get_invoice_rows, stack.severa.iter_invoice_rows, mirror.rows
+    numbers = (10002, 10003, 10004)
+    listed, all_asked = asyncio.Event(), asyncio.Event()
+    asked: list[str] = []
 
     def listing(**how: Any) -> Any:
         listed.set()
         return real_listing(**how)
 
+    async def rows(invoice: dict, *args: Any, **kwargs: Any) -> Any:
+        asked.append(str(invoice.get("guid")))
+        if len(asked) == len(numbers):
+            all_asked.set()
+        return await real_rows(invoice, *args, **kwargs)
+
     async def read_once_a_listing_is_under_way(invoice_guid: str) -> list[dict]:
-        # Holds a per-invoice read until the others' listing has begun (at most 5 s: without a shared
-        # listing every invoice reads its own rows, which the count below shows).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(listed.wait(), 5)
+        # Holds a per-invoice read until every invoice has asked and the others' listing has begun (at most
+        # 30 s each: without a shared listing every invoice reads its own rows, which the count below shows).
+        # Under load the transfers reach their rows seconds apart: an ask after the first read had ended would
+        # be alone again, and read per invoice, as the idle invoice does.
+        for event in (all_asked, listed):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), 30)
         return await real_read(invoice_guid)
 
     stack.severa.iter_invoice_rows = listing  # type: ignore[method-assign]
     stack.severa.get_invoice_rows = read_once_a_listing_is_under_way  # type: ignore[method-assign]
-    numbers = (10002, 10003, 10004)
+    mirror.rows = rows  # type: ignore[method-assign]
     requests = {number: stack.request(number) for number in numbers}
     results = await asyncio.gather(*(stack.transfer(row_mirror=mirror).handle(requests[n]) for n in numbers))
 
