@@ -83,7 +83,7 @@ def kafka() -> Iterator[ResolvedBroker]:
     # Any free ports, chosen by the broker as it binds them (a port picked here could be taken meanwhile).
     broker = LocalKafkaBroker(port=0, controller_port=0, name=f"test-{os.getpid()}")
     broker.reset()  # every session starts from empty topics
-    status = broker.start()
+    status = broker.start(die_with_parent=True)  # a session killed outright (a CI time-out) leaves no broker behind
     try:
         yield ResolvedBroker(status.bootstrap, "local-jars")
     finally:
