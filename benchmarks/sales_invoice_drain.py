@@ -519,7 +519,48 @@ def gaps(stack: Stack, result: Drain) -> None:
                               f"median {statistics.median(between):.2f}, max {max(between):.2f}")
 
 
-def report(stack: Stack, idle: list[float], result: Drain) -> None:
+def timeline(stack: Stack, watcher: Watcher, result: Drain, paces: tuple[float, float], step: float) -> None:
+    """Each API's calls (429s apart) in every `step` seconds of the drain against the worker's pace, and the
+    invoices that reached Procountor and completed in it: where the drain leaves either pace unused (its start,
+    its tail). A call is one of a list read (`list`) or a transfer's own (the rest)."""
+    assert stack.severa_calls is not None and stack.procountor_calls is not None
+    table = Table(title=f"The drain by {step:g} s: calls against the worker's pace "
+                        f"(Severa {paces[0]:g}/s, Procountor {paces[1]:g}/s)")
+    for column in ("from s", "Severa", "(list)", "% of pace", "Procountor", "(search)", "% of pace",
+                   "in Procountor", "complete"):
+        table.add_column(column, justify="right")
+    numbers = set(result.numbers)
+    arrived = sorted(at for n, at in watcher.in_procountor.items() if n in numbers)
+    completed = sorted(at for n, at in watcher.completed.items() if n in numbers)
+    sev = [c for c in stack.severa_calls.between(result.start, result.completed_end) if c.status != 429]
+    pro = [c for c in stack.procountor_calls.between(result.start, result.completed_end) if c.status != 429]
+    edge = result.start
+    while edge < result.completed_end:
+        end = min(edge + step, result.completed_end)
+        width = end - edge
+
+        def within(calls: list[Call], start: float = edge, stop: float = end) -> list[Call]:
+            return [c for c in calls if start <= c.at < stop]
+
+        s, p = within(sev), within(pro)
+        s_list = sum(1 for c in s if severa_kind(c.key) == "polling")
+        p_search = sum(1 for c in p if "originalInvoiceNumber=" in c.key or "types=SALES_INVOICE" in c.key)
+        table.add_row(f"{edge - result.start:.0f}", str(len(s)), str(s_list),
+                      f"{100 * len(s) / (paces[0] * width):.0f}", str(len(p)), str(p_search),
+                      f"{100 * len(p) / (paces[1] * width):.0f}",
+                      str(sum(1 for at in arrived if edge <= at < end)),
+                      str(sum(1 for at in completed if edge <= at < end)))
+        edge = end
+    console.print(table)
+    head = result.start + 2 * step
+    for system, recorder in (("Severa", stack.severa_calls), ("Procountor", stack.procountor_calls)):
+        routes = Counter(c.key for c in recorder.between(result.start, head))
+        console.print(f"{system}, the first {2 * step:g} s by route: "
+                      + ", ".join(f"{key} {count}" for key, count in routes.most_common()))
+
+
+def report(stack: Stack, idle: list[float], result: Drain, watcher: Watcher | None = None,
+           step: float = 5.0) -> None:
     n = len(result.numbers)
     table, totals = endpoint_table(stack, result)
     console.print(table)
@@ -534,6 +575,8 @@ def report(stack: Stack, idle: list[float], result: Drain) -> None:
 
     configured = Settings(**{k.removeprefix("SEVPRO_").lower(): v for k, v in settings.items()})
     sev_pace, pro_pace = configured.severa_requests_per_second, configured.procountor_requests_per_second
+    if watcher is not None and step > 0:
+        timeline(stack, watcher, result, (sev_pace, pro_pace), step)
     # What each API allows at the measured calls per invoice, the pollers' share of each quota taken off.
     allowed_limits = min((SEVERA_LIMIT - poll_rate) / sev_per, (PROCOUNTOR_LIMIT - pro_poll_rate) / pro_per)
     allowed_pacing = min((min(sev_pace, SEVERA_LIMIT) - poll_rate) / sev_per,
@@ -600,6 +643,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--severa-max-rows", type=int, default=100,
                         help="the most rows a Severa list page gives (the spec's 100 for most lists; S3 and S7 "
                              "say 1000 for /v1/invoices, severa-api.md §3.2)")
+    parser.add_argument("--timeline-step", type=float, default=5.0,
+                        help="seconds per line of the drain's timeline of calls against the pace (0: none)")
     parser.add_argument("--trace-idle", action="store_true",
                         help="print every API call of each idle run, with its time since the status change")
     return parser.parse_args(argv)
@@ -655,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"idle runs: {', '.join(f'{v:.2f}' for v in idle)} s; load average (1 min) "
                       f"{os.getloadavg()[0]:.1f}")
         result = drain(stack, watcher, templates, args.invoices)
-        report(stack, idle, result)
+        report(stack, idle, result, watcher, args.timeline_step)
 
     return run(stack, watcher, body)
 
