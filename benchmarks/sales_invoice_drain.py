@@ -139,9 +139,12 @@ def procountor_kind(key: str) -> str:
     # dimensions in full; the payments poll lists the sales invoices in a payment status (status=); the transfer's
     # duplicate check reads /invoices by originalInvoiceNumber or lists the sales invoices changed since its last
     # listing (all tagged; previousId= tags a page after the first).
+    # A batch read of ledger receipts is the transfers' (the receipts of a backlog's invoices before their row
+    # dimensions, issue 16); the purchase-invoice poller's receipts come with its purchase invoices, none here.
     route, _, tags = path.partition("?")
     search = "originalInvoiceNumber=" in tags or ("types=SALES_INVOICE" in tags and "status=" not in tags)
-    if method == "GET" and not search and (route in ("/invoices", "/dimensions") or route.endswith("{ids}")):
+    batch = route.endswith("{ids}") and not route.startswith("/ledgerreceipts")
+    if method == "GET" and not search and (route in ("/invoices", "/dimensions") or batch):
         return "polling"
     return "transfer"
 

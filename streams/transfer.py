@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from connectors.errors import ApiAuthError, TransientApiError
 from connectors.procountor.client import ProcountorClient
 from connectors.procountor.errors import ProcountorError, ProcountorNotFound, ProcountorTransientError
+from connectors.procountor.ledger_receipts import LedgerReceipts
 from connectors.procountor.original_numbers import OriginalNumbers
 from connectors.severa.client import SeveraClient
 from connectors.severa.errors import SeveraError, SeveraForbidden
@@ -489,6 +490,15 @@ class CompanyContext:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     items_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one find-or-create of an item at a time
     numbers: dict[str, OriginalNumbers] = field(default_factory=dict)  # invoice type → the duplicate search
+    _receipts: LedgerReceipts | None = field(default=None, init=False, repr=False)
+
+    @property
+    def ledger_receipts(self) -> LedgerReceipts:
+        """The ledger receipt reads before the row dimensions, shared by the company's transfers (one batch GET
+        answers a backlog's)."""
+        if self._receipts is None or self._receipts.client is not self.client:
+            self._receipts = LedgerReceipts(self.client)
+        return self._receipts
 
     def original_numbers(self, invoice_type: str) -> OriginalNumbers:
         """The duplicate search before a create, shared by the company's transfers (batched under a backlog)."""
@@ -626,7 +636,7 @@ class ToProcountor(Transfer):
         accountingByRow); nothing if already so."""
         if not any(r["pairs"] or r.get("account") for r in items) or not target.get("ledgerReceiptId"):
             return
-        receipt = await context.client.get_ledger_receipt(int(target["ledgerReceiptId"]))
+        receipt = await context.ledger_receipts.get(int(target["ledgerReceiptId"]))
         entries = sorted((t for t in receipt.get("transactions", []) if t.get("transactionType") == "ENTRY"),
                          key=lambda t: t["id"])
         wanted: dict[int, list[Json]] = {}
