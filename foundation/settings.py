@@ -117,8 +117,10 @@ class Settings(BaseSettings):
     purchase_invoice_poll_seconds: float = 10.0
     transient_retry_seconds: float = 60.0
     # Transfers in flight per worker: each waits mostly for API answers and the pollers' reads, so the drain
-    # grows with them until the API paces are the bound (benchmarks/README.md: 16 → 2.1, 64 → 3.0 invoices/s).
-    transfer_concurrency: int = Field(default=64, ge=1)
+    # grows with them until the API paces are the bound (benchmarks/README.md: 16 → 2.1, 64 → 3.0 invoices/s;
+    # at 64 both paces ran dry in turn, issue 16's seventh part). Those past their create are bounded apart, by
+    # what the paces finish within a rebalance (streams/writers.py).
+    transfer_concurrency: int = Field(default=128, ge=1)
     # Events fetched for one agent and not yet taken by it (faust's stream buffer: memory per agent). The
     # transfer windows take events at once and pause a partition with a backlog, so it rarely fills.
     stream_buffer: int = Field(default=4096, ge=16)

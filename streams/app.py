@@ -21,6 +21,7 @@ from foundation.settings import Settings
 from schemas import topics
 from schemas.codec import encode, now
 from streams.transport import Transport, faust_credentials
+from streams.writers import REBALANCE_TIMEOUT_SECONDS
 
 
 class SevproApp(faust.App):
@@ -113,6 +114,8 @@ def create_app(settings: Settings, bootstrap: str) -> SevproApp:
         # pause a partition with a backlog instead (streams/transfer_window.py): faust's one consumer would wait
         # for a full buffer, and hold every other agent's events too.
         stream_buffer_maxsize=settings.stream_buffer,
+        # The writes a worker lets in flight are sized to finish within it (streams/writers.py).
+        broker_rebalance_timeout=REBALANCE_TIMEOUT_SECONDS,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
     )

@@ -48,6 +48,7 @@ from schemas import topics
 from streams.dead_letters import NOT_SERVED, DeadLetterIndex, redrive
 from streams.live_settings import effective_companies, retried_for_ever
 from streams.runtime import Runtime, RuntimeStarter, SharedKafka
+from streams.writers import writers_within
 
 log = get_logger(__name__)
 RETRY_MAX_SECONDS = 30.0
@@ -398,7 +399,8 @@ class TenantPool(Serving):
         severa, procountor = (self.settings.severa_requests_per_second * self.share,
                               self.settings.procountor_requests_per_second * self.share)
         log.info("pool workers counted: each paces its tenants' API clients at its share", workers=members,
-                 severa_per_second=round(severa, 3), procountor_per_second=round(procountor, 3))
+                 severa_per_second=round(severa, 3), procountor_per_second=round(procountor, 3),
+                 writers_per_tenant=writers_within(severa, procountor))
         for runtime in self.running():
             runtime.set_pace_share(self.share)
 

@@ -23,8 +23,9 @@ group rebalancing again and again (seen in the two-worker end-to-end test). Henc
 (`Answers.rebalance_started` .. `rebalance_ended`), every ask waiting ends at once, no new ask is sent, and no
 transfer begins or makes its first write, nor does an owner create a record (`Registers.held`): they end as
 transient failures, nothing written, and the leader requests them again a few seconds after the rebalance
-(streams/agents.py). Only transfers already writing finish, which takes seconds (at 64 in flight, their 4 or 5
-writes each through the API paces: about 15 s at most), so the worker rejoins in time.
+(streams/agents.py). Only transfers past their create finish, and they are never more than the tenant's paces
+finish in half the rebalance timeout (streams/writers.py: 135 at the benchmark's paces, fewer on a pool worker
+pacing at its share), so the worker rejoins in time.
 """
 
 from __future__ import annotations

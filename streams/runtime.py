@@ -42,6 +42,7 @@ from streams.registers import Answers, Registers
 from streams.sales_invoice import KIND, CompanyDirectory, SalesInvoiceTransfer
 from streams.transfer import CompanyContext, company_contexts
 from streams.travel_reimbursement import TravelDirectory, TravelReimbursementTransfer
+from streams.writers import Writers, writers_within
 
 log = get_logger(__name__)
 
@@ -65,6 +66,7 @@ class Runtime:
     payments: SalesInvoicePaymentTransfer
     contexts: dict[str, CompanyContext]
     registers: Registers
+    writers: Writers  # the tenant's transfers past their create, at most what the paces finish in a rebalance
     answers: Answers
     pollers: list[Poller] = field(default_factory=list)
     stopped: bool = False  # the worker is shutting down: timers do nothing more
@@ -113,6 +115,7 @@ class Runtime:
         emit = _Emitter(producer).emit
         contexts = company_contexts(companies, procountor)  # shared by the transfers to Procountor
         registers = Registers(answers, severa)  # and so is every creation of a registry record
+        writers = Writers(writers_within(settings.severa_requests_per_second, settings.procountor_requests_per_second))
         dimensions = ProjectDimensions(procountor, companies)
         return cls(
             settings=settings, companies=companies, bootstrap=bootstrap, severa=severa, procountor=procountor,
@@ -124,16 +127,17 @@ class Runtime:
                                           contexts=contexts,
                                           row_mirror=InvoiceRowMirror(severa, time_zone=settings.severa_time_zone),
                                           invoice_reads=InvoiceReads(severa, time_zone=settings.severa_time_zone),
-                                          registers=registers),
+                                          registers=registers, writers=writers),
             travel=TravelReimbursementTransfer(severa, procountor, companies, emit, transfer_log=store,
-                                               directory=travel_directory, contexts=contexts, registers=registers),
+                                               directory=travel_directory, contexts=contexts, registers=registers,
+                                               writers=writers),
             dimension_items=DimensionItemTransfer(severa, procountor, companies, emit, transfer_log=store,
                                                   contexts=contexts, registers=registers, directory=directory),
             purchase_trigger=PurchaseInvoiceTrigger(companies, dimensions),
             purchase_transfer=PurchaseInvoiceTransfer(severa, companies, dimensions, emit, transfer_log=store),
             payments=SalesInvoicePaymentTransfer(severa, companies, directory, emit, store, registers),
-            contexts=contexts, registers=registers, answers=answers, procountor_pace=shared_pace, api_keys=api_keys,
-            shared=shared is not None, severa_pace=severa_pace,
+            contexts=contexts, registers=registers, writers=writers, answers=answers, procountor_pace=shared_pace,
+            api_keys=api_keys, shared=shared is not None, severa_pace=severa_pace,
             watermarks=None if shared is None else shared.watermarks,
         )
 
@@ -228,7 +232,9 @@ class Runtime:
         severa = self.settings.severa_requests_per_second
         burst = int(severa_pacer(severa).max_rate) if share >= 1 else 1
         self.severa_pace.set_rate(severa * share, burst=burst)
-        self.procountor_pace.set_rate(self.settings.procountor_requests_per_second * share)
+        procountor = self.settings.procountor_requests_per_second
+        self.procountor_pace.set_rate(procountor * share)
+        self.writers.set_limit(writers_within(severa * share, procountor * share))
         self.pace_share = share
 
     async def stop_pollers(self) -> None:

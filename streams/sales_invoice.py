@@ -73,6 +73,7 @@ from streams.transfer import (
     same_original_number,
     withdrawn_note,
 )
+from streams.writers import Writers
 
 log = get_logger(__name__)
 KIND = "sales-invoice"
@@ -163,8 +164,9 @@ class SalesInvoiceTransfer(ToProcountor):
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: CompanyDirectory | None = None, customer_cards: CustomerCards | None = None,
                  contexts: dict[str, CompanyContext] | None = None, row_mirror: InvoiceRowMirror | None = None,
-                 invoice_reads: InvoiceReads | None = None, registers: Registers | None = None) -> None:
-        super().__init__(severa, procountor, companies, emit, transfer_log, contexts, registers)
+                 invoice_reads: InvoiceReads | None = None, registers: Registers | None = None,
+                 writers: Writers | None = None) -> None:
+        super().__init__(severa, procountor, companies, emit, transfer_log, contexts, registers, writers)
         self.directory = directory
         self.row_mirror = row_mirror  # rows read in pages of 100 under a backlog; None: always per invoice
         self.invoice_reads = invoice_reads  # the reads before the first write and the PATCH, batched; None: per invoice
@@ -246,14 +248,14 @@ class SalesInvoiceTransfer(ToProcountor):
             await self._create_products(request, context, to_create)
             items = await self._dimension_items(request, context, rows, invoice, accounts)
             body["partnerId"] = partner["id"]
-            self._check_held()  # again, right before the create
+            await self._begin_writing()  # a writer's slot, and the rebalance check again, right before the create
             created_meanwhile(await self._existing_invoice(context, invoice, batched=True), record)
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
         else:
             if retry:
                 await self._still_requested(company, request, existing)
-            self._check_held()
+            await self._begin_writing()
             items = await self._dimension_items(request, context, rows, invoice, accounts)
             target, adopted = existing, True
         target_id = str(target["id"])

@@ -40,6 +40,7 @@ from projections.reprocess import original_request_id
 from schemas.codec import now
 from streams.mapping.errors import ConfigFailure, TransferDataError, classify_procountor_error, solution_for
 from streams.mapping.text import non_cp1252
+from streams.writers import Writers
 
 if TYPE_CHECKING:
     from streams.registers import Registers
@@ -586,7 +587,8 @@ class ToProcountor(Transfer):
 
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None,
-                 contexts: dict[str, CompanyContext] | None = None, registers: Registers | None = None) -> None:
+                 contexts: dict[str, CompanyContext] | None = None, registers: Registers | None = None,
+                 writers: Writers | None = None) -> None:
         super().__init__(emit, transfer_log)
         self.severa = severa
         self.companies = companies
@@ -595,9 +597,21 @@ class ToProcountor(Transfer):
         self.contexts = contexts if contexts is not None else company_contexts(companies, procountor)
         # And one Registers: every creation of a customer, product, person or item goes through it (one per key).
         self.registers = registers if registers is not None else _registers_in_place()
+        # And one Writers per tenant: the transfers past their create, few enough to finish within a rebalance.
+        self.writers = writers if writers is not None else Writers()
 
     def _held(self) -> str | None:
         return self.registers.held()
+
+    async def handle(self, request: Json, attempt_number: int = 1) -> TransferResult:
+        async with self.writers.attempt():
+            return await super().handle(request, attempt_number)
+
+    async def _begin_writing(self) -> None:
+        """Right before the create (or the first write to an invoice an earlier attempt made): wait for a
+        writer's slot (streams/writers.py), then check the rebalance again: the wait may have been long."""
+        await self.writers.take()
+        self._check_held()
 
     async def _dimension_pairs(self, request: Json, context: CompanyContext, plan: list[Json]) -> list[Json]:
         """Per row of `plan`, the (dimensionId, itemId) pairs; items missing in Procountor are created."""

@@ -58,6 +58,7 @@ from streams.transfer import (
     same_original_number,
     withdrawn_note,
 )
+from streams.writers import Writers
 
 log = get_logger(__name__)
 KIND = "travel-reimbursement"
@@ -148,8 +149,9 @@ class TravelReimbursementTransfer(ToProcountor):
     def __init__(self, severa: SeveraClient, procountor: dict[str, ProcountorClient],
                  companies: dict[str, CompanySettings], emit: Emit, transfer_log: TransferLog | None = None,
                  directory: TravelDirectory | None = None,
-                 contexts: dict[str, CompanyContext] | None = None, registers: Registers | None = None) -> None:
-        super().__init__(severa, procountor, companies, emit, transfer_log, contexts, registers)
+                 contexts: dict[str, CompanyContext] | None = None, registers: Registers | None = None,
+                 writers: Writers | None = None) -> None:
+        super().__init__(severa, procountor, companies, emit, transfer_log, contexts, registers, writers)
         self.directory = directory
         self._cost_centers: dict[str, str] | None = None  # Severa guid → identifier
         self._products: dict[tuple[str, str, date], Json] = {}  # (company, code, day) → TRAVEL product
@@ -199,13 +201,13 @@ class TravelReimbursementTransfer(ToProcountor):
             person = await self._write_person(request, context, user, code, person, wanted_person, record)
             body["partnerId"] = person["id"]
             items = await self._dimension_pairs(request, context, plan)
-            self._check_held()  # again, right before the create
+            await self._begin_writing()  # a writer's slot, and the rebalance check again, right before the create
             created_meanwhile(await self._existing_invoice(context, reimbursement), record)
             target = await procountor_call(context.client.create_invoice(body), record)
             adopted = False
         else:
             await self._still_requested(company, request, existing)
-            self._check_held()
+            await self._begin_writing()
             items = await self._dimension_pairs(request, context, plan)
             target, adopted = existing, True
         target_id = str(target["id"])
