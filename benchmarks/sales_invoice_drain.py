@@ -165,6 +165,7 @@ class Stack:
     severa_store: SeveraStore | None = None
     procountor_store: Any = None
     worker: subprocess.Popen[bytes] | None = None
+    second: subprocess.Popen[bytes] | None = None  # --join-after: a second worker of the tenant, joining mid-drain
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -200,9 +201,22 @@ class Stack:
                            ("concurrency", "TRANSFER_CONCURRENCY")):
             if getattr(self.args, flag) is not None:
                 self.env[f"SEVPRO_{name}"] = str(getattr(self.args, flag))
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", "warning"], cwd=REPO, env=self.env,
-            stdout=self.worker_log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.worker = self._worker(self.env, self.worker_log)
+
+    def _worker(self, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        # With a second worker joining, at info: the workers log how long each rebalance held them.
+        level = "info" if getattr(self.args, "join_after", None) is not None else "warning"
+        return subprocess.Popen([sys.executable, "-m", "sevpro.cli", "worker", "--loglevel", level], cwd=REPO,
+                                env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def second_log(self) -> Path:
+        return self.home / "second" / "worker.log"
+
+    def start_second(self) -> None:
+        """A second worker of the tenant, with its own project home, as a second host would run it."""
+        self.second_log.parent.mkdir(parents=True, exist_ok=True)
+        self.second = self._worker(self.env | {"SEVPRO_HOME": str(self.second_log.parent)}, self.second_log)
 
     def _start_broker(self) -> str:
         """Our own broker on any free ports, chosen as it binds them (chosen again when another program takes one
@@ -216,16 +230,18 @@ class Stack:
             raise RuntimeError(str(exc)) from exc
 
     def stop(self) -> None:
-        if self.worker is not None:
+        for worker in (self.second, self.worker):
+            if worker is None:
+                continue
             # Signal the worker's own process group whatever poll() says: nothing of it may stay behind.
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.worker.pid, signal.SIGTERM)
+                os.killpg(worker.pid, signal.SIGTERM)
             try:
-                self.worker.wait(timeout=30)
+                worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.worker.pid, signal.SIGKILL)
-                self.worker.wait()
+                    os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
         for server in (self.severa, self.procountor):
             if server is not None:
                 server.stop()
@@ -238,6 +254,9 @@ class Stack:
         if self.worker.poll() is not None:
             raise RuntimeError(f"the worker exited with {self.worker.returncode} while {what}; "
                                f"see {self.worker_log}")
+        if self.second is not None and self.second.poll() is not None:
+            raise RuntimeError(f"the second worker exited with {self.second.returncode} while {what}; "
+                               f"see {self.second_log}")
         if time.monotonic() > self.deadline:
             raise BenchmarkTimeout(f"still {what} after {self.args.timeout:.0f} s")
 
@@ -449,7 +468,8 @@ class Drain:
     load: tuple[float, float]  # the machine's 1-minute load average when the drain began and when it ended
 
 
-def drain(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], count: int) -> Drain:
+def drain(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], count: int,
+          join_after: float | None = None) -> Drain:
     assert stack.severa_store is not None
     draft = status_guid(stack.severa_store, DRAFT)
     clones = [clone_invoice(stack.severa_store, templates[i % len(templates)], draft) for i in range(count)]
@@ -461,6 +481,8 @@ def drain(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], count
     with console.status(f"drain: {count} invoices...") as status:
         while not all(n in watcher.completed for n in numbers):
             stack.check(f"draining {count} invoices")
+            if join_after is not None and stack.second is None and time.monotonic() - start >= join_after:
+                stack.start_second()
             failed = watcher.failures(numbers)
             if failed:
                 raise RuntimeError(f"{len(failed)} drain transfers failed, e.g. {failed[:3]}")
@@ -623,6 +645,15 @@ def report(stack: Stack, idle: list[float], result: Drain, watcher: Watcher | No
     console.print(summary)
 
 
+def rebalances(stack: Stack) -> None:
+    """What the workers logged of each rebalance: the transfers writing when it began, and how long it held them
+    (faust's rebalance timeout is 60 s: a worker held longer is dropped from the group)."""
+    for name, log in (("first worker", stack.worker_log), ("second worker", stack.second_log)):
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines()
+                 if "worker group rebalanc" in line] if log.exists() else []
+        console.print(f"{name}: {len(lines)} rebalance lines" + "".join(f"\n  {line[:200]}" for line in lines))
+
+
 def one_time_calls(stack: Stack, until: float) -> None:
     assert stack.severa_calls is not None and stack.procountor_calls is not None
     for system, recorder in (("Severa", stack.severa_calls), ("Procountor", stack.procountor_calls)):
@@ -648,6 +679,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "say 1000 for /v1/invoices, severa-api.md §3.2)")
     parser.add_argument("--timeline-step", type=float, default=5.0,
                         help="seconds per line of the drain's timeline of calls against the pace (0: none)")
+    parser.add_argument("--join-after", type=float,
+                        help="start a second worker this many seconds into the drain, and print how long each "
+                             "worker's rebalances held it")
     parser.add_argument("--trace-idle", action="store_true",
                         help="print every API call of each idle run, with its time since the status change")
     return parser.parse_args(argv)
@@ -702,8 +736,10 @@ def main(argv: list[str] | None = None) -> int:
         idle = idle_latency(stack, watcher, templates, args.idle_runs, trace=args.trace_idle)
         console.print(f"idle runs: {', '.join(f'{v:.2f}' for v in idle)} s; load average (1 min) "
                       f"{os.getloadavg()[0]:.1f}")
-        result = drain(stack, watcher, templates, args.invoices)
+        result = drain(stack, watcher, templates, args.invoices, args.join_after)
         report(stack, idle, result, watcher, args.timeline_step)
+        if args.join_after is not None:
+            rebalances(stack)
 
     return run(stack, watcher, body)
 

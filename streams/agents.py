@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +64,7 @@ class WorkerState:
     retry_due: float | None = None  # loop time of the retry cycle that follows a rebalance
     store: ProjectionStore | None = None  # the read models the retries are found in (opened on first use)
     counting: asyncio.Task[None] | None = None  # a pool's count of its workers after a rebalance
+    rebalance_began: float | None = None  # time.monotonic() when the group last started to rebalance
 
 
 #: After a rebalance, what the workers held (streams/registers.py) is requested again this soon, once the
@@ -343,6 +345,9 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
         """faust calls this in its consumer thread as the group starts to rebalance, then waits for every event
         the worker holds: registry asks end, and held transfers end before any write, at once (transient,
         retried), so that the worker rejoins within the broker's rebalance timeout (streams/registers.py)."""
+        state.rebalance_began = time.monotonic()
+        writing = sum(runtime.writers.writing for runtime in serving.running())
+        log.info("worker group rebalancing: transfers past their create finish, the rest end", writing=writing)
         for answers in {id(runtime.answers): runtime.answers for runtime in serving.running()}.values():
             answers.rebalance_started()
 
@@ -353,6 +358,9 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
         """The worker has its partitions again: registry requests are owned and answered, transfers go on."""
         for answers in {id(runtime.answers): runtime.answers for runtime in serving.running()}.values():
             answers.rebalance_ended()
+        if state.rebalance_began is not None:  # how long the worker was out: within faust's rebalance timeout?
+            log.info("worker group rebalanced", seconds=round(time.monotonic() - state.rebalance_began, 2))
+            state.rebalance_began = None
         state.retry_due = asyncio.get_running_loop().time() + RETRY_AFTER_REBALANCE_SECONDS
         if pool is not None:  # the workers' shares of each API client's pace follow their number
             state.counting = asyncio.get_running_loop().create_task(pool.count_workers(app.conf.id),
