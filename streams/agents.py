@@ -63,7 +63,7 @@ class WorkerState:
     notifications: NotificationFeed | None = None
     retry_due: float | None = None  # loop time of the retry cycle that follows a rebalance
     store: ProjectionStore | None = None  # the read models the retries are found in (opened on first use)
-    counting: asyncio.Task[None] | None = None  # a pool's count of its workers after a rebalance
+    counting: asyncio.Task[None] | None = None  # the count of the group's workers after a rebalance
     rebalance_began: float | None = None  # time.monotonic() when the group last started to rebalance
 
 
@@ -362,9 +362,9 @@ def register(app: SevproApp, serving: Serving | RuntimeStarter) -> WorkerState:
             log.info("worker group rebalanced", seconds=round(time.monotonic() - state.rebalance_began, 2))
             state.rebalance_began = None
         state.retry_due = asyncio.get_running_loop().time() + RETRY_AFTER_REBALANCE_SECONDS
-        if pool is not None:  # the workers' shares of each API client's pace follow their number
-            state.counting = asyncio.get_running_loop().create_task(pool.count_workers(app.conf.id),
-                                                                    name="count-pool-workers")
+        # The workers' shares of each API client's pace follow their number: a pool's, and a tenant's own.
+        state.counting = asyncio.get_running_loop().create_task(serving.count_workers(app.conf.id),
+                                                                name="count-workers")
 
     @app.agent(app.raw_topic(topics.registry_create_requested()))
     async def registry_create(stream: Any) -> None:

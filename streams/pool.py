@@ -79,6 +79,8 @@ class Serving:
 
     settings: Settings
     bootstrap: str
+    workers = 1  # in the worker's group, as last counted
+    share = 1.0  # of each API client's pace, this worker's: 1 / workers
 
     async def ready(self) -> None:
         """Wait until the worker knows whom it serves."""
@@ -108,6 +110,34 @@ class Serving:
     async def close(self) -> None:
         raise NotImplementedError
 
+    # -- the API clients' limits, shared by the workers ---------------------------------------------------------
+
+    async def count_workers(self, group: str) -> None:
+        """After a rebalance: count the workers of the group, and pace each tenant's API clients here at
+        1/workers of the deployment's pace, so that the workers together stay within each client's limit (a
+        pool's workers share every tenant's clients; a tenant's own workers, SEVPRO_TENANT, share its clients)."""
+        for _ in range(20):
+            try:
+                state, members = await group_state(self.bootstrap, group)
+            except Exception as error:  # noqa: BLE001 - the paces stay as they are; the next rebalance counts again
+                log.warning("workers cannot be counted", error=f"{type(error).__name__}: {error}"[:300])
+                return
+            if state == "Stable" and members:
+                break
+            await asyncio.sleep(1.0)
+        else:
+            return
+        if members == self.workers:
+            return
+        self.workers, self.share = members, 1.0 / members
+        severa, procountor = (self.settings.severa_requests_per_second * self.share,
+                              self.settings.procountor_requests_per_second * self.share)
+        log.info("workers counted: each paces its tenants' API clients at its share", workers=members,
+                 severa_per_second=round(severa, 3), procountor_per_second=round(procountor, 3),
+                 writers_per_tenant=writers_within(severa, procountor))
+        for runtime in self.running():
+            runtime.set_pace_share(self.share)
+
 
 class SingleTenant(Serving):
     """SEVPRO_TENANT: one tenant, one consumer group of its own; other tenants' events are not its business."""
@@ -121,7 +151,10 @@ class SingleTenant(Serving):
 
     @contextlib.asynccontextmanager
     async def use(self, record_tenant: str) -> AsyncIterator[Runtime]:
-        yield await self.starter.get()
+        runtime = await self.starter.get()
+        if runtime.pace_share != self.share:  # new, or the number of workers changed since
+            runtime.set_pace_share(self.share)
+        yield runtime
 
     def running(self) -> list[Runtime]:
         return [self.starter.runtime] if self.starter.runtime is not None else []
@@ -211,8 +244,6 @@ class TenantPool(Serving):
         self._shared_lock = asyncio.Lock()
         self._stopping = False
         self._settle: list[asyncio.Future[None]] = []  # who waits for the directory to be read to its end
-        self.workers = 1  # in the pool's group, as last counted
-        self.share = 1.0  # of each API client's pace, this worker's: 1 / workers
         #: The partitions of config.tenants the group gives this worker now (set by streams/bootstrap.py).
         self.assigned: Callable[[], set[int]] = set
         self.letters: DeadLetterIndex | None = None  # the dead-letter topic, read on the first re-drive tick
@@ -376,33 +407,6 @@ class TenantPool(Serving):
         for tenant, entry in list(self.live.items()):
             if entry.leases == 0 and tenant not in self.polling and now - entry.last_used >= self.idle_seconds:
                 await self.drop(tenant, f"idle for {self.idle_seconds:g} s")
-
-    # -- the API clients' limits, shared by the workers ---------------------------------------------------------
-
-    async def count_workers(self, group: str) -> None:
-        """After a rebalance: count the workers of the pool's group, and pace each tenant's API clients here at
-        1/workers of the deployment's pace, so that the workers together stay within each client's limit."""
-        for _ in range(20):
-            try:
-                state, members = await group_state(self.bootstrap, group)
-            except Exception as error:  # noqa: BLE001 - the paces stay as they are; the next rebalance counts again
-                log.warning("pool workers cannot be counted", error=f"{type(error).__name__}: {error}"[:300])
-                return
-            if state == "Stable" and members:
-                break
-            await asyncio.sleep(1.0)
-        else:
-            return
-        if members == self.workers:
-            return
-        self.workers, self.share = members, 1.0 / members
-        severa, procountor = (self.settings.severa_requests_per_second * self.share,
-                              self.settings.procountor_requests_per_second * self.share)
-        log.info("pool workers counted: each paces its tenants' API clients at its share", workers=members,
-                 severa_per_second=round(severa, 3), procountor_per_second=round(procountor, 3),
-                 writers_per_tenant=writers_within(severa, procountor))
-        for runtime in self.running():
-            runtime.set_pace_share(self.share)
 
     # -- polling -------------------------------------------------------------------------------------------
 

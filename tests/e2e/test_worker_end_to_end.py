@@ -371,6 +371,12 @@ def _sales_log(tenant: str, env: dict[str, str]) -> list[dict]:
                   key=lambda e: e["severa_number"])
 
 
+def _paced_at_half(log: Path) -> bool:
+    """The worker's log says it counted two workers in its group and paces the APIs at half the defaults."""
+    return any("workers counted" in line and "workers=2" in line and "procountor_per_second=9.0" in line
+               and "severa_per_second=2.5" in line for line in log.read_text(errors="replace").splitlines())
+
+
 RACE_CUSTOMERS = (3001, 3002, 3003)  # new: no business partner in Procountor yet
 RACE_CODES = ("RACE-W0", "RACE-W1", "RACE-P0", "RACE-P1", "RACE-P2", "RACE-P3")  # new: no product either
 
@@ -439,6 +445,9 @@ def test_two_workers_fifty_invoices_of_three_new_customers_one_partner_and_produ
             entries = _wait_for_log(tmp_path / "home1", env["SEVPRO_TENANT"], demo_numbers | numbers, workers[1],
                                     logs[1], timeout=300)
             assert _group_members(kafka.bootstrap, group) == ("Stable", 2), "a worker left: no race between two"
+            # The tenant's API clients are the same credentials on both: each worker paces them at half, so the
+            # two together stay within each client's limit (Procountor suspends a client beyond it).
+            _wait_until(lambda: all(_paced_at_half(log) for log in logs), workers[1], logs[1], timeout=30)
         finally:
             for worker in workers:
                 stop_worker(worker)

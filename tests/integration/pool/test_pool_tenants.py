@@ -88,7 +88,7 @@ def test_two_tenants_on_one_pool_each_in_its_own_procountor_with_its_own_setting
         # Each API client's limit holds across the pool: each worker paces its tenants' clients at half of it,
         # and lets half as many of a tenant's transfers write at once (streams/writers.py: 30 s of Severa's
         # 2.5 a second for 2 calls each).
-        halved = re.compile(r"^(?=.*pool workers counted)(?=.*workers=2)(?=.*procountor_per_second=9\.0)"
+        halved = re.compile(r"^(?=.*workers counted)(?=.*workers=2)(?=.*procountor_per_second=9\.0)"
                             r"(?=.*writers_per_tenant=37)", re.MULTILINE)
         pool.wait_until("both workers at half the pace", lambda: all(
             halved.search(log.read_text(errors="replace")) for log in (log1, log2)), timeout=60)
