@@ -422,8 +422,11 @@ def print_trace(stack: Stack, number: str, flipped: float, seen: float) -> None:
 
 
 def idle_latency(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]], runs: int,
-                 trace: bool = False) -> list[float]:
-    """One invoice at a time on an otherwise idle system: seconds from status change to Procountor."""
+                 trace: bool = False, spread: float = 1.0) -> list[float]:
+    """One invoice at a time on an otherwise idle system: seconds from status change to Procountor. Each run
+    starts once the last one's calls are quiet, a moment tied to the invoice poll's rhythm (one read a second),
+    so every run would meet the poll at one phase and the median would be that phase's. The runs' status
+    changes are instead spread evenly over `spread` seconds (the poll period): run k waits k/runs of it first."""
     assert stack.severa_store is not None
     draft = status_guid(stack.severa_store, DRAFT)
     latencies = []
@@ -431,6 +434,7 @@ def idle_latency(stack: Stack, watcher: Watcher, templates: list[dict[str, Any]]
         wait_until_quiet(stack)
         invoice = clone_invoice(stack.severa_store, templates[run % len(templates)], draft)
         number = str(invoice["number"])
+        time.sleep(spread * run / runs)
         with console.status(f"idle latency: invoice {run + 1}/{runs}..."):
             watcher.flip([invoice])
             watcher.wait_for([number], "waiting for an idle-run invoice", lambda: watcher.completed)
@@ -670,6 +674,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--invoices", type=int, default=500, help="invoices moved to the transfer status at once")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="latency added to every sandbox request")
     parser.add_argument("--idle-runs", type=int, default=5, help="single-invoice runs on the idle system")
+    parser.add_argument("--idle-spread", type=float, default=1.0,
+                        help="seconds over which the idle runs' status changes are spread against the invoice "
+                             "poll's rhythm (the product's poll period, 1 s; 0: all at one phase, as before)")
     parser.add_argument("--timeout", type=float, default=900.0, help="abort after this many seconds in all")
     parser.add_argument("--severa-rps", type=float, help="worker's Severa pacing (default: the product's)")
     parser.add_argument("--procountor-rps", type=float, help="worker's Procountor pacing (default: the product's)")
@@ -733,7 +740,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"templates: {len(templates)} demo invoices that transferred "
                       f"({', '.join(str(t['number']) for t in templates)})")
         watcher.start()
-        idle = idle_latency(stack, watcher, templates, args.idle_runs, trace=args.trace_idle)
+        idle = idle_latency(stack, watcher, templates, args.idle_runs, trace=args.trace_idle,
+                            spread=args.idle_spread)
         console.print(f"idle runs: {', '.join(f'{v:.2f}' for v in idle)} s; load average (1 min) "
                       f"{os.getloadavg()[0]:.1f}")
         result = drain(stack, watcher, templates, args.invoices, args.join_after)
