@@ -25,6 +25,7 @@ Exactly once, from at-least-once parts:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,7 @@ from streams.mapping.severa_models import InvoiceRow, parse
 from streams.mapping.vat import check_sales_vat_status, sales_vat_status
 from streams.registers import Registers
 from streams.transfer import (
+    VAT_READ,
     Attempt,
     CompanyContext,
     Emit,
@@ -336,7 +338,7 @@ class SalesInvoiceTransfer(ToProcountor):
         """The Procountor environment's VAT statuses (`GET /vats/default`), read once per environment (a new API key
         gives the company a new context, read again)."""
         if context.vat_statuses is None:
-            answer = await context.client.get_vat_percentages()
+            answer = await context.shared_read(VAT_READ, context.client.get_vat_percentages)
             context.vat_statuses = [s for s in answer.get("vatStatuses") or [] if isinstance(s, dict)]
         return context.vat_statuses
 
@@ -366,7 +368,8 @@ class SalesInvoiceTransfer(ToProcountor):
         if number is None:
             raise TransferDataError("MISSING_CUSTOMER_NUMBER", record=record, field="customer.number", value=None)
         key = str(number)
-        partner = context.partners.get(key) or await context.client.find_business_partner(key)
+        partner = context.partners.get(key) or await context.shared_read(
+            ("partner", key), functools.partial(context.client.find_business_partner, key))
         if partner is None:
             if not context.settings.create_customers:
                 raise TransferDataError("MISSING_CUSTOMER", record=record, field="counterParty.customerNumber",
@@ -435,11 +438,11 @@ class SalesInvoiceTransfer(ToProcountor):
             if code:
                 wanted.add(code)
         for code in sorted(wanted - context.product_codes):
-            for kind in ("SALES", "TRAVEL"):  # one type per search: the reference documents one value
-                page = await context.client.search_products(code=code, type=kind)
-                if any(p.get("code") == code and p.get("active", True) for p in page.get("results", [])):
-                    context.product_codes.add(code)
-                    break
+            # Shared by the transfers asking for the code at once (a backlog on a cold cache); a code not found
+            # is searched again by the next transfer to ask: the user may have added it in Procountor meanwhile.
+            if code not in context.product_codes and await context.shared_read(
+                    ("product", code), functools.partial(_product_exists, context, code)):
+                context.product_codes.add(code)
 
     async def _create_products(self, request: Json, context: CompanyContext, bodies: list[Json]) -> None:
         for body in bodies:
@@ -530,3 +533,12 @@ def _record(request: Json) -> str:
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+async def _product_exists(context: CompanyContext, code: str) -> bool:
+    """Whether Procountor's product registers have an active product with exactly this code."""
+    for kind in ("SALES", "TRAVEL"):  # one type per search: the reference documents one value
+        page = await context.client.search_products(code=code, type=kind)
+        if any(p.get("code") == code and p.get("active", True) for p in page.get("results", [])):
+            return True
+    return False

@@ -15,10 +15,11 @@ redacted): retried as transient until the record version has failed so `INTERNAL
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 T = TypeVar("T")
+VAT_READ = "GET /vats/default"  # CompanyContext.shared_read's key of the VAT read, shared by sales and travel
 TRANSIENT_SOLUTION = ("A temporary problem reaching Severa or Procountor; the transfer is retried automatically "
                       "on the next cycle.")
 
@@ -492,6 +494,25 @@ class CompanyContext:
     items_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one find-or-create of an item at a time
     numbers: dict[str, OriginalNumbers] = field(default_factory=dict)  # invoice type → the duplicate search
     _receipts: LedgerReceipts | None = field(default=None, init=False, repr=False)
+    _reads: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict, init=False, repr=False)
+
+    async def shared_read(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """`read()`, or the answer of the same read (`key`) under way for another of the company's transfers.
+        A cold cache under a backlog (a worker that starts, or joins its group, while invoices wait): every
+        transfer in flight missed the cache at once and made the same read for itself (a worker joining a drain
+        read `GET /vats/default` 128 times, products 856). Only a read under way is shared; the callers keep
+        what it answers in the cache as before, and its error is each caller's."""
+        under_way = self._reads.get(key)
+        if under_way is None:
+            under_way = self._reads[key] = asyncio.ensure_future(read())
+            under_way.add_done_callback(functools.partial(self._read_done, key))
+        return await asyncio.shield(under_way)  # a caller cancelled does not cancel the others' read
+
+    def _read_done(self, key: Hashable, read: asyncio.Future[Any]) -> None:
+        if self._reads.get(key) is read:
+            del self._reads[key]
+        if not read.cancelled():
+            read.exception()  # retrieved here: each caller raises it for itself
 
     @property
     def ledger_receipts(self) -> LedgerReceipts:

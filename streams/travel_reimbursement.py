@@ -43,6 +43,7 @@ from streams.mapping.travel_reimbursement import (
 from streams.registers import Registers
 from streams.sales_invoice import CompanyDirectory
 from streams.transfer import (
+    VAT_READ,
     Attempt,
     CompanyContext,
     Emit,
@@ -291,7 +292,7 @@ class TravelReimbursementTransfer(ToProcountor):
     async def _vat_percentages(self, context: CompanyContext) -> set[float]:
         name = context.settings.name
         if name not in self._vat:
-            vats = await context.client.get_vat_percentages()
+            vats = await context.shared_read(VAT_READ, context.client.get_vat_percentages)
             self._vat[name] = {float(p["vatPercent"]) for info in vats.get("vatInformation", [])
                                for p in info.get("percentages", []) if p.get("purchase", True)}
         return self._vat[name]
