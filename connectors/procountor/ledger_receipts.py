@@ -18,36 +18,22 @@ from __future__ import annotations
 import asyncio
 import copy
 
+from connectors.procountor.asked_together import AskedTogether
 from connectors.procountor.client import MAX_BATCH_IDS, ProcountorClient
 from foundation.types import Json
 
 
-class LedgerReceipts:
+class LedgerReceipts(AskedTogether[int, Json]):
     """Ledger receipts of one Procountor company by id, read after each ask, batched under a backlog."""
 
     def __init__(self, client: ProcountorClient) -> None:
+        super().__init__()
         self.client = client
-        self._asking = 0
-        self._waiting: list[tuple[int, asyncio.Future[Json]]] = []
-        self._reader: asyncio.Task[None] | None = None
         self.batches = 0  # batch reads made
 
     async def get(self, receipt_id: int) -> Json:
         """The receipt as Procountor has it after this call began."""
-        self._asking += 1
-        try:
-            if self._asking == 1 and not self._reading():
-                return await self.client.get_ledger_receipt(receipt_id)
-            future: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
-            self._waiting.append((receipt_id, future))
-            if not self._reading():
-                self._reader = asyncio.create_task(self._read_while_waiting())
-            return await future
-        finally:
-            self._asking -= 1
-
-    def _reading(self) -> bool:
-        return self._reader is not None and not self._reader.done()
+        return await self._ask(receipt_id, lambda: self.client.get_ledger_receipt(receipt_id))
 
     async def _read_while_waiting(self) -> None:
         while self._waiting:
@@ -55,10 +41,8 @@ class LedgerReceipts:
             self.batches += 1
             try:
                 found = {int(r["id"]): r for r in await self.client.get_ledger_receipts(i for i, _ in batch)}
-            except Exception as exc:  # noqa: BLE001 - each ask gets the error (its transfer's handling)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - each ask gets the error
+                self._fail(batch, exc)
                 continue
             for receipt_id, future in batch:
                 if not future.done() and receipt_id in found:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from connectors.procountor.asked_together import AskedTogether
 from connectors.procountor.client import ProcountorClient
 from foundation.types import Json
 
@@ -31,11 +32,12 @@ MIN_INTERVAL = 2.0
 KEPT = ("id", "type", "status", "invoiceNumber", "originalInvoiceNumber", "version")  # what an ask needs
 
 
-class OriginalNumbers:
+class OriginalNumbers(AskedTogether[str, list[Json]]):
     """Invoices of one type of one Procountor company by `originalInvoiceNumber`, current as of each ask."""
 
     def __init__(self, client: ProcountorClient, invoice_type: str, *, overlap: timedelta = OVERLAP,
                  min_interval: float = MIN_INTERVAL) -> None:
+        super().__init__()
         self.client = client
         self.invoice_type = invoice_type
         self.overlap = overlap
@@ -43,31 +45,17 @@ class OriginalNumbers:
         self._by_id: dict[int, Json] = {}
         self._ids_by_number: dict[str, set[int]] = {}
         self._since: datetime | None = None  # newest version seen; None: the next listing reads them all
-        self._asking = 0
-        self._waiting: list[tuple[str, asyncio.Future[list[Json]]]] = []
-        self._reader: asyncio.Task[None] | None = None
         self._last_start = float("-inf")
         self.listings = 0  # listings made (each one or more pages)
 
     async def find(self, number: str) -> list[Json]:
         """Invoices (InvoiceBasicInfo: id, type, status, invoiceNumber, originalInvoiceNumber, version) whose
         original number is `number`, as Procountor has them after this call began."""
-        self._asking += 1
-        try:
-            if self._asking == 1 and not self._listing():
-                return await self.client.find_invoices_by_original_number(number, self.invoice_type)
-            future: asyncio.Future[list[Json]] = asyncio.get_running_loop().create_future()
-            self._waiting.append((number, future))
-            if not self._listing():
-                self._reader = asyncio.create_task(self._list_while_waiting())
-            return await future
-        finally:
-            self._asking -= 1
+        return await self._ask(number, lambda: self.client.find_invoices_by_original_number(number,
+                                                                                           self.invoice_type))
 
-    def _listing(self) -> bool:
-        return self._reader is not None and not self._reader.done()
-
-    async def _list_while_waiting(self) -> None:
+    async def _read_while_waiting(self) -> None:
+        """Listings while asks wait, each answering the asks made before it started."""
         loop = asyncio.get_running_loop()
         while self._waiting:
             pause = self._last_start + self.min_interval - loop.time()
@@ -77,10 +65,8 @@ class OriginalNumbers:
             self._last_start = loop.time()
             try:
                 await self._refresh()
-            except Exception as exc:  # noqa: BLE001 - each ask gets the error (its transfer's handling)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - each ask gets the error
+                self._fail(batch, exc)
                 continue
             for number, future in batch:
                 if not future.done():

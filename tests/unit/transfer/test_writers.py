@@ -7,7 +7,13 @@ import asyncio
 
 import pytest
 
-from streams.writers import REBALANCE_TIMEOUT_SECONDS, Writers, writers_within
+from streams.writers import (
+    PROCOUNTOR_CALLS_WRITING,
+    REBALANCE_TIMEOUT_SECONDS,
+    SEVERA_CALLS_WRITING,
+    Writers,
+    writers_within,
+)
 
 
 def test_the_slots_are_what_the_paces_finish_in_half_the_rebalance_timeout() -> None:
@@ -18,8 +24,21 @@ def test_the_slots_are_what_the_paces_finish_in_half_the_rebalance_timeout() -> 
     # A pool worker of four paces at a quarter: a quarter of the slots, as the writes would take four times as long.
     assert writers_within(9.5 / 4, 18.0 / 4) == 33
     assert writers_within(0.01, 0.01) == 1  # never none: a transfer must be able to write
-    # What the slots allow finishes in time: the writes of 135 at the benchmark's paces take 30 s of Procountor's.
-    assert 135 * 4 / 18.0 <= REBALANCE_TIMEOUT_SECONDS / 2
+
+
+@pytest.mark.parametrize("severa", [0.5, 2.5, 5.0, 9.5, 20.0])
+@pytest.mark.parametrize("procountor", [1.0, 4.5, 9.0, 18.0, 60.0])
+def test_the_writes_of_every_slot_finish_within_half_the_rebalance_timeout(severa: float, procountor: float) -> None:
+    """At any paces, the calls left to the transfers holding the slots take no longer than half the timeout on
+    either API, and one slot more would not (the slots are as many as fit)."""
+    slots = writers_within(severa, procountor)
+    budget = REBALANCE_TIMEOUT_SECONDS / 2
+
+    def longest(writers: int) -> float:
+        return max(writers * SEVERA_CALLS_WRITING / severa, writers * PROCOUNTOR_CALLS_WRITING / procountor)
+
+    assert longest(slots) <= budget or slots == 1
+    assert longest(slots + 1) > budget
 
 
 async def _attempt(writers: Writers, inside: asyncio.Event, release: asyncio.Event, log: list[str],
